@@ -1,0 +1,27 @@
+//! mailsync-core: the logic shared by the console (wasm32), the server and the CLI.
+//! No I/O here: callers hand in bytes and the current time, and get plain data back.
+//!
+//! Pipeline of the log analyzer: [`decode`] bytes to text, [`parse`] text to fields and
+//! trace entries, [`diagnose`] those to a [`Report`] using [`classify`] (over the [`kb`]
+//! knowledge base) and [`rules`]; [`fleet`] summarizes many reports, [`export`] writes
+//! them out.
+
+pub mod classify;
+pub mod decode;
+pub mod diagnose;
+pub mod export;
+pub mod extract;
+pub mod fleet;
+pub mod kb;
+pub mod options;
+pub mod parse;
+pub mod report;
+pub mod rules;
+pub mod synth;
+pub mod time;
+pub mod writer;
+
+pub use diagnose::{analyze, analyze_text, RETRY_LIMIT};
+pub use fleet::{summarize, FleetGroup, FleetSummary};
+pub use report::*;
+pub use time::Timestamp;

@@ -1,0 +1,222 @@
+//! Dataverse option values of the mailbox and email server profile columns, their
+//! labels, and how the log writes them (as names in some versions, numbers in others).
+
+use crate::report::Direction;
+
+pub fn parse_bool(v: &str) -> Option<bool> {
+    let v = v.trim();
+    let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(v));
+    if is(&["true", "1", "yes"]) {
+        Some(true)
+    } else if is(&["false", "0", "no"]) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+pub fn parse_int(v: &str) -> Option<i64> {
+    v.trim().parse().ok()
+}
+
+/// An option as written ("EmailRouter", "Server-Side Sync", "2"), reduced to lower-case
+/// letters and digits in a stack buffer: option values are parsed several times a log.
+struct Norm {
+    buf: [u8; 48],
+    len: usize,
+}
+
+impl Norm {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+}
+
+fn norm(v: &str) -> Norm {
+    let mut n = Norm {
+        buf: [0; 48],
+        len: 0,
+    };
+    for b in v.bytes().filter(u8::is_ascii_alphanumeric) {
+        if n.len == n.buf.len() {
+            // Longer than any option name: cannot match, so say nothing matches.
+            return Norm {
+                buf: [0; 48],
+                len: 0,
+            };
+        }
+        n.buf[n.len] = b.to_ascii_lowercase();
+        n.len += 1;
+    }
+    n
+}
+
+/// A delivery method as the log writes it, to the Dataverse option value of the
+/// column for `dir`. The log's own legend numbers all three directions alike
+/// ("2 is server-side sync or email router, 1 is Outlook sync, 0 is none"), while
+/// Dataverse numbers `actdeliverymethod` differently (0 Outlook, 1 SSS, 2 None).
+pub fn delivery_method(dir: Direction, v: &str) -> Option<i32> {
+    #[derive(PartialEq)]
+    enum M {
+        None,
+        Outlook,
+        Sss,
+        Forward,
+    }
+    let m = match norm(v).as_str() {
+        "0" | "none" => M::None,
+        "1" | "outlook" | "microsoftdynamics365foroutlook" | "dynamics365foroutlook" => M::Outlook,
+        "2"
+        | "emailrouter"
+        | "serversidesync"
+        | "serversidesynchronization"
+        | "serversidesynchronizationoremailrouter" => M::Sss,
+        "3" | "forwardmailbox" => M::Forward,
+        _ => return None,
+    };
+    Some(match (dir, m) {
+        (Direction::Act, M::Outlook) => 0,
+        (Direction::Act, M::Sss) => 1,
+        (Direction::Act, M::None) => 2,
+        (Direction::Act, M::Forward) => return None,
+        (_, M::None) => 0,
+        (_, M::Outlook) => 1,
+        (_, M::Sss) => 2,
+        (_, M::Forward) => 3,
+    })
+}
+
+/// Whether the Dataverse option value means server-side synchronization.
+pub fn is_server_side_sync(dir: Direction, value: i32) -> bool {
+    match dir {
+        Direction::Act => value == 1,
+        _ => value == 2,
+    }
+}
+
+pub fn delivery_method_label(dir: Direction, value: i32) -> &'static str {
+    match (dir, value) {
+        (Direction::Act, 0) => "Microsoft Dynamics 365 for Outlook",
+        (Direction::Act, 1) => "Server-Side Synchronization",
+        (Direction::Act, 2) => "None",
+        (_, 0) => "None",
+        (_, 1) => "Microsoft Dynamics 365 for Outlook",
+        (_, 2) => "Server-Side Synchronization or Email Router",
+        (_, 3) => "Forward Mailbox",
+        _ => "Unknown",
+    }
+}
+
+pub fn server_type(v: &str) -> Option<i32> {
+    match norm(v).as_str() {
+        "0" | "exchange" | "exchangeserver" | "exchangeonline" => Some(0),
+        "1" | "other" | "others" | "pop3" | "pop3smtp" => Some(1),
+        "2" | "exchangehybrid" | "exchangeserverhybrid" => Some(2),
+        "3" | "exchangeonlinehybrid" => Some(3),
+        "4" | "imap" | "imapsmtp" => Some(4),
+        _ => None,
+    }
+}
+
+pub fn server_type_label(v: i32) -> &'static str {
+    match v {
+        0 => "Exchange Server (Exchange Online on an online organization)",
+        1 => "Other (POP3/SMTP)",
+        2 => "Exchange Server (Hybrid)",
+        3 => "Exchange Online (Hybrid)",
+        4 => "IMAP/SMTP",
+        _ => "Unknown",
+    }
+}
+
+pub fn is_pop_or_imap(server_type: i32) -> bool {
+    server_type == 1 || server_type == 4
+}
+
+pub fn credential_retrieval(v: &str) -> Option<i32> {
+    match norm(v).as_str() {
+        "0" | "userorqueue" | "user" | "credentialsspecifiedbyauserorqueue" | "userspecified" => {
+            Some(0)
+        }
+        "1"
+        | "profile"
+        | "emailserverprofile"
+        | "credentialsspecifiedinemailserverprofile"
+        | "serverprofile" => Some(1),
+        "2" | "s2s" | "servertoserver" | "servertoserverauthentication" => Some(2),
+        "3" | "windowsintegrated" | "windowsintegratedauthentication" | "integrated" => Some(3),
+        "4" | "anonymous" | "withoutcredentials" | "withoutcredentialsanonymous" => Some(4),
+        "5" | "gmailoauth" => Some(5),
+        "6" | "exchangehybridmodernauth" | "hybridmodernauth" => Some(6),
+        "7" | "azureadoauth" | "oauth" => Some(7),
+        _ => None,
+    }
+}
+
+pub fn credential_retrieval_label(v: i32) -> &'static str {
+    match v {
+        0 => "Credentials Specified by a User or Queue",
+        1 => "Credentials Specified in Email Server Profile",
+        2 => "Server to Server Authentication",
+        3 => "Windows Integrated Authentication",
+        4 => "Without Credentials (Anonymous)",
+        5 => "Gmail OAuth",
+        6 => "Exchange Hybrid Modern Auth",
+        7 => "Azure AD OAuth",
+        _ => "Unknown",
+    }
+}
+
+pub fn auth_protocol(v: &str) -> Option<i32> {
+    match norm(v).as_str() {
+        "0" | "autodetect" => Some(0),
+        "1" | "negotiate" => Some(1),
+        "2" | "ntlm" => Some(2),
+        "3" | "basic" => Some(3),
+        "4" | "oauth" => Some(4),
+        _ => None,
+    }
+}
+
+pub fn auth_protocol_label(v: i32) -> &'static str {
+    match v {
+        0 => "Auto Detect",
+        1 => "Negotiate",
+        2 => "NTLM",
+        3 => "Basic",
+        4 => "OAuth",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_methods_by_name_and_number() {
+        assert_eq!(delivery_method(Direction::Incoming, "EmailRouter"), Some(2));
+        assert_eq!(delivery_method(Direction::Incoming, "2"), Some(2));
+        assert_eq!(delivery_method(Direction::Act, "EmailRouter"), Some(1));
+        assert_eq!(delivery_method(Direction::Act, "2"), Some(1));
+        assert_eq!(delivery_method(Direction::Act, "Outlook"), Some(0));
+        assert_eq!(delivery_method(Direction::Act, "None"), Some(2));
+        assert_eq!(delivery_method(Direction::Outgoing, "Outlook"), Some(1));
+        assert_eq!(
+            delivery_method(Direction::Incoming, "ForwardMailbox"),
+            Some(3)
+        );
+        assert_eq!(delivery_method(Direction::Incoming, "carrier pigeon"), None);
+        assert!(is_server_side_sync(Direction::Act, 1));
+        assert!(!is_server_side_sync(Direction::Incoming, 1));
+    }
+
+    #[test]
+    fn profile_values_by_name() {
+        assert_eq!(credential_retrieval("S2S"), Some(2));
+        assert_eq!(auth_protocol("AutoDetect"), Some(0));
+        assert_eq!(server_type("0"), Some(0));
+        assert_eq!(parse_bool("True"), Some(true));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}

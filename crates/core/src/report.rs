@@ -1,0 +1,312 @@
+//! The analysis result of one Mailbox Details log: the shape `mailsync analyze --json`
+//! prints, the console renders and exports. Field names are part of the CLI contract.
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// Text that is usually the knowledge base's own (static) and only sometimes built.
+pub type Text = Cow<'static, str>;
+
+/// Whether a file could be read as a Mailbox Details log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Every section was found.
+    Ok,
+    /// The file was cut short or sections are missing; what it holds is reported.
+    Partial,
+    /// The one-line "not configured correctly for Server Side Sync" file.
+    NotConfigured,
+    /// Not a Mailbox Details log at all; `error` says why.
+    Error,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Nature {
+    Transient,
+    Permanent,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Email,
+    Mailbox,
+    Profile,
+    Unknown,
+}
+
+/// A synchronization direction of a mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Incoming,
+    Outgoing,
+    /// Appointments, contacts and tasks.
+    Act,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub file: String,
+    pub status: Status,
+    pub error: Option<String>,
+    pub mailbox_id: Option<String>,
+    /// RFC 3339 UTC.
+    pub next_sync_at: Option<String>,
+    pub processing_now: bool,
+    pub host_id: Option<String>,
+    pub processing_last_attempted_on: Option<String>,
+    /// How the file's local dates were read, e.g. "dates without a zone are read as UTC".
+    pub time_assumption: Option<String>,
+    pub directions: Directions,
+    pub idle: Idle,
+    pub test_and_enable: TestAndEnable,
+    pub last_sync: LastSync,
+    pub profile: Option<Profile>,
+    /// Every `key : value` line as written, `Null` as null, unknown keys included.
+    pub fields: Fields,
+    pub traces: Vec<Trace>,
+    /// Ordered by severity, errors first.
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Directions {
+    pub incoming: DirectionState,
+    pub outgoing: DirectionState,
+    pub act: DirectionState,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DirectionState {
+    /// The Dataverse option value of the delivery-method column for this direction
+    /// (incoming/outgoing: 0 None, 1 Outlook, 2 SSS, 3 Forward; act: 0 Outlook, 1 SSS, 2 None).
+    pub method: Option<i32>,
+    pub method_label: Option<String>,
+    pub enabled: Option<bool>,
+    /// This direction's own postpone value (RFC 3339).
+    pub postponed_until: Option<String>,
+    pub runs_next_cycle: bool,
+    /// Why it does not run next cycle, or a short confirmation when it does.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Idle {
+    pub no_email_count: Option<i64>,
+    pub no_act_count: Option<i64>,
+    pub explanation: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TestAndEnable {
+    pub scheduled: Option<bool>,
+    pub retry_count: Option<i64>,
+    pub completed_on: Option<String>,
+    pub postponed_until: Option<String>,
+    /// When a pending test will run (the later of its own postpone value and the next cycle).
+    pub runs_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastSync {
+    pub succeeded_on: Option<String>,
+    pub error: Option<String>,
+    pub error_code: Option<i64>,
+    pub error_count: Option<i64>,
+    pub error_occurred_on: Option<String>,
+    /// True when the recorded error is newer than the last success: the last cycle failed.
+    pub last_cycle_failed: bool,
+    pub retry_limit: u32,
+    pub items_processed: Option<i64>,
+    pub items_failed: Option<i64>,
+    /// The last sync error classified against the knowledge base.
+    pub classification: Option<Classification>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub server_type: Option<i32>,
+    pub server_type_label: Option<String>,
+    pub use_autodiscover: Option<bool>,
+    pub max_concurrent_connections: Option<i64>,
+    pub min_polling_interval_minutes: Option<i64>,
+    /// The effective polling interval (0 means the 5-minute minimum).
+    pub effective_polling_minutes: Option<i64>,
+    pub incoming: ConnectionSettings,
+    pub outgoing: ConnectionSettings,
+    /// One line per setting in plain words.
+    pub explanations: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSettings {
+    pub authentication_protocol: Option<i32>,
+    pub authentication_protocol_label: Option<String>,
+    pub credential_retrieval: Option<i32>,
+    pub credential_retrieval_label: Option<String>,
+    pub use_impersonation: Option<bool>,
+    pub use_ssl: Option<bool>,
+    pub port: Option<i64>,
+}
+
+/// How a trace or error was classified.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Classification {
+    pub nature: Nature,
+    pub scope: Scope,
+    pub direction: Option<Direction>,
+    /// Knowledge-base entry id, or None when inferred from the evidence.
+    pub rule: Option<Text>,
+    pub inferred: bool,
+    pub title: Text,
+    pub cause: Text,
+    pub resolution: Vec<Text>,
+    pub source: Option<Text>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trace {
+    pub tracecode: Option<i64>,
+    pub error_type: Option<String>,
+    pub activity_id: Option<String>,
+    pub t: Option<i64>,
+    pub http_status: Option<u16>,
+    pub error_code: Option<i64>,
+    /// The first line of the error text.
+    pub message: Option<String>,
+    /// The whole `errordetails` text, stack trace included.
+    pub details: String,
+    pub exceptions: Vec<ExceptionInfo>,
+    pub nature: Nature,
+    pub scope: Scope,
+    pub rule: Option<Text>,
+    pub inferred: bool,
+    pub classification: Classification,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExceptionInfo {
+    pub exception_type: String,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Stable, machine-readable, e.g. `error_streak`.
+    pub code: Text,
+    pub message: String,
+    pub resolution: Option<Text>,
+}
+
+/// The raw `key : value` lines in file order (the last line wins for a repeated key),
+/// written to JSON as an object. One text buffer with spans, not a map of Strings:
+/// per-field allocations were a fifth of the analyzer's time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Fields {
+    text: String,
+    /// key start, key end, value start, value end (start == u32::MAX: `Null`).
+    spans: Vec<[u32; 4]>,
+}
+
+impl Fields {
+    pub fn with_capacity(fields: usize, bytes: usize) -> Self {
+        Fields {
+            text: String::with_capacity(bytes),
+            spans: Vec::with_capacity(fields),
+        }
+    }
+
+    pub fn push(&mut self, key: &str, value: Option<&str>) {
+        let at = |t: &String| u32::try_from(t.len()).unwrap_or(u32::MAX);
+        let ks = at(&self.text);
+        self.text.push_str(key);
+        let ke = at(&self.text);
+        let (vs, ve) = match value {
+            Some(v) => {
+                let vs = at(&self.text);
+                self.text.push_str(v);
+                (vs, at(&self.text))
+            }
+            None => (u32::MAX, u32::MAX),
+        };
+        self.spans.push([ks, ke, vs, ve]);
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.spans.iter().map(|&[ks, ke, vs, ve]| {
+            let slice = |a: u32, b: u32| self.text.get(a as usize..b as usize).unwrap_or("");
+            (slice(ks, ke), (vs != u32::MAX).then(|| slice(vs, ve)))
+        })
+    }
+
+    /// The value of the last line with this key: `Some(None)` for `Null`.
+    pub fn get(&self, key: &str) -> Option<Option<&str>> {
+        let mut found = None;
+        for (k, v) in self.iter() {
+            if k == key {
+                found = Some(v);
+            }
+        }
+        found
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.iter().any(|(k, _)| k == key)
+    }
+}
+
+impl Serialize for Fields {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let all: Vec<(&str, Option<&str>)> = self.iter().collect();
+        let mut m = s.serialize_map(None)?;
+        for (i, (k, v)) in all.iter().enumerate() {
+            // JSON objects hold a key once: emit only its last line's value.
+            if !all[i + 1..].iter().any(|(later, _)| later == k) {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of field values")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Fields, A::Error> {
+                let mut f = Fields::default();
+                while let Some((k, v)) = a.next_entry::<String, Option<String>>()? {
+                    f.push(&k, v.as_deref());
+                }
+                Ok(f)
+            }
+        }
+        d.deserialize_map(V)
+    }
+}

@@ -1,0 +1,217 @@
+//! Email server profile rules: the form rules and the supported configurations of
+//! server-side synchronization. The analyzer flags them in logs; the console's profile
+//! form and the local organization's API enforce them.
+
+use crate::options::is_pop_or_imap;
+use crate::report::{Finding, Severity, Text};
+
+/// A profile's settings as Dataverse option values; `None` where unknown.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileSettings {
+    pub server_type: Option<i32>,
+    pub use_autodiscover: Option<bool>,
+    pub max_concurrent_connections: Option<i64>,
+    pub min_polling_interval_minutes: Option<i64>,
+    pub incoming: ConnectionRule,
+    pub outgoing: ConnectionRule,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnectionRule {
+    pub credential_retrieval: Option<i32>,
+    pub authentication_protocol: Option<i32>,
+    pub use_impersonation: Option<bool>,
+    pub use_ssl: Option<bool>,
+    pub port: Option<i64>,
+}
+
+pub const MAX_CONNECTIONS: std::ops::RangeInclusive<i64> = 1..=300;
+pub const POLLING_MINUTES: std::ops::RangeInclusive<i64> = 0..=1440;
+pub const PORTS: std::ops::RangeInclusive<i64> = 1..=65535;
+/// The polling interval used when the profile says 0, and the floor for any value.
+pub const MIN_POLLING_MINUTES: i64 = 5;
+
+pub fn effective_polling_minutes(configured: i64) -> i64 {
+    configured.max(MIN_POLLING_MINUTES)
+}
+
+fn finding(
+    severity: Severity,
+    code: &'static str,
+    message: String,
+    resolution: &'static str,
+) -> Finding {
+    Finding {
+        severity,
+        code: Text::Borrowed(code),
+        message,
+        resolution: Some(Text::from(resolution)),
+    }
+}
+
+/// Every rule the profile breaks, errors (invalid) before warnings (unsupported).
+pub fn check_profile(p: &ProfileSettings) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if let Some(n) = p
+        .max_concurrent_connections
+        .filter(|n| !MAX_CONNECTIONS.contains(n))
+    {
+        out.push(finding(
+            Severity::Error,
+            "profile_connections_out_of_range",
+            format!("Maximum concurrent connections is {n}; it must be between 1 and 300."),
+            "Set Maximum Concurrent Connections between 1 and 300 (default 10).",
+        ));
+    }
+    if let Some(n) = p
+        .min_polling_interval_minutes
+        .filter(|n| !POLLING_MINUTES.contains(n))
+    {
+        out.push(finding(
+            Severity::Error,
+            "profile_polling_out_of_range",
+            format!("Minimum polling interval is {n} minutes; it must be between 0 and 1440."),
+            "Set the Minimum Polling Interval between 0 and 1440 minutes.",
+        ));
+    }
+    for (dir, c) in [("incoming", &p.incoming), ("outgoing", &p.outgoing)] {
+        if let Some(port) = c.port.filter(|n| !PORTS.contains(n)) {
+            out.push(finding(
+                Severity::Error,
+                "profile_port_out_of_range",
+                format!("The {dir} port {port} is not a valid port (1-65535)."),
+                "Set a port between 1 and 65535.",
+            ));
+        }
+        if matches!(c.credential_retrieval, Some(2) | Some(4))
+            && c.authentication_protocol.is_some_and(|a| a != 0)
+        {
+            out.push(finding(Severity::Error, "profile_protocol_must_autodetect", format!("The {dir} connection uses {} with an authentication protocol other than Auto Detect.", crate::options::credential_retrieval_label(c.credential_retrieval.unwrap_or(0))), "Server to Server Authentication and Anonymous force the authentication protocol to Auto Detect."));
+        }
+        if c.use_ssl == Some(false) {
+            out.push(finding(Severity::Warning, "profile_ssl_off", format!("The {dir} connection does not use SSL: credentials and mail travel unencrypted."), "Turn on Use SSL for the connection and use the server's SSL port."));
+        }
+        if let (Some(ssl), Some(port)) = (c.use_ssl, c.port) {
+            let plain = [25, 80, 110, 143];
+            let secure = [443, 465, 993, 995];
+            if (ssl && plain.contains(&port)) || (!ssl && secure.contains(&port)) {
+                out.push(finding(Severity::Warning, "profile_ssl_port_mismatch", format!("The {dir} connection has Use SSL = {ssl} on port {port}, which is usually {}.", if ssl { "a plain-text port" } else { "an SSL port" }), "Match Use SSL to the port: 995/993/465/443 with SSL, 110/143/25/80 without."));
+            }
+        }
+    }
+    if let Some(st) = p.server_type {
+        if is_pop_or_imap(st) {
+            if p.use_autodiscover == Some(true) {
+                out.push(finding(Severity::Error, "profile_autodiscover_not_for_pop_imap", "A POP3/IMAP profile has Auto Discover Server Location on; only Exchange profiles can autodiscover.".to_string(), "Set Auto Discover Server Location to No and give the incoming and outgoing server locations."));
+            }
+            if p.incoming.use_impersonation == Some(true)
+                || p.outgoing.use_impersonation == Some(true)
+            {
+                out.push(finding(
+                    Severity::Error,
+                    "profile_impersonation_not_for_pop_imap",
+                    "A POP3/IMAP profile uses impersonation, which only Exchange supports."
+                        .to_string(),
+                    "Turn impersonation off.",
+                ));
+            }
+        }
+        let s2s = p.incoming.credential_retrieval == Some(2)
+            || p.outgoing.credential_retrieval == Some(2);
+        if st == 0 && s2s {
+            let mut problems = Vec::new();
+            if p.use_autodiscover == Some(false) {
+                problems.push("Auto Discover Server Location is off");
+            }
+            if p.incoming.use_impersonation == Some(true)
+                || p.outgoing.use_impersonation == Some(true)
+            {
+                problems.push("impersonation is used");
+            }
+            if [
+                p.incoming.credential_retrieval,
+                p.outgoing.credential_retrieval,
+            ]
+            .iter()
+            .any(|c| matches!(c, Some(0) | Some(1)))
+            {
+                problems.push("one direction uses credentials by user/queue or by profile");
+            }
+            if !problems.is_empty() {
+                out.push(finding(Severity::Warning, "kb.exchange-online-unsupported-settings", format!("Unsupported Exchange Online configuration: {}.", problems.join("; ")), "Use Server to Server Authentication in both directions, Auto Discover on and no impersonation."));
+            }
+        } else if st == 0
+            && [
+                p.incoming.credential_retrieval,
+                p.outgoing.credential_retrieval,
+            ]
+            .iter()
+            .any(|c| matches!(c, Some(0) | Some(1)))
+        {
+            out.push(finding(Severity::Info, "profile_exchange_credentials", "The Exchange profile uses credentials by user/queue or by profile: supported for Exchange Server on-premises, not for Exchange Online with an online organization.".to_string(), "For Exchange Online use Server to Server Authentication with Auto Discover on."));
+        }
+    }
+    if let (Some(i), Some(o)) = (
+        p.incoming.credential_retrieval,
+        p.outgoing.credential_retrieval,
+    ) {
+        if (i == 2) != (o == 2) {
+            out.push(finding(Severity::Warning, "profile_mixed_authentication", "Incoming and outgoing connections authenticate differently (one uses Server to Server Authentication).".to_string(), "Mixed configurations such as Exchange/SMTP or POP3/Exchange are not supported; use one server type for both directions."));
+        }
+    }
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exo() -> ProfileSettings {
+        let c = ConnectionRule {
+            credential_retrieval: Some(2),
+            authentication_protocol: Some(0),
+            use_impersonation: Some(false),
+            use_ssl: Some(true),
+            port: Some(443),
+        };
+        ProfileSettings {
+            server_type: Some(0),
+            use_autodiscover: Some(true),
+            max_concurrent_connections: Some(108),
+            min_polling_interval_minutes: Some(0),
+            incoming: c.clone(),
+            outgoing: c,
+        }
+    }
+
+    #[test]
+    fn supported_exchange_online_is_clean() {
+        assert!(check_profile(&exo()).is_empty());
+    }
+
+    #[test]
+    fn flags_each_broken_rule() {
+        let mut p = exo();
+        p.use_autodiscover = Some(false);
+        p.incoming.authentication_protocol = Some(3);
+        p.max_concurrent_connections = Some(500);
+        let codes: Vec<String> = check_profile(&p)
+            .into_iter()
+            .map(|f| f.code.into_owned())
+            .collect();
+        assert!(codes.contains(&"kb.exchange-online-unsupported-settings".to_string()));
+        assert!(codes.contains(&"profile_protocol_must_autodetect".to_string()));
+        assert_eq!(codes[0], "profile_connections_out_of_range");
+        let mut pop = exo();
+        pop.server_type = Some(1);
+        pop.incoming.use_ssl = Some(false);
+        pop.incoming.port = Some(995);
+        let codes: Vec<String> = check_profile(&pop)
+            .into_iter()
+            .map(|f| f.code.into_owned())
+            .collect();
+        assert!(codes.contains(&"profile_autodiscover_not_for_pop_imap".to_string()));
+        assert!(codes.contains(&"profile_ssl_port_mismatch".to_string()));
+    }
+}

@@ -1,0 +1,234 @@
+//! `mailsync serve`: a static file server for the built console.
+//!
+//! Serves the files of a Trunk `dist/` directory. Any request for a path that is not
+//! a file and does not look like one (no extension in its last segment) gets
+//! `index.html`, so client-side routes such as `/analyzer` survive a reload.
+//! Missing assets (`/x.js`) are a plain 404, not HTML, so broken builds fail loudly.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tower_http::services::ServeDir;
+
+/// Environment variable naming the default console directory.
+pub const DIST_ENV: &str = "MAILSYNC_DIST";
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// Port to listen on (0 picks a free port; the chosen one is printed).
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Directory holding the built console (default: $MAILSYNC_DIST, else ./dist).
+    #[arg(long, value_name = "DIR")]
+    pub dist: Option<PathBuf>,
+}
+
+/// Runs the server until Ctrl-C / SIGTERM. Errors are reported on stderr.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let dist = resolve_dist(args.dist, std::env::var_os(DIST_ENV).map(PathBuf::from));
+    if let Err(msg) = check_dist(&dist) {
+        eprintln!("mailsync serve: {msg}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("mailsync serve: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(SocketAddr::new(args.bind, args.port), dist)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("mailsync serve: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--dist` wins, then `$MAILSYNC_DIST`, then `./dist`.
+fn resolve_dist(flag: Option<PathBuf>, env: Option<PathBuf>) -> PathBuf {
+    flag.or(env.filter(|p| !p.as_os_str().is_empty()))
+        .unwrap_or_else(|| PathBuf::from("dist"))
+}
+
+fn check_dist(dist: &Path) -> Result<(), String> {
+    if !dist.is_dir() {
+        return Err(format!(
+            "console directory {} does not exist; build the console first \
+             (bash scripts/build.sh) or pass --dist DIR",
+            dist.display()
+        ));
+    }
+    if !dist.join("index.html").is_file() {
+        return Err(format!(
+            "console directory {} has no index.html; build the console first \
+             (bash scripts/build.sh) or pass --dist DIR",
+            dist.display()
+        ));
+    }
+    Ok(())
+}
+
+async fn serve(addr: SocketAddr, dist: PathBuf) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| bind_error(addr, &e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the listening address: {e}"))?;
+
+    println!("mailsync console: http://{}/", display_addr(local));
+    eprintln!("serving {} (Ctrl-C to stop)", dist.display());
+
+    axum::serve(listener, app(dist))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    eprintln!("mailsync serve: stopped");
+    Ok(())
+}
+
+fn bind_error(addr: SocketAddr, e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => format!(
+            "cannot listen on {addr}: the port is already in use \
+             (stop the other server or choose another --port)"
+        ),
+        io::ErrorKind::PermissionDenied => {
+            format!("cannot listen on {addr}: permission denied (try a port above 1024)")
+        }
+        io::ErrorKind::AddrNotAvailable => {
+            format!("cannot listen on {addr}: address not available on this machine (check --bind)")
+        }
+        _ => format!("cannot listen on {addr}: {e}"),
+    }
+}
+
+/// The URL host to print: an unspecified bind address is reachable via loopback.
+fn display_addr(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), addr.port())
+        }
+        _ => addr,
+    }
+}
+
+/// The HTTP application: static files with the SPA fallback.
+pub fn app(dist: PathBuf) -> Router {
+    let index = Arc::new(dist.join("index.html"));
+    let fallback = get(spa_fallback).with_state(index);
+    // Directories (including `/`) go to the fallback too, so every HTML response
+    // is the no-cache index.html and a rebuilt console is never half-cached.
+    let files = ServeDir::new(dist)
+        .append_index_html_on_directories(false)
+        .fallback(fallback);
+    Router::new().fallback_service(files)
+}
+
+async fn spa_fallback(State(index): State<Arc<PathBuf>>, uri: Uri) -> Response {
+    if looks_like_file(uri.path()) {
+        return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    }
+    // Read per request so a rebuilt console is picked up without a restart.
+    match tokio::fs::read(index.as_path()).await {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot read {}: {e}\n", index.display()),
+        )
+            .into_response(),
+    }
+}
+
+/// True when the last path segment has an extension (`/pkg/app.wasm`, `/favicon.ico`).
+fn looks_like_file(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or("");
+    last.rfind('.').is_some_and(|i| i > 0 && i + 1 < last.len())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sig) => {
+                sig.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    eprintln!("mailsync serve: shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_like_paths() {
+        assert!(looks_like_file("/app-1234.wasm"));
+        assert!(looks_like_file("/pkg/style.css"));
+        assert!(!looks_like_file("/"));
+        assert!(!looks_like_file("/analyzer"));
+        assert!(!looks_like_file("/mailboxes/"));
+        assert!(!looks_like_file("/.hidden"));
+        assert!(!looks_like_file("/trailing."));
+    }
+
+    #[test]
+    fn dist_precedence() {
+        let flag = Some(PathBuf::from("a"));
+        let env = Some(PathBuf::from("b"));
+        assert_eq!(resolve_dist(flag.clone(), env.clone()), PathBuf::from("a"));
+        assert_eq!(resolve_dist(None, env), PathBuf::from("b"));
+        assert_eq!(
+            resolve_dist(None, Some(PathBuf::new())),
+            PathBuf::from("dist")
+        );
+        assert_eq!(resolve_dist(None, None), PathBuf::from("dist"));
+    }
+
+    #[test]
+    fn unspecified_bind_prints_loopback() {
+        let a: SocketAddr = "0.0.0.0:9000".parse().unwrap();
+        assert_eq!(display_addr(a).to_string(), "127.0.0.1:9000");
+        let b: SocketAddr = "[::]:9000".parse().unwrap();
+        assert_eq!(display_addr(b).to_string(), "[::1]:9000");
+    }
+}

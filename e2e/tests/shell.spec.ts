@@ -1,0 +1,95 @@
+import { expect, test, type Page } from '@playwright/test';
+
+// The five areas that are not built yet, in nav order.
+const NOT_YET = [
+  { label: 'Mailboxes', path: '/mailboxes' },
+  { label: 'Email Server Profiles', path: '/profiles' },
+  { label: 'Alerts', path: '/alerts' },
+  { label: 'Dashboard', path: '/dashboard' },
+  { label: 'Settings', path: '/settings' },
+];
+
+const ARTIFACTS = 'artifacts';
+
+/** Fails the test on any uncaught page error or console error (e.g. a wasm panic). */
+function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+  });
+  return errors;
+}
+
+const nav = (page: Page) => page.getByRole('navigation', { name: 'Main' });
+const heading = (page: Page) => page.locator('main h1');
+
+test('root shows the shell and lands on the Log Analyzer', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/');
+  await expect(page).toHaveTitle('mailsync console');
+  await expect(page.locator('header .brand-name')).toHaveText('mailsync');
+  await expect(page).toHaveURL(/\/analyzer$/);
+  await expect(heading(page)).toHaveText('Log Analyzer');
+  await expect(nav(page).getByRole('link', { name: 'Log Analyzer' })).toHaveAttribute(
+    'aria-current',
+    'page',
+  );
+  // All six areas are in the nav, in order.
+  await expect(nav(page).getByRole('link')).toHaveText([
+    ...NOT_YET.map((a) => a.label),
+    'Log Analyzer',
+  ]);
+  // The stylesheet is applied (the shell is a grid, the nav is a sidebar).
+  await expect(page.locator('.shell')).toHaveCSS('display', 'grid');
+  await page.screenshot({ path: `${ARTIFACTS}/shell-analyzer.png`, fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test('each nav link opens its area', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/analyzer');
+  await expect(heading(page)).toHaveText('Log Analyzer');
+
+  for (const area of NOT_YET) {
+    await nav(page).getByRole('link', { name: area.label, exact: true }).click();
+    await expect(page).toHaveURL(new RegExp(`${area.path}$`));
+    await expect(heading(page)).toHaveText(area.label);
+    await expect(page.locator('main')).toContainText(`The ${area.label} area is not available yet.`);
+    await expect(nav(page).getByRole('link', { name: area.label, exact: true })).toHaveAttribute(
+      'aria-current',
+      'page',
+    );
+  }
+  await page.screenshot({ path: `${ARTIFACTS}/shell-not-yet.png` });
+
+  await nav(page).getByRole('link', { name: 'Log Analyzer' }).click();
+  await expect(page).toHaveURL(/\/analyzer$/);
+  await expect(heading(page)).toHaveText('Log Analyzer');
+  await expect(page.locator('main')).not.toContainText('not available yet');
+  expect(errors).toEqual([]);
+});
+
+test('deep links load directly (server SPA fallback + client router)', async ({ page }) => {
+  const errors = watchErrors(page);
+  for (const area of NOT_YET) {
+    const response = await page.goto(area.path);
+    expect(response?.status()).toBe(200);
+    await expect(heading(page)).toHaveText(area.label);
+    await expect(page.locator('main')).toContainText('not available yet');
+  }
+  expect(errors).toEqual([]);
+});
+
+test('unknown paths show a not-found page inside the shell', async ({ page }) => {
+  await page.goto('/no-such-area');
+  await expect(heading(page)).toHaveText('Page not found');
+  await expect(page.locator('header .brand-name')).toHaveText('mailsync');
+  await page.getByRole('link', { name: 'Go to the Log Analyzer' }).click();
+  await expect(heading(page)).toHaveText('Log Analyzer');
+});
+
+test('missing assets are 404, not the SPA page', async ({ request }) => {
+  const response = await request.get('/definitely-missing-1234.wasm');
+  expect(response.status()).toBe(404);
+});

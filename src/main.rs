@@ -1,0 +1,12 @@
+//! mailsync console: a client-side-rendered Leptos SPA built by Trunk into `dist/`.
+//!
+//! The binary does nothing on native targets except exist, so `cargo check`/`clippy`
+//! for the host still type-check the UI code; it is only *run* in the browser.
+
+mod app;
+mod pages;
+
+fn main() {
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(app::App);
+}

@@ -1,0 +1,4 @@
+//! One module per console area.
+
+pub mod analyzer;
+pub mod not_yet;
