@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { watchErrors } from './helpers';
 
 // The Log Analyzer page against the release build: real drops (a synthesized
 // DataTransfer dispatched as dragenter/dragover/drop), the file and folder pickers,
@@ -28,15 +29,6 @@ function text(name: string, body: string): DropFile {
   return { name, b64: Buffer.from(body, 'utf8').toString('base64') };
 }
 
-/** Fails the test on any uncaught page error or console error (e.g. a wasm panic). */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-  });
-  return errors;
-}
 
 /**
  * Drops `files` the way a browser does: File objects in a DataTransfer, dispatched

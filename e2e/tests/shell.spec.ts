@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { watchErrors } from './helpers';
 
 // The five areas that are not built yet, in nav order.
 const NOT_YET = [
@@ -11,15 +12,6 @@ const NOT_YET = [
 
 const ARTIFACTS = 'artifacts';
 
-/** Fails the test on any uncaught page error or console error (e.g. a wasm panic). */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
-  });
-  return errors;
-}
 
 const nav = (page: Page) => page.getByRole('navigation', { name: 'Main' });
 const heading = (page: Page) => page.locator('main h1');

@@ -645,31 +645,8 @@ impl<'a> Diagnoser<'a> {
             None => {}
         }
         for (name, c) in [("Incoming", &incoming), ("Outgoing", &outgoing)] {
-            let mut parts = Vec::new();
-            if let Some(l) = &c.credential_retrieval_label {
-                parts.push(l.clone());
-            }
-            if let Some(l) = &c.authentication_protocol_label {
-                parts.push(format!("authentication {l}"));
-            }
-            if let Some(i) = c.use_impersonation {
-                parts.push(
-                    if i {
-                        "with impersonation"
-                    } else {
-                        "no impersonation"
-                    }
-                    .to_string(),
-                );
-            }
-            if let Some(s) = c.use_ssl {
-                parts.push(if s { "SSL on" } else { "SSL off" }.to_string());
-            }
-            if let Some(p) = c.port {
-                parts.push(format!("port {p}"));
-            }
-            if !parts.is_empty() {
-                ex.push(format!("{name}: {}.", parts.join(", ")));
+            if let Some(summary) = c.summary() {
+                ex.push(format!("{name}: {summary}."));
             }
         }
         Some(Profile {
@@ -814,6 +791,35 @@ fn rule_of(c: &ConnectionSettings) -> ConnectionRule {
 }
 
 impl ConnectionSettings {
+    /// "Server to Server Authentication, authentication Auto Detect, no impersonation,
+    /// SSL on, port 443"; `None` when the log gave none of them.
+    pub fn summary(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(l) = &self.credential_retrieval_label {
+            parts.push(l.clone());
+        }
+        if let Some(l) = &self.authentication_protocol_label {
+            parts.push(format!("authentication {l}"));
+        }
+        if let Some(i) = self.use_impersonation {
+            parts.push(
+                if i {
+                    "with impersonation"
+                } else {
+                    "no impersonation"
+                }
+                .to_string(),
+            );
+        }
+        if let Some(s) = self.use_ssl {
+            parts.push(if s { "SSL on" } else { "SSL off" }.to_string());
+        }
+        if let Some(p) = self.port {
+            parts.push(format!("port {p}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
     fn labelled(mut self) -> Self {
         self.authentication_protocol_label = self
             .authentication_protocol

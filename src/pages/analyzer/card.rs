@@ -392,36 +392,8 @@ fn profile_section(r: &Report) -> AnyView {
         return view! { <p class="muted small">"The log has no email server profile details."</p> }
             .into_any();
     };
-    let conn = |c: &mailsync_core::ConnectionSettings| {
-        let mut parts: Vec<String> = Vec::new();
-        if let Some(l) = &c.credential_retrieval_label {
-            parts.push(l.clone());
-        }
-        if let Some(l) = &c.authentication_protocol_label {
-            parts.push(format!("authentication {l}"));
-        }
-        if let Some(i) = c.use_impersonation {
-            parts.push(
-                if i {
-                    "impersonation"
-                } else {
-                    "no impersonation"
-                }
-                .to_string(),
-            );
-        }
-        if let Some(s) = c.use_ssl {
-            parts.push(if s { "SSL" } else { "no SSL" }.to_string());
-        }
-        if let Some(port) = c.port {
-            parts.push(format!("port {port}"));
-        }
-        if parts.is_empty() {
-            "—".to_string()
-        } else {
-            parts.join(", ")
-        }
-    };
+    let conn =
+        |c: &mailsync_core::ConnectionSettings| c.summary().unwrap_or_else(|| "—".to_string());
     let polling = match (p.min_polling_interval_minutes, p.effective_polling_minutes) {
         (Some(m), Some(e)) if m != e => format!("{m} min (effective {e} min)"),
         (Some(m), _) => format!("{m} min"),
