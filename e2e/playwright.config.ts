@@ -1,4 +1,7 @@
 import { defineConfig } from '@playwright/test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 // Browser tests run against the release build served by the real server:
 //   bash scripts/build.sh && (cd e2e && npx playwright test)
@@ -10,6 +13,8 @@ const baseURL = `http://127.0.0.1:${port}`;
 // The server binary under test (default: the release build).
 const server = process.env.MAILSYNC_E2E_BIN ?? '../target/release/mailsync';
 const dist = process.env.MAILSYNC_E2E_DIST ?? '../dist';
+// A fresh organization per run, never the user's own database.
+const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-e2e-')), 'org.sqlite');
 
 export default defineConfig({
   testDir: './tests',
@@ -49,7 +54,8 @@ export default defineConfig({
     },
   ],
   webServer: {
-    command: `${server} serve --port ${port} --dist ${dist}`,
+    command: `${server} serve --port ${port} --dist ${dist} --db ${db} --seed demo`,
+    env: { MAILSYNC_ADMIN_PASSWORD: process.env.MAILSYNC_ADMIN_PASSWORD ?? 'e2e-admin-password' },
     url: `${baseURL}/`,
     reuseExistingServer: false,
     timeout: 30_000,

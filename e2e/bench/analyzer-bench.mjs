@@ -54,7 +54,12 @@ let server;
 if (!url) {
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
-  server = spawn(BIN, ['serve', '--port', String(port), '--dist', path.join(ROOT, 'dist')], { stdio: 'ignore' });
+  // Its own throwaway organization: the page under test needs none, but serve opens one.
+  const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-bench-')), 'org.sqlite');
+  server = spawn(BIN, ['serve', '--port', String(port), '--dist', path.join(ROOT, 'dist'), '--db', db], {
+    stdio: 'ignore',
+    env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: process.env.MAILSYNC_ADMIN_PASSWORD ?? 'bench-admin-password' },
+  });
   await waitFor(`${url}/`);
 }
 

@@ -5,6 +5,9 @@
 //! trace entries, [`diagnose`] those to a [`Report`] using [`classify`] (over the [`kb`]
 //! knowledge base) and [`rules`]; [`fleet`] summarizes many reports, [`export`] writes
 //! them out.
+//!
+//! The local organization's entity model is [`model`] (tables as data); [`odata`] parses
+//! and checks Web API queries against it.
 
 pub mod classify;
 pub mod decode;
@@ -13,9 +16,12 @@ pub mod export;
 pub mod extract;
 pub mod fleet;
 pub mod kb;
+pub mod model;
+pub mod odata;
 pub mod options;
 pub mod parse;
 pub mod report;
+pub mod rng;
 pub mod rules;
 pub mod synth;
 pub mod time;

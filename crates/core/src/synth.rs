@@ -1,26 +1,9 @@
 //! Deterministic synthetic Mailbox Details logs in varied, realistic states: the corpus
 //! for benchmarks, browser tests and demos. Same seed and index, same file.
 
+use crate::rng::Rng;
 use crate::time::Timestamp;
 use crate::writer::{render, TraceEntry};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: quality is irrelevant here, determinism and speed are not.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 const TRACES: &[(i64, &str, &str)] = &[
     (126, "ExchangeSyncServerServiceError", "T:391\nActivityId: {id}\n>Exception : Unhandled exception:\nException type: System.Net.WebException\nMessage: The remote server returned an error: (503) Server Unavailable.   at System.Net.HttpWebRequest.EndGetResponse(IAsyncResult asyncResult)"),
@@ -35,8 +18,8 @@ const TRACES: &[(i64, &str, &str)] = &[
 ];
 
 fn guid(rng: &mut Rng) -> String {
-    let a = rng.next();
-    let b = rng.next();
+    let a = rng.next_u64();
+    let b = rng.next_u64();
     format!(
         "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
         a >> 32,
@@ -49,9 +32,10 @@ fn guid(rng: &mut Rng) -> String {
 
 /// The `index`-th log of corpus `seed`, with dates around `base`.
 pub fn synthetic_log(seed: u64, index: u64, base: Timestamp) -> String {
-    let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ index.wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03)
-        | 1);
+    let mut rng = Rng::new(
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ index.wrapping_add(1).wrapping_mul(0xD1B5_4A32_D192_ED03),
+    );
     let at = |offset_secs: i64| Some(Timestamp(base.0 + offset_secs).to_log_format());
     let mailbox = guid(&mut rng);
     let processing = rng.chance(5);

@@ -1,4 +1,9 @@
-//! `mailsync serve`: a static file server for the built console.
+//! `mailsync serve`: the local organization (the API under `/api`, on a SQLite file)
+//! and the built console.
+//!
+//! At start it opens (creating or upgrading) the database, and creates the organization
+//! when the file has none: the `admin` user and, with `--seed`, demo or scale data. A
+//! database that already holds an organization is never seeded again.
 //!
 //! Serves the files of a Trunk `dist/` directory. Any request for a path that is not
 //! a file and does not look like one (no extension in its last segment) gets
@@ -18,8 +23,14 @@ use axum::routing::get;
 use axum::Router;
 use tower_http::services::ServeDir;
 
+use crate::api::{self, AppState};
+use crate::store::seed::{self, Outcome, SeedKind};
+use crate::store::{self as db, Store};
+
 /// Environment variable naming the default console directory.
 pub const DIST_ENV: &str = "MAILSYNC_DIST";
+/// Environment variable holding the `admin` password of a new organization.
+pub const ADMIN_PASSWORD_ENV: &str = "MAILSYNC_ADMIN_PASSWORD";
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -32,6 +43,16 @@ pub struct ServeArgs {
     /// Directory holding the built console (default: $MAILSYNC_DIST, else ./dist).
     #[arg(long, value_name = "DIR")]
     pub dist: Option<PathBuf>,
+    /// The organization's SQLite file, created when missing (default: $MAILSYNC_DB, else
+    /// $XDG_DATA_HOME/mailsync/mailsync.sqlite or ~/.local/share/mailsync/mailsync.sqlite,
+    /// else ./mailsync.sqlite).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Data for a new organization: `demo` (about 300 mailboxes in mixed states) or
+    /// `scale:N` (N mailboxes, about 10 alerts each). Ignored when the database already
+    /// holds an organization: nothing is ever overwritten.
+    #[arg(long, value_name = "KIND")]
+    pub seed: Option<SeedKind>,
 }
 
 /// Runs the server until Ctrl-C / SIGTERM. Errors are reported on stderr.
@@ -41,6 +62,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
         eprintln!("mailsync serve: {msg}");
         return ExitCode::FAILURE;
     }
+    let store = match open_organization(args.db, args.seed) {
+        Ok(store) => store,
+        Err(msg) => {
+            eprintln!("mailsync serve: {msg}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -51,7 +79,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(SocketAddr::new(args.bind, args.port), dist)) {
+    match runtime.block_on(serve(SocketAddr::new(args.bind, args.port), dist, store)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("mailsync serve: {msg}");
@@ -64,6 +92,59 @@ pub fn run(args: ServeArgs) -> ExitCode {
 fn resolve_dist(flag: Option<PathBuf>, env: Option<PathBuf>) -> PathBuf {
     flag.or(env.filter(|p| !p.as_os_str().is_empty()))
         .unwrap_or_else(|| PathBuf::from("dist"))
+}
+
+/// Opens the database and creates the organization if it has none. Messages go to
+/// stderr: stdout's first line is the address banner scripts wait for.
+fn open_organization(db: Option<PathBuf>, seed: Option<SeedKind>) -> Result<Store, String> {
+    let path = db.unwrap_or_else(|| db::default_db_path(|k| std::env::var(k).ok()));
+    let store = Store::open(&path).map_err(|e| e.to_string())?;
+    let password = std::env::var(ADMIN_PASSWORD_ENV)
+        .ok()
+        .filter(|p| !p.is_empty());
+    let started = std::time::Instant::now();
+    let outcome = store
+        .with_conn(|c| {
+            seed::initialize(
+                c,
+                seed.unwrap_or(SeedKind::Empty),
+                password.as_deref(),
+                db::now(),
+            )
+        })
+        .map_err(|e| format!("cannot create the organization in {}: {e}", path.display()))?;
+    match outcome {
+        Outcome::Existing => {
+            eprintln!("mailsync serve: organization database {}", path.display());
+            if seed.is_some() {
+                eprintln!(
+                    "mailsync serve: the database already holds an organization; \
+                     --seed ignored (nothing was changed)"
+                );
+            }
+        }
+        Outcome::Created {
+            counts,
+            generated_password,
+        } => {
+            eprintln!(
+                "mailsync serve: created the organization in {} in {:.1} s: {}",
+                path.display(),
+                started.elapsed().as_secs_f64(),
+                seed::describe(&counts)
+            );
+            match generated_password {
+                Some(pw) => eprintln!(
+                    "mailsync serve: sign in as admin with password {pw}\n\
+                     mailsync serve: (shown only this once; set {ADMIN_PASSWORD_ENV} to choose it)"
+                ),
+                None => eprintln!(
+                    "mailsync serve: sign in as admin with the password in {ADMIN_PASSWORD_ENV}"
+                ),
+            }
+        }
+    }
+    Ok(store)
 }
 
 fn check_dist(dist: &Path) -> Result<(), String> {
@@ -84,7 +165,7 @@ fn check_dist(dist: &Path) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(addr: SocketAddr, dist: PathBuf) -> Result<(), String> {
+async fn serve(addr: SocketAddr, dist: PathBuf, store: Store) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| bind_error(addr, &e))?;
@@ -95,7 +176,7 @@ async fn serve(addr: SocketAddr, dist: PathBuf) -> Result<(), String> {
     println!("mailsync console: http://{}/", display_addr(local));
     eprintln!("serving {} (Ctrl-C to stop)", dist.display());
 
-    axum::serve(listener, app(dist))
+    axum::serve(listener, app(dist, store))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
@@ -132,8 +213,9 @@ fn display_addr(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-/// The HTTP application: static files with the SPA fallback.
-pub fn app(dist: PathBuf) -> Router {
+/// The HTTP application: the API under `/api` (JSON errors, never `index.html`), then
+/// static files with the SPA fallback.
+pub fn app(dist: PathBuf, store: Store) -> Router {
     let index = Arc::new(dist.join("index.html"));
     let fallback = get(spa_fallback).with_state(index);
     // Directories (including `/`) go to the fallback too, so every HTML response
@@ -141,7 +223,9 @@ pub fn app(dist: PathBuf) -> Router {
     let files = ServeDir::new(dist)
         .append_index_html_on_directories(false)
         .fallback(fallback);
-    Router::new().fallback_service(files)
+    Router::new()
+        .nest("/api", api::router(AppState { store }))
+        .fallback_service(files)
 }
 
 async fn spa_fallback(State(index): State<Arc<PathBuf>>, uri: Uri) -> Response {

@@ -1,0 +1,235 @@
+//! The tables the local organization serves, as data. The server's store creates them
+//! (`crates/server/src/store/schema.rs`) and tests that both agree column for column,
+//! in order.
+
+use super::{Column, Kind, Table};
+use Kind::{Bool, Choice, DateTime, Guid, Int, Lookup, Text};
+
+const fn c(name: &'static str, kind: Kind) -> Column {
+    Column::new(name, kind)
+}
+const fn ro(name: &'static str, kind: Kind) -> Column {
+    Column::new(name, kind).read_only()
+}
+const fn wo(name: &'static str) -> Column {
+    Column::new(name, Text).write_only()
+}
+const fn hidden(name: &'static str) -> Column {
+    Column::new(name, Text).hidden()
+}
+
+const TO_USER: &[&str] = &["systemuser"];
+const TO_USER_OR_QUEUE: &[&str] = &["systemuser", "queue"];
+const TO_MAILBOX_OR_PROFILE: &[&str] = &["mailbox", "emailserverprofile"];
+const TO_PROFILE: &[&str] = &["emailserverprofile"];
+const TO_MAILBOX: &[&str] = &["mailbox"];
+
+/// The columns, then the record columns every table has.
+macro_rules! cols {
+    ($($col:expr),* $(,)?) => {
+        &[
+            $($col,)*
+            ro("versionnumber", Int),
+            ro("createdon", DateTime),
+            ro("modifiedon", DateTime),
+        ]
+    };
+}
+
+pub static SYSTEMUSER: Table = Table {
+    logical: "systemuser",
+    entity_set: "systemusers",
+    key: "systemuserid",
+    primary_name: "fullname",
+    columns: cols![
+        ro("systemuserid", Guid),
+        c("fullname", Text),
+        c("domainname", Text),
+        c("internalemailaddress", Text),
+        c("emailrouteraccessapproval", Choice),
+        c("isdisabled", Bool),
+        c("defaultmailbox", Lookup(TO_MAILBOX)),
+        ro("roles", Text),
+        hidden("passwordhash"),
+    ],
+};
+
+pub static QUEUE: Table = Table {
+    logical: "queue",
+    entity_set: "queues",
+    key: "queueid",
+    primary_name: "name",
+    columns: cols![
+        ro("queueid", Guid),
+        c("name", Text),
+        c("emailaddress", Text),
+        c("emailrouteraccessapproval", Choice),
+        c("incomingemaildeliverymethod", Choice),
+        c("outgoingemaildeliverymethod", Choice),
+        c("ownerid", Lookup(TO_USER)),
+        c("defaultmailbox", Lookup(TO_MAILBOX)),
+        c("statecode", Choice),
+        c("statuscode", Choice),
+    ],
+};
+
+pub static EMAILSERVERPROFILE: Table = Table {
+    logical: "emailserverprofile",
+    entity_set: "emailserverprofiles",
+    key: "emailserverprofileid",
+    primary_name: "name",
+    columns: cols![
+        ro("emailserverprofileid", Guid),
+        c("name", Text),
+        c("description", Text),
+        c("servertype", Choice),
+        c("useautodiscover", Bool),
+        c("incomingserverlocation", Text),
+        c("outgoingserverlocation", Text),
+        c("incomingcredentialretrieval", Choice),
+        c("outgoingcredentialretrieval", Choice),
+        c("incomingauthenticationprotocol", Choice),
+        c("outgoingauthenticationprotocol", Choice),
+        c("incominguseimpersonation", Bool),
+        c("outgoinguseimpersonation", Bool),
+        c("incomingusessl", Bool),
+        c("outgoingusessl", Bool),
+        c("incomingportnumber", Int),
+        c("outgoingportnumber", Int),
+        c("usesamesettingsforoutgoingconnections", Bool),
+        c("incomingusername", Text),
+        wo("incomingpassword"),
+        c("outgoingusername", Text),
+        wo("outgoingpassword"),
+        c("exchangeonlinetenantid", Text),
+        c("oauthclientid", Text),
+        wo("oauthclientsecret"),
+        c("maxconcurrentconnections", Int),
+        c("minpollingintervalinminutes", Int),
+        c("timeoutmailboxconnection", Bool),
+        c("timeoutmailboxconnectionafteramount", Int),
+        c("moveundeliveredemails", Bool),
+        c("processemailsreceivedafter", DateTime),
+        c("sendemailalert", Bool),
+        c("exchangeversion", Choice),
+        ro("lasttestexecutionstatus", Choice),
+        ro("lastteststarttime", DateTime),
+        ro("lasttesttotalexecutiontime", Int),
+        c("ownerid", Lookup(TO_USER)),
+        c("statecode", Choice),
+        c("statuscode", Choice),
+    ],
+};
+
+pub static MAILBOX: Table = Table {
+    logical: "mailbox",
+    entity_set: "mailboxes",
+    key: "mailboxid",
+    primary_name: "name",
+    columns: cols![
+        ro("mailboxid", Guid),
+        c("name", Text),
+        c("emailaddress", Text),
+        c("regardingobjectid", Lookup(TO_USER_OR_QUEUE)),
+        ro("regardingobjecttypecode", Text),
+        c("ownerid", Lookup(TO_USER)),
+        c("emailserverprofile", Lookup(TO_PROFILE)),
+        ro("emailrouteraccessapproval", Choice),
+        ro("isemailaddressapprovedbyo365admin", Bool),
+        c("incomingemaildeliverymethod", Choice),
+        c("outgoingemaildeliverymethod", Choice),
+        c("actdeliverymethod", Choice),
+        c("enabledforincomingemail", Bool),
+        c("enabledforoutgoingemail", Bool),
+        c("enabledforact", Bool),
+        ro("incomingemailstatus", Choice),
+        ro("outgoingemailstatus", Choice),
+        ro("actstatus", Choice),
+        ro("mailboxstatus", Choice),
+        c("testemailconfigurationscheduled", Bool),
+        ro("testemailconfigurationretrycount", Int),
+        ro("testmailboxaccesscompletedon", DateTime),
+        ro("postponetestemailconfigurationuntil", DateTime),
+        c("orgmarkedasprimaryforexchangesync", Bool),
+        c("processemailreceivedafter", DateTime),
+        ro("processingstatecode", Int),
+        ro("hostid", Text),
+        ro("processinglastattemptedon", DateTime),
+        ro("noemailcount", Int),
+        ro("noactcount", Int),
+        ro("postponemailboxprocessinguntil", DateTime),
+        ro("postponesendinguntil", DateTime),
+        ro("receivingpostponeduntil", DateTime),
+        ro("receivingpostponeduntilforact", DateTime),
+        ro("lastsuccessfulsynccompletedon", DateTime),
+        ro("lastsyncstartedon", DateTime),
+        ro("lastsyncerroroccurredon", DateTime),
+        ro("lastsyncerror", Text),
+        ro("lastsyncerrorcode", Int),
+        ro("lastsyncerrorcount", Int),
+        ro("itemsprocessedforlastsync", Int),
+        ro("itemsfailedforlastsync", Int),
+        ro("transientfailurecount", Int),
+        ro("processedtimes", Int),
+        ro("averagetotalduration", Int),
+        ro("lastduration", Int),
+        c("isforwardmailbox", Bool),
+        c("isserviceaccount", Bool),
+        c("allowemailconnectortousecredentials", Bool),
+        c("deleteemails", Bool),
+        c("username", Text),
+        wo("password"),
+        c("statecode", Choice),
+        c("statuscode", Choice),
+    ],
+};
+
+pub static TRACELOG: Table = Table {
+    logical: "tracelog",
+    entity_set: "tracelogs",
+    key: "tracelogid",
+    primary_name: "text",
+    columns: cols![
+        ro("tracelogid", Guid),
+        c("level", Choice),
+        c("tracecode", Int),
+        c("text", Text),
+        c("errortypedisplay", Text),
+        c("errordetails", Text),
+        c("regardingobjectid", Lookup(TO_MAILBOX_OR_PROFILE)),
+        ro("regardingobjecttypecode", Text),
+        c("isunique", Bool),
+        c("canbedeleted", Bool),
+    ],
+};
+
+pub static ORGANIZATION: Table = Table {
+    logical: "organization",
+    entity_set: "organizations",
+    key: "organizationid",
+    primary_name: "name",
+    columns: cols![
+        ro("organizationid", Guid),
+        c("name", Text),
+        c("emailconnectionchannel", Choice),
+        c("defaultemailserverprofileid", Lookup(TO_PROFILE)),
+        c("defaultemailsettings", Text),
+        c("requireapprovalforuseremail", Bool),
+        c("requireapprovalforqueueemail", Bool),
+        c("generatealertsforerrors", Bool),
+        c("generatealertsforwarnings", Bool),
+        c("generatealertsforinformation", Bool),
+        c("notifymailboxownerofemailserverlevelalerts", Bool),
+        c("allowunresolvedpartiesonemailsend", Bool),
+    ],
+};
+
+/// Every table the Web API serves.
+pub static TABLES: &[&Table] = &[
+    &SYSTEMUSER,
+    &QUEUE,
+    &EMAILSERVERPROFILE,
+    &MAILBOX,
+    &TRACELOG,
+    &ORGANIZATION,
+];

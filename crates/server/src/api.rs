@@ -1,0 +1,139 @@
+//! The HTTP API under `/api`: sign-in (`auth`), and the Web API under
+//! `/api/data/v9.2/` (Dataverse's conventions). Every route but `POST /api/auth/login`
+//! needs a signed-in user (401 otherwise); unknown `/api` paths are JSON 404s in
+//! Dataverse's error shape, never the console's `index.html`.
+
+use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::auth::{self, CurrentUser};
+use crate::store::{Store, StoreError};
+
+/// Shared state of the API handlers.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// Dataverse's error codes used here.
+pub mod codes {
+    /// Unauthorized: no or bad credentials.
+    pub const UNAUTHORIZED: &str = "0x80040220";
+    /// A request parameter or body is invalid.
+    pub const INVALID_ARGUMENT: &str = "0x80040203";
+    /// Resource not found for the segment.
+    pub const NOT_FOUND: &str = "0x80060888";
+    /// An unexpected error on the server.
+    pub const UNEXPECTED: &str = "0x80040216";
+}
+
+/// An error answered as `{"error": {"code": "0x...", "message": "..."}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::INVALID_ARGUMENT, message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        eprintln!("mailsync serve: {e}");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            codes::UNEXPECTED,
+            format!("An unexpected error occurred: {e}"),
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut resp = (
+            self.status,
+            Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// The `/api` router (nested under `/api` by `serve::app`).
+pub fn router(state: AppState) -> Router {
+    let signed_in = Router::new()
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/me", get(auth::me))
+        .route("/data/v9.2/WhoAmI", get(who_am_i))
+        // Web API routes go here: every route of this router requires a session.
+        .fallback(not_found)
+        // `layer` (not `route_layer`): unknown paths need a session too, so the API's
+        // shape is not revealed to anyone signed out.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_user,
+        ));
+    Router::new()
+        .route("/auth/login", post(auth::login))
+        .merge(signed_in)
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    let segment = uri.path().rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
+    ApiError::not_found(format!("Resource not found for the segment '{segment}'."))
+}
+
+/// `GET /api/data/v9.2/WhoAmI`, as Dataverse answers it.
+async fn who_am_i(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    user: CurrentUser,
+) -> Result<Response, ApiError> {
+    let org: Option<String> = state
+        .store
+        .call(|c| {
+            use rusqlite::OptionalExtension;
+            Ok(
+                c.query_row("SELECT organizationid FROM organization LIMIT 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+        .await?;
+    let body = json!({
+        "@odata.context": "$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
+        "BusinessUnitId": BUSINESS_UNIT_ID,
+        "UserId": user.0.systemuserid,
+        "OrganizationId": org,
+    });
+    Ok(([("OData-Version", "4.0")], Json(body)).into_response())
+}
+
+/// The local organization has one business unit.
+pub const BUSINESS_UNIT_ID: &str = "00000000-0000-4000-8000-0000000000b1";

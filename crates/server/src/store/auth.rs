@@ -1,0 +1,275 @@
+//! Users' roles, passwords (argon2id, PHC strings in `systemuser.passwordhash`, a column
+//! the API never returns) and sign-in sessions. A session token is 32 random bytes
+//! (hex); the database keeps only its BLAKE2 hash, so a copied database file signs no
+//! one in.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use blake2::{Blake2s256, Digest};
+use mailsync_core::time::Timestamp;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use super::{hex, iso, random_bytes, Result, StoreError};
+
+/// How long a sign-in lasts.
+pub const SESSION_SECS: i64 = 8 * 3600;
+
+/// The security roles the local organization knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Role {
+    #[serde(rename = "System Administrator")]
+    SystemAdministrator,
+    #[serde(rename = "Global Administrator")]
+    GlobalAdministrator,
+    #[serde(rename = "Exchange Administrator")]
+    ExchangeAdministrator,
+    #[serde(rename = "Delegated Mailbox Approver")]
+    DelegatedMailboxApprover,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [
+        Role::SystemAdministrator,
+        Role::GlobalAdministrator,
+        Role::ExchangeAdministrator,
+        Role::DelegatedMailboxApprover,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::SystemAdministrator => "System Administrator",
+            Role::GlobalAdministrator => "Global Administrator",
+            Role::ExchangeAdministrator => "Exchange Administrator",
+            Role::DelegatedMailboxApprover => "Delegated Mailbox Approver",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.name().eq_ignore_ascii_case(name.trim()))
+    }
+}
+
+/// `systemuser.roles`: role names separated by `;` (empty for a plain user).
+pub fn roles_to_column(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(";")
+}
+
+/// Parses `systemuser.roles`; unknown names are ignored.
+pub fn roles_from_column(text: &str) -> Vec<Role> {
+    text.split(';').filter_map(Role::from_name).collect()
+}
+
+/// The signed-in user, as the API sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedInUser {
+    pub systemuserid: String,
+    pub fullname: String,
+    pub domainname: String,
+    pub roles: Vec<Role>,
+}
+
+impl SignedInUser {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+    /// Holds the "Approve Email Addresses for Users or Queues" privilege.
+    pub fn can_approve_email(&self) -> bool {
+        self.has(Role::SystemAdministrator) || self.can_approve_exchange_online()
+    }
+    /// May approve mailboxes on an Exchange Online profile.
+    pub fn can_approve_exchange_online(&self) -> bool {
+        self.has(Role::GlobalAdministrator)
+            || self.has(Role::ExchangeAdministrator)
+            || self.has(Role::DelegatedMailboxApprover)
+    }
+}
+
+/// Hashes `password` with argon2id and a random salt; returns the PHC string.
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::encode_b64(&random_bytes::<16>()?)
+        .map_err(|e| StoreError::Other(format!("cannot make a salt: {e}")))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Other(format!("cannot hash the password: {e}")))
+}
+
+/// True when `password` matches the PHC string `hash` (false for a malformed hash).
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
+}
+
+/// A hash of nothing anyone can type, verified when the user name is unknown so an
+/// unknown name takes as long to refuse as a wrong password.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("\u{0}no user\u{0}").unwrap_or_default())
+}
+
+/// Checks a user name and password; `Some(systemuserid)` when they match an enabled
+/// user. CPU-heavy (argon2): call it off the async workers.
+pub fn check_credentials(
+    conn: &Connection,
+    username: &str,
+    password: &str,
+) -> Result<Option<String>> {
+    let row: Option<(String, Option<String>)> = conn
+        .query_row(
+            "SELECT systemuserid, passwordhash FROM systemuser
+             WHERE domainname = ?1 AND isdisabled = 0",
+            [username.trim()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match row {
+        Some((id, Some(hash))) if verify_password(password, &hash) => Ok(Some(id)),
+        Some(_) => Ok(None),
+        None => {
+            verify_password(password, dummy_hash());
+            Ok(None)
+        }
+    }
+}
+
+/// Sets (or clears, with `None`) a user's password.
+pub fn set_password(conn: &Connection, systemuserid: &str, password: Option<&str>) -> Result<()> {
+    let hash = password.map(hash_password).transpose()?;
+    conn.execute(
+        "UPDATE systemuser SET passwordhash = ?2 WHERE systemuserid = ?1",
+        params![systemuserid, hash],
+    )?;
+    Ok(())
+}
+
+fn token_hash(token: &str) -> String {
+    hex(&Blake2s256::digest(token.as_bytes()))
+}
+
+/// Starts a session for the user; returns the token (shown once, only its hash is kept).
+/// Expired sessions are swept on the way.
+pub fn create_session(conn: &Connection, systemuserid: &str, now: Timestamp) -> Result<String> {
+    let token = hex(&random_bytes::<32>()?);
+    conn.execute("DELETE FROM session WHERE expireson <= ?1", [iso(now)])?;
+    conn.execute(
+        "INSERT INTO session (tokenhash, systemuserid, createdon, expireson) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            token_hash(&token),
+            systemuserid,
+            iso(now),
+            iso(Timestamp(now.0 + SESSION_SECS))
+        ],
+    )?;
+    Ok(token)
+}
+
+/// The user a token signs in, if the session exists, has not expired and the user is
+/// enabled.
+pub fn session_user(
+    conn: &Connection,
+    token: &str,
+    now: Timestamp,
+) -> Result<Option<SignedInUser>> {
+    if token.is_empty() || token.len() > 256 {
+        return Ok(None);
+    }
+    let user = conn
+        .query_row(
+            "SELECT u.systemuserid, u.fullname, u.domainname, u.roles
+             FROM session s JOIN systemuser u ON u.systemuserid = s.systemuserid
+             WHERE s.tokenhash = ?1 AND s.expireson > ?2 AND u.isdisabled = 0",
+            params![token_hash(token), iso(now)],
+            |r| {
+                Ok(SignedInUser {
+                    systemuserid: r.get(0)?,
+                    fullname: r.get(1)?,
+                    domainname: r.get(2)?,
+                    roles: roles_from_column(&r.get::<_, String>(3)?),
+                })
+            },
+        )
+        .optional()?;
+    Ok(user)
+}
+
+/// Ends the session of `token` (no error when there is none).
+pub fn delete_session(conn: &Connection, token: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM session WHERE tokenhash = ?1",
+        [token_hash(token)],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::TempDir;
+    use super::super::Store;
+    use super::*;
+
+    #[test]
+    fn roles_round_trip() {
+        let roles = [Role::SystemAdministrator, Role::GlobalAdministrator];
+        let col = roles_to_column(&roles);
+        assert_eq!(col, "System Administrator;Global Administrator");
+        assert_eq!(roles_from_column(&col), roles);
+        assert_eq!(roles_from_column(""), []);
+        assert_eq!(
+            roles_from_column("Bogus; exchange administrator"),
+            [Role::ExchangeAdministrator]
+        );
+    }
+
+    #[test]
+    fn passwords_and_sessions() {
+        let dir = TempDir::new("auth");
+        let store = Store::open(&dir.path().join("a.sqlite")).unwrap();
+        store
+            .with_conn(|c| {
+                c.execute(
+                    "INSERT INTO systemuser (systemuserid, fullname, domainname, roles)
+                     VALUES ('u1', 'Ann', 'ann', 'Exchange Administrator')",
+                    [],
+                )?;
+                // No password set: nobody signs in.
+                assert_eq!(check_credentials(c, "ann", "")?, None);
+                set_password(c, "u1", Some("s3cret!"))?;
+                let hash: String =
+                    c.query_row("SELECT passwordhash FROM systemuser", [], |r| r.get(0))?;
+                assert!(hash.starts_with("$argon2id$"), "{hash}");
+                assert!(!hash.contains("s3cret!"));
+                assert_eq!(check_credentials(c, "ann", "s3cret!")?, Some("u1".into()));
+                assert_eq!(check_credentials(c, "ANN", "s3cret!")?, Some("u1".into()));
+                assert_eq!(check_credentials(c, "ann", "wrong")?, None);
+                assert_eq!(check_credentials(c, "bob", "s3cret!")?, None);
+
+                let now = Timestamp(1_800_000_000);
+                let token = create_session(c, "u1", now)?;
+                assert_eq!(token.len(), 64);
+                let stored: String =
+                    c.query_row("SELECT tokenhash FROM session", [], |r| r.get(0))?;
+                assert_ne!(stored, token, "the token itself is never stored");
+                let me = session_user(c, &token, now)?.unwrap();
+                assert_eq!(me.domainname, "ann");
+                assert_eq!(me.roles, [Role::ExchangeAdministrator]);
+                assert!(me.can_approve_exchange_online());
+                assert!(session_user(c, "nope", now)?.is_none());
+                // Expired.
+                assert!(session_user(c, &token, Timestamp(now.0 + SESSION_SECS))?.is_none());
+                // Disabled user.
+                c.execute("UPDATE systemuser SET isdisabled = 1", [])?;
+                assert!(session_user(c, &token, now)?.is_none());
+                c.execute("UPDATE systemuser SET isdisabled = 0", [])?;
+                delete_session(c, &token)?;
+                assert!(session_user(c, &token, now)?.is_none());
+                Ok(())
+            })
+            .unwrap();
+    }
+}

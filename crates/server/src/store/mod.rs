@@ -1,0 +1,456 @@
+//! The local organization's storage: one SQLite file (WAL mode, foreign keys on, busy
+//! timeout), the schema and its migrations (`schema`, tested against core's
+//! `mailsync_core::model`), users, passwords and sign-in sessions (`auth`), and
+//! demo/scale data (`seed`).
+//!
+//! # Connections
+//!
+//! rusqlite is blocking and a `Connection` is `Send` but not `Sync`. `Store` keeps a
+//! small pool of connections to the one file (a `Mutex<Vec<Connection>>`, no extra
+//! crate) and runs each piece of work on tokio's blocking pool (`Store::call`), so a
+//! query never blocks the async workers. With WAL, readers on different connections run
+//! at the same time and never wait for the writer; writers take SQLite's lock in turn
+//! (write transactions should be `BEGIN IMMEDIATE`, see `write`, and wait up to the busy
+//! timeout). A single `Mutex<Connection>` would serialize readers behind a long write
+//! (a 1,000-operation `$batch`), and r2d2 would add a dependency for what is 30 lines.
+
+// Parts of this API (`Store::write`/`path`, `new_guid`, role checks, `set_password`) are
+// for the Web API routes that come next; remove this once they use it.
+#![allow(dead_code)]
+
+pub mod auth;
+pub mod schema;
+pub mod seed;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mailsync_core::time::Timestamp;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+/// Environment variable naming the default database file.
+pub const DB_ENV: &str = "MAILSYNC_DB";
+
+/// How long a connection waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Idle connections kept for reuse; more are opened under load and closed after.
+const POOL_IDLE: usize = 8;
+
+/// An error of the store, with a message fit for a log line or an API error.
+#[derive(Debug)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    Sqlite(rusqlite::Error),
+    /// Anything else (opening, migrating, a failed background task).
+    Other(String),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::Sqlite(e) => write!(f, "database error: {e}"),
+            StoreError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The organization's database. Cheap to clone; all clones share the pool.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    pool: Mutex<Vec<Connection>>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to
+    /// date. The parent folder is created when missing.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Other(format!("cannot create folder {}: {e}", parent.display()))
+            })?;
+        }
+        let mut conn = open_connection(path)?;
+        // WAL is a property of the file: set once, kept by every later connection.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| open_error(path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Other(format!(
+                "cannot switch {} to WAL mode (journal mode is {mode})",
+                path.display()
+            )));
+        }
+        schema::migrate_to(&mut conn, schema::CURRENT_VERSION)
+            .map_err(|m| StoreError::Other(format!("database {}: {m}", path.display())))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                pool: Mutex::new(vec![conn]),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` with a pooled connection on the calling thread (blocking). For the CLI,
+    /// startup and tests; request handlers use `call`.
+    pub fn with_conn<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let pooled = self.inner.pool.lock().ok().and_then(|mut p| p.pop());
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => open_connection(&self.inner.path)?,
+        };
+        let out = f(&mut conn);
+        // A connection left inside a transaction (a panic in `f` is caught by tokio,
+        // not here) is dropped rather than reused.
+        if conn.is_autocommit() {
+            if let Ok(mut pool) = self.inner.pool.lock() {
+                if pool.len() < POOL_IDLE {
+                    pool.push(conn);
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs `f` with a pooled connection on tokio's blocking pool.
+    pub async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.with_conn(f))
+            .await
+            .map_err(|e| StoreError::Other(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` in an immediate (write-locking) transaction, committed when `f` returns
+    /// `Ok` and rolled back otherwise.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        self.call(move |conn| write_tx(conn, f)).await
+    }
+}
+
+/// `f` inside an immediate transaction on `conn`; commit on `Ok`.
+pub fn write_tx<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
+    StoreError::Other(format!("cannot open database {}: {e}", path.display()))
+}
+
+fn open_connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| open_error(path, e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| open_error(path, e))?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+        .map_err(|e| open_error(path, e))?;
+    Ok(conn)
+}
+
+/// The default database file: `$MAILSYNC_DB`, else the per-user data folder
+/// (`$XDG_DATA_HOME/mailsync/mailsync.sqlite`, `~/.local/share/mailsync/mailsync.sqlite`,
+/// `%APPDATA%\mailsync\mailsync.sqlite` on Windows), else `./mailsync.sqlite`.
+pub fn default_db_path(env: impl Fn(&str) -> Option<String>) -> PathBuf {
+    let var = |k: &str| env(k).filter(|v| !v.is_empty());
+    if let Some(p) = var(DB_ENV) {
+        return PathBuf::from(p);
+    }
+    let data = var("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| var("HOME").map(|h| Path::new(&h).join(".local/share")))
+        .or_else(|| var("APPDATA").map(PathBuf::from));
+    match data {
+        Some(d) => d.join("mailsync").join("mailsync.sqlite"),
+        None => PathBuf::from("mailsync.sqlite"),
+    }
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64),
+    )
+}
+
+/// A date as the store writes it.
+pub fn iso(t: Timestamp) -> String {
+    t.to_rfc3339()
+}
+
+/// `n` bytes from the operating system's secure random source.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut b = [0u8; N];
+    getrandom::getrandom(&mut b)
+        .map_err(|e| StoreError::Other(format!("no secure random source: {e}")))?;
+    Ok(b)
+}
+
+/// A random (version 4) GUID, lower-case hyphenated.
+pub fn new_guid() -> Result<String> {
+    Ok(guid_from(random_bytes::<16>()?))
+}
+
+/// 16 bytes formatted as a version 4 GUID.
+pub fn guid_from(mut b: [u8; 16]) -> String {
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A fresh folder under the system temp dir, removed on drop.
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new(tag: &str) -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let dir = std::env::temp_dir().join(format!(
+                "mailsync-store-{tag}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::TempDir;
+    use super::*;
+
+    #[test]
+    fn open_sets_wal_foreign_keys_and_version() {
+        let dir = TempDir::new("open");
+        let path = dir.path().join("sub/org.sqlite");
+        let store = Store::open(&path).unwrap();
+        assert!(path.is_file());
+        store
+            .with_conn(|c| {
+                let mode: String = c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+                assert_eq!(mode, "wal");
+                let fk: i64 = c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+                assert_eq!(fk, 1);
+                let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                assert_eq!(v, schema::CURRENT_VERSION);
+                Ok(())
+            })
+            .unwrap();
+        // Opening again is a no-op migration.
+        drop(store);
+        Store::open(&path).unwrap();
+    }
+
+    #[test]
+    fn upgrades_a_version_1_file_without_losing_data() {
+        let dir = TempDir::new("upgrade");
+        let path = dir.path().join("old.sqlite");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            schema::migrate_to(&mut c, 1).unwrap();
+            let v: i64 = c
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(v, 1);
+            c.execute_batch(
+                "INSERT INTO systemuser (systemuserid, fullname, domainname, roles)
+                 VALUES ('11111111-1111-4111-8111-111111111111', 'Old User', 'old', 'System Administrator');
+                 INSERT INTO emailserverprofile (emailserverprofileid, name, servertype)
+                 VALUES ('22222222-2222-4222-8222-222222222222', 'Old profile', 4);
+                 INSERT INTO mailbox (mailboxid, name, emailaddress, ownerid, emailserverprofile, emailrouteraccessapproval)
+                 VALUES ('33333333-3333-4333-8333-333333333333', 'Old mailbox', 'old@contoso.com',
+                         '11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', 1);",
+            )
+            .unwrap();
+            // No session table yet in version 1.
+            assert!(c.prepare("SELECT * FROM session").is_err());
+        }
+        let store = Store::open(&path).unwrap();
+        store
+            .with_conn(|c| {
+                let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+                assert_eq!(v, schema::CURRENT_VERSION);
+                let (name, approval, profile): (String, i64, String) = c.query_row(
+                    "SELECT m.name, m.emailrouteraccessapproval, p.name FROM mailbox m
+                     JOIN emailserverprofile p ON p.emailserverprofileid = m.emailserverprofile",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )?;
+                assert_eq!(
+                    (name.as_str(), approval, profile.as_str()),
+                    ("Old mailbox", 1, "Old profile")
+                );
+                let user: String =
+                    c.query_row("SELECT fullname FROM systemuser", [], |r| r.get(0))?;
+                assert_eq!(user, "Old User");
+                // Version 2's table is there and works with the old rows.
+                c.execute(
+                    "INSERT INTO session (tokenhash, systemuserid, createdon, expireson)
+                     VALUES ('x', '11111111-1111-4111-8111-111111111111', 'a', 'b')",
+                    [],
+                )?;
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn refuses_a_newer_file() {
+        let dir = TempDir::new("newer");
+        let path = dir.path().join("new.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.pragma_update(None, "user_version", 999).unwrap();
+        }
+        let err = Store::open(&path).unwrap_err().to_string();
+        assert!(err.contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn updates_bump_the_version_and_foreign_keys_hold() {
+        let dir = TempDir::new("version");
+        let store = Store::open(&dir.path().join("v.sqlite")).unwrap();
+        store
+            .with_conn(|c| {
+                c.execute(
+                    "INSERT INTO queue (queueid, name, createdon, modifiedon)
+                     VALUES ('q', 'Support', '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')",
+                    [],
+                )?;
+                c.execute("UPDATE queue SET name = 'Help' WHERE queueid = 'q'", [])?;
+                c.execute(
+                    "UPDATE queue SET emailaddress = 'h@x' WHERE queueid = 'q'",
+                    [],
+                )?;
+                let (v, m): (i64, String) =
+                    c.query_row("SELECT versionnumber, modifiedon FROM queue", [], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                assert_eq!(v, 3);
+                assert_ne!(m, "2020-01-01T00:00:00Z");
+                // Unknown owner: the foreign key refuses it.
+                assert!(c
+                    .execute(
+                        "UPDATE queue SET ownerid = 'nobody' WHERE queueid = 'q'",
+                        []
+                    )
+                    .is_err());
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    #[test]
+    fn default_path_precedence() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(
+            default_db_path(env(&[("MAILSYNC_DB", "/x/y.sqlite"), ("HOME", "/h")])),
+            PathBuf::from("/x/y.sqlite")
+        );
+        assert_eq!(
+            default_db_path(env(&[("XDG_DATA_HOME", "/d"), ("HOME", "/h")])),
+            PathBuf::from("/d/mailsync/mailsync.sqlite")
+        );
+        assert_eq!(
+            default_db_path(env(&[("HOME", "/h"), ("MAILSYNC_DB", "")])),
+            PathBuf::from("/h/.local/share/mailsync/mailsync.sqlite")
+        );
+        assert_eq!(default_db_path(env(&[])), PathBuf::from("mailsync.sqlite"));
+    }
+
+    #[test]
+    fn guids_are_version_4() {
+        let g = guid_from([0xff; 16]);
+        assert_eq!(g, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+        assert_ne!(new_guid().unwrap(), new_guid().unwrap());
+    }
+}

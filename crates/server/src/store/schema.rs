@@ -1,0 +1,293 @@
+//! The schema and its migrations, keyed on `PRAGMA user_version`.
+//!
+//! `MIGRATIONS[i]` upgrades a file at version `i` to version `i + 1`. A migration is
+//! frozen once released: change the schema by appending a new one, never by editing
+//! an old one, so an older file is upgraded in place without losing data. All pending
+//! migrations run in one transaction at open: a file is either upgraded completely or
+//! left as it was.
+//!
+//! Conventions: Dataverse logical names as column names; option values as the integers
+//! Dataverse uses; booleans 0/1; GUIDs as lower-case hyphenated text; dates as UTC
+//! RFC 3339 text (`2026-01-02T03:04:05Z`, sorts and compares as text). Every business
+//! record has `versionnumber` (the ETag, bumped by a trigger on every update unless the
+//! update sets it itself), `createdon` and `modifiedon` (set by the same trigger).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+/// The schema version this code writes.
+pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// The ISO-8601 UTC "now" expression the triggers use.
+macro_rules! now_sql {
+    () => {
+        "strftime('%Y-%m-%dT%H:%M:%SZ','now')"
+    };
+}
+
+/// Bumps `versionnumber` and `modifiedon` on every update of `$table` keyed by `$key`.
+macro_rules! version_trigger {
+    ($table:literal, $key:literal) => {
+        concat!(
+            "CREATE TRIGGER ", $table, "_version AFTER UPDATE ON ", $table,
+            " WHEN NEW.versionnumber IS OLD.versionnumber BEGIN UPDATE ", $table,
+            " SET versionnumber = OLD.versionnumber + 1, modifiedon = CASE WHEN NEW.modifiedon IS OLD.modifiedon THEN ",
+            now_sql!(), " ELSE NEW.modifiedon END WHERE ", $key, " = NEW.", $key, "; END;\n"
+        )
+    };
+}
+
+/// Common record columns.
+macro_rules! record_columns {
+    () => {
+        concat!(
+            "versionnumber INTEGER NOT NULL DEFAULT 1,\n",
+            "createdon TEXT NOT NULL DEFAULT (",
+            now_sql!(),
+            "),\n",
+            "modifiedon TEXT NOT NULL DEFAULT (",
+            now_sql!(),
+            ")\n"
+        )
+    };
+}
+
+/// Version 1: the organization's tables.
+const V1: &str = concat!(
+    "CREATE TABLE systemuser (
+    systemuserid TEXT PRIMARY KEY NOT NULL,
+    fullname TEXT NOT NULL,
+    domainname TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    internalemailaddress TEXT,
+    emailrouteraccessapproval INTEGER NOT NULL DEFAULT 0,
+    isdisabled INTEGER NOT NULL DEFAULT 0,
+    defaultmailbox TEXT,
+    roles TEXT NOT NULL DEFAULT '',
+    passwordhash TEXT,
+    ", record_columns!(), ");\n",
+    version_trigger!("systemuser", "systemuserid"),
+    "CREATE TABLE queue (
+    queueid TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    emailaddress TEXT,
+    emailrouteraccessapproval INTEGER NOT NULL DEFAULT 0,
+    incomingemaildeliverymethod INTEGER NOT NULL DEFAULT 2,
+    outgoingemaildeliverymethod INTEGER NOT NULL DEFAULT 2,
+    ownerid TEXT REFERENCES systemuser(systemuserid) ON DELETE SET NULL,
+    defaultmailbox TEXT,
+    statecode INTEGER NOT NULL DEFAULT 0,
+    statuscode INTEGER NOT NULL DEFAULT 1,
+    ", record_columns!(), ");\n",
+    version_trigger!("queue", "queueid"),
+    "CREATE TABLE emailserverprofile (
+    emailserverprofileid TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    servertype INTEGER NOT NULL DEFAULT 0,
+    useautodiscover INTEGER NOT NULL DEFAULT 1,
+    incomingserverlocation TEXT,
+    outgoingserverlocation TEXT,
+    incomingcredentialretrieval INTEGER NOT NULL DEFAULT 0,
+    outgoingcredentialretrieval INTEGER NOT NULL DEFAULT 0,
+    incomingauthenticationprotocol INTEGER NOT NULL DEFAULT 0,
+    outgoingauthenticationprotocol INTEGER NOT NULL DEFAULT 0,
+    incominguseimpersonation INTEGER NOT NULL DEFAULT 0,
+    outgoinguseimpersonation INTEGER NOT NULL DEFAULT 0,
+    incomingusessl INTEGER NOT NULL DEFAULT 1,
+    outgoingusessl INTEGER NOT NULL DEFAULT 1,
+    incomingportnumber INTEGER,
+    outgoingportnumber INTEGER,
+    usesamesettingsforoutgoingconnections INTEGER NOT NULL DEFAULT 1,
+    incomingusername TEXT,
+    incomingpassword TEXT,
+    outgoingusername TEXT,
+    outgoingpassword TEXT,
+    exchangeonlinetenantid TEXT,
+    oauthclientid TEXT,
+    oauthclientsecret TEXT,
+    maxconcurrentconnections INTEGER NOT NULL DEFAULT 10,
+    minpollingintervalinminutes INTEGER NOT NULL DEFAULT 0,
+    timeoutmailboxconnection INTEGER NOT NULL DEFAULT 0,
+    timeoutmailboxconnectionafteramount INTEGER,
+    moveundeliveredemails INTEGER NOT NULL DEFAULT 0,
+    processemailsreceivedafter TEXT,
+    sendemailalert INTEGER NOT NULL DEFAULT 0,
+    exchangeversion INTEGER,
+    lasttestexecutionstatus INTEGER,
+    lastteststarttime TEXT,
+    lasttesttotalexecutiontime INTEGER,
+    ownerid TEXT REFERENCES systemuser(systemuserid) ON DELETE SET NULL,
+    statecode INTEGER NOT NULL DEFAULT 0,
+    statuscode INTEGER NOT NULL DEFAULT 1,
+    ", record_columns!(), ");\n",
+    version_trigger!("emailserverprofile", "emailserverprofileid"),
+    "CREATE TABLE mailbox (
+    mailboxid TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    emailaddress TEXT,
+    regardingobjectid TEXT,
+    regardingobjecttypecode TEXT CHECK (regardingobjecttypecode IN ('systemuser', 'queue')),
+    ownerid TEXT REFERENCES systemuser(systemuserid) ON DELETE SET NULL,
+    emailserverprofile TEXT REFERENCES emailserverprofile(emailserverprofileid) ON DELETE SET NULL,
+    emailrouteraccessapproval INTEGER NOT NULL DEFAULT 0,
+    isemailaddressapprovedbyo365admin INTEGER NOT NULL DEFAULT 0,
+    incomingemaildeliverymethod INTEGER NOT NULL DEFAULT 2,
+    outgoingemaildeliverymethod INTEGER NOT NULL DEFAULT 2,
+    actdeliverymethod INTEGER NOT NULL DEFAULT 2,
+    enabledforincomingemail INTEGER NOT NULL DEFAULT 0,
+    enabledforoutgoingemail INTEGER NOT NULL DEFAULT 0,
+    enabledforact INTEGER NOT NULL DEFAULT 0,
+    incomingemailstatus INTEGER NOT NULL DEFAULT 0,
+    outgoingemailstatus INTEGER NOT NULL DEFAULT 0,
+    actstatus INTEGER NOT NULL DEFAULT 0,
+    mailboxstatus INTEGER NOT NULL DEFAULT 0,
+    testemailconfigurationscheduled INTEGER NOT NULL DEFAULT 0,
+    testemailconfigurationretrycount INTEGER NOT NULL DEFAULT 0,
+    testmailboxaccesscompletedon TEXT,
+    postponetestemailconfigurationuntil TEXT,
+    orgmarkedasprimaryforexchangesync INTEGER NOT NULL DEFAULT 0,
+    processemailreceivedafter TEXT,
+    processingstatecode INTEGER NOT NULL DEFAULT 0,
+    hostid TEXT,
+    processinglastattemptedon TEXT,
+    noemailcount INTEGER NOT NULL DEFAULT 0,
+    noactcount INTEGER NOT NULL DEFAULT 0,
+    postponemailboxprocessinguntil TEXT,
+    postponesendinguntil TEXT,
+    receivingpostponeduntil TEXT,
+    receivingpostponeduntilforact TEXT,
+    lastsuccessfulsynccompletedon TEXT,
+    lastsyncstartedon TEXT,
+    lastsyncerroroccurredon TEXT,
+    lastsyncerror TEXT,
+    lastsyncerrorcode INTEGER,
+    lastsyncerrorcount INTEGER NOT NULL DEFAULT 0,
+    itemsprocessedforlastsync INTEGER NOT NULL DEFAULT 0,
+    itemsfailedforlastsync INTEGER NOT NULL DEFAULT 0,
+    transientfailurecount INTEGER NOT NULL DEFAULT 0,
+    processedtimes INTEGER NOT NULL DEFAULT 0,
+    averagetotalduration INTEGER NOT NULL DEFAULT 0,
+    lastduration INTEGER NOT NULL DEFAULT 0,
+    isforwardmailbox INTEGER NOT NULL DEFAULT 0,
+    isserviceaccount INTEGER NOT NULL DEFAULT 0,
+    allowemailconnectortousecredentials INTEGER NOT NULL DEFAULT 0,
+    deleteemails INTEGER NOT NULL DEFAULT 0,
+    username TEXT,
+    password TEXT,
+    statecode INTEGER NOT NULL DEFAULT 0,
+    statuscode INTEGER NOT NULL DEFAULT 1,
+    ", record_columns!(), ");\n",
+    version_trigger!("mailbox", "mailboxid"),
+    "CREATE TABLE tracelog (
+    tracelogid TEXT PRIMARY KEY NOT NULL,
+    level INTEGER NOT NULL CHECK (level IN (1, 2, 3)),
+    tracecode INTEGER,
+    text TEXT,
+    errortypedisplay TEXT,
+    errordetails TEXT,
+    regardingobjectid TEXT,
+    regardingobjecttypecode TEXT CHECK (regardingobjecttypecode IN ('mailbox', 'emailserverprofile')),
+    isunique INTEGER NOT NULL DEFAULT 0,
+    canbedeleted INTEGER NOT NULL DEFAULT 1,
+    ", record_columns!(), ");\n",
+    version_trigger!("tracelog", "tracelogid"),
+    "CREATE TABLE organization (
+    organizationid TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    emailconnectionchannel INTEGER NOT NULL DEFAULT 0,
+    defaultemailserverprofileid TEXT REFERENCES emailserverprofile(emailserverprofileid) ON DELETE SET NULL,
+    defaultemailsettings TEXT,
+    requireapprovalforuseremail INTEGER NOT NULL DEFAULT 0,
+    requireapprovalforqueueemail INTEGER NOT NULL DEFAULT 0,
+    generatealertsforerrors INTEGER NOT NULL DEFAULT 1,
+    generatealertsforwarnings INTEGER NOT NULL DEFAULT 1,
+    generatealertsforinformation INTEGER NOT NULL DEFAULT 1,
+    notifymailboxownerofemailserverlevelalerts INTEGER NOT NULL DEFAULT 0,
+    allowunresolvedpartiesonemailsend INTEGER NOT NULL DEFAULT 0,
+    ", record_columns!(), ");\n",
+    version_trigger!("organization", "organizationid"),
+    // A mailbox's alerts go with it.
+    "CREATE TRIGGER mailbox_delete_alerts AFTER DELETE ON mailbox BEGIN
+    DELETE FROM tracelog WHERE regardingobjectid = OLD.mailboxid; END;
+CREATE TRIGGER profile_delete_alerts AFTER DELETE ON emailserverprofile BEGIN
+    DELETE FROM tracelog WHERE regardingobjectid = OLD.emailserverprofileid; END;
+"
+);
+
+/// Version 2: sign-in sessions, and the indexes the console's views use.
+const V2: &str = "
+CREATE TABLE session (
+    tokenhash TEXT PRIMARY KEY NOT NULL,
+    systemuserid TEXT NOT NULL REFERENCES systemuser(systemuserid) ON DELETE CASCADE,
+    createdon TEXT NOT NULL,
+    expireson TEXT NOT NULL
+);
+CREATE INDEX session_user ON session(systemuserid);
+CREATE INDEX mailbox_regarding ON mailbox(regardingobjectid);
+CREATE INDEX mailbox_owner ON mailbox(ownerid);
+CREATE INDEX mailbox_profile ON mailbox(emailserverprofile);
+CREATE INDEX mailbox_name ON mailbox(name);
+CREATE INDEX mailbox_approval ON mailbox(emailrouteraccessapproval);
+CREATE INDEX tracelog_regarding ON tracelog(regardingobjectid, createdon);
+CREATE INDEX tracelog_createdon ON tracelog(createdon);
+CREATE INDEX queue_owner ON queue(ownerid);
+CREATE INDEX emailserverprofile_owner ON emailserverprofile(ownerid);
+";
+
+/// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Applies the pending migrations up to `target` in one immediate transaction.
+/// Refuses a file written by a newer mailsync (its version is above ours).
+pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), String> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| format!("cannot start the migration: {e}"))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| format!("cannot read the schema version: {e}"))?;
+    if version > CURRENT_VERSION {
+        return Err(format!(
+            "the database has schema version {version}, newer than this mailsync \
+             understands ({CURRENT_VERSION}); use a newer mailsync"
+        ));
+    }
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target.clamp(0, CURRENT_VERSION) as usize)
+        .skip(version as usize)
+    {
+        tx.execute_batch(sql)
+            .map_err(|e| format!("migration to schema version {} failed: {e}", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(|e| format!("cannot record schema version {}: {e}", i + 1))?;
+    }
+    tx.commit()
+        .map_err(|e| format!("cannot commit the migration: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailsync_core::model::TABLES;
+
+    /// Core's model and this schema name the same columns in the same order, for every
+    /// table the API serves.
+    #[test]
+    fn model_matches_the_schema() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, CURRENT_VERSION).unwrap();
+        for t in TABLES {
+            let mut stmt = conn
+                .prepare(&format!("PRAGMA table_info({})", t.logical))
+                .unwrap();
+            let live: Vec<String> = stmt
+                .query_map([], |r| r.get::<_, String>(1))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let model: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
+            assert_eq!(live, model, "table {}", t.logical);
+        }
+    }
+}
