@@ -1,4 +1,6 @@
-//! The console shell: header bar, left navigation and the routed content area.
+//! The console shell: header bar (with the session menu), left navigation and the
+//! routed content area. The areas that need the organization sit behind
+//! `RequireSignIn`; the Log Analyzer works signed out.
 
 use leptos::prelude::*;
 use leptos_router::components::{Redirect, Route, Router, Routes, A};
@@ -6,6 +8,8 @@ use leptos_router::path;
 
 use crate::pages::analyzer::LogAnalyzer;
 use crate::pages::not_yet::NotYet;
+use crate::pages::signin::SignIn;
+use crate::session::{RequireSignIn, Session, SessionMenu};
 
 /// One entry of the left navigation.
 struct NavItem {
@@ -43,6 +47,7 @@ const NAV: &[NavItem] = &[
 
 #[component]
 pub fn App() -> impl IntoView {
+    Session::provide();
     view! {
         <Router>
             <div class="shell">
@@ -52,6 +57,7 @@ pub fn App() -> impl IntoView {
                         <span class="brand-name">"mailsync"</span>
                     </a>
                     <span class="topbar-sub">"Server-side synchronization console"</span>
+                    <SessionMenu />
                 </header>
                 <nav class="sidenav" aria-label="Main">
                     <ul>
@@ -71,27 +77,42 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=|| view! { <Redirect path="/analyzer" /> } />
                         <Route path=path!("/analyzer") view=LogAnalyzer />
+                        <Route path=path!("/signin") view=SignIn />
                         <Route
                             path=path!("/mailboxes")
-                            view=|| view! { <NotYet area="Mailboxes" /> }
+                            view=|| view! { <Organization area="Mailboxes" /> }
                         />
                         <Route
                             path=path!("/profiles")
-                            view=|| view! { <NotYet area="Email Server Profiles" /> }
+                            view=|| view! { <Organization area="Email Server Profiles" /> }
                         />
-                        <Route path=path!("/alerts") view=|| view! { <NotYet area="Alerts" /> } />
+                        <Route
+                            path=path!("/alerts")
+                            view=|| view! { <Organization area="Alerts" /> }
+                        />
                         <Route
                             path=path!("/dashboard")
-                            view=|| view! { <NotYet area="Dashboard" /> }
+                            view=|| view! { <Organization area="Dashboard" /> }
                         />
                         <Route
                             path=path!("/settings")
-                            view=|| view! { <NotYet area="Settings" /> }
+                            view=|| view! { <Organization area="Settings" /> }
                         />
                     </Routes>
                 </main>
             </div>
         </Router>
+    }
+}
+
+/// An area that needs the organization: signed-out users go to `/signin` first. (Each
+/// is a placeholder until it is built.)
+#[component]
+fn Organization(area: &'static str) -> impl IntoView {
+    view! {
+        <RequireSignIn>
+            <NotYet area=area />
+        </RequireSignIn>
     }
 }
 

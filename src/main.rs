@@ -3,8 +3,10 @@
 //! The binary does nothing on native targets except exist, so `cargo check`/`clippy`
 //! for the host still type-check the UI code; it is only *run* in the browser.
 
+mod api;
 mod app;
 mod pages;
+mod session;
 
 fn main() {
     console_error_panic_hook::set_once();

@@ -1,11 +1,42 @@
-import type { Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
+
+/** The demo organization's administrator (playwright.config.ts seeds it). */
+export const ADMIN = {
+  user: 'admin',
+  password: process.env.MAILSYNC_ADMIN_PASSWORD ?? 'e2e-admin-password',
+  fullName: 'Admin (System Administrator)',
+};
+
+/**
+ * A 401 from the sign-in API is an answer, not a fault: `GET /api/auth/me` says
+ * "signed out" that way, and a wrong password is a 401 from `POST /api/auth/login`.
+ * Chromium still logs each as "Failed to load resource: ... 401".
+ */
+function expectedAuthAnswer(text: string, url: string): boolean {
+  return /status of 401\b/.test(text) && /\/api\/auth\/(me|login)$/.test(new URL(url, 'http://x').pathname);
+}
 
 /** Collects uncaught page errors and console errors (e.g. a wasm panic); tests assert it stays empty. */
 export function watchErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error') errors.push(`console.error: ${m.text()}`);
+    if (m.type() !== 'error') return;
+    if (expectedAuthAnswer(m.text(), m.location().url ?? '')) return;
+    errors.push(`console.error: ${m.text()}`);
   });
   return errors;
+}
+
+/**
+ * Signs in through the console's /signin page and waits until the header shows the
+ * user. Leaves the page wherever sign-in sends it (default /mailboxes).
+ */
+export async function signIn(page: Page, user = ADMIN.user, password = ADMIN.password): Promise<void> {
+  if (!/\/signin(\?|$)/.test(page.url())) await page.goto('/signin');
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await expect(page.locator('header .session-name')).toBeVisible();
+  await expect(page).not.toHaveURL(/\/signin(\?|$)/);
 }

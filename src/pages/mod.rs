@@ -2,3 +2,4 @@
 
 pub mod analyzer;
 pub mod not_yet;
+pub mod signin;

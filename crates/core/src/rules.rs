@@ -49,6 +49,19 @@ fn finding(
     }
 }
 
+/// Whether a profile is Exchange Online: Exchange (server type 0) with Server to Server
+/// Authentication (credential retrieval 2) in either direction. Approving or rejecting
+/// the address of a mailbox on such a profile needs a Global or Exchange administrator
+/// (or a Delegated Mailbox Approver).
+pub fn is_exchange_online(
+    server_type: Option<i32>,
+    incoming_credential_retrieval: Option<i32>,
+    outgoing_credential_retrieval: Option<i32>,
+) -> bool {
+    server_type == Some(0)
+        && (incoming_credential_retrieval == Some(2) || outgoing_credential_retrieval == Some(2))
+}
+
 /// Every rule the profile breaks, errors (invalid) before warnings (unsupported).
 pub fn check_profile(p: &ProfileSettings) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -183,6 +196,15 @@ mod tests {
             incoming: c.clone(),
             outgoing: c,
         }
+    }
+
+    #[test]
+    fn exchange_online_predicate() {
+        assert!(is_exchange_online(Some(0), Some(2), Some(2)));
+        assert!(is_exchange_online(Some(0), Some(1), Some(2)));
+        assert!(!is_exchange_online(Some(0), Some(1), Some(1)));
+        assert!(!is_exchange_online(Some(4), Some(2), Some(2)));
+        assert!(!is_exchange_online(None, Some(2), Some(2)));
     }
 
     #[test]

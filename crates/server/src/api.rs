@@ -6,7 +6,7 @@
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -90,7 +90,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
         .route("/data/v9.2/WhoAmI", get(who_am_i))
-        // Web API routes go here: every route of this router requires a session.
+        // The entity sets of core's model (`webapi`); WhoAmI above wins over it.
+        .route("/data/v9.2/{*path}", any(crate::webapi::entity))
         .fallback(not_found)
         // `layer` (not `route_layer`): unknown paths need a session too, so the API's
         // shape is not revealed to anyone signed out.

@@ -12,14 +12,13 @@ use clap::{Parser, Subcommand};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod analyze;
-// The Web API's collection routes call this; until they land only tests do.
 mod api;
 mod auth;
-#[cfg_attr(not(test), allow(dead_code))]
 mod odata_sql;
 mod samples;
 mod serve;
 mod store;
+mod webapi;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -134,7 +134,8 @@ pub static MAILBOX: Table = Table {
         ro("regardingobjecttypecode", Text),
         c("ownerid", Lookup(TO_USER)),
         c("emailserverprofile", Lookup(TO_PROFILE)),
-        ro("emailrouteraccessapproval", Choice),
+        // Writable: Approve/Reject Email; the server enforces who may set it.
+        c("emailrouteraccessapproval", Choice),
         ro("isemailaddressapprovedbyo365admin", Bool),
         c("incomingemaildeliverymethod", Choice),
         c("outgoingemaildeliverymethod", Choice),

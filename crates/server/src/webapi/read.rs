@@ -1,0 +1,195 @@
+//! `GET /<set>` (collections, with paging) and `GET /<set>(<id>)`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mailsync_core::model::{Column, Table};
+use mailsync_core::odata::{parse_query, percent_decode, Guid, Query, MAX_PAGE_SIZE};
+use rusqlite::{params_from_iter, OptionalExtension};
+use serde_json::{json, Map, Value as Json_};
+
+use super::json;
+use super::rules;
+use super::{record_not_found, Ctx, ODATA_VERSION};
+use crate::api::ApiError;
+use crate::odata_sql::{self, quote, SqlParam};
+
+/// Whether the raw query string has this system query option (percent-decoded name).
+fn has_option(raw: &str, name: &str) -> bool {
+    raw.split('&').any(|p| {
+        let k = p.split_once('=').map_or(p, |(k, _)| k);
+        percent_decode(k).is_ok_and(|k| k == name)
+    })
+}
+
+/// `$metadata#mailboxes` or `$metadata#mailboxes(name,emailaddress)`.
+fn context(ctx: &Ctx, table: &Table, q: &Query, selected: bool, suffix: &str) -> String {
+    let mut s = format!("{}$metadata#{}", ctx.base_url(), table.entity_set);
+    if selected {
+        let props: Vec<String> = q.select.iter().map(|c| c.property()).collect();
+        s.push('(');
+        s.push_str(&props.join(","));
+        s.push(')');
+    }
+    s.push_str(suffix);
+    s
+}
+
+fn with_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(ODATA_VERSION.0, HeaderValue::from_static(ODATA_VERSION.1));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; odata.metadata=minimal"),
+    );
+    resp
+}
+
+/// `GET /<set>?$select=..&$filter=..&$orderby=..&$top=..&$count=true` with
+/// `Prefer: odata.maxpagesize=N` (default and cap 5000): one page and, when more rows
+/// follow, `@odata.nextLink` with a keyset `$skiptoken`.
+pub async fn collection(ctx: &Ctx, table: &'static Table) -> Result<Response, ApiError> {
+    let raw = ctx.uri.query().unwrap_or("").to_string();
+    let q = parse_query(table, &raw)?;
+    let prefer = ctx.prefer()?;
+    let page_size = prefer.max_page_size.unwrap_or(MAX_PAGE_SIZE);
+    let page = odata_sql::page(&q, page_size);
+    let cols = odata_sql::fetch_columns(&q);
+    let from = rules::from_clause(table, &ctx.user.0);
+    let sql = format!(
+        "SELECT {}, \"versionnumber\" FROM {from}{}",
+        odata_sql::select_list(&q),
+        page.sql
+    );
+    let count_sql = q.count.then(|| {
+        let (tail, params) = odata_sql::count(&q);
+        (format!("SELECT COUNT(*) FROM {from}{tail}"), params)
+    });
+    let n = cols.len();
+    let (mut rows, count) = ctx
+        .read(move |c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt
+                .query_map(params_from_iter(page.params.iter()), |r| {
+                    (0..=n)
+                        .map(|i| r.get_ref(i).map(json::param_of))
+                        .collect::<rusqlite::Result<Vec<SqlParam>>>()
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let count = match count_sql {
+                Some((sql, params)) => {
+                    Some(c.query_row(&sql, params_from_iter(params.iter()), |r| {
+                        r.get::<_, i64>(0)
+                    })?)
+                }
+                None => None,
+            };
+            Ok((rows, count))
+        })
+        .await?;
+    let mut next = None;
+    if let Some(size) = page.page_size {
+        if rows.len() > size as usize {
+            rows.truncate(size as usize);
+            if let Some(last) = rows.last() {
+                let value_of = |c: &Column| {
+                    cols.iter()
+                        .position(|k| k == &c)
+                        .map_or(SqlParam::Null, |i| last[i].clone())
+                };
+                next = odata_sql::skiptoken_after(&q, value_of);
+            }
+        }
+    }
+    let selected = q.select.len();
+    let value: Vec<Json_> = rows
+        .iter()
+        .map(|r| json::record(&q.select, &r[..selected], &r[n]))
+        .collect();
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        Json_::String(context(ctx, table, &q, has_option(&raw, "$select"), "")),
+    );
+    if let Some(count) = count {
+        body.insert("@odata.count".into(), json!(count));
+    }
+    body.insert("value".into(), Json_::Array(value));
+    if let Some(token) = next {
+        let mut kept: Vec<&str> = raw
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .filter(|p| {
+                let k = p.split_once('=').map_or(*p, |(k, _)| k);
+                !percent_decode(k).is_ok_and(|k| k == "$skiptoken")
+            })
+            .collect();
+        let token = format!("$skiptoken={token}");
+        kept.push(&token);
+        body.insert(
+            "@odata.nextLink".into(),
+            Json_::String(format!(
+                "{}{}?{}",
+                ctx.base_url(),
+                table.entity_set,
+                kept.join("&")
+            )),
+        );
+    }
+    let mut resp = with_headers((StatusCode::OK, Json(Json_::Object(body))).into_response());
+    if let (Some(n), None) = (prefer.max_page_size, q.top) {
+        if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
+            resp.headers_mut().insert("Preference-Applied", v);
+        }
+    }
+    Ok(resp)
+}
+
+/// The record as JSON (with `@odata.context`), through the caller's view, `$select`
+/// from the request's query string.
+pub async fn fetch_one(ctx: &Ctx, table: &'static Table, id: Guid) -> Result<Json_, ApiError> {
+    let raw = ctx.uri.query().unwrap_or("").to_string();
+    let q = parse_query(table, &raw)?;
+    let from = rules::from_clause(table, &ctx.user.0);
+    let list: Vec<String> = q.select.iter().map(|c| quote(c.name)).collect();
+    let sql = format!(
+        "SELECT {}, \"versionnumber\" FROM {from} WHERE {} = ?1",
+        list.join(", "),
+        quote(table.key)
+    );
+    let n = q.select.len();
+    let row = ctx
+        .read(move |c| {
+            Ok(c.query_row(&sql, [id.to_string()], |r| {
+                (0..=n)
+                    .map(|i| r.get_ref(i).map(json::param_of))
+                    .collect::<rusqlite::Result<Vec<SqlParam>>>()
+            })
+            .optional()?)
+        })
+        .await?
+        .ok_or_else(|| record_not_found(table, id))?;
+    let mut rec = json::record(&q.select, &row[..n], &row[n]);
+    if let Json_::Object(m) = &mut rec {
+        let context = context(ctx, table, &q, has_option(&raw, "$select"), "/$entity");
+        let mut out = Map::new();
+        out.insert("@odata.context".into(), Json_::String(context));
+        out.extend(std::mem::take(m));
+        *m = out;
+    }
+    Ok(rec)
+}
+
+/// `GET /<set>(<id>)`, with `$select`; 404 in Dataverse's shape when missing.
+pub async fn single(ctx: &Ctx, table: &'static Table, id: Guid) -> Result<Response, ApiError> {
+    let body = fetch_one(ctx, table, id).await?;
+    let etag = body
+        .get("@odata.etag")
+        .and_then(Json_::as_str)
+        .and_then(|e| HeaderValue::from_str(e).ok());
+    let mut resp = with_headers((StatusCode::OK, Json(body)).into_response());
+    if let Some(e) = etag {
+        resp.headers_mut().insert(header::ETAG, e);
+    }
+    Ok(resp)
+}

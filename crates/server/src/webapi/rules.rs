@@ -1,0 +1,478 @@
+//! What the local organization enforces, as Dataverse would:
+//!
+//! * **Who sees what.** A user with any role sees every record. A plain user sees their
+//!   own mailboxes (`regardingobjectid` or `ownerid` is them) and their alerts (those of
+//!   their mailboxes, of their mailboxes' profiles and of profiles they own); other
+//!   tables are readable by everyone signed in. A record outside the caller's view is a
+//!   404, as if it did not exist.
+//! * **Who writes what.** Plain users may update their own mailboxes and delete their
+//!   own alerts; everything else needs a role.
+//! * **Approve / Reject Email** (`emailrouteraccessapproval` on a mailbox, user or
+//!   queue): needs the approve privilege (`can_approve_email`); for a mailbox on an
+//!   Exchange Online profile (`mailsync_core::rules::is_exchange_online`) also
+//!   `can_approve_exchange_online`, else 403 and nothing changes. Approve (1) and
+//!   Reject (3) are mirrored between the mailbox and its user or queue. Changing a
+//!   mailbox's address sets it back to pending (2).
+//! * **Test & Enable** (`testemailconfigurationscheduled: true`) resets the test retry
+//!   count; nothing here ever marks a test as run (those columns are read-only).
+//! * **Alerts** (`tracelogs`) are created and deleted, never updated; deleting needs
+//!   `canbedeleted`.
+//! * **Email server profiles**: credential retrieval 2 or 4 forces the authentication
+//!   protocol to Auto Detect (0) unless the request sets another one, which core's
+//!   `check_profile` then refuses; user name and password only with retrieval 1
+//!   (given otherwise: 400; kept otherwise: cleared); `check_profile`'s Error findings
+//!   are 400s with the finding's message.
+
+use axum::http::StatusCode;
+use mailsync_core::model::{Column, Table};
+use mailsync_core::odata::Guid;
+use mailsync_core::rules::{check_profile, is_exchange_online, ConnectionRule, ProfileSettings};
+use mailsync_core::Severity;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::json::Change;
+use super::{errcodes, forbidden};
+use crate::api::ApiError;
+use crate::odata_sql::{quote, SqlParam};
+use crate::store::auth::SignedInUser;
+
+/// Any role: sees and changes every record (the roles further limit approval).
+pub fn is_admin(user: &SignedInUser) -> bool {
+    !user.roles.is_empty()
+}
+
+/// The rows of `table` the user may see, as a `FROM` source named like the table. The
+/// user's id comes from the session (a GUID, checked), never from the request.
+pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
+    let t = quote(table.logical);
+    if is_admin(user) {
+        return t;
+    }
+    let Some(me) = Guid::parse(&user.systemuserid).map(|g| format!("'{g}'")) else {
+        return format!("(SELECT * FROM {t} WHERE 0) AS {t}");
+    };
+    let mine =
+        format!("SELECT mailboxid FROM mailbox WHERE regardingobjectid = {me} OR ownerid = {me}");
+    let cond = match table.logical {
+        "mailbox" => format!("regardingobjectid = {me} OR ownerid = {me}"),
+        "tracelog" => format!(
+            "regardingobjectid IN ({mine}) \
+             OR regardingobjectid IN (SELECT emailserverprofile FROM mailbox \
+                 WHERE regardingobjectid = {me} OR ownerid = {me}) \
+             OR regardingobjectid IN (SELECT emailserverprofileid FROM emailserverprofile \
+                 WHERE ownerid = {me})"
+        ),
+        _ => return t,
+    };
+    format!("(SELECT * FROM {t} WHERE {cond}) AS {t}")
+}
+
+/// The operations of the entity routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Create,
+    Update,
+    Delete,
+}
+
+/// Refuses what the table never allows and what the user may not do.
+pub fn check_op(table: &Table, user: &SignedInUser, op: Op) -> Result<(), ApiError> {
+    if table.logical == "tracelog" && op == Op::Update {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            errcodes::UNSUPPORTED_OPERATION,
+            "The 'Update' method does not support entities of type 'tracelog': an alert is \
+             never updated, only created or deleted.",
+        ));
+    }
+    if table.logical == "organization" && op != Op::Update {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            errcodes::UNSUPPORTED_OPERATION,
+            format!(
+                "The '{}' method does not support entities of type 'organization'.",
+                if op == Op::Create { "Create" } else { "Delete" }
+            ),
+        ));
+    }
+    if is_admin(user) {
+        return Ok(());
+    }
+    match (table.logical, op) {
+        ("mailbox", Op::Update) | ("tracelog", Op::Delete) => Ok(()),
+        _ => Err(forbidden(format!(
+            "You do not have the privilege to {} records of '{}': it needs an administrator role.",
+            match op {
+                Op::Create => "create",
+                Op::Update => "change",
+                Op::Delete => "delete",
+            },
+            table.entity_set
+        ))),
+    }
+}
+
+/// A stored record: every column of its table but the hidden ones, by logical name.
+pub struct Stored {
+    pub cols: Vec<&'static Column>,
+    pub values: Vec<SqlParam>,
+}
+
+impl Stored {
+    pub fn get(&self, name: &str) -> &SqlParam {
+        self.cols
+            .iter()
+            .position(|c| c.name == name)
+            .map_or(&SqlParam::Null, |i| &self.values[i])
+    }
+}
+
+fn changed<'a>(changes: &'a [Change], name: &str) -> Option<&'a SqlParam> {
+    changes
+        .iter()
+        .find(|c| c.column.name == name)
+        .map(|c| &c.value)
+}
+
+fn set(table: &Table, changes: &mut Vec<Change>, name: &str, value: SqlParam) {
+    let Some(column) = table.column(name) else {
+        return;
+    };
+    match changes.iter_mut().find(|c| c.column.name == name) {
+        Some(c) => c.value = value,
+        None => changes.push(Change {
+            column,
+            value,
+            target: None,
+        }),
+    }
+}
+
+/// The value after the request: the change if any, else the stored value.
+fn merged<'a>(old: Option<&'a Stored>, changes: &'a [Change], name: &str) -> &'a SqlParam {
+    changed(changes, name)
+        .or_else(|| old.map(|o| o.get(name)))
+        .unwrap_or(&SqlParam::Null)
+}
+
+fn int(p: &SqlParam) -> Option<i64> {
+    match p {
+        SqlParam::Int(i) => Some(*i),
+        _ => None,
+    }
+}
+
+fn text(p: &SqlParam) -> Option<&str> {
+    match p {
+        SqlParam::Text(s) => Some(s),
+        _ => None,
+    }
+}
+
+/// Applies the rules of the table to a create (`old` = None) or update, adding the
+/// changes the rules imply and making the side updates (the regarding user or queue)
+/// on `tx`. An error leaves the transaction to be rolled back.
+pub fn before_write(
+    tx: &Connection,
+    user: &SignedInUser,
+    table: &Table,
+    old: Option<&Stored>,
+    changes: &mut Vec<Change>,
+) -> Result<(), ApiError> {
+    // A bound record must exist (a lookup to several tables has no foreign key).
+    for c in changes.iter() {
+        if let (Some(t), SqlParam::Text(id)) = (c.target, &c.value) {
+            let target = mailsync_core::model::table(t).ok_or_else(|| {
+                ApiError::bad_request(format!("Unknown table '{t}' in a reference."))
+            })?;
+            let found = tx
+                .query_row(
+                    &format!(
+                        "SELECT 1 FROM {} WHERE {} = ?1",
+                        quote(target.logical),
+                        quote(target.key)
+                    ),
+                    [id],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !found {
+                return Err(ApiError::bad_request(format!(
+                    "{t} With Id = {id} Does Not Exist (the value of '{}@odata.bind').",
+                    c.column.name
+                )));
+            }
+        }
+    }
+    // A lookup to several tables records the target's table beside the id.
+    if let Some(target) = changes
+        .iter()
+        .find(|c| c.column.name == "regardingobjectid")
+        .map(|c| (c.target, c.value == SqlParam::Null))
+    {
+        if table.column("regardingobjecttypecode").is_some() {
+            let value = match target {
+                (_, true) => SqlParam::Null,
+                (Some(t), false) => SqlParam::Text(t.to_string()),
+                (None, false) => SqlParam::Null,
+            };
+            set(table, changes, "regardingobjecttypecode", value);
+        }
+    }
+    match table.logical {
+        "mailbox" => mailbox(tx, user, table, old, changes),
+        "systemuser" | "queue" => approval_of_owner(tx, user, table, old, changes),
+        "emailserverprofile" => profile(table, old, changes),
+        _ => Ok(()),
+    }
+}
+
+fn approval_value(v: &SqlParam) -> Result<i64, ApiError> {
+    match int(v) {
+        Some(a @ 0..=3) => Ok(a),
+        _ => Err(ApiError::bad_request(
+            "emailrouteraccessapproval must be 0 (Empty), 1 (Approved), 2 (Pending Approval) \
+             or 3 (Rejected).",
+        )),
+    }
+}
+
+fn need_approver(user: &SignedInUser) -> Result<(), ApiError> {
+    if user.can_approve_email() {
+        Ok(())
+    } else {
+        Err(forbidden(
+            "You do not have the 'Approve Email Addresses for Users or Queues' privilege \
+             needed to approve or reject email addresses.",
+        ))
+    }
+}
+
+/// Whether a profile (by id) is Exchange Online.
+fn profile_is_exchange_online(conn: &Connection, profile: Option<&str>) -> Result<bool, ApiError> {
+    let Some(id) = profile else {
+        return Ok(false);
+    };
+    let row: Option<(Option<i32>, Option<i32>, Option<i32>)> = conn
+        .query_row(
+            "SELECT servertype, incomingcredentialretrieval, outgoingcredentialretrieval \
+             FROM emailserverprofile WHERE emailserverprofileid = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    Ok(row.is_some_and(|(s, i, o)| is_exchange_online(s, i, o)))
+}
+
+fn exchange_online_refused(name: &str) -> ApiError {
+    forbidden(format!(
+        "The mailbox '{name}' uses an Exchange Online email server profile: approving or \
+         rejecting its email address needs a Global administrator or Exchange administrator \
+         (or the Delegated Mailbox Approver role). The mailbox was left unchanged."
+    ))
+}
+
+fn mailbox(
+    tx: &Connection,
+    user: &SignedInUser,
+    table: &Table,
+    old: Option<&Stored>,
+    changes: &mut Vec<Change>,
+) -> Result<(), ApiError> {
+    let old_approval = old.and_then(|o| int(o.get("emailrouteraccessapproval")));
+    // Setting the value it already has is no approval (a form saving every field).
+    let requested = changed(changes, "emailrouteraccessapproval")
+        .filter(|v| old.is_none() || int(v) != old_approval)
+        .cloned();
+    let address_changed = old.is_some_and(|o| {
+        changed(changes, "emailaddress").is_some_and(|new| {
+            !text(new)
+                .unwrap_or("")
+                .eq_ignore_ascii_case(text(o.get("emailaddress")).unwrap_or(""))
+        })
+    });
+    let name = text(merged(old, changes, "name")).unwrap_or("").to_string();
+    let regarding = text(merged(old, changes, "regardingobjectid")).map(str::to_string);
+    let regarding_table = text(merged(old, changes, "regardingobjecttypecode"))
+        .filter(|t| matches!(*t, "systemuser" | "queue"))
+        .map(str::to_string);
+    let mirror = |value: i64| -> Result<(), ApiError> {
+        if let (Some(id), Some(t)) = (&regarding, &regarding_table) {
+            let key = if t == "queue" {
+                "queueid"
+            } else {
+                "systemuserid"
+            };
+            tx.execute(
+                &format!("UPDATE {t} SET emailrouteraccessapproval = ?1 WHERE {key} = ?2"),
+                params![value, id],
+            )?;
+        }
+        Ok(())
+    };
+    match requested {
+        Some(v) => {
+            let value = approval_value(&v)?;
+            need_approver(user)?;
+            let profile = text(merged(old, changes, "emailserverprofile")).map(str::to_string);
+            if profile_is_exchange_online(tx, profile.as_deref())?
+                && !user.can_approve_exchange_online()
+            {
+                return Err(exchange_online_refused(&name));
+            }
+            let by_o365_admin = value == 1 && user.can_approve_exchange_online();
+            set(
+                table,
+                changes,
+                "isemailaddressapprovedbyo365admin",
+                SqlParam::Int(i64::from(by_o365_admin)),
+            );
+            if matches!(value, 1 | 3) {
+                mirror(value)?;
+            }
+        }
+        None if address_changed => {
+            set(
+                table,
+                changes,
+                "emailrouteraccessapproval",
+                SqlParam::Int(2),
+            );
+            set(
+                table,
+                changes,
+                "isemailaddressapprovedbyo365admin",
+                SqlParam::Int(0),
+            );
+            mirror(2)?;
+        }
+        None => {}
+    }
+    if changed(changes, "testemailconfigurationscheduled") == Some(&SqlParam::Int(1)) {
+        set(
+            table,
+            changes,
+            "testemailconfigurationretrycount",
+            SqlParam::Int(0),
+        );
+    }
+    Ok(())
+}
+
+/// `emailrouteraccessapproval` on a user or queue: the same privilege, the Exchange
+/// Online rule over its mailboxes, and mirrored on them.
+fn approval_of_owner(
+    tx: &Connection,
+    user: &SignedInUser,
+    table: &Table,
+    old: Option<&Stored>,
+    changes: &mut [Change],
+) -> Result<(), ApiError> {
+    let Some(v) = changed(changes, "emailrouteraccessapproval").cloned() else {
+        return Ok(());
+    };
+    let value = approval_value(&v)?;
+    let Some(old) = old else {
+        return need_approver(user);
+    };
+    if int(old.get("emailrouteraccessapproval")) == Some(value) {
+        return Ok(());
+    }
+    need_approver(user)?;
+    let id = text(old.get(table.key)).unwrap_or("").to_string();
+    let mut stmt = tx.prepare(
+        "SELECT m.name, p.servertype, p.incomingcredentialretrieval, p.outgoingcredentialretrieval \
+         FROM mailbox m LEFT JOIN emailserverprofile p ON p.emailserverprofileid = m.emailserverprofile \
+         WHERE m.regardingobjectid = ?1",
+    )?;
+    let rows = stmt
+        .query_map([&id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i32>>(1)?,
+                r.get::<_, Option<i32>>(2)?,
+                r.get::<_, Option<i32>>(3)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if !user.can_approve_exchange_online() {
+        if let Some((name, ..)) = rows
+            .iter()
+            .find(|(_, s, i, o)| is_exchange_online(*s, *i, *o))
+        {
+            return Err(exchange_online_refused(name));
+        }
+    }
+    if matches!(value, 1 | 3) {
+        tx.execute(
+            "UPDATE mailbox SET emailrouteraccessapproval = ?1, isemailaddressapprovedbyo365admin = ?2 \
+             WHERE regardingobjectid = ?3",
+            params![value, value == 1 && user.can_approve_exchange_online(), id],
+        )?;
+    }
+    Ok(())
+}
+
+fn profile(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) -> Result<(), ApiError> {
+    for dir in ["incoming", "outgoing"] {
+        let cr_col = format!("{dir}credentialretrieval");
+        let proto_col = format!("{dir}authenticationprotocol");
+        let cr = int(merged(old, changes, &cr_col));
+        if matches!(cr, Some(2) | Some(4)) && changed(changes, &proto_col).is_none() {
+            set(table, changes, &proto_col, SqlParam::Int(0));
+        }
+        if cr != Some(1) {
+            for secret in [format!("{dir}username"), format!("{dir}password")] {
+                if changed(changes, &secret).is_some_and(|v| *v != SqlParam::Null) {
+                    return Err(ApiError::bad_request(format!(
+                        "{secret} can only be set when {cr_col} is 1 (Credentials Specified in \
+                         Email Server Profile)."
+                    )));
+                }
+                if old.is_some_and(|o| *o.get(&secret) != SqlParam::Null) {
+                    set(table, changes, &secret, SqlParam::Null);
+                }
+            }
+        }
+    }
+    let b = |name: &str| int(merged(old, changes, name)).map(|i| i != 0);
+    let i32_of = |name: &str| int(merged(old, changes, name)).and_then(|i| i32::try_from(i).ok());
+    let conn = |dir: &str| ConnectionRule {
+        credential_retrieval: i32_of(&format!("{dir}credentialretrieval")),
+        authentication_protocol: i32_of(&format!("{dir}authenticationprotocol")),
+        use_impersonation: b(&format!("{dir}useimpersonation")),
+        use_ssl: b(&format!("{dir}usessl")),
+        port: int(merged(old, changes, &format!("{dir}portnumber"))),
+    };
+    let settings = ProfileSettings {
+        server_type: i32_of("servertype"),
+        use_autodiscover: b("useautodiscover"),
+        max_concurrent_connections: int(merged(old, changes, "maxconcurrentconnections")),
+        min_polling_interval_minutes: int(merged(old, changes, "minpollingintervalinminutes")),
+        incoming: conn("incoming"),
+        outgoing: conn("outgoing"),
+    };
+    if let Some(f) = check_profile(&settings)
+        .into_iter()
+        .find(|f| f.severity == Severity::Error)
+    {
+        let mut message = f.message;
+        if let Some(r) = f.resolution {
+            message.push(' ');
+            message.push_str(&r);
+        }
+        return Err(ApiError::bad_request(message));
+    }
+    Ok(())
+}
+
+/// Deleting an alert needs `canbedeleted`.
+pub fn before_delete(table: &Table, old: &Stored) -> Result<(), ApiError> {
+    if table.logical == "tracelog" && *old.get("canbedeleted") == SqlParam::Int(0) {
+        return Err(forbidden(
+            "This alert cannot be deleted: its canbedeleted flag is false.",
+        ));
+    }
+    Ok(())
+}

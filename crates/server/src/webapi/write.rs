@@ -1,0 +1,281 @@
+//! `POST /<set>`, `PATCH /<set>(<id>)`, `DELETE /<set>(<id>)`.
+//!
+//! Each runs in one immediate transaction: the record is read through the caller's
+//! view (`rules::from_clause`), `If-Match` is compared with its `versionnumber`, the
+//! table's rules apply (`rules::before_write`), and any refusal rolls everything back.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use mailsync_core::model::{Access, Table};
+use mailsync_core::odata::Guid;
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+
+use super::json::{self, Change, Mode};
+use super::rules::{self, Op, Stored};
+use super::{errcodes, record_not_found, Ctx, ODATA_VERSION};
+use crate::api::ApiError;
+use crate::odata_sql::{quote, SqlParam};
+use crate::store::new_guid;
+
+/// Every column but the hidden ones, and the stored record through the caller's view.
+pub fn load(
+    conn: &Connection,
+    table: &'static Table,
+    from: &str,
+    id: Guid,
+) -> Result<Option<Stored>, ApiError> {
+    let cols: Vec<_> = table
+        .columns
+        .iter()
+        .filter(|c| c.access != Access::Hidden)
+        .collect();
+    let list: Vec<String> = cols.iter().map(|c| quote(c.name)).collect();
+    let sql = format!(
+        "SELECT {} FROM {from} WHERE {} = ?1",
+        list.join(", "),
+        quote(table.key)
+    );
+    let values = conn
+        .query_row(&sql, [id.to_string()], |r| {
+            (0..cols.len())
+                .map(|i| r.get_ref(i).map(json::param_of))
+                .collect::<rusqlite::Result<Vec<SqlParam>>>()
+        })
+        .optional()?;
+    Ok(values.map(|values| Stored { cols, values }))
+}
+
+/// `If-Match`: `*` or one or more ETags; `None` when absent.
+fn if_match_ok(header: Option<&str>, version: &SqlParam) -> bool {
+    let Some(h) = header else {
+        return true;
+    };
+    let current = json::etag(version);
+    let bare = current.trim_start_matches("W/");
+    h.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == current || t.trim_start_matches("W/") == bare)
+}
+
+fn precondition_failed() -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        errcodes::CONCURRENCY_VERSION_MISMATCH,
+        "The version of the existing record doesn't match the RowVersion property provided.",
+    )
+}
+
+fn entity_url(ctx: &Ctx, table: &Table, id: &str) -> String {
+    format!("{}{}({id})", ctx.base_url(), table.entity_set)
+}
+
+/// The answer to a write: 204 (or `created`), or the record with
+/// `Prefer: return=representation`.
+async fn answer(
+    ctx: &Ctx,
+    table: &'static Table,
+    id: String,
+    created: bool,
+) -> Result<Response, ApiError> {
+    let prefer = ctx.prefer()?;
+    let url = entity_url(ctx, table, &id);
+    let status = if created {
+        StatusCode::CREATED
+    } else if prefer.return_representation {
+        StatusCode::OK
+    } else {
+        StatusCode::NO_CONTENT
+    };
+    let mut resp = if prefer.return_representation {
+        let guid = Guid::parse(&id).ok_or_else(|| record_not_found_text(table, &id))?;
+        let body = super::read::fetch_one(ctx, table, guid).await?;
+        let mut r = (status, Json(body)).into_response();
+        r.headers_mut().insert(
+            "Preference-Applied",
+            HeaderValue::from_static("return=representation"),
+        );
+        r
+    } else {
+        status.into_response()
+    };
+    let h = resp.headers_mut();
+    h.insert(ODATA_VERSION.0, HeaderValue::from_static(ODATA_VERSION.1));
+    if let Ok(v) = HeaderValue::from_str(&url) {
+        h.insert("OData-EntityId", v.clone());
+        if created {
+            h.insert(header::LOCATION, v);
+        }
+    }
+    Ok(resp)
+}
+
+fn record_not_found_text(table: &Table, id: &str) -> ApiError {
+    ApiError::not_found(format!("{} With Id = {id} Does Not Exist", table.logical))
+}
+
+fn insert(tx: &Connection, table: &Table, changes: &[Change]) -> Result<(), ApiError> {
+    let cols: Vec<String> = changes.iter().map(|c| quote(c.column.name)).collect();
+    let marks: Vec<String> = (1..=changes.len()).map(|i| format!("?{i}")).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quote(table.logical),
+            cols.join(", "),
+            marks.join(", ")
+        ),
+        params_from_iter(changes.iter().map(|c| &c.value)),
+    )?;
+    Ok(())
+}
+
+/// `POST /<set>`: 201 with `OData-EntityId` (and the record with
+/// `Prefer: return=representation`).
+pub async fn create(ctx: &Ctx, table: &'static Table, body: &[u8]) -> Result<Response, ApiError> {
+    let user = ctx.user.0.clone();
+    rules::check_op(table, &user, Op::Create)?;
+    let mut changes = json::parse_body(table, body, Mode::Create)?;
+    let id = match changes.iter().find(|c| c.column.name == table.key) {
+        Some(Change {
+            value: SqlParam::Text(id),
+            ..
+        }) => id.clone(),
+        _ => {
+            let id = new_guid()?;
+            changes.push(Change {
+                column: table.key_column(),
+                value: SqlParam::Text(id.clone()),
+                target: None,
+            });
+            id
+        }
+    };
+    let primary = table.primary_name;
+    if table.logical != "tracelog"
+        && !changes
+            .iter()
+            .any(|c| c.column.name == primary && c.value != SqlParam::Null)
+    {
+        return Err(ApiError::bad_request(format!(
+            "The property '{primary}' is required to create a '{}'.",
+            table.type_name()
+        )));
+    }
+    let key = id.clone();
+    ctx.write(move |tx| {
+        let exists: bool = tx
+            .query_row(
+                &format!(
+                    "SELECT 1 FROM {} WHERE {} = ?1",
+                    quote(table.logical),
+                    quote(table.key)
+                ),
+                [&key],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some();
+        if exists {
+            return Err(ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "0x80040237",
+                format!(
+                    "A record with id {key} already exists in {}.",
+                    table.entity_set
+                ),
+            ));
+        }
+        rules::before_write(tx, &user, table, None, &mut changes)?;
+        insert(tx, table, &changes)
+    })
+    .await?;
+    answer(ctx, table, id, true).await
+}
+
+/// `PATCH /<set>(<id>)`: 204 (200 with the record with `Prefer: return=representation`);
+/// a stale `If-Match` is 412 and changes nothing. No upsert: a missing record is 404.
+pub async fn update(
+    ctx: &Ctx,
+    table: &'static Table,
+    id: Guid,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    let user = ctx.user.0.clone();
+    rules::check_op(table, &user, Op::Update)?;
+    let mut changes = json::parse_body(table, body, Mode::Update)?;
+    let if_match = ctx.header("if-match").map(str::to_string);
+    let from = rules::from_clause(table, &user);
+    ctx.write(move |tx| {
+        let old = load(tx, table, &from, id)?.ok_or_else(|| record_not_found(table, id))?;
+        if !if_match_ok(if_match.as_deref(), old.get("versionnumber")) {
+            return Err(precondition_failed());
+        }
+        rules::before_write(tx, &user, table, Some(&old), &mut changes)?;
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let sets: Vec<String> = changes
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = ?{}", quote(c.column.name), i + 1))
+            .collect();
+        let mut values: Vec<SqlParam> = changes.iter().map(|c| c.value.clone()).collect();
+        values.push(SqlParam::Text(id.to_string()));
+        tx.execute(
+            &format!(
+                "UPDATE {} SET {} WHERE {} = ?{}",
+                quote(table.logical),
+                sets.join(", "),
+                quote(table.key),
+                values.len()
+            ),
+            params_from_iter(values.iter()),
+        )?;
+        Ok(())
+    })
+    .await?;
+    answer(ctx, table, id.to_string(), false).await
+}
+
+/// `DELETE /<set>(<id>)`: 204. `If-Match` is honoured as on update.
+pub async fn delete(ctx: &Ctx, table: &'static Table, id: Guid) -> Result<Response, ApiError> {
+    let user = ctx.user.0.clone();
+    rules::check_op(table, &user, Op::Delete)?;
+    let if_match = ctx.header("if-match").map(str::to_string);
+    let from = rules::from_clause(table, &user);
+    ctx.write(move |tx| {
+        let old = load(tx, table, &from, id)?.ok_or_else(|| record_not_found(table, id))?;
+        if !if_match_ok(if_match.as_deref(), old.get("versionnumber")) {
+            return Err(precondition_failed());
+        }
+        rules::before_delete(table, &old)?;
+        tx.execute(
+            &format!(
+                "DELETE FROM {} WHERE {} = ?1",
+                quote(table.logical),
+                quote(table.key)
+            ),
+            [id.to_string()],
+        )?;
+        Ok(())
+    })
+    .await?;
+    Ok((StatusCode::NO_CONTENT, [(ODATA_VERSION.0, ODATA_VERSION.1)]).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match() {
+        let v = SqlParam::Int(7);
+        assert!(if_match_ok(None, &v));
+        assert!(if_match_ok(Some("*"), &v));
+        assert!(if_match_ok(Some("W/\"7\""), &v));
+        assert!(if_match_ok(Some("\"7\""), &v));
+        assert!(if_match_ok(Some("W/\"6\", W/\"7\""), &v));
+        assert!(!if_match_ok(Some("W/\"6\""), &v));
+        assert!(!if_match_ok(Some(""), &v));
+    }
+}

@@ -1,0 +1,189 @@
+//! The console's client for the local organization's API (`/api`, served by
+//! `mailsync serve`), over gloo-net's `fetch`.
+//!
+//! Every request is same-origin and sends the session cookie (`credentials:
+//! same-origin`). The cookie is HttpOnly: the console never sees the token, it only
+//! asks the server who is signed in (`me`). Failures become [`ApiError`], which reads
+//! Dataverse's `{"error": {"code": "0x...", "message": "..."}}` body, so pages can show
+//! the server's own message.
+//!
+//! Futures here are not `Send` (they hold JS values): run them with
+//! `leptos::task::spawn_local`, `Action::new_local` or `LocalResource`.
+
+mod auth;
+
+pub use auth::{login, logout, me, User};
+
+use std::fmt;
+
+use gloo_net::http::{Method, Request, RequestBuilder, Response};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use web_sys::RequestCredentials;
+
+/// A failed API call: the server's error, or why no answer could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status; 0 when no response arrived (network failure, server stopped).
+    pub status: u16,
+    /// Dataverse's error code (`0x...`), when the server sent one.
+    pub code: Option<String>,
+    /// A sentence for the user: the server's message when it sent one.
+    pub message: String,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Dataverse's error body: `{"error": {"code": "...", "message": "..."}}`.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+impl ApiError {
+    /// The session is missing or expired (401).
+    pub fn is_unauthorized(&self) -> bool {
+        self.status == 401
+    }
+
+    /// An error response: Dataverse's error body when it is one, else the status line.
+    pub fn from_response(status: u16, status_text: &str, body: &str) -> Self {
+        if let Ok(ErrorBody { error }) = serde_json::from_str::<ErrorBody>(body) {
+            if let Some(message) = error.message.filter(|m| !m.trim().is_empty()) {
+                return ApiError {
+                    status,
+                    code: error.code.filter(|c| !c.is_empty()),
+                    message,
+                };
+            }
+        }
+        let status_text = status_text.trim();
+        let message = if status_text.is_empty() {
+            format!("The server answered with HTTP status {status}.")
+        } else {
+            format!("The server answered with HTTP status {status} ({status_text}).")
+        };
+        ApiError {
+            status,
+            code: None,
+            message,
+        }
+    }
+
+    /// No answer at all: the request could not be sent or the connection failed.
+    fn network(error: impl fmt::Display) -> Self {
+        ApiError {
+            status: 0,
+            code: None,
+            message: format!(
+                "The organization could not be reached ({error}). Is `mailsync serve` running?"
+            ),
+        }
+    }
+
+    /// A success status whose body is not what the console expects.
+    fn unreadable(status: u16, error: impl fmt::Display) -> Self {
+        ApiError {
+            status,
+            code: None,
+            message: format!("The server's answer could not be read: {error}"),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// A same-origin request to `path` (e.g. `/api/auth/me`) that sends the session cookie.
+fn request(method: Method, path: &str) -> RequestBuilder {
+    RequestBuilder::new(path)
+        .method(method)
+        .credentials(RequestCredentials::SameOrigin)
+        .header("Accept", "application/json")
+}
+
+/// Sends `request`; a non-2xx answer becomes an [`ApiError`] read from its body.
+async fn send(request: Result<Request, gloo_net::Error>) -> ApiResult<Response> {
+    let request = request.map_err(ApiError::network)?;
+    let response = request.send().await.map_err(ApiError::network)?;
+    if response.ok() {
+        return Ok(response);
+    }
+    let body = response.text().await.unwrap_or_default();
+    Err(ApiError::from_response(
+        response.status(),
+        &response.status_text(),
+        &body,
+    ))
+}
+
+/// Reads a JSON body.
+async fn read_json<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
+    let status = response.status();
+    response
+        .json::<T>()
+        .await
+        .map_err(|e| ApiError::unreadable(status, e))
+}
+
+/// `GET path` → JSON.
+pub async fn get_json<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
+    read_json(send(request(Method::GET, path).build()).await?).await
+}
+
+/// `POST path` with a JSON body → JSON.
+pub async fn post_json<B, T>(path: &str, body: &B) -> ApiResult<T>
+where
+    B: Serialize + ?Sized,
+    T: DeserializeOwned,
+{
+    read_json(send(request(Method::POST, path).json(body)).await?).await
+}
+
+/// `POST path` without a body; the answer's body (if any) is ignored.
+pub async fn post_empty(path: &str) -> ApiResult<()> {
+    send(request(Method::POST, path).build()).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_dataverse_errors() {
+        let e = ApiError::from_response(
+            401,
+            "Unauthorized",
+            r#"{"error":{"code":"0x80040220","message":"The user name or password is incorrect."}}"#,
+        );
+        assert!(e.is_unauthorized());
+        assert_eq!(e.code.as_deref(), Some("0x80040220"));
+        assert_eq!(e.to_string(), "The user name or password is incorrect.");
+    }
+
+    #[test]
+    fn falls_back_to_the_status_line() {
+        let e = ApiError::from_response(502, "Bad Gateway", "<html>proxy</html>");
+        assert_eq!(
+            e.message,
+            "The server answered with HTTP status 502 (Bad Gateway)."
+        );
+        assert_eq!(e.code, None);
+        let e = ApiError::from_response(500, "", r#"{"error":{"code":"0x1","message":" "}}"#);
+        assert_eq!(e.message, "The server answered with HTTP status 500.");
+        assert!(!e.is_unauthorized());
+    }
+}
