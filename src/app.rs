@@ -6,8 +6,11 @@ use leptos::prelude::*;
 use leptos_router::components::{Redirect, Route, Router, Routes, A};
 use leptos_router::path;
 
+use crate::pages::alerts::Alerts;
 use crate::pages::analyzer::LogAnalyzer;
+use crate::pages::mailboxes::Mailboxes;
 use crate::pages::not_yet::NotYet;
+use crate::pages::settings::Settings;
 use crate::pages::signin::SignIn;
 use crate::session::{RequireSignIn, Session, SessionMenu};
 
@@ -80,7 +83,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/signin") view=SignIn />
                         <Route
                             path=path!("/mailboxes")
-                            view=|| view! { <Organization area="Mailboxes" /> }
+                            view=Mailboxes
                         />
                         <Route
                             path=path!("/profiles")
@@ -88,7 +91,7 @@ pub fn App() -> impl IntoView {
                         />
                         <Route
                             path=path!("/alerts")
-                            view=|| view! { <Organization area="Alerts" /> }
+                            view=|| view! { <RequireSignIn><Alerts /></RequireSignIn> }
                         />
                         <Route
                             path=path!("/dashboard")
@@ -96,7 +99,7 @@ pub fn App() -> impl IntoView {
                         />
                         <Route
                             path=path!("/settings")
-                            view=|| view! { <Organization area="Settings" /> }
+                            view=|| view! { <RequireSignIn><Settings /></RequireSignIn> }
                         />
                     </Routes>
                 </main>

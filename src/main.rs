@@ -5,6 +5,7 @@
 
 mod api;
 mod app;
+mod handoff;
 mod pages;
 mod session;
 

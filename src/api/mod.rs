@@ -11,8 +11,11 @@
 //! `leptos::task::spawn_local`, `Action::new_local` or `LocalResource`.
 
 mod auth;
+pub mod batch;
+mod records;
 
 pub use auth::{login, logout, me, User};
+pub use records::{delete, patch_json, same_origin};
 
 use std::fmt;
 
@@ -156,6 +159,105 @@ where
 /// `POST path` without a body; the answer's body (if any) is ignored.
 pub async fn post_empty(path: &str) -> ApiResult<()> {
     send(request(Method::POST, path).build()).await.map(drop)
+}
+
+/// An answer read whatever its status (the caller decides what a failure means).
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub status_text: String,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl RawResponse {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The answer as an [`ApiError`] (Dataverse's error body when it is one).
+    pub fn error(&self) -> ApiError {
+        ApiError::from_response(self.status, &self.status_text, &self.body)
+    }
+}
+
+/// How many times a throttled (429) request is sent again before giving up.
+const THROTTLE_RETRIES: u32 = 8;
+
+/// Waits `ms` milliseconds (a `setTimeout` promise).
+pub async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(w) = web_sys::window() {
+            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Sends `method path` with `headers` and an optional text body; reads the whole answer.
+/// A 429 is honoured: it waits for `Retry-After` (seconds, default 1) and sends again.
+/// Only a failure to get any answer is an `Err`.
+pub async fn send_raw(
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> ApiResult<RawResponse> {
+    let mut attempt = 0;
+    loop {
+        let mut builder = request(method.clone(), path);
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        let built = match body {
+            Some(b) => builder.body(b.to_string()),
+            None => builder.build(),
+        };
+        let request = built.map_err(ApiError::network)?;
+        let response = request.send().await.map_err(ApiError::network)?;
+        let status = response.status();
+        if status == 429 && attempt < THROTTLE_RETRIES {
+            attempt += 1;
+            let wait = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .unwrap_or(1.0)
+                .clamp(0.0, 300.0);
+            sleep_ms((wait * 1000.0) as i32).await;
+            continue;
+        }
+        let content_type = response.headers().get("content-type").unwrap_or_default();
+        let status_text = response.status_text();
+        let body = response.text().await.map_err(ApiError::network)?;
+        return Ok(RawResponse {
+            status,
+            status_text,
+            content_type,
+            body,
+        });
+    }
+}
+
+/// `GET path` with extra headers (e.g. `Prefer: odata.maxpagesize=50`) → JSON.
+pub async fn get_json_with<T: DeserializeOwned>(
+    path: &str,
+    headers: &[(&str, &str)],
+) -> ApiResult<T> {
+    let raw = send_raw(Method::GET, path, headers, None).await?;
+    if !raw.ok() {
+        return Err(raw.error());
+    }
+    serde_json::from_str(&raw.body).map_err(|e| ApiError::unreadable(raw.status, e))
+}
+
+/// `GET path` → the body as text (e.g. a Mailbox Details log).
+pub async fn get_text(path: &str) -> ApiResult<String> {
+    let raw = send_raw(Method::GET, path, &[("Accept", "text/plain")], None).await?;
+    if !raw.ok() {
+        return Err(raw.error());
+    }
+    Ok(raw.body)
 }
 
 #[cfg(test)]

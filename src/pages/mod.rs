@@ -1,5 +1,8 @@
 //! One module per console area.
 
+pub mod alerts;
 pub mod analyzer;
+pub mod mailboxes;
 pub mod not_yet;
+pub mod settings;
 pub mod signin;

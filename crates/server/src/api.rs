@@ -3,6 +3,7 @@
 //! needs a signed-in user (401 otherwise); unknown `/api` paths are JSON 404s in
 //! Dataverse's error shape, never the console's `index.html`.
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
@@ -17,7 +18,12 @@ use crate::store::{Store, StoreError};
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub store: Store,
+    /// Per-user service protection limits (`throttle`).
+    pub throttle: std::sync::Arc<crate::throttle::Throttle>,
 }
+
+/// Largest request body of the Web API (a full `$batch`).
+pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Dataverse's error codes used here.
 pub mod codes {
@@ -91,8 +97,17 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/me", get(auth::me))
         .route("/data/v9.2/WhoAmI", get(who_am_i))
         // The entity sets of core's model (`webapi`); WhoAmI above wins over it.
-        .route("/data/v9.2/{*path}", any(crate::webapi::entity))
+        // A `$batch` of 1,000 operations can exceed axum's default 2 MB body limit.
+        .route(
+            "/data/v9.2/{*path}",
+            any(crate::webapi::entity).layer(DefaultBodyLimit::max(BODY_LIMIT)),
+        )
         .fallback(not_found)
+        // Service protection limits per user: inside `require_user`, which knows the user.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::throttle::limit,
+        ))
         // `layer` (not `route_layer`): unknown paths need a session too, so the API's
         // shape is not revealed to anyone signed out.
         .layer(middleware::from_fn_with_state(

@@ -18,6 +18,7 @@ mod odata_sql;
 mod samples;
 mod serve;
 mod store;
+mod throttle;
 mod webapi;
 
 #[derive(Debug, Parser)]

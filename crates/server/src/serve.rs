@@ -26,6 +26,7 @@ use tower_http::services::ServeDir;
 use crate::api::{self, AppState};
 use crate::store::seed::{self, Outcome, SeedKind};
 use crate::store::{self as db, Store};
+use crate::throttle::{Limits, Throttle};
 
 /// Environment variable naming the default console directory.
 pub const DIST_ENV: &str = "MAILSYNC_DIST";
@@ -53,6 +54,19 @@ pub struct ServeArgs {
     /// holds an organization: nothing is ever overwritten.
     #[arg(long, value_name = "KIND")]
     pub seed: Option<SeedKind>,
+    /// Service protection: requests per user in the sliding window (Dataverse: 6000 in
+    /// 5 minutes); more are answered 429 with Retry-After. A $batch counts as one.
+    #[arg(long = "max-requests-per-5min", value_name = "N", default_value_t = 6000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_requests: u32,
+    /// Service protection: concurrent requests per user (Dataverse: 52).
+    #[arg(long, value_name = "N", default_value_t = 52,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent: u32,
+    /// The sliding window of --max-requests-per-5min, in seconds (tests shorten it).
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub throttle_window: u64,
 }
 
 /// Runs the server until Ctrl-C / SIGTERM. Errors are reported on stderr.
@@ -79,7 +93,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(serve(SocketAddr::new(args.bind, args.port), dist, store)) {
+    let limits = Limits {
+        max_requests: args.max_requests,
+        window: std::time::Duration::from_secs(args.throttle_window),
+        max_concurrent: args.max_concurrent,
+    };
+    let addr = SocketAddr::new(args.bind, args.port);
+    match runtime.block_on(serve(addr, dist, store, limits)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("mailsync serve: {msg}");
@@ -165,7 +185,12 @@ fn check_dist(dist: &Path) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(addr: SocketAddr, dist: PathBuf, store: Store) -> Result<(), String> {
+async fn serve(
+    addr: SocketAddr,
+    dist: PathBuf,
+    store: Store,
+    limits: Limits,
+) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| bind_error(addr, &e))?;
@@ -176,7 +201,7 @@ async fn serve(addr: SocketAddr, dist: PathBuf, store: Store) -> Result<(), Stri
     println!("mailsync console: http://{}/", display_addr(local));
     eprintln!("serving {} (Ctrl-C to stop)", dist.display());
 
-    axum::serve(listener, app(dist, store))
+    axum::serve(listener, app(dist, store, limits))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
@@ -215,7 +240,7 @@ fn display_addr(addr: SocketAddr) -> SocketAddr {
 
 /// The HTTP application: the API under `/api` (JSON errors, never `index.html`), then
 /// static files with the SPA fallback.
-pub fn app(dist: PathBuf, store: Store) -> Router {
+pub fn app(dist: PathBuf, store: Store, limits: Limits) -> Router {
     let index = Arc::new(dist.join("index.html"));
     let fallback = get(spa_fallback).with_state(index);
     // Directories (including `/`) go to the fallback too, so every HTML response
@@ -224,7 +249,13 @@ pub fn app(dist: PathBuf, store: Store) -> Router {
         .append_index_html_on_directories(false)
         .fallback(fallback);
     Router::new()
-        .nest("/api", api::router(AppState { store }))
+        .nest(
+            "/api",
+            api::router(AppState {
+                store,
+                throttle: Throttle::new(limits),
+            }),
+        )
         .fallback_service(files)
 }
 

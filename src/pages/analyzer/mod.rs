@@ -15,7 +15,7 @@ mod fleet;
 mod input;
 mod model;
 mod queue;
-mod when;
+pub(crate) mod when;
 
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ use export::ResultActions;
 use fleet::FleetSummaryView;
 use input::{install_page_drop, DropZone, PasteBox};
 use model::{thousands, Condition, Filter, SortKey};
-use queue::{Analyzer, Progress};
+use queue::{Analyzer, Progress, Source};
 
 /// Cards per page.
 const PAGE_SIZE: usize = 50;
@@ -38,6 +38,14 @@ pub fn LogAnalyzer() -> impl IntoView {
     queue::warm_up();
     let reports = analyzer.reports;
     let dragging = install_page_drop(analyzer);
+    // Logs handed over by another page (Mailboxes' Download Mailbox Details).
+    let handed: Vec<Source> = crate::handoff::take()
+        .into_iter()
+        .map(|(name, text)| Source::Text { name, text })
+        .collect();
+    if !handed.is_empty() {
+        analyzer.enqueue(handed, queue::performance_now());
+    }
 
     let filter = RwSignal::new(Filter::default());
     let sort = RwSignal::new(SortKey::Severity);

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 use mailsync_core::model::{Kind, EMAILSERVERPROFILE, MAILBOX};
 use mailsync_core::odata::Guid;
 use mailsync_core::writer::{render, TraceEntry};
@@ -14,7 +13,7 @@ use mailsync_core::Timestamp;
 
 use super::rules;
 use super::write::load;
-use super::{record_not_found, Ctx};
+use super::{record_not_found, Ctx, Reply};
 use crate::api::ApiError;
 use crate::odata_sql::SqlParam;
 
@@ -53,57 +52,52 @@ fn choice(key: &str, v: i64) -> String {
     name.to_string()
 }
 
-pub async fn mailbox_details(ctx: &Ctx, id: Guid) -> Result<Response, ApiError> {
-    let from = rules::from_clause(&MAILBOX, &ctx.user.0);
-    let (fields, traces) = ctx
-        .read(move |c| {
-            let mailbox =
-                load(c, &MAILBOX, &from, id)?.ok_or_else(|| record_not_found(&MAILBOX, id))?;
-            let mut fields: HashMap<&'static str, String> = HashMap::new();
-            for (col, v) in mailbox.cols.iter().zip(&mailbox.values) {
-                if col.readable() {
+pub fn mailbox_details(ctx: &Ctx, c: &rusqlite::Connection, id: Guid) -> Result<Reply, ApiError> {
+    let from = rules::from_clause(&MAILBOX, ctx.user);
+    let mailbox = load(c, &MAILBOX, &from, id)?.ok_or_else(|| record_not_found(&MAILBOX, id))?;
+    let mut fields: HashMap<&'static str, String> = HashMap::new();
+    for (col, v) in mailbox.cols.iter().zip(&mailbox.values) {
+        if col.readable() {
+            if let Some(s) = log_value(col.name, col.kind, v) {
+                fields.insert(col.name, s);
+            }
+        }
+    }
+    let profile = match mailbox.get("emailserverprofile") {
+        SqlParam::Text(p) => Guid::parse(p),
+        _ => None,
+    };
+    if let Some(pid) = profile {
+        let from = crate::odata_sql::quote(EMAILSERVERPROFILE.logical);
+        if let Some(p) = load(c, &EMAILSERVERPROFILE, &from, pid)? {
+            for (col, v) in p.cols.iter().zip(&p.values) {
+                if col.readable() && !fields.contains_key(col.name) {
                     if let Some(s) = log_value(col.name, col.kind, v) {
                         fields.insert(col.name, s);
                     }
                 }
             }
-            let profile = match mailbox.get("emailserverprofile") {
-                SqlParam::Text(p) => Guid::parse(p),
-                _ => None,
-            };
-            if let Some(pid) = profile {
-                let from = crate::odata_sql::quote(EMAILSERVERPROFILE.logical);
-                if let Some(p) = load(c, &EMAILSERVERPROFILE, &from, pid)? {
-                    for (col, v) in p.cols.iter().zip(&p.values) {
-                        if col.readable() && !fields.contains_key(col.name) {
-                            if let Some(s) = log_value(col.name, col.kind, v) {
-                                fields.insert(col.name, s);
-                            }
-                        }
-                    }
-                }
-            }
-            let mut stmt = c.prepare(
-                "SELECT tracecode, errortypedisplay, errordetails, text FROM tracelog \
-                 WHERE regardingobjectid = ?1 ORDER BY createdon DESC, tracelogid LIMIT 10",
-            )?;
-            let traces = stmt
-                .query_map([id.to_string()], |r| {
-                    let details: Option<String> = r.get(2)?;
-                    let text: Option<String> = r.get(3)?;
-                    Ok(TraceEntry {
-                        tracecode: r.get::<_, Option<i64>>(0)?.unwrap_or(0),
-                        error_type: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                        details: details.or(text).unwrap_or_default(),
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((fields, traces))
-        })
-        .await?;
+        }
+    }
+    let mut stmt = c.prepare(
+        "SELECT tracecode, errortypedisplay, errordetails, text FROM tracelog \
+         WHERE regardingobjectid = ?1 ORDER BY createdon DESC, tracelogid LIMIT 10",
+    )?;
+    let traces = stmt
+        .query_map([id.to_string()], |r| {
+            let details: Option<String> = r.get(2)?;
+            let text: Option<String> = r.get(3)?;
+            Ok(TraceEntry {
+                tracecode: r.get::<_, Option<i64>>(0)?.unwrap_or(0),
+                error_type: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                details: details.or(text).unwrap_or_default(),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     let text = render(&|key: &str| fields.get(key).cloned(), &traces);
-    let mut resp = (StatusCode::OK, text).into_response();
-    let h = resp.headers_mut();
+    let mut resp = Reply::empty(StatusCode::OK);
+    resp.body = text.into_bytes();
+    let h = &mut resp.headers;
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),

@@ -5,13 +5,21 @@
 //!   `Prefer: odata.maxpagesize` (`read.rs`);
 //! * `GET|PATCH|DELETE /<set>(<guid>)`, `POST /<set>` (`read.rs`, `write.rs`);
 //! * `GET /mailboxes(<guid>)/Microsoft.Dynamics.CRM.DownloadMailboxDetails()`: the
-//!   mailbox's Mailbox Details log as `text/plain` (`download.rs`).
+//!   mailbox's Mailbox Details log as `text/plain` (`download.rs`);
+//! * `POST /$batch`: many operations in one multipart request, change sets in one
+//!   transaction (`batch.rs`).
+//!
+//! Every operation goes through `execute`: synchronous, on a connection (or a
+//! transaction) the caller owns, returning a `Reply` (status, headers, body). A single
+//! request runs it with `run_one` (a write in its own immediate transaction); `$batch`
+//! runs many on one connection.
 //!
 //! `json.rs` converts rows to JSON and request bodies to column values by column kind;
 //! `rules.rs` holds what the local organization enforces (who sees what, approval,
 //! profile form rules, alerts are never updated). Query parsing is core's
 //! (`mailsync_core::odata`), SQL generation `crate::odata_sql`'s: this module is glue.
 
+mod batch;
 mod download;
 mod json;
 mod read;
@@ -20,14 +28,15 @@ mod write;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use mailsync_core::model::{self, Table};
 use mailsync_core::odata::{Guid, ODataError};
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::api::{ApiError, AppState};
 use crate::auth::CurrentUser;
+use crate::store::auth::SignedInUser;
 
 /// Where the Web API lives, inside `/api`.
 pub const PREFIX: &str = "/data/v9.2/";
@@ -109,7 +118,64 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
     })
 }
 
-/// Every entity route: dispatches on the path and the method.
+/// What one operation answers: status, headers and body, before it becomes an HTTP
+/// response (`IntoResponse`) or a part of a `$batch` response (`batch.rs`).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn empty(status: StatusCode) -> Reply {
+        let mut headers = HeaderMap::new();
+        headers.insert(ODATA_VERSION.0, HeaderValue::from_static(ODATA_VERSION.1));
+        Reply {
+            status,
+            headers,
+            body: Vec::new(),
+        }
+    }
+
+    /// A JSON body (`application/json; odata.metadata=minimal`).
+    pub fn json(status: StatusCode, body: &serde_json::Value) -> Reply {
+        let mut r = Reply::empty(status);
+        r.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; odata.metadata=minimal"),
+        );
+        r.body = serde_json::to_vec(body).unwrap_or_default();
+        r
+    }
+
+    /// An error in Dataverse's shape.
+    pub fn error(e: &ApiError) -> Reply {
+        let mut r = Reply::empty(e.status);
+        r.headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        r.body = serde_json::to_vec(
+            &serde_json::json!({"error": {"code": e.code, "message": e.message}}),
+        )
+        .unwrap_or_default();
+        r
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, self.body).into_response();
+        resp.headers_mut().remove(header::CONTENT_TYPE);
+        resp.headers_mut().extend(self.headers);
+        resp
+    }
+}
+
+/// Every entity route: dispatches on the path and the method. Reads run on a pooled
+/// connection, writes in one immediate transaction (rolled back on any refusal); both
+/// off the async workers. `POST /$batch` goes to `batch.rs`.
 pub async fn entity(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -118,38 +184,71 @@ pub async fn entity(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match dispatch(state, user, method, uri, headers, body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    if relative_path(uri.path()) == "$batch" {
+        return batch::handle(state, user, method, headers, body).await;
+    }
+    let base = base_url(&headers);
+    let out = state
+        .store
+        .call(move |conn| {
+            let ctx = Ctx {
+                user: &user.0,
+                headers: &headers,
+                uri: &uri,
+                base: &base,
+            };
+            run_one(conn, &ctx, &method, &body)
+        })
+        .await;
+    match out {
+        Ok(Ok(r)) => r.into_response(),
+        Ok(Err(e)) => Reply::error(&e).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
-async fn dispatch(
-    state: AppState,
-    user: CurrentUser,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let path = uri.path();
-    let rel = path
-        .find(PREFIX)
+/// One operation with its own transaction handling: a write in one immediate
+/// transaction (committed on success), a read without.
+pub(crate) fn run_one(
+    conn: &mut Connection,
+    ctx: &Ctx,
+    method: &Method,
+    body: &[u8],
+) -> Result<Result<Reply, ApiError>, crate::store::StoreError> {
+    if method == Method::GET {
+        return Ok(execute(conn, ctx, method, body));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = execute(&tx, ctx, method, body);
+    if out.is_ok() {
+        tx.commit()?;
+    }
+    Ok(out)
+}
+
+/// The part of a request path after `/api/data/v9.2/`.
+fn relative_path(path: &str) -> &str {
+    path.find(PREFIX)
         .map(|i| &path[i + PREFIX.len()..])
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+/// Executes one operation on `conn` (the caller owns the transaction, if any): the
+/// rules of the table apply, any refusal is an `ApiError` (and the caller rolls back).
+pub(crate) fn execute(
+    conn: &Connection,
+    ctx: &Ctx,
+    method: &Method,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let rel = relative_path(ctx.uri.path());
     let target = parse_target(rel)?;
-    let ctx = Ctx {
-        state,
-        user,
-        headers,
-        uri: uri.clone(),
-    };
-    match (&method, target.key, target.function.as_deref()) {
-        (&Method::GET, None, None) => read::collection(&ctx, target.table).await,
-        (&Method::GET, Some(id), None) => read::single(&ctx, target.table, id).await,
-        (&Method::POST, None, None) => write::create(&ctx, target.table, &body).await,
-        (&Method::PATCH, Some(id), None) => write::update(&ctx, target.table, id, &body).await,
-        (&Method::DELETE, Some(id), None) => write::delete(&ctx, target.table, id).await,
+    match (method, target.key, target.function.as_deref()) {
+        (&Method::GET, None, None) => read::collection(ctx, conn, target.table),
+        (&Method::GET, Some(id), None) => read::single(ctx, conn, target.table, id),
+        (&Method::POST, None, None) => write::create(ctx, conn, target.table, body),
+        (&Method::PATCH, Some(id), None) => write::update(ctx, conn, target.table, id, body),
+        (&Method::DELETE, Some(id), None) => write::delete(ctx, conn, target.table, id),
         (&Method::GET, Some(id), Some(f))
             if target.table.entity_set == "mailboxes"
                 && matches!(
@@ -158,7 +257,7 @@ async fn dispatch(
                         | "Microsoft.Dynamics.CRM.DownloadMailboxDetails"
                 ) =>
         {
-            download::mailbox_details(&ctx, id).await
+            download::mailbox_details(ctx, conn, id)
         }
         (_, _, Some(f)) => Err(ApiError::not_found(format!(
             "Resource not found for the segment '{f}'."
@@ -171,24 +270,28 @@ async fn dispatch(
     }
 }
 
-/// What a handler needs of the request.
-pub(crate) struct Ctx {
-    state: AppState,
-    user: CurrentUser,
-    headers: HeaderMap,
-    uri: Uri,
+/// `http://host/api/data/v9.2/` as the client called it.
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or("localhost");
+    format!("http://{host}/api{PREFIX}")
 }
 
-impl Ctx {
-    /// `http://host/api/data/v9.2/` as the client called it.
-    fn base_url(&self) -> String {
-        let host = self
-            .headers
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-            .unwrap_or("localhost");
-        format!("http://{host}/api{PREFIX}")
+/// What a handler needs of the request (an HTTP request or one operation of a batch).
+pub(crate) struct Ctx<'a> {
+    pub user: &'a SignedInUser,
+    pub headers: &'a HeaderMap,
+    pub uri: &'a Uri,
+    /// `http://host/api/data/v9.2/`.
+    pub base: &'a str,
+}
+
+impl Ctx<'_> {
+    fn base_url(&self) -> &str {
+        self.base
     }
 
     fn header(&self, name: &str) -> Option<&str> {
@@ -204,37 +307,6 @@ impl Ctx {
             .filter_map(|v| v.to_str().ok())
             .collect();
         Ok(mailsync_core::odata::parse_prefer(&joined.join(","))?)
-    }
-
-    /// Runs `f` on a pooled connection off the async workers.
-    async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
-    {
-        self.state.store.call(move |c| Ok(f(c))).await?
-    }
-
-    /// Runs `f` in an immediate transaction: committed when `f` returns `Ok`, rolled
-    /// back (nothing changes) when it returns an error.
-    async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
-    {
-        self.state
-            .store
-            .call(move |conn| {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                match f(&tx) {
-                    Ok(v) => {
-                        tx.commit()?;
-                        Ok(Ok(v))
-                    }
-                    Err(e) => Ok(Err(e)),
-                }
-            })
-            .await?
     }
 }
 

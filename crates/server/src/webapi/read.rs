@@ -1,16 +1,14 @@
 //! `GET /<set>` (collections, with paging) and `GET /<set>(<id>)`.
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use mailsync_core::model::{Column, Table};
 use mailsync_core::odata::{parse_query, percent_decode, Guid, Query, MAX_PAGE_SIZE};
-use rusqlite::{params_from_iter, OptionalExtension};
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::{json, Map, Value as Json_};
 
 use super::json;
 use super::rules;
-use super::{record_not_found, Ctx, ODATA_VERSION};
+use super::{record_not_found, Ctx, Reply};
 use crate::api::ApiError;
 use crate::odata_sql::{self, quote, SqlParam};
 
@@ -35,27 +33,17 @@ fn context(ctx: &Ctx, table: &Table, q: &Query, selected: bool, suffix: &str) ->
     s
 }
 
-fn with_headers(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(ODATA_VERSION.0, HeaderValue::from_static(ODATA_VERSION.1));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; odata.metadata=minimal"),
-    );
-    resp
-}
-
 /// `GET /<set>?$select=..&$filter=..&$orderby=..&$top=..&$count=true` with
 /// `Prefer: odata.maxpagesize=N` (default and cap 5000): one page and, when more rows
 /// follow, `@odata.nextLink` with a keyset `$skiptoken`.
-pub async fn collection(ctx: &Ctx, table: &'static Table) -> Result<Response, ApiError> {
+pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result<Reply, ApiError> {
     let raw = ctx.uri.query().unwrap_or("").to_string();
     let q = parse_query(table, &raw)?;
     let prefer = ctx.prefer()?;
     let page_size = prefer.max_page_size.unwrap_or(MAX_PAGE_SIZE);
     let page = odata_sql::page(&q, page_size);
     let cols = odata_sql::fetch_columns(&q);
-    let from = rules::from_clause(table, &ctx.user.0);
+    let from = rules::from_clause(table, ctx.user);
     let sql = format!(
         "SELECT {}, \"versionnumber\" FROM {from}{}",
         odata_sql::select_list(&q),
@@ -66,27 +54,22 @@ pub async fn collection(ctx: &Ctx, table: &'static Table) -> Result<Response, Ap
         (format!("SELECT COUNT(*) FROM {from}{tail}"), params)
     });
     let n = cols.len();
-    let (mut rows, count) = ctx
-        .read(move |c| {
-            let mut stmt = c.prepare(&sql)?;
-            let rows = stmt
-                .query_map(params_from_iter(page.params.iter()), |r| {
-                    (0..=n)
-                        .map(|i| r.get_ref(i).map(json::param_of))
-                        .collect::<rusqlite::Result<Vec<SqlParam>>>()
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let count = match count_sql {
-                Some((sql, params)) => {
-                    Some(c.query_row(&sql, params_from_iter(params.iter()), |r| {
-                        r.get::<_, i64>(0)
-                    })?)
-                }
-                None => None,
-            };
-            Ok((rows, count))
-        })
-        .await?;
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt
+        .query_map(params_from_iter(page.params.iter()), |r| {
+            (0..=n)
+                .map(|i| r.get_ref(i).map(json::param_of))
+                .collect::<rusqlite::Result<Vec<SqlParam>>>()
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let count = match count_sql {
+        Some((sql, params)) => {
+            Some(conn.query_row(&sql, params_from_iter(params.iter()), |r| {
+                r.get::<_, i64>(0)
+            })?)
+        }
+        None => None,
+    };
     let mut next = None;
     if let Some(size) = page.page_size {
         if rows.len() > size as usize {
@@ -136,10 +119,10 @@ pub async fn collection(ctx: &Ctx, table: &'static Table) -> Result<Response, Ap
             )),
         );
     }
-    let mut resp = with_headers((StatusCode::OK, Json(Json_::Object(body))).into_response());
+    let mut resp = Reply::json(StatusCode::OK, &Json_::Object(body));
     if let (Some(n), None) = (prefer.max_page_size, q.top) {
         if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
-            resp.headers_mut().insert("Preference-Applied", v);
+            resp.headers.insert("Preference-Applied", v);
         }
     }
     Ok(resp)
@@ -147,10 +130,15 @@ pub async fn collection(ctx: &Ctx, table: &'static Table) -> Result<Response, Ap
 
 /// The record as JSON (with `@odata.context`), through the caller's view, `$select`
 /// from the request's query string.
-pub async fn fetch_one(ctx: &Ctx, table: &'static Table, id: Guid) -> Result<Json_, ApiError> {
+pub fn fetch_one(
+    ctx: &Ctx,
+    conn: &Connection,
+    table: &'static Table,
+    id: Guid,
+) -> Result<Json_, ApiError> {
     let raw = ctx.uri.query().unwrap_or("").to_string();
     let q = parse_query(table, &raw)?;
-    let from = rules::from_clause(table, &ctx.user.0);
+    let from = rules::from_clause(table, ctx.user);
     let list: Vec<String> = q.select.iter().map(|c| quote(c.name)).collect();
     let sql = format!(
         "SELECT {}, \"versionnumber\" FROM {from} WHERE {} = ?1",
@@ -158,16 +146,14 @@ pub async fn fetch_one(ctx: &Ctx, table: &'static Table, id: Guid) -> Result<Jso
         quote(table.key)
     );
     let n = q.select.len();
-    let row = ctx
-        .read(move |c| {
-            Ok(c.query_row(&sql, [id.to_string()], |r| {
-                (0..=n)
-                    .map(|i| r.get_ref(i).map(json::param_of))
-                    .collect::<rusqlite::Result<Vec<SqlParam>>>()
-            })
-            .optional()?)
+    let row = conn
+        .prepare_cached(&sql)?
+        .query_row([id.to_string()], |r| {
+            (0..=n)
+                .map(|i| r.get_ref(i).map(json::param_of))
+                .collect::<rusqlite::Result<Vec<SqlParam>>>()
         })
-        .await?
+        .optional()?
         .ok_or_else(|| record_not_found(table, id))?;
     let mut rec = json::record(&q.select, &row[..n], &row[n]);
     if let Json_::Object(m) = &mut rec {
@@ -181,15 +167,20 @@ pub async fn fetch_one(ctx: &Ctx, table: &'static Table, id: Guid) -> Result<Jso
 }
 
 /// `GET /<set>(<id>)`, with `$select`; 404 in Dataverse's shape when missing.
-pub async fn single(ctx: &Ctx, table: &'static Table, id: Guid) -> Result<Response, ApiError> {
-    let body = fetch_one(ctx, table, id).await?;
+pub fn single(
+    ctx: &Ctx,
+    conn: &Connection,
+    table: &'static Table,
+    id: Guid,
+) -> Result<Reply, ApiError> {
+    let body = fetch_one(ctx, conn, table, id)?;
     let etag = body
         .get("@odata.etag")
         .and_then(Json_::as_str)
         .and_then(|e| HeaderValue::from_str(e).ok());
-    let mut resp = with_headers((StatusCode::OK, Json(body)).into_response());
+    let mut resp = Reply::json(StatusCode::OK, &body);
     if let Some(e) = etag {
-        resp.headers_mut().insert(header::ETAG, e);
+        resp.headers.insert(header::ETAG, e);
     }
     Ok(resp)
 }

@@ -255,12 +255,11 @@ fn profile_is_exchange_online(conn: &Connection, profile: Option<&str>) -> Resul
         return Ok(false);
     };
     let row: Option<(Option<i32>, Option<i32>, Option<i32>)> = conn
-        .query_row(
+        .prepare_cached(
             "SELECT servertype, incomingcredentialretrieval, outgoingcredentialretrieval \
              FROM emailserverprofile WHERE emailserverprofileid = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     Ok(row.is_some_and(|(s, i, o)| is_exchange_online(s, i, o)))
 }
@@ -304,10 +303,10 @@ fn mailbox(
             } else {
                 "systemuserid"
             };
-            tx.execute(
-                &format!("UPDATE {t} SET emailrouteraccessapproval = ?1 WHERE {key} = ?2"),
-                params![value, id],
-            )?;
+            tx.prepare_cached(&format!(
+                "UPDATE {t} SET emailrouteraccessapproval = ?1 WHERE {key} = ?2"
+            ))?
+            .execute(params![value, id])?;
         }
         Ok(())
     };

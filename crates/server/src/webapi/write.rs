@@ -5,15 +5,13 @@
 //! table's rules apply (`rules::before_write`), and any refusal rolls everything back.
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
 use mailsync_core::model::{Access, Table};
 use mailsync_core::odata::Guid;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use super::json::{self, Change, Mode};
 use super::rules::{self, Op, Stored};
-use super::{errcodes, record_not_found, Ctx, ODATA_VERSION};
+use super::{errcodes, record_not_found, Ctx, Reply};
 use crate::api::ApiError;
 use crate::odata_sql::{quote, SqlParam};
 use crate::store::new_guid;
@@ -37,7 +35,8 @@ pub fn load(
         quote(table.key)
     );
     let values = conn
-        .query_row(&sql, [id.to_string()], |r| {
+        .prepare_cached(&sql)?
+        .query_row([id.to_string()], |r| {
             (0..cols.len())
                 .map(|i| r.get_ref(i).map(json::param_of))
                 .collect::<rusqlite::Result<Vec<SqlParam>>>()
@@ -71,13 +70,14 @@ fn entity_url(ctx: &Ctx, table: &Table, id: &str) -> String {
 }
 
 /// The answer to a write: 204 (or `created`), or the record with
-/// `Prefer: return=representation`.
-async fn answer(
+/// `Prefer: return=representation` (read in the same transaction).
+fn answer(
     ctx: &Ctx,
+    conn: &Connection,
     table: &'static Table,
     id: String,
     created: bool,
-) -> Result<Response, ApiError> {
+) -> Result<Reply, ApiError> {
     let prefer = ctx.prefer()?;
     let url = entity_url(ctx, table, &id);
     let status = if created {
@@ -89,22 +89,20 @@ async fn answer(
     };
     let mut resp = if prefer.return_representation {
         let guid = Guid::parse(&id).ok_or_else(|| record_not_found_text(table, &id))?;
-        let body = super::read::fetch_one(ctx, table, guid).await?;
-        let mut r = (status, Json(body)).into_response();
-        r.headers_mut().insert(
+        let body = super::read::fetch_one(ctx, conn, table, guid)?;
+        let mut r = Reply::json(status, &body);
+        r.headers.insert(
             "Preference-Applied",
             HeaderValue::from_static("return=representation"),
         );
         r
     } else {
-        status.into_response()
+        Reply::empty(status)
     };
-    let h = resp.headers_mut();
-    h.insert(ODATA_VERSION.0, HeaderValue::from_static(ODATA_VERSION.1));
     if let Ok(v) = HeaderValue::from_str(&url) {
-        h.insert("OData-EntityId", v.clone());
+        resp.headers.insert("OData-EntityId", v.clone());
         if created {
-            h.insert(header::LOCATION, v);
+            resp.headers.insert(header::LOCATION, v);
         }
     }
     Ok(resp)
@@ -117,23 +115,26 @@ fn record_not_found_text(table: &Table, id: &str) -> ApiError {
 fn insert(tx: &Connection, table: &Table, changes: &[Change]) -> Result<(), ApiError> {
     let cols: Vec<String> = changes.iter().map(|c| quote(c.column.name)).collect();
     let marks: Vec<String> = (1..=changes.len()).map(|i| format!("?{i}")).collect();
-    tx.execute(
-        &format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            quote(table.logical),
-            cols.join(", "),
-            marks.join(", ")
-        ),
-        params_from_iter(changes.iter().map(|c| &c.value)),
-    )?;
+    tx.prepare_cached(&format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        quote(table.logical),
+        cols.join(", "),
+        marks.join(", ")
+    ))?
+    .execute(params_from_iter(changes.iter().map(|c| &c.value)))?;
     Ok(())
 }
 
 /// `POST /<set>`: 201 with `OData-EntityId` (and the record with
 /// `Prefer: return=representation`).
-pub async fn create(ctx: &Ctx, table: &'static Table, body: &[u8]) -> Result<Response, ApiError> {
-    let user = ctx.user.0.clone();
-    rules::check_op(table, &user, Op::Create)?;
+pub fn create(
+    ctx: &Ctx,
+    tx: &Connection,
+    table: &'static Table,
+    body: &[u8],
+) -> Result<Reply, ApiError> {
+    let user = ctx.user;
+    rules::check_op(table, user, Op::Create)?;
     let mut changes = json::parse_body(table, body, Mode::Create)?;
     let id = match changes.iter().find(|c| c.column.name == table.key) {
         Some(Change {
@@ -162,17 +163,14 @@ pub async fn create(ctx: &Ctx, table: &'static Table, body: &[u8]) -> Result<Res
         )));
     }
     let key = id.clone();
-    ctx.write(move |tx| {
+    {
         let exists: bool = tx
-            .query_row(
-                &format!(
-                    "SELECT 1 FROM {} WHERE {} = ?1",
-                    quote(table.logical),
-                    quote(table.key)
-                ),
-                [&key],
-                |_| Ok(()),
-            )
+            .prepare_cached(&format!(
+                "SELECT 1 FROM {} WHERE {} = ?1",
+                quote(table.logical),
+                quote(table.key)
+            ))?
+            .query_row([&key], |_| Ok(()))
             .optional()?
             .is_some();
         if exists {
@@ -185,34 +183,34 @@ pub async fn create(ctx: &Ctx, table: &'static Table, body: &[u8]) -> Result<Res
                 ),
             ));
         }
-        rules::before_write(tx, &user, table, None, &mut changes)?;
-        insert(tx, table, &changes)
-    })
-    .await?;
-    answer(ctx, table, id, true).await
+        rules::before_write(tx, user, table, None, &mut changes)?;
+        insert(tx, table, &changes)?;
+    }
+    answer(ctx, tx, table, id, true)
 }
 
 /// `PATCH /<set>(<id>)`: 204 (200 with the record with `Prefer: return=representation`);
 /// a stale `If-Match` is 412 and changes nothing. No upsert: a missing record is 404.
-pub async fn update(
+pub fn update(
     ctx: &Ctx,
+    tx: &Connection,
     table: &'static Table,
     id: Guid,
     body: &[u8],
-) -> Result<Response, ApiError> {
-    let user = ctx.user.0.clone();
-    rules::check_op(table, &user, Op::Update)?;
+) -> Result<Reply, ApiError> {
+    let user = ctx.user;
+    rules::check_op(table, user, Op::Update)?;
     let mut changes = json::parse_body(table, body, Mode::Update)?;
-    let if_match = ctx.header("if-match").map(str::to_string);
-    let from = rules::from_clause(table, &user);
-    ctx.write(move |tx| {
+    let if_match = ctx.header("if-match");
+    let from = rules::from_clause(table, user);
+    {
         let old = load(tx, table, &from, id)?.ok_or_else(|| record_not_found(table, id))?;
-        if !if_match_ok(if_match.as_deref(), old.get("versionnumber")) {
+        if !if_match_ok(if_match, old.get("versionnumber")) {
             return Err(precondition_failed());
         }
-        rules::before_write(tx, &user, table, Some(&old), &mut changes)?;
+        rules::before_write(tx, user, table, Some(&old), &mut changes)?;
         if changes.is_empty() {
-            return Ok(());
+            return answer(ctx, tx, table, id.to_string(), false);
         }
         let sets: Vec<String> = changes
             .iter()
@@ -221,46 +219,43 @@ pub async fn update(
             .collect();
         let mut values: Vec<SqlParam> = changes.iter().map(|c| c.value.clone()).collect();
         values.push(SqlParam::Text(id.to_string()));
-        tx.execute(
-            &format!(
-                "UPDATE {} SET {} WHERE {} = ?{}",
-                quote(table.logical),
-                sets.join(", "),
-                quote(table.key),
-                values.len()
-            ),
-            params_from_iter(values.iter()),
-        )?;
-        Ok(())
-    })
-    .await?;
-    answer(ctx, table, id.to_string(), false).await
+        tx.prepare_cached(&format!(
+            "UPDATE {} SET {} WHERE {} = ?{}",
+            quote(table.logical),
+            sets.join(", "),
+            quote(table.key),
+            values.len()
+        ))?
+        .execute(params_from_iter(values.iter()))?;
+    }
+    answer(ctx, tx, table, id.to_string(), false)
 }
 
 /// `DELETE /<set>(<id>)`: 204. `If-Match` is honoured as on update.
-pub async fn delete(ctx: &Ctx, table: &'static Table, id: Guid) -> Result<Response, ApiError> {
-    let user = ctx.user.0.clone();
-    rules::check_op(table, &user, Op::Delete)?;
-    let if_match = ctx.header("if-match").map(str::to_string);
-    let from = rules::from_clause(table, &user);
-    ctx.write(move |tx| {
+pub fn delete(
+    ctx: &Ctx,
+    tx: &Connection,
+    table: &'static Table,
+    id: Guid,
+) -> Result<Reply, ApiError> {
+    let user = ctx.user;
+    rules::check_op(table, user, Op::Delete)?;
+    let if_match = ctx.header("if-match");
+    let from = rules::from_clause(table, user);
+    {
         let old = load(tx, table, &from, id)?.ok_or_else(|| record_not_found(table, id))?;
-        if !if_match_ok(if_match.as_deref(), old.get("versionnumber")) {
+        if !if_match_ok(if_match, old.get("versionnumber")) {
             return Err(precondition_failed());
         }
         rules::before_delete(table, &old)?;
-        tx.execute(
-            &format!(
-                "DELETE FROM {} WHERE {} = ?1",
-                quote(table.logical),
-                quote(table.key)
-            ),
-            [id.to_string()],
-        )?;
-        Ok(())
-    })
-    .await?;
-    Ok((StatusCode::NO_CONTENT, [(ODATA_VERSION.0, ODATA_VERSION.1)]).into_response())
+        tx.prepare_cached(&format!(
+            "DELETE FROM {} WHERE {} = ?1",
+            quote(table.logical),
+            quote(table.key)
+        ))?
+        .execute([id.to_string()])?;
+    }
+    Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
 #[cfg(test)]

@@ -60,6 +60,16 @@ impl Server {
     /// `mailsync serve --port 0 --dist DIR --db DIR/org.sqlite [--seed SEED]`, with the
     /// admin password from `password` (none: the server generates one).
     pub fn start(dir: &Path, seed: Option<&str>, password: Option<&str>) -> Server {
+        Server::start_with(dir, seed, password, &[])
+    }
+
+    /// `start` with more `serve` arguments (`--max-requests-per-5min 5`, ...).
+    pub fn start_with(
+        dir: &Path,
+        seed: Option<&str>,
+        password: Option<&str>,
+        extra: &[&str],
+    ) -> Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--port", "0", "--dist"])
             .arg(dir)
@@ -74,6 +84,7 @@ impl Server {
         if let Some(seed) = seed {
             cmd.args(["--seed", seed]);
         }
+        cmd.args(extra);
         if let Some(pw) = password {
             cmd.env("MAILSYNC_ADMIN_PASSWORD", pw);
         }

@@ -1,0 +1,196 @@
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
+import { ADMIN, signIn, watchErrors } from './helpers';
+
+// The alerts wall against the demo organization. The tests of this file run in order:
+// one deletes a whole (plain user's) wall, which changes the counts others read.
+test.describe.configure({ mode: 'serial' });
+
+const ARTIFACTS = 'artifacts';
+const API = '/api/data/v9.2';
+
+const tab = (page: Page, label: string) => page.locator(`.alerts-toolbar .tab[data-level="${label}"]`);
+const items = (page: Page) => page.locator('.alerts-list > .alerts-item');
+
+/** The count shown on a level tab, once loaded. */
+async function tabCount(page: Page, label: string): Promise<number> {
+  const pill = tab(page, label).locator('.alerts-count');
+  await expect(pill).toHaveText(/^\d+$/);
+  return Number(await pill.textContent());
+}
+
+/** "1–50 of 123" → 123. */
+async function rangeTotal(page: Page): Promise<number> {
+  const range = page.locator('.alerts-range');
+  await expect(range).toHaveText(/of \d+$/);
+  return Number((await range.textContent())!.split('of ')[1]);
+}
+
+/** A bearer token for `user` (the demo users share the admin's password). */
+async function token(request: APIRequestContext, user: string): Promise<string> {
+  const r = await request.post('/api/auth/login', { data: { username: user, password: ADMIN.password } });
+  expect(r.ok()).toBeTruthy();
+  return (await r.json()).access_token;
+}
+
+async function apiGet(request: APIRequestContext, bearer: string, path: string) {
+  const r = await request.get(`${API}/${path}`, { headers: { Authorization: `Bearer ${bearer}` } });
+  expect(r.ok(), await r.text()).toBeTruthy();
+  return r.json();
+}
+
+test('filters by level with counts, groups by error, pages', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/signin?next=/alerts');
+  await signIn(page);
+  await expect(page.locator('main h1')).toHaveText('Alerts');
+  await expect(items(page).first()).toBeVisible();
+
+  const all = await tabCount(page, 'All');
+  const errorsN = await tabCount(page, 'Errors');
+  const warnings = await tabCount(page, 'Warnings');
+  const info = await tabCount(page, 'Information');
+  expect(errorsN).toBeGreaterThan(0);
+  expect(warnings).toBeGreaterThan(0);
+  expect(info).toBeGreaterThan(0);
+  expect(errorsN + warnings + info).toBe(all);
+  expect(await rangeTotal(page)).toBe(all);
+  // 50 a page; the wall is larger, so "Next" shows the next 50.
+  await expect(items(page)).toHaveCount(50);
+  const firstId = await items(page).first().getAttribute('data-id');
+  await page.getByRole('button', { name: 'Next' }).click();
+  await expect(page.locator('.alerts-range')).toHaveText(new RegExp(`^51–\\d+ of ${all}$`));
+  await expect(items(page).first()).not.toHaveAttribute('data-id', firstId!);
+  await page.getByRole('button', { name: 'Previous' }).click();
+  await expect(items(page).first()).toHaveAttribute('data-id', firstId!);
+
+  // Each filter lists only its level, as many as its count says.
+  for (const [label, level, n] of [
+    ['Errors', '3', errorsN],
+    ['Warnings', '2', warnings],
+    ['Information', '1', info],
+  ] as const) {
+    await tab(page, label).click();
+    await expect(tab(page, label)).toHaveClass(/is-active/);
+    await expect(page.locator('.alerts-range')).toHaveText(new RegExp(` of ${n}$`));
+    const levels = await items(page).evaluateAll((els) => els.map((e) => e.getAttribute('data-level')));
+    expect(levels.length).toBeGreaterThan(0);
+    expect(new Set(levels)).toEqual(new Set([level]));
+  }
+
+  // Errors carry the knowledge base's cause and resolution when it knows them.
+  await tab(page, 'Errors').click();
+  await expect(page.locator('.alerts-range')).toHaveText(new RegExp(` of ${errorsN}$`));
+  const kb = page.locator('.alerts-kb').first();
+  await expect(kb).toBeVisible();
+  await kb.locator('summary').click();
+  await expect(kb).toContainText('Cause:');
+
+  // Group by error: the groups' counts add up to the filter's count; a group filters.
+  await page.getByLabel('Group by error').check();
+  const groups = page.locator('.alerts-group');
+  await expect(groups.first()).toBeVisible();
+  const counts = (await page.locator('.alerts-group-count').allTextContents()).map(Number);
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(errorsN);
+  expect(counts.length).toBeGreaterThan(1);
+  const name = (await groups.first().locator('.alerts-group-name').textContent())!;
+  await groups.first().click();
+  await expect(page.locator('.alerts-group-filter')).toContainText(name);
+  await expect(page.locator('.alerts-range')).toHaveText(new RegExp(` of ${counts[0]}$`));
+  await expect(tab(page, 'Errors').locator('.alerts-count')).toHaveText(String(counts[0]));
+  await page.screenshot({ path: `${ARTIFACTS}/alerts.png`, fullPage: false });
+  await page.getByRole('button', { name: 'Show all errors' }).click();
+  await expect(page.locator('.alerts-range')).toHaveText(new RegExp(` of ${errorsN}$`));
+  expect(errors).toEqual([]);
+});
+
+test('deletes one alert', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/signin?next=/alerts');
+  await signIn(page);
+  const before = await tabCount(page, 'All');
+  const first = items(page).first();
+  const id = (await first.getAttribute('data-id'))!;
+  await first.getByRole('button', { name: 'Delete' }).click();
+  await first.locator('.alerts-delete-confirm').click();
+  await expect(page.getByRole('status').filter({ hasText: 'The alert was deleted.' })).toBeVisible();
+  await expect(tab(page, 'All').locator('.alerts-count')).toHaveText(String(before - 1));
+  await expect(page.locator(`.alerts-item[data-id="${id}"]`)).toHaveCount(0);
+  await page.reload();
+  await expect(tab(page, 'All').locator('.alerts-count')).toHaveText(String(before - 1));
+  expect(errors).toEqual([]);
+});
+
+test('a plain user sees only the alerts of their mailboxes and profiles', async ({ page, request }) => {
+  const errors = watchErrors(page);
+  const nestor = await token(request, 'nestor');
+  const admin = await token(request, ADMIN.user);
+  const mine = await apiGet(request, nestor, 'tracelogs?$select=tracelogid&$count=true&$top=1');
+  const everyone = await apiGet(request, admin, 'tracelogs?$select=tracelogid&$count=true&$top=1');
+  expect(mine['@odata.count']).toBeGreaterThan(0);
+  expect(mine['@odata.count']).toBeLessThan(everyone['@odata.count']);
+  const boxes = await apiGet(request, nestor, 'mailboxes?$select=mailboxid');
+  const myBoxes = new Set(boxes.value.map((m: { mailboxid: string }) => `/mailboxes/${m.mailboxid}`));
+
+  await page.goto('/signin?next=/alerts');
+  await signIn(page, 'nestor');
+  expect(await tabCount(page, 'All')).toBe(mine['@odata.count']);
+  const links = await page
+    .locator('.alerts-item .alerts-regarding')
+    .evaluateAll((els) => els.map((e) => e.getAttribute('href') ?? ''));
+  expect(links.length).toBeGreaterThan(0);
+  for (const href of links) {
+    if (href.startsWith('/mailboxes/')) expect(myBoxes.has(href)).toBeTruthy();
+    else expect(href).toMatch(/^\/profiles\//);
+  }
+  expect(errors).toEqual([]);
+});
+
+test('delete all empties the wall, except an alert that cannot be deleted', async ({ page, request }) => {
+  const errors = watchErrors(page);
+  // A plain user's wall (Joni's); an administrator adds an alert that cannot be deleted.
+  const joni = await token(request, 'joni');
+  const admin = await token(request, ADMIN.user);
+  const boxes = await apiGet(request, joni, 'mailboxes?$select=mailboxid&$top=1');
+  const mailbox = boxes.value[0].mailboxid;
+  const text = `E2E: this alert cannot be deleted (${Date.now()})`;
+  const created = await request.post(`${API}/tracelogs`, {
+    headers: { Authorization: `Bearer ${admin}` },
+    data: {
+      level: 3,
+      tracecode: 12,
+      text,
+      canbedeleted: false,
+      'regardingobjectid_mailbox@odata.bind': `/mailboxes(${mailbox})`,
+    },
+  });
+  expect(created.status(), await created.text()).toBe(201);
+
+  await page.goto('/signin?next=/alerts');
+  await signIn(page, 'joni');
+  const total = await tabCount(page, 'All');
+  expect(total).toBeGreaterThan(1);
+  await page.getByRole('button', { name: 'Delete all alerts' }).click();
+  const dialog = page.getByRole('dialog');
+  await expect(dialog).toContainText(`Delete all ${total} alerts?`);
+  // Cancel changes nothing.
+  await dialog.getByRole('button', { name: 'Cancel' }).click();
+  await expect(dialog).toHaveCount(0);
+  await expect(tab(page, 'All').locator('.alerts-count')).toHaveText(String(total));
+
+  await page.getByRole('button', { name: 'Delete all alerts' }).click();
+  await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
+  const result = page.locator('.alerts-bulk-result');
+  await expect(result).toContainText(`${total - 1} of ${total} alerts deleted. 1 could not be deleted:`);
+  await expect(result.locator('.alerts-failures li')).toHaveCount(1);
+  await expect(result.locator('.alerts-failures')).toContainText(text);
+  await expect(result.locator('.alerts-failures')).toContainText('Not deletable');
+  // What remains is the one that cannot be deleted.
+  await expect(tab(page, 'All').locator('.alerts-count')).toHaveText('1');
+  await expect(items(page)).toHaveCount(1);
+  await expect(items(page).first()).toContainText(text);
+  await expect(items(page).first()).toContainText('Cannot be deleted');
+  await page.screenshot({ path: `${ARTIFACTS}/alerts-delete-all.png` });
+  await page.reload();
+  await expect(tab(page, 'All').locator('.alerts-count')).toHaveText('1');
+  expect(errors).toEqual([]);
+});

@@ -1,0 +1,207 @@
+import { expect, test, type Page } from '@playwright/test';
+import { signIn, watchErrors } from './helpers';
+
+// The Mailboxes page against the demo organization, signed in as megan (System
+// Administrator without an Exchange admin role: she cannot approve mailboxes on the
+// Exchange Online profile). The tests change the organization, so they run in order.
+test.describe.configure({ mode: 'serial', timeout: 60_000 });
+
+const MEGAN = { user: 'megan', password: process.env.MAILSYNC_ADMIN_PASSWORD ?? 'e2e-admin-password' };
+const EXO = 'Microsoft Exchange Online';
+
+const grid = (page: Page) => page.getByTestId('mailbox-grid');
+const rows = (page: Page) => grid(page).locator('tbody tr[data-id]');
+const view = (page: Page, name: string) => page.getByRole('tab', { name });
+
+/** Waits until the grid shows the page the URL asks for. */
+async function settled(page: Page): Promise<void> {
+  await expect(grid(page)).toHaveAttribute('aria-busy', 'false');
+}
+
+async function openMailboxes(page: Page): Promise<void> {
+  await page.goto('/signin?next=/mailboxes');
+  await signIn(page, MEGAN.user, MEGAN.password);
+  await expect(page.locator('main h1')).toHaveText('Mailboxes');
+  await expect(rows(page).first()).toBeVisible();
+}
+
+/** Text of column `n` (1 = name) of every row shown, once the grid has loaded the URL's page. */
+async function column(page: Page, n: number): Promise<string[]> {
+  await settled(page);
+  return rows(page).locator(`td:nth-child(${n + 1})`).allInnerTexts();
+}
+
+test('views, sorting, paging and search live in the URL', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openMailboxes(page);
+  await expect(view(page, 'Active Mailboxes')).toHaveAttribute('aria-selected', 'true');
+
+  await view(page, 'All Mailboxes').click();
+  await expect(page).toHaveURL(/view=all/);
+  await expect(rows(page)).toHaveCount(50);
+  await expect(page.getByTestId('page-number')).toHaveText(/^Page 1 of \d+$/);
+
+  // Name is sorted ascending by default: one click sorts it descending.
+  await page.getByRole('button', { name: 'Name', exact: true }).click();
+  await expect(page).toHaveURL(/sort=name&desc=1/);
+  await expect(grid(page).locator('th.sort-desc')).toHaveText('Name');
+  const desc = (await column(page, 1)).map((n) => n.replace(/\s*Test pending$/, ''));
+  expect(desc[0] >= desc[desc.length - 1]).toBe(true);
+
+  // Sort by email address, then next page.
+  await page.getByRole('button', { name: 'Email address', exact: true }).click();
+  await expect(page).toHaveURL(/sort=emailaddress/);
+  await expect(grid(page).locator('th.sort-asc')).toHaveText('Email address');
+  const first = await column(page, 2);
+  await page.getByRole('button', { name: 'Next', exact: true }).click();
+  await expect(page).toHaveURL(/page=2&after=/);
+  await expect(page.getByTestId('page-number')).toHaveText(/^Page 2 of \d+$/);
+  const second = await column(page, 2);
+  expect(second[0] > first[first.length - 1]).toBe(true);
+
+  // The URL is the state: a reload shows the same page.
+  await page.reload();
+  await expect(page.getByTestId('page-number')).toHaveText(/^Page 2 of \d+$/);
+  await expect(rows(page).first().locator('td:nth-child(3)')).toHaveText(second[0]);
+  await page.getByRole('button', { name: 'Previous', exact: true }).click();
+  await expect(page.getByTestId('page-number')).toHaveText(/^Page 1 of \d+$/);
+  await expect(rows(page).first().locator('td:nth-child(3)')).toHaveText(first[0]);
+
+  // Search: name or email contains.
+  const target = second[0];
+  await page.getByLabel('Search mailboxes').fill(target);
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await expect(page).toHaveURL(/[?&]q=/);
+  await expect(rows(page)).toHaveCount(1);
+  await expect(rows(page).first().locator('td:nth-child(3)')).toHaveText(target);
+  expect(errors).toEqual([]);
+});
+
+test('approve 25 pending mailboxes through $batch: refusals with reasons, approvals persist', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openMailboxes(page);
+  await view(page, 'Unapproved Mailboxes').click();
+  await expect(page).toHaveURL(/view=unapproved/);
+  await expect(rows(page).first()).toBeVisible();
+
+  // 25 pending mailboxes: every one not on Exchange Online, the rest on it.
+  await settled(page);
+  const all = await rows(page).evaluateAll((trs) =>
+    trs.map((tr) => ({
+      id: tr.getAttribute('data-id')!,
+      name: (tr.querySelector('td:nth-child(2)') as HTMLElement).innerText.replace(/\s*Test pending$/, ''),
+      profile: (tr.querySelector('td:nth-child(4)') as HTMLElement).innerText,
+      approval: (tr.querySelector('td[data-col="approval"]') as HTMLElement).innerText,
+    })),
+  );
+  const pending = all.filter((r) => r.approval === 'Pending Approval');
+  const others = pending.filter((r) => r.profile !== EXO);
+  const exo = pending.filter((r) => r.profile === EXO);
+  const chosen = [...others.slice(0, 17), ...exo].slice(0, 25);
+  expect(chosen.length).toBe(25);
+  const refusedCount = chosen.filter((r) => r.profile === EXO).length;
+  expect(refusedCount).toBeGreaterThan(0);
+  for (const r of chosen) {
+    await page.locator(`tr[data-id="${r.id}"] input[type=checkbox]`).check();
+  }
+  await expect(page.getByTestId('selected-count')).toHaveText('25 selected');
+
+  const batch = page.waitForRequest((r) => r.url().endsWith('/api/data/v9.2/$batch') && r.method() === 'POST');
+  await page.getByRole('button', { name: 'Approve Email' }).click();
+  expect((await batch).headers()['content-type']).toMatch(/^multipart\/mixed; boundary=/);
+  const run = page.getByTestId('bulk-run');
+  await expect(run).toHaveAttribute('data-finished', 'true');
+  await expect(page.getByTestId('bulk-title')).toHaveText(
+    `Approve Email: ${25 - refusedCount} done, ${refusedCount} refused or failed (of 25)`,
+  );
+  const results = page.getByTestId('bulk-results');
+  await expect(results.locator('tr[data-state="done"]')).toHaveCount(25 - refusedCount);
+  await expect(results.locator('tr[data-state="refused"]')).toHaveCount(refusedCount);
+  await expect(results.locator('tr[data-state="refused"] .mb-reason').first()).toContainText(
+    'uses an Exchange Online email server profile',
+  );
+  // The approved ones leave the selection; the refused stay selected.
+  await expect(page.getByTestId('selected-count')).toHaveText(`${refusedCount} selected`);
+  await page.screenshot({ path: 'artifacts/mailboxes.png', fullPage: true });
+
+  // Retry the failed ones: still refused, for the same reason.
+  await page.getByRole('button', { name: 'Retry the failed ones' }).click();
+  await expect(page.getByTestId('bulk-title')).toHaveText(
+    `Approve Email: 0 done, ${refusedCount} refused or failed (of ${refusedCount})`,
+  );
+
+  // After a reload, the approved ones have left the Unapproved view; the refused stay.
+  await page.reload();
+  await expect(rows(page).first()).toBeVisible();
+  await settled(page);
+  const ids = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+  for (const r of chosen) {
+    expect(ids.includes(r.id)).toBe(r.profile === EXO);
+  }
+  // And the All view shows one of them Approved.
+  const done = chosen.find((r) => r.profile !== EXO)!;
+  await page.goto(`/mailboxes?view=all&q=${encodeURIComponent(done.name)}`);
+  await expect(page.locator(`tr[data-id="${done.id}"] td[data-col="approval"]`)).toHaveText('Approved');
+  expect(errors).toEqual([]);
+});
+
+test('Test & Enable schedules tests; select all that match; Pending Test view', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openMailboxes(page);
+  await view(page, 'Pending Test').click();
+  await expect(rows(page).first()).toBeVisible();
+  await settled(page);
+  const before = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-id')));
+
+  // "Select all N that match" in the Active view.
+  await view(page, 'Active Mailboxes').click();
+  await settled(page);
+  const selectAll = page.getByRole('button', { name: /^Select all \d+ that match$/ });
+  const n = Number((await selectAll.innerText()).match(/\d+/)![0]);
+  expect(n).toBeGreaterThan(50);
+  await selectAll.click();
+  await expect(page.getByTestId('selected-count')).toHaveText(`${n} selected`);
+  await page.getByRole('button', { name: 'Clear selection' }).click();
+  await expect(page.getByTestId('selected-count')).toHaveText('0 selected');
+
+  // Three mailboxes not yet pending a test.
+  await settled(page);
+  const candidates = await rows(page).evaluateAll((trs) =>
+    trs.filter((tr) => !tr.querySelector('.badge-info')).map((tr) => tr.getAttribute('data-id')!),
+  );
+  const chosen = candidates.filter((id) => !before.includes(id)).slice(0, 3);
+  expect(chosen.length).toBe(3);
+  for (const id of chosen) await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
+
+  await page.getByRole('button', { name: 'Test & Enable', exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: 'Test & Enable Mailboxes' });
+  await expect(dialog).toBeVisible();
+  await dialog
+    .getByLabel(
+      'Sync items with Exchange from this organization only, even if Exchange was set to sync with a different organization',
+    )
+    .check();
+  await dialog.getByLabel('Process email received after').fill('2026-01-15');
+  await dialog.getByRole('button', { name: 'Test & Enable', exact: true }).click();
+  await expect(dialog).toBeHidden();
+  await expect(page.getByTestId('bulk-title')).toHaveText('Test & Enable: 3 done, 0 refused or failed (of 3)');
+
+  await view(page, 'Pending Test').click();
+  await expect(page).toHaveURL(/view=pending-test/);
+  for (const id of chosen) await expect(page.locator(`tr[data-id="${id}"]`)).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
+test('Download Mailbox Details opens the log in the Log Analyzer', async ({ page }) => {
+  const errors = watchErrors(page);
+  await openMailboxes(page);
+  await settled(page);
+  const first = rows(page).first();
+  const name = (await first.locator('td:nth-child(2)').innerText()).replace(/\s*Test pending$/, '');
+  await first.locator('input[type=checkbox]').check();
+  await page.getByRole('button', { name: 'Download Mailbox Details' }).click();
+  await expect(page).toHaveURL(/\/analyzer$/);
+  const file = `${name.replace(/[^A-Za-z0-9_-]/g, '-')}.log`;
+  await expect(page.locator(`[data-testid="mailbox-card"][data-file="${file}"]`)).toBeVisible();
+  expect(errors).toEqual([]);
+});

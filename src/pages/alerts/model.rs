@@ -1,0 +1,260 @@
+//! The alerts wall's data: the `tracelogs` records, the query for a filter, and the
+//! grouping by error. Plain functions (host unit tests).
+
+use serde::Deserialize;
+
+/// The Web API's tracelogs collection.
+pub const TRACELOGS: &str = "/api/data/v9.2/tracelogs";
+
+/// The columns the wall shows.
+pub const SELECT: &str =
+    "tracelogid,level,tracecode,text,errortypedisplay,_regardingobjectid_value,\
+                          regardingobjecttypecode,canbedeleted,createdon,modifiedon";
+
+/// One alert (`tracelog`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Alert {
+    pub tracelogid: String,
+    #[serde(default)]
+    pub level: Option<i64>,
+    #[serde(default)]
+    pub tracecode: Option<i64>,
+    #[serde(default)]
+    pub text: Option<String>,
+    #[serde(default)]
+    pub errortypedisplay: Option<String>,
+    #[serde(default, rename = "_regardingobjectid_value")]
+    pub regarding: Option<String>,
+    #[serde(default)]
+    pub regardingobjecttypecode: Option<String>,
+    #[serde(default)]
+    pub canbedeleted: Option<bool>,
+    #[serde(default)]
+    pub createdon: Option<String>,
+    #[serde(default)]
+    pub modifiedon: Option<String>,
+}
+
+impl Alert {
+    /// Deletable unless the record says otherwise.
+    pub fn deletable(&self) -> bool {
+        self.canbedeleted != Some(false)
+    }
+}
+
+/// A page of a collection.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Page<T> {
+    pub value: Vec<T>,
+    #[serde(default, rename = "@odata.count")]
+    pub count: Option<u64>,
+    #[serde(default, rename = "@odata.nextLink")]
+    pub next_link: Option<String>,
+}
+
+/// The level filter: all, or one of Error (3), Warning (2), Information (1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    All,
+    Error,
+    Warning,
+    Information,
+}
+
+impl Level {
+    pub const ALL: [Level; 4] = [Level::All, Level::Error, Level::Warning, Level::Information];
+
+    pub fn value(self) -> Option<i64> {
+        match self {
+            Level::All => None,
+            Level::Error => Some(3),
+            Level::Warning => Some(2),
+            Level::Information => Some(1),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::All => "All",
+            Level::Error => "Errors",
+            Level::Warning => "Warnings",
+            Level::Information => "Information",
+        }
+    }
+}
+
+/// A level's name and badge class.
+pub fn level_badge(level: Option<i64>) -> (&'static str, &'static str) {
+    match level {
+        Some(3) => ("Error", "badge badge-error"),
+        Some(2) => ("Warning", "badge badge-warning"),
+        Some(1) => ("Information", "badge badge-info"),
+        _ => ("Alert", "badge badge-neutral"),
+    }
+}
+
+/// What groups alerts: the same error code and error type.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ErrorKey {
+    pub tracecode: Option<i64>,
+    pub errortypedisplay: Option<String>,
+}
+
+impl ErrorKey {
+    pub fn of(a: &Alert) -> Self {
+        ErrorKey {
+            tracecode: a.tracecode,
+            errortypedisplay: a.errortypedisplay.clone(),
+        }
+    }
+
+    /// "IncomingEmailServerServiceError (code 31)", or what is known of it.
+    pub fn label(&self) -> String {
+        match (&self.errortypedisplay, self.tracecode) {
+            (Some(t), Some(c)) => format!("{t} (code {c})"),
+            (Some(t), None) => t.clone(),
+            (None, Some(c)) => format!("Code {c}"),
+            (None, None) => "No error code (information)".to_string(),
+        }
+    }
+
+    fn filter(&self) -> String {
+        let code = match self.tracecode {
+            Some(c) => format!("tracecode eq {c}"),
+            None => "tracecode eq null".to_string(),
+        };
+        let kind = match &self.errortypedisplay {
+            Some(t) => format!("errortypedisplay eq '{}'", t.replace('\'', "''")),
+            None => "errortypedisplay eq null".to_string(),
+        };
+        format!("{code} and {kind}")
+    }
+}
+
+/// One group of the "group by error" view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub key: ErrorKey,
+    pub count: usize,
+    /// The newest alert's text in the group.
+    pub sample: String,
+    pub level: Option<i64>,
+}
+
+/// Groups `alerts` (newest first) by error, largest group first.
+pub fn group(alerts: &[Alert]) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for a in alerts {
+        let key = ErrorKey::of(a);
+        match index.get(&key) {
+            Some(&i) => {
+                let g: &mut Group = &mut groups[i];
+                g.count += 1;
+            }
+            None => {
+                index.insert(key.clone(), groups.len());
+                groups.push(Group {
+                    key,
+                    count: 1,
+                    sample: a.text.clone().unwrap_or_default(),
+                    level: a.level,
+                });
+            }
+        }
+    }
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then(b.level.cmp(&a.level)));
+    groups
+}
+
+/// The `$filter` for a level and an error group (`None`: no filter).
+pub fn filter(level: Level, error: Option<&ErrorKey>) -> Option<String> {
+    let parts: Vec<String> = level
+        .value()
+        .map(|v| format!("level eq {v}"))
+        .into_iter()
+        .chain(error.map(ErrorKey::filter))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" and "))
+}
+
+/// The collection address for `select`, a filter, newest first, with `$count`.
+pub fn query(select: &str, filter: Option<&str>, extra: &str) -> String {
+    let mut q = format!("{TRACELOGS}?$select={select}&$orderby=createdon desc&$count=true");
+    if let Some(f) = filter {
+        q.push_str("&$filter=");
+        q.push_str(f);
+    }
+    q.push_str(extra);
+    q
+}
+
+/// Where an alert's regarding record lives in the console.
+pub fn regarding_href(a: &Alert) -> Option<String> {
+    let id = a.regarding.as_deref()?;
+    match a.regardingobjecttypecode.as_deref() {
+        Some("emailserverprofile") => Some(format!("/profiles/{id}")),
+        _ => Some(format!("/mailboxes/{id}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(level: i64, code: Option<i64>, kind: Option<&str>, text: &str) -> Alert {
+        Alert {
+            tracelogid: text.to_string(),
+            level: Some(level),
+            tracecode: code,
+            text: Some(text.to_string()),
+            errortypedisplay: kind.map(str::to_string),
+            regarding: Some("m1".into()),
+            regardingobjecttypecode: Some("mailbox".into()),
+            canbedeleted: Some(true),
+            createdon: None,
+            modifiedon: None,
+        }
+    }
+
+    #[test]
+    fn filters() {
+        assert_eq!(filter(Level::All, None), None);
+        assert_eq!(filter(Level::Error, None).as_deref(), Some("level eq 3"));
+        let key = ErrorKey {
+            tracecode: Some(31),
+            errortypedisplay: Some("It's".into()),
+        };
+        assert_eq!(
+            filter(Level::Warning, Some(&key)).as_deref(),
+            Some("level eq 2 and tracecode eq 31 and errortypedisplay eq 'It''s'")
+        );
+        assert_eq!(
+            filter(Level::All, Some(&ErrorKey::default())).as_deref(),
+            Some("tracecode eq null and errortypedisplay eq null")
+        );
+    }
+
+    #[test]
+    fn groups_by_error() {
+        let alerts = [
+            alert(3, Some(31), Some("A"), "first"),
+            alert(1, None, None, "info"),
+            alert(3, Some(31), Some("A"), "second"),
+        ];
+        let g = group(&alerts);
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].count, 2);
+        assert_eq!(g[0].sample, "first");
+        assert_eq!(g[0].key.label(), "A (code 31)");
+        assert_eq!(g[1].key.label(), "No error code (information)");
+    }
+
+    #[test]
+    fn links() {
+        let mut a = alert(3, None, None, "x");
+        assert_eq!(regarding_href(&a).as_deref(), Some("/mailboxes/m1"));
+        a.regardingobjecttypecode = Some("emailserverprofile".into());
+        assert_eq!(regarding_href(&a).as_deref(), Some("/profiles/m1"));
+    }
+}

@@ -1,0 +1,305 @@
+//! Bulk actions (Approve Email, Reject Email, Test & Enable) over the selected
+//! mailboxes: `$batch` requests of at most 1,000 PATCHes with
+//! `Prefer: odata.continue-on-error`, progress, then one result per mailbox.
+//! Throttling (429 + Retry-After) is honoured by `api::send_raw`. When the
+//! organization has no `$batch` (404/405/501), each PATCH is sent on its own.
+
+use gloo_net::http::Method;
+use leptos::prelude::*;
+use serde_json::json;
+
+use crate::api::{self, batch, ApiError};
+
+/// One bulk action: its name and the JSON body of each mailbox's PATCH.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkAction {
+    pub label: &'static str,
+    pub body: serde_json::Value,
+}
+
+impl BulkAction {
+    pub fn approve() -> Self {
+        BulkAction {
+            label: "Approve Email",
+            body: json!({ "emailrouteraccessapproval": 1 }),
+        }
+    }
+
+    pub fn reject() -> Self {
+        BulkAction {
+            label: "Reject Email",
+            body: json!({ "emailrouteraccessapproval": 3 }),
+        }
+    }
+
+    /// Test & Enable with the dialog's options (`after`: a `YYYY-MM-DD` date).
+    pub fn test_and_enable(this_org_only: bool, after: Option<String>) -> Self {
+        let mut body = json!({
+            "testemailconfigurationscheduled": true,
+            "orgmarkedasprimaryforexchangesync": this_org_only,
+        });
+        if let Some(date) = after.filter(|d| !d.is_empty()) {
+            body["processemailreceivedafter"] = json!(format!("{date}T00:00:00Z"));
+        }
+        BulkAction {
+            label: "Test & Enable",
+            body,
+        }
+    }
+}
+
+/// The outcome for one mailbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub id: String,
+    pub name: String,
+    /// None: done; Some(reason): refused or failed.
+    pub error: Option<String>,
+}
+
+/// A bulk run as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub action: BulkAction,
+    pub total: usize,
+    pub outcomes: Vec<Outcome>,
+    pub finished: bool,
+    /// Set when the batch endpoint was missing and PATCHes went one by one.
+    pub one_by_one: bool,
+}
+
+/// Runs `action` over `targets` (id, name), updating `run` as batches complete.
+pub async fn execute(
+    action: BulkAction,
+    targets: Vec<(String, String)>,
+    run: RwSignal<Option<Run>>,
+) {
+    run.set(Some(Run {
+        action: action.clone(),
+        total: targets.len(),
+        outcomes: Vec::new(),
+        finished: false,
+        one_by_one: false,
+    }));
+    let body = action.body.to_string();
+    let mut batches_work = true;
+    for chunk in targets.chunks(batch::MAX_OPS) {
+        let outcomes = if batches_work {
+            match send_batch(chunk, &body).await {
+                Ok(o) => o,
+                Err(None) => {
+                    batches_work = false;
+                    run.update(|r| {
+                        if let Some(r) = r {
+                            r.one_by_one = true;
+                        }
+                    });
+                    send_each(chunk, &body, run).await;
+                    continue;
+                }
+                Err(Some(e)) => failed_all(chunk, &e.message),
+            }
+        } else {
+            send_each(chunk, &body, run).await;
+            continue;
+        };
+        run.update(|r| {
+            if let Some(r) = r {
+                r.outcomes.extend(outcomes);
+            }
+        });
+    }
+    run.update(|r| {
+        if let Some(r) = r {
+            r.finished = true;
+        }
+    });
+}
+
+fn failed_all(chunk: &[(String, String)], reason: &str) -> Vec<Outcome> {
+    chunk
+        .iter()
+        .map(|(id, name)| Outcome {
+            id: id.clone(),
+            name: name.clone(),
+            error: Some(reason.to_string()),
+        })
+        .collect()
+}
+
+fn entity_url(id: &str) -> String {
+    format!("/api/data/v9.2/mailboxes({id})")
+}
+
+/// One `$batch`. `Err(None)`: the organization has no `$batch`.
+async fn send_batch(
+    chunk: &[(String, String)],
+    body: &str,
+) -> Result<Vec<Outcome>, Option<ApiError>> {
+    let ops: Vec<batch::Op> = chunk
+        .iter()
+        .map(|(id, _)| batch::Op {
+            method: "PATCH",
+            url: entity_url(id),
+            body: Some(body.to_string()),
+        })
+        .collect();
+    let boundary = format!("batch_{}", js_sys::Math::random().to_bits());
+    let multipart = batch::build(&boundary, &ops);
+    let content_type = batch::content_type(&boundary);
+    let raw = api::send_raw(
+        Method::POST,
+        "/api/data/v9.2/$batch",
+        &[
+            ("Content-Type", content_type.as_str()),
+            ("Prefer", "odata.continue-on-error"),
+            ("OData-Version", "4.0"),
+            ("OData-MaxVersion", "4.0"),
+        ],
+        Some(&multipart),
+    )
+    .await
+    .map_err(Some)?;
+    if matches!(raw.status, 404 | 405 | 501) {
+        return Err(None);
+    }
+    if !raw.ok() {
+        return Err(Some(raw.error()));
+    }
+    let parts = batch::parse(&raw.content_type, &raw.body).map_err(|message| {
+        Some(ApiError {
+            status: raw.status,
+            code: None,
+            message,
+        })
+    })?;
+    Ok(chunk
+        .iter()
+        .enumerate()
+        .map(|(i, (id, name))| Outcome {
+            id: id.clone(),
+            name: name.clone(),
+            error: match parts.get(i) {
+                Some(p) if (200..300).contains(&p.status) => None,
+                Some(p) => Some(ApiError::from_response(p.status, "", &p.body).message),
+                None => Some("Not run: the batch stopped before this mailbox.".into()),
+            },
+        })
+        .collect())
+}
+
+/// Fallback: one PATCH per mailbox.
+async fn send_each(chunk: &[(String, String)], body: &str, run: RwSignal<Option<Run>>) {
+    for (id, name) in chunk {
+        let error = match api::send_raw(
+            Method::PATCH,
+            &entity_url(id),
+            &[("Content-Type", "application/json")],
+            Some(body),
+        )
+        .await
+        {
+            Ok(raw) if raw.ok() => None,
+            Ok(raw) => Some(raw.error().message),
+            Err(e) => Some(e.message),
+        };
+        run.update(|r| {
+            if let Some(r) = r {
+                r.outcomes.push(Outcome {
+                    id: id.clone(),
+                    name: name.clone(),
+                    error,
+                });
+            }
+        });
+    }
+}
+
+/// The results panel: progress while running, then one line per mailbox.
+#[component]
+pub fn RunView(
+    run: RwSignal<Option<Run>>,
+    retry: Callback<(BulkAction, Vec<(String, String)>)>,
+) -> impl IntoView {
+    move || {
+        run.with(|r| {
+            r.as_ref().map(|r| {
+                let done = r.outcomes.len();
+                let ok = r.outcomes.iter().filter(|o| o.error.is_none()).count();
+                let failed: Vec<(String, String)> = r
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.error.is_some())
+                    .map(|o| (o.id.clone(), o.name.clone()))
+                    .collect();
+                let pct = if r.total == 0 { 100.0 } else { done as f64 * 100.0 / r.total as f64 };
+                let action = r.action.clone();
+                let retry_failed = failed.clone();
+                let finished = r.finished;
+                let title = if finished {
+                    format!(
+                        "{}: {ok} done, {} refused or failed (of {})",
+                        r.action.label,
+                        failed.len(),
+                        r.total
+                    )
+                } else {
+                    format!("{}: {done} of {}\u{2026}", r.action.label, r.total)
+                };
+                // The refused first: they are what needs attention.
+                let mut ordered: Vec<&Outcome> = r.outcomes.iter().collect();
+                ordered.sort_by_key(|o| o.error.is_none());
+                let rows = ordered
+                    .into_iter()
+                    .map(|o| {
+                        let (badge, text) = match &o.error {
+                            None => ("badge badge-success", "Done".to_string()),
+                            Some(e) => ("badge badge-error", e.clone()),
+                        };
+                        let state = if o.error.is_none() { "done" } else { "refused" };
+                        view! {
+                            <tr data-state=state>
+                                <td class="nowrap">{o.name.clone()}</td>
+                                <td>
+                                    <span class=badge>{if o.error.is_none() { "Done" } else { "Refused" }}</span>
+                                </td>
+                                <td class="mb-reason">{if o.error.is_none() { String::new() } else { text }}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <section class="card mb-run" data-testid="bulk-run" data-finished=finished.to_string()>
+                        <div class="row">
+                            <strong class="grow" data-testid="bulk-title">{title}</strong>
+                            {(finished && !retry_failed.is_empty()).then(|| {
+                                let again = retry_failed.clone();
+                                let act = action.clone();
+                                view! {
+                                    <button class="btn btn-secondary btn-sm" on:click=move |_| retry.run((act.clone(), again.clone()))>
+                                        "Retry the failed ones"
+                                    </button>
+                                }
+                            })}
+                            {finished.then(|| view! {
+                                <button class="btn btn-ghost btn-sm" on:click=move |_| run.set(None)>"Close"</button>
+                            })}
+                        </div>
+                        {r.one_by_one.then(|| view! {
+                            <p class="muted small">"This organization has no $batch: the changes were sent one by one."</p>
+                        })}
+                        <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax=r.total.to_string() aria-valuenow=done.to_string()>
+                            <div class="progress-bar" style:width=format!("{pct:.1}%")></div>
+                        </div>
+                        <div class="table-wrap mb-run-list">
+                            <table class="table table-compact" data-testid="bulk-results">
+                                <thead><tr><th>"Mailbox"</th><th>"Result"</th><th>"Reason"</th></tr></thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                        </div>
+                    </section>
+                }
+            })
+        })
+    }
+}

@@ -1,0 +1,557 @@
+//! Mailboxes page (`/mailboxes`): the system views over the organization's
+//! mailboxes, search, sort by any column, server paging, multi-select (page or every
+//! match) and the bulk actions.
+//!
+//! - [`query`]: URL state ↔ Web API query (pure, unit-tested)
+//! - [`bulk`]: Approve / Reject / Test & Enable through `$batch`, results, retry
+//! - [`tools`]: Test & Enable dialog, Download Mailbox Details, Export CSV
+
+mod bulk;
+mod query;
+mod tools;
+
+use std::collections::{BTreeMap, HashMap};
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+use serde::Deserialize;
+
+use crate::api::{self, ApiError};
+use crate::session::RequireSignIn;
+use bulk::{BulkAction, Run, RunView};
+use query::{GridState, View, COLUMNS, PAGE_SIZE, SELECT};
+use tools::{DownloadDetails, ExportCsv, TestEnableDialog};
+
+/// One mailbox as the grid reads it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Row {
+    pub mailboxid: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub emailaddress: Option<String>,
+    #[serde(default, rename = "_emailserverprofile_value")]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub emailrouteraccessapproval: Option<i64>,
+    #[serde(default)]
+    pub incomingemailstatus: Option<i64>,
+    #[serde(default)]
+    pub outgoingemailstatus: Option<i64>,
+    #[serde(default)]
+    pub actstatus: Option<i64>,
+    #[serde(default)]
+    pub enabledforincomingemail: Option<bool>,
+    #[serde(default)]
+    pub enabledforoutgoingemail: Option<bool>,
+    #[serde(default)]
+    pub enabledforact: Option<bool>,
+    #[serde(default)]
+    pub lastsyncerror: Option<String>,
+    #[serde(default)]
+    pub postponemailboxprocessinguntil: Option<String>,
+    #[serde(default)]
+    pub testemailconfigurationscheduled: Option<bool>,
+}
+
+/// A collection page of the Web API.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Collection<T> {
+    pub value: Vec<T>,
+    #[serde(default, rename = "@odata.count")]
+    pub count: Option<u64>,
+    #[serde(default, rename = "@odata.nextLink")]
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Profile {
+    emailserverprofileid: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Follows `@odata.nextLink` from `path` to the end (pages of 5,000).
+pub async fn fetch_all<T: serde::de::DeserializeOwned>(path: String) -> Result<Vec<T>, ApiError> {
+    let mut out = Vec::new();
+    let mut next = Some(path);
+    while let Some(path) = next.take() {
+        let page: Collection<T> =
+            api::get_json_with(&path, &[("Prefer", "odata.maxpagesize=5000")]).await?;
+        out.extend(page.value);
+        next = page.next.map(|link| relative(&link));
+    }
+    Ok(out)
+}
+
+/// `http://host/api/...` → `/api/...` (requests stay same-origin).
+fn relative(link: &str) -> String {
+    match link.find("/api/") {
+        Some(i) => link[i..].to_string(),
+        None => link.to_string(),
+    }
+}
+
+#[component]
+pub fn Mailboxes() -> impl IntoView {
+    view! {
+        <RequireSignIn>
+            <MailboxGrid />
+        </RequireSignIn>
+    }
+}
+
+#[component]
+fn MailboxGrid() -> impl IntoView {
+    let query = use_query_map();
+    let state = Memo::new(move |_| query.with(|q| GridState::from_params(|k| q.get(k))));
+    let navigate = use_navigate();
+    let go = Callback::new(move |s: GridState| {
+        navigate(&s.url(), NavigateOptions::default());
+    });
+    // Skiptokens of the pages before this one, for "Previous".
+    let back_tokens = StoredValue::new(Vec::<Option<String>>::new());
+    let refresh = RwSignal::new(0u32);
+    // The URL of the page last loaded: the grid is busy while it is not this one.
+    let loaded = RwSignal::new(String::new());
+
+    let page = LocalResource::new(move || {
+        let s = state.get();
+        refresh.track();
+        async move {
+            let path = s.api_path(SELECT, true);
+            let prefer = format!("odata.maxpagesize={PAGE_SIZE}");
+            let result =
+                api::get_json_with::<Collection<Row>>(&path, &[("Prefer", prefer.as_str())]).await;
+            loaded.set(s.url());
+            result
+        }
+    });
+    let profiles = LocalResource::new(|| async {
+        fetch_all::<Profile>(
+            "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,name".into(),
+        )
+        .await
+        .map(|ps| {
+            ps.into_iter()
+                .map(|p| (p.emailserverprofileid, p.name.unwrap_or_default()))
+                .collect::<HashMap<_, _>>()
+        })
+        .unwrap_or_default()
+    });
+
+    // Selection: id → name, kept across pages.
+    let selected = RwSignal::new(BTreeMap::<String, String>::new());
+    let selecting_all = RwSignal::new(false);
+    let notice = RwSignal::new(None::<String>);
+    let run = RwSignal::new(None::<Run>);
+    let dialog = RwSignal::new(false);
+
+    // A new view or search forgets the selection.
+    Effect::new(move |prev: Option<(View, String)>| {
+        let s = state.get();
+        let key = (s.view, s.search.clone());
+        if prev.as_ref().is_some_and(|p| *p != key) {
+            selected.set(BTreeMap::new());
+        }
+        key
+    });
+
+    let rows = move || {
+        page.get()
+            .and_then(|r| r.ok())
+            .map(|c| c.value)
+            .unwrap_or_default()
+    };
+    let total = move || page.get().and_then(|r| r.ok()).and_then(|c| c.count);
+
+    let start = Callback::new(
+        move |(action, targets): (BulkAction, Vec<(String, String)>)| {
+            if targets.is_empty() {
+                return;
+            }
+            spawn_local(async move {
+                bulk::execute(action, targets, run).await;
+                // What was done leaves the selection; the failures stay selected.
+                let done: Vec<String> = run.with_untracked(|r| {
+                    r.iter()
+                        .flat_map(|r| &r.outcomes)
+                        .filter(|o| o.error.is_none())
+                        .map(|o| o.id.clone())
+                        .collect()
+                });
+                selected.update(|s| {
+                    for id in &done {
+                        s.remove(id);
+                    }
+                });
+                refresh.update(|n| *n += 1);
+            });
+        },
+    );
+    let run_on_selection = move |action: BulkAction| {
+        let targets: Vec<(String, String)> =
+            selected.with_untracked(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+        start.run((action, targets));
+    };
+    let running = move || run.with(|r| r.as_ref().is_some_and(|r| !r.finished));
+    let none_selected = move || selected.with(BTreeMap::is_empty);
+
+    let select_all_matching = move |_| {
+        let s = state.get_untracked();
+        selecting_all.set(true);
+        spawn_local(async move {
+            let path = s.first_page().api_path("mailboxid,name", false);
+            match fetch_all::<Row>(path).await {
+                Ok(all) => selected.set(
+                    all.into_iter()
+                        .map(|r| (r.mailboxid, r.name.unwrap_or_default()))
+                        .collect(),
+                ),
+                Err(e) => notice.set(Some(e.message)),
+            }
+            selecting_all.set(false);
+        });
+    };
+
+    let set_view = move |v: View| {
+        let mut s = state.get_untracked().first_page();
+        s.view = v;
+        back_tokens.set_value(Vec::new());
+        go.run(s);
+    };
+    let on_search = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let form = event_target::<web_sys::HtmlFormElement>(&ev);
+        let q = form
+            .elements()
+            .named_item("q")
+            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(e).ok())
+            .map(|i| i.value())
+            .unwrap_or_default();
+        let mut s = state.get_untracked().first_page();
+        s.search = q.trim().to_string();
+        back_tokens.set_value(Vec::new());
+        go.run(s);
+    };
+    let sort_by = move |col: &'static str| {
+        let mut s = state.get_untracked().first_page();
+        s.desc = s.sort == col && !s.desc;
+        s.sort = col;
+        back_tokens.set_value(Vec::new());
+        go.run(s);
+    };
+    let next_page = move |_| {
+        let s = state.get_untracked();
+        let Some(link) = page
+            .get_untracked()
+            .and_then(|r| r.ok())
+            .and_then(|c| c.next)
+        else {
+            return;
+        };
+        back_tokens.update_value(|t| t.push(s.after.clone()));
+        let mut n = s;
+        n.after = query::skiptoken(&link);
+        n.page += 1;
+        go.run(n);
+    };
+    let prev_page = move |_| {
+        let mut s = state.get_untracked();
+        let prev = back_tokens
+            .try_update_value(|t| t.pop())
+            .flatten()
+            .flatten();
+        s.page = s.page.saturating_sub(1).max(1);
+        if s.page == 1 {
+            s.after = None;
+        } else if prev.is_some() {
+            s.after = prev;
+        } else {
+            s = s.first_page();
+        }
+        go.run(s);
+    };
+
+    let header_cells = COLUMNS
+        .iter()
+        .map(|c| {
+            let col = c.sort;
+            let class = move || {
+                let s = state.get();
+                match (s.sort == col, s.desc) {
+                    (true, false) => "sortable sort-asc",
+                    (true, true) => "sortable sort-desc",
+                    _ => "sortable",
+                }
+            };
+            let aria = move || {
+                let s = state.get();
+                match (s.sort == col, s.desc) {
+                    (true, false) => "ascending",
+                    (true, true) => "descending",
+                    _ => "none",
+                }
+            };
+            view! {
+                <th class=class aria-sort=aria>
+                    <button class="btn-link mb-sort" on:click=move |_| sort_by(col)>{c.label}</button>
+                </th>
+            }
+        })
+        .collect_view();
+
+    let page_ids = move || {
+        rows()
+            .into_iter()
+            .map(|r| (r.mailboxid, r.name.unwrap_or_default()))
+            .collect::<Vec<_>>()
+    };
+    let page_all_selected = move || {
+        let ids = page_ids();
+        !ids.is_empty() && selected.with(|s| ids.iter().all(|(id, _)| s.contains_key(id)))
+    };
+    let toggle_page = move |_| {
+        let ids = page_ids();
+        let all = page_all_selected();
+        selected.update(|s| {
+            for (id, name) in ids {
+                if all {
+                    s.remove(&id);
+                } else {
+                    s.insert(id, name);
+                }
+            }
+        });
+    };
+
+    view! {
+        <section class="page mailboxes" aria-labelledby="mb-title">
+            <div class="page-header">
+                <div>
+                    <h1 id="mb-title">"Mailboxes"</h1>
+                    <p class="muted">
+                        {move || state.get().view.label()}
+                        {move || total().map(|n| format!(" \u{b7} {n} mailboxes"))}
+                    </p>
+                </div>
+            </div>
+            <div class="toolbar mb-views" role="tablist" aria-label="Views">
+                {View::ALL
+                    .into_iter()
+                    .map(|v| {
+                        view! {
+                            <button
+                                role="tab"
+                                class=move || {
+                                    if state.get().view == v { "btn btn-sm btn-primary" } else { "btn btn-sm btn-secondary" }
+                                }
+                                aria-selected=move || (state.get().view == v).to_string()
+                                on:click=move |_| set_view(v)
+                            >
+                                {v.label()}
+                            </button>
+                        }
+                    })
+                    .collect_view()}
+                <span class="spacer"></span>
+                <form class="row mb-search" role="search" on:submit=on_search>
+                    <input
+                        class="input"
+                        type="search"
+                        name="q"
+                        aria-label="Search mailboxes"
+                        placeholder="Name or email contains\u{2026}"
+                        prop:value=move || state.get().search
+                    />
+                    <button class="btn btn-secondary btn-sm" type="submit">"Search"</button>
+                </form>
+            </div>
+            <div class="toolbar mb-actions">
+                <button class="btn btn-primary btn-sm" disabled=move || none_selected() || running() on:click=move |_| run_on_selection(BulkAction::approve())>
+                    "Approve Email"
+                </button>
+                <button class="btn btn-secondary btn-sm" disabled=move || none_selected() || running() on:click=move |_| run_on_selection(BulkAction::reject())>
+                    "Reject Email"
+                </button>
+                <button class="btn btn-secondary btn-sm" disabled=move || none_selected() || running() on:click=move |_| dialog.set(true)>
+                    "Test & Enable"
+                </button>
+                <DownloadDetails selected=selected notice=notice />
+                <ExportCsv state=state notice=notice />
+                <span class="spacer"></span>
+                <span class="muted small" data-testid="selected-count">
+                    {move || format!("{} selected", selected.with(BTreeMap::len))}
+                </span>
+                {move || {
+                    let n = total().unwrap_or(0);
+                    let chosen = selected.with(BTreeMap::len) as u64;
+                    (n > 0 && chosen < n).then(|| view! {
+                        <button class="btn btn-link btn-sm" disabled=move || selecting_all.get() on:click=select_all_matching>
+                            {format!("Select all {n} that match")}
+                        </button>
+                    })
+                }}
+                <Show when=move || !none_selected()>
+                    <button class="btn btn-ghost btn-sm" on:click=move |_| selected.set(BTreeMap::new())>"Clear selection"</button>
+                </Show>
+            </div>
+            {move || notice.get().map(|n| view! {
+                <div class="callout callout-error" role="alert">
+                    {n}
+                    " "
+                    <button class="btn btn-link btn-sm" on:click=move |_| notice.set(None)>"Dismiss"</button>
+                </div>
+            })}
+            <RunView run=run retry=start />
+            <Show when=move || dialog.get()>
+                <TestEnableDialog
+                    count=Signal::derive(move || selected.with(BTreeMap::len))
+                    on_close=Callback::new(move |choice: Option<BulkAction>| {
+                        dialog.set(false);
+                        if let Some(action) = choice {
+                            run_on_selection(action);
+                        }
+                    })
+                />
+            </Show>
+            <div class="table-wrap card mb-grid">
+                <table
+                    class="table table-compact"
+                    data-testid="mailbox-grid"
+                    aria-busy=move || (loaded.get() != state.get().url()).to_string()
+                >
+                    <thead>
+                        <tr>
+                            <th class="mb-check">
+                                <input
+                                    type="checkbox"
+                                    aria-label="Select page"
+                                    prop:checked=page_all_selected
+                                    on:change=toggle_page
+                                />
+                            </th>
+                            {header_cells}
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || match page.get() {
+                            None => view! { <tr><td colspan="11" class="muted"><span class="spinner"></span>" Loading\u{2026}"</td></tr> }.into_any(),
+                            Some(Err(e)) => view! { <tr><td colspan="11"><div class="callout callout-error">{e.message}</div></td></tr> }.into_any(),
+                            Some(Ok(c)) if c.value.is_empty() => view! { <tr><td colspan="11" class="muted">"No mailbox matches."</td></tr> }.into_any(),
+                            Some(Ok(c)) => {
+                                let names = profiles.get().unwrap_or_default();
+                                c.value.into_iter().map(|r| row_view(r, &names, selected)).collect_view().into_any()
+                            }
+                        }}
+                    </tbody>
+                </table>
+            </div>
+            <div class="row mb-pager" aria-label="Pages">
+                <button class="btn btn-secondary btn-sm" disabled=move || state.get().page <= 1 on:click=prev_page>"Previous"</button>
+                <span class="small" data-testid="page-number">
+                    {move || {
+                        let p = state.get().page;
+                        match total() {
+                            Some(n) => format!("Page {p} of {}", (n as usize).div_ceil(PAGE_SIZE).max(1)),
+                            None => format!("Page {p}"),
+                        }
+                    }}
+                </span>
+                <button
+                    class="btn btn-secondary btn-sm"
+                    disabled=move || page.get().and_then(|r| r.ok()).and_then(|c| c.next).is_none()
+                    on:click=next_page
+                >
+                    "Next"
+                </button>
+            </div>
+        </section>
+    }
+}
+
+fn flag(v: Option<bool>) -> &'static str {
+    match v {
+        Some(true) => "Yes",
+        Some(false) => "No",
+        None => "\u{2013}",
+    }
+}
+
+fn status_badge(v: Option<i64>) -> impl IntoView {
+    let class = match v {
+        Some(1) => "badge badge-success",
+        Some(2) => "badge badge-error",
+        _ => "badge badge-neutral",
+    };
+    view! { <span class=class>{query::status_label(v)}</span> }
+}
+
+fn row_view(
+    r: Row,
+    profiles: &HashMap<String, String>,
+    selected: RwSignal<BTreeMap<String, String>>,
+) -> impl IntoView {
+    let id = r.mailboxid.clone();
+    let id2 = id.clone();
+    let name = r.name.clone().unwrap_or_default();
+    let label_name = name.clone();
+    let checked = move || selected.with(|s| s.contains_key(&id));
+    let checked2 = checked.clone();
+    let toggle = move |_| {
+        let id = id2.clone();
+        let name = name.clone();
+        selected.update(|s| {
+            if s.remove(&id).is_none() {
+                s.insert(id, name);
+            }
+        });
+    };
+    let profile = r
+        .profile
+        .as_ref()
+        .map(|p| profiles.get(p).cloned().unwrap_or_else(|| p.clone()))
+        .unwrap_or_default();
+    let approval = query::approval_label(r.emailrouteraccessapproval);
+    let approval_class = match r.emailrouteraccessapproval {
+        Some(1) => "badge badge-success",
+        Some(3) => "badge badge-error",
+        Some(2) => "badge badge-warning",
+        _ => "badge badge-neutral",
+    };
+    let enabled = format!(
+        "{} / {} / {}",
+        flag(r.enabledforincomingemail),
+        flag(r.enabledforoutgoingemail),
+        flag(r.enabledforact)
+    );
+    let next = r
+        .postponemailboxprocessinguntil
+        .as_deref()
+        .map(|t| t.replace('T', " ").trim_end_matches('Z').to_string())
+        .unwrap_or_default();
+    let error = r.lastsyncerror.clone().unwrap_or_default();
+    let pending_test = r.testemailconfigurationscheduled == Some(true);
+    view! {
+        <tr class:is-selected=checked data-id=r.mailboxid.clone()>
+            <td class="mb-check">
+                <input type="checkbox" aria-label=format!("Select {label_name}") prop:checked=checked2 on:change=toggle />
+            </td>
+            <td class="nowrap">
+                {label_name.clone()}
+                {pending_test.then(|| view! { " " <span class="badge badge-info">"Test pending"</span> })}
+            </td>
+            <td class="nowrap">{r.emailaddress.clone().unwrap_or_default()}</td>
+            <td class="mb-profile">{profile}</td>
+            <td class="nowrap" data-col="approval"><span class=approval_class>{approval}</span></td>
+            <td>{status_badge(r.incomingemailstatus)}</td>
+            <td>{status_badge(r.outgoingemailstatus)}</td>
+            <td>{status_badge(r.actstatus)}</td>
+            <td class="nowrap small">{enabled}</td>
+            <td class="truncate mb-error small" title=error.clone()>{error.clone()}</td>
+            <td class="nowrap small mono">{next}</td>
+        </tr>
+    }
+}

@@ -1,0 +1,361 @@
+//! The grid's state as it lives in the URL (`?view=&q=&sort=&desc=&page=&after=`) and
+//! the Web API query it makes. Plain functions: host unit tests.
+
+/// The system views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Active,
+    Unapproved,
+    PendingTest,
+    DisabledOrFailing,
+    All,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [
+        View::Active,
+        View::Unapproved,
+        View::PendingTest,
+        View::DisabledOrFailing,
+        View::All,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            View::Active => "active",
+            View::Unapproved => "unapproved",
+            View::PendingTest => "pending-test",
+            View::DisabledOrFailing => "disabled-failing",
+            View::All => "all",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            View::Active => "Active Mailboxes",
+            View::Unapproved => "Unapproved Mailboxes",
+            View::PendingTest => "Pending Test",
+            View::DisabledOrFailing => "Disabled or Failing",
+            View::All => "All Mailboxes",
+        }
+    }
+
+    pub fn from_key(key: &str) -> View {
+        View::ALL
+            .into_iter()
+            .find(|v| v.key() == key)
+            .unwrap_or(View::Active)
+    }
+
+    /// The view's `$filter` (None: every mailbox).
+    pub fn filter(self) -> Option<&'static str> {
+        match self {
+            View::Active => Some("statecode eq 0"),
+            View::Unapproved => Some("emailrouteraccessapproval ne 1"),
+            View::PendingTest => Some("testemailconfigurationscheduled eq true"),
+            View::DisabledOrFailing => Some(
+                "(enabledforincomingemail eq false and enabledforoutgoingemail eq false) \
+                 or incomingemailstatus eq 2 or outgoingemailstatus eq 2 or actstatus eq 2",
+            ),
+            View::All => None,
+        }
+    }
+}
+
+/// A grid column: its header, the property it shows and sorts by.
+pub struct Column {
+    pub label: &'static str,
+    pub sort: &'static str,
+}
+
+pub const COLUMNS: &[Column] = &[
+    Column {
+        label: "Name",
+        sort: "name",
+    },
+    Column {
+        label: "Email address",
+        sort: "emailaddress",
+    },
+    Column {
+        label: "Email server profile",
+        sort: "_emailserverprofile_value",
+    },
+    Column {
+        label: "Approval",
+        sort: "emailrouteraccessapproval",
+    },
+    Column {
+        label: "Incoming",
+        sort: "incomingemailstatus",
+    },
+    Column {
+        label: "Outgoing",
+        sort: "outgoingemailstatus",
+    },
+    Column {
+        label: "ACT",
+        sort: "actstatus",
+    },
+    Column {
+        label: "Enabled (in/out/ACT)",
+        sort: "enabledforincomingemail",
+    },
+    Column {
+        label: "Last sync error",
+        sort: "lastsyncerror",
+    },
+    Column {
+        label: "Next sync",
+        sort: "postponemailboxprocessinguntil",
+    },
+];
+
+/// The properties the grid reads.
+pub const SELECT: &str =
+    "mailboxid,name,emailaddress,_emailserverprofile_value,emailrouteraccessapproval,\
+incomingemailstatus,outgoingemailstatus,actstatus,enabledforincomingemail,enabledforoutgoingemail,\
+enabledforact,lastsyncerror,postponemailboxprocessinguntil,testemailconfigurationscheduled";
+
+/// Rows per page.
+pub const PAGE_SIZE: usize = 50;
+
+/// Everything the URL says about the grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridState {
+    pub view: View,
+    pub search: String,
+    pub sort: &'static str,
+    pub desc: bool,
+    /// 1-based page number (display only; `after` is what selects the page).
+    pub page: usize,
+    /// The `$skiptoken` of this page (None: first page).
+    pub after: Option<String>,
+}
+
+impl Default for GridState {
+    fn default() -> Self {
+        GridState {
+            view: View::Active,
+            search: String::new(),
+            sort: "name",
+            desc: false,
+            page: 1,
+            after: None,
+        }
+    }
+}
+
+impl GridState {
+    /// Reads the URL's query parameters (`get("view")` ...). Unknown values fall back.
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> GridState {
+        let d = GridState::default();
+        let sort = get("sort")
+            .and_then(|s| COLUMNS.iter().find(|c| c.sort == s).map(|c| c.sort))
+            .unwrap_or(d.sort);
+        let after = get("after").filter(|a| !a.is_empty());
+        GridState {
+            view: get("view").map_or(d.view, |v| View::from_key(&v)),
+            search: get("q").unwrap_or_default(),
+            sort,
+            desc: get("desc").is_some_and(|v| v == "1" || v == "true"),
+            page: if after.is_some() {
+                get("page")
+                    .and_then(|p| p.parse().ok())
+                    .filter(|p| *p >= 1)
+                    .unwrap_or(2)
+            } else {
+                1
+            },
+            after,
+        }
+    }
+
+    /// The console URL (`/mailboxes?...`) for this state.
+    pub fn url(&self) -> String {
+        let mut params = vec![format!("view={}", self.view.key())];
+        if !self.search.is_empty() {
+            params.push(format!("q={}", encode(&self.search)));
+        }
+        if self.sort != "name" || self.desc {
+            params.push(format!("sort={}", self.sort));
+        }
+        if self.desc {
+            params.push("desc=1".into());
+        }
+        if let Some(after) = &self.after {
+            params.push(format!("page={}", self.page));
+            params.push(format!("after={}", encode(after)));
+        }
+        format!("/mailboxes?{}", params.join("&"))
+    }
+
+    /// The same grid at its first page (view, search or sort changed).
+    pub fn first_page(mut self) -> GridState {
+        self.page = 1;
+        self.after = None;
+        self
+    }
+
+    /// The `$filter` of the view and the search, if any.
+    pub fn filter(&self) -> Option<String> {
+        let search = self.search.trim();
+        let search = (!search.is_empty()).then(|| {
+            let s = search.replace('\'', "''");
+            format!("(contains(name,'{s}') or contains(emailaddress,'{s}'))")
+        });
+        match (self.view.filter(), search) {
+            (Some(v), Some(s)) => Some(format!("({v}) and {s}")),
+            (Some(v), None) => Some(v.to_string()),
+            (None, Some(s)) => Some(s),
+            (None, None) => None,
+        }
+    }
+
+    /// The Web API request for this page (`maxpagesize` goes in `Prefer`).
+    pub fn api_path(&self, select: &str, count: bool) -> String {
+        let dir = if self.desc { "desc" } else { "asc" };
+        let mut q = format!(
+            "/api/data/v9.2/mailboxes?$select={select}&$orderby={} {dir}",
+            self.sort
+        );
+        if let Some(f) = self.filter() {
+            q.push_str("&$filter=");
+            q.push_str(&encode(&f));
+        }
+        if count {
+            q.push_str("&$count=true");
+        }
+        if let Some(after) = &self.after {
+            q.push_str("&$skiptoken=");
+            q.push_str(&encode(after));
+        }
+        q.replace(' ', "%20")
+    }
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-decodes (invalid escapes are kept as they are).
+pub fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `$skiptoken` of an `@odata.nextLink` (still as the server encoded it, decoded once).
+pub fn skiptoken(next_link: &str) -> Option<String> {
+    let query = next_link.split_once('?')?.1;
+    query.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (decode(k) == "$skiptoken").then(|| decode(v))
+    })
+}
+
+/// Labels of the option values the grid shows.
+pub fn approval_label(v: Option<i64>) -> &'static str {
+    match v {
+        Some(0) => "Empty",
+        Some(1) => "Approved",
+        Some(2) => "Pending Approval",
+        Some(3) => "Rejected",
+        _ => "",
+    }
+}
+
+pub fn status_label(v: Option<i64>) -> &'static str {
+    match v {
+        Some(0) => "Not Run",
+        Some(1) => "Success",
+        Some(2) => "Failure",
+        _ => "",
+    }
+}
+
+/// One CSV field, quoted when it must be.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn state(url_query: &str) -> GridState {
+        let map: HashMap<String, String> = url_query
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.to_string(), decode(v)))
+            .collect();
+        GridState::from_params(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn url_round_trips() {
+        let s = GridState {
+            view: View::Unapproved,
+            search: "a&b 'c'".into(),
+            sort: "emailaddress",
+            desc: true,
+            page: 3,
+            after: Some("abc=/+".into()),
+        };
+        let url = s.url();
+        assert_eq!(state(url.split_once('?').unwrap().1), s);
+        assert_eq!(GridState::default().url(), "/mailboxes?view=active");
+        assert_eq!(state("view=nope&sort=password"), GridState::default());
+    }
+
+    #[test]
+    fn builds_filters_and_paths() {
+        let s = state("view=unapproved&q=o'neil");
+        assert_eq!(
+            s.filter().unwrap(),
+            "(emailrouteraccessapproval ne 1) and (contains(name,'o''neil') or contains(emailaddress,'o''neil'))"
+        );
+        assert_eq!(state("view=all").filter(), None);
+        let p = state("view=all&sort=name&desc=1").api_path("mailboxid", true);
+        assert_eq!(
+            p,
+            "/api/data/v9.2/mailboxes?$select=mailboxid&$orderby=name%20desc&$count=true"
+        );
+    }
+
+    #[test]
+    fn reads_skiptokens() {
+        assert_eq!(
+            skiptoken("http://h/api/data/v9.2/mailboxes?$select=a&$skiptoken=x%3D1").as_deref(),
+            Some("x=1")
+        );
+        assert_eq!(skiptoken("http://h/x?$select=a"), None);
+        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+    }
+}

@@ -1,0 +1,229 @@
+//! The toolbar's other tools: the Test & Enable dialog, Download Mailbox Details
+//! (opens the log in the Log Analyzer, or saves it) and Export CSV of the view.
+
+use std::collections::{BTreeMap, HashMap};
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use leptos_router::hooks::use_navigate;
+use leptos_router::NavigateOptions;
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::bulk::BulkAction;
+use super::query::{self, GridState, SELECT};
+use super::{fetch_all, Row};
+use crate::api;
+
+/// Test & Enable's options, then the run (or cancel: `None`).
+#[component]
+pub fn TestEnableDialog(
+    count: Signal<usize>,
+    on_close: Callback<Option<BulkAction>>,
+) -> impl IntoView {
+    let this_org = RwSignal::new(false);
+    let after = RwSignal::new(String::new());
+    view! {
+        <div class="mb-backdrop">
+            <div class="card mb-dialog" role="dialog" aria-modal="true" aria-labelledby="mb-te-title">
+                <h2 id="mb-te-title">"Test & Enable Mailboxes"</h2>
+                <p>{move || format!("Schedule the configuration test for {} selected mailboxes. They show as pending test until it runs.", count.get())}</p>
+                <label class="checkbox">
+                    <input type="checkbox" prop:checked=move || this_org.get() on:change=move |ev| this_org.set(event_target_checked(&ev)) />
+                    " Sync items with Exchange from this organization only, even if Exchange was set to sync with a different organization"
+                </label>
+                <div class="field">
+                    <label for="mb-te-after">"Process email received after"</label>
+                    <input id="mb-te-after" class="input" type="date" prop:value=move || after.get() on:input=move |ev| after.set(event_target_value(&ev)) />
+                    <span class="field-hint">"Optional: older email is not processed."</span>
+                </div>
+                <div class="row">
+                    <span class="spacer"></span>
+                    <button class="btn btn-secondary" on:click=move |_| on_close.run(None)>"Cancel"</button>
+                    <button
+                        class="btn btn-primary"
+                        on:click=move |_| {
+                            let date = after.get_untracked();
+                            on_close.run(Some(BulkAction::test_and_enable(this_org.get_untracked(), Some(date))))
+                        }
+                    >
+                        "Test & Enable"
+                    </button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// Saves `body` as a file named `name` through a Blob object URL.
+fn download(name: &str, mime: &str, body: &str) -> Result<(), JsValue> {
+    let parts = js_sys::Array::of1(&JsValue::from_str(body));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let document = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a")?.unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.set_attribute("hidden", "")?;
+    document.body().ok_or("no body")?.append_child(&a)?;
+    a.click();
+    a.remove();
+    let revoke = url.clone();
+    set_timeout(
+        move || {
+            let _ = web_sys::Url::revoke_object_url(&revoke);
+        },
+        std::time::Duration::from_secs(30),
+    );
+    Ok(())
+}
+
+fn file_name(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{clean}.log")
+}
+
+/// Download Mailbox Details of the selected mailboxes (up to 20): open them in the
+/// Log Analyzer, or save the first as a file.
+#[component]
+pub fn DownloadDetails(
+    selected: RwSignal<BTreeMap<String, String>>,
+    notice: RwSignal<Option<String>>,
+) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let navigate = StoredValue::new_local(use_navigate());
+    let fetch = move |open: bool| {
+        let targets: Vec<(String, String)> = selected.with_untracked(|s| {
+            s.iter()
+                .take(20)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        });
+        if targets.is_empty() {
+            return;
+        }
+        busy.set(true);
+        spawn_local(async move {
+            let mut logs = Vec::new();
+            for (id, name) in targets {
+                let path = format!(
+                    "/api/data/v9.2/mailboxes({id})/Microsoft.Dynamics.CRM.DownloadMailboxDetails()"
+                );
+                match api::get_text(&path).await {
+                    Ok(text) => logs.push((file_name(&name), text)),
+                    Err(e) => {
+                        notice.set(Some(format!("{name}: {}", e.message)));
+                        busy.set(false);
+                        return;
+                    }
+                }
+            }
+            busy.set(false);
+            if open {
+                for (name, text) in logs {
+                    crate::handoff::give(name, text);
+                }
+                navigate.with_value(|n| n("/analyzer", NavigateOptions::default()));
+            } else {
+                for (name, text) in logs {
+                    let _ = download(&name, "text/plain", &text);
+                }
+            }
+        });
+    };
+    let disabled = move || busy.get() || selected.with(BTreeMap::is_empty);
+    view! {
+        <div class="btn-group">
+            <button class="btn btn-secondary btn-sm" disabled=disabled on:click=move |_| fetch(true)>
+                "Download Mailbox Details"
+            </button>
+            <button class="btn btn-secondary btn-sm" title="Save the log files instead" disabled=disabled on:click=move |_| fetch(false)>
+                "Save"
+            </button>
+        </div>
+    }
+}
+
+/// Export CSV of every mailbox of the current view and search, in its order.
+#[component]
+pub fn ExportCsv(state: Memo<GridState>, notice: RwSignal<Option<String>>) -> impl IntoView {
+    let busy = RwSignal::new(false);
+    let export = move |_| {
+        let s = state.get_untracked().first_page();
+        busy.set(true);
+        spawn_local(async move {
+            let profiles: HashMap<String, String> = fetch_all::<serde_json::Value>(
+                "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,name".into(),
+            )
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some((
+                    p["emailserverprofileid"].as_str()?.to_string(),
+                    p["name"].as_str().unwrap_or_default().to_string(),
+                ))
+            })
+            .collect();
+            match fetch_all::<Row>(s.api_path(SELECT, false)).await {
+                Ok(rows) => {
+                    let csv = to_csv(&rows, &profiles);
+                    let name = format!("mailboxes-{}.csv", s.view.key());
+                    if let Err(e) = download(&name, "text/csv", &csv) {
+                        notice.set(Some(format!("The CSV could not be saved: {e:?}")));
+                    }
+                }
+                Err(e) => notice.set(Some(e.message)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <button class="btn btn-secondary btn-sm" disabled=move || busy.get() on:click=export>
+            "Export CSV"
+        </button>
+    }
+}
+
+fn to_csv(rows: &[Row], profiles: &HashMap<String, String>) -> String {
+    let mut out = String::from(
+        "Mailbox ID,Name,Email address,Email server profile,Approval,Incoming status,Outgoing status,ACT status,Enabled incoming,Enabled outgoing,Enabled ACT,Last sync error,Next sync\r\n",
+    );
+    for r in rows {
+        let b = |v: Option<bool>| v.map(|v| v.to_string()).unwrap_or_default();
+        let fields = [
+            r.mailboxid.clone(),
+            r.name.clone().unwrap_or_default(),
+            r.emailaddress.clone().unwrap_or_default(),
+            r.profile
+                .as_ref()
+                .map(|p| profiles.get(p).cloned().unwrap_or_else(|| p.clone()))
+                .unwrap_or_default(),
+            query::approval_label(r.emailrouteraccessapproval).into(),
+            query::status_label(r.incomingemailstatus).into(),
+            query::status_label(r.outgoingemailstatus).into(),
+            query::status_label(r.actstatus).into(),
+            b(r.enabledforincomingemail),
+            b(r.enabledforoutgoingemail),
+            b(r.enabledforact),
+            r.lastsyncerror.clone().unwrap_or_default(),
+            r.postponemailboxprocessinguntil.clone().unwrap_or_default(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| query::csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}

@@ -1,0 +1,420 @@
+//! `/settings`: System Settings, Email tab — the organization's email columns
+//! (`GET/PATCH /organizations(<id>)`). Saving sends only what changed, with
+//! `If-Match`: a 412 (someone else saved first) says so and reloads. Unsaved changes
+//! are guarded: leaving through a console link asks first, and closing or reloading
+//! the tab gets the browser's "leave site?" prompt. Read-only without an
+//! administrator role.
+
+mod model;
+
+use std::cell::Cell;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use mailsync_core::options::delivery_method_label;
+use mailsync_core::report::Direction;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+use crate::api::{self, ApiError};
+use crate::session::{use_session, Auth};
+use model::{Form, Org, Profile, SELECT};
+
+const ORGS: &str = "/api/data/v9.2/organizations";
+
+/// The roles that may change System Settings.
+fn can_edit(auth: &Auth) -> bool {
+    match auth {
+        Auth::SignedIn(u) => u
+            .roles
+            .iter()
+            .any(|r| r == "System Administrator" || r == "Global Administrator"),
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Note {
+    Saved,
+    Stale,
+    Error(String),
+}
+
+async fn load() -> Result<(Org, Vec<Profile>), ApiError> {
+    #[derive(serde::Deserialize)]
+    struct List<T> {
+        value: Vec<T>,
+    }
+    let orgs: List<Org> = api::get_json(&format!("{ORGS}?$select={SELECT}&$top=1")).await?;
+    let org = orgs.value.into_iter().next().ok_or_else(|| ApiError {
+        status: 404,
+        code: None,
+        message: "The organization record was not found.".to_string(),
+    })?;
+    let profiles: List<Profile> = api::get_json(
+        "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,name&$orderby=name",
+    )
+    .await?;
+    Ok((org, profiles.value))
+}
+
+#[component]
+pub fn Settings() -> impl IntoView {
+    let session = use_session();
+    let editable = Memo::new(move |_| can_edit(&session.auth()));
+    let saved = RwSignal::new(None::<Org>);
+    let profiles = RwSignal::new(Vec::<Profile>::new());
+    let form = RwSignal::new(Form::default());
+    let load_error = RwSignal::new(None::<String>);
+    let note = RwSignal::new(None::<Note>);
+    let saving = RwSignal::new(false);
+
+    let reload = move |then: Option<Note>| {
+        spawn_local(async move {
+            match load().await {
+                Ok((org, list)) => {
+                    form.set(Form::of(&org));
+                    saved.set(Some(org));
+                    profiles.set(list);
+                    load_error.set(None);
+                }
+                Err(e) => load_error.set(Some(e.message)),
+            }
+            note.set(then);
+        });
+    };
+    reload(None);
+
+    let dirty = Memo::new(move |_| {
+        saved.with(|s| {
+            s.as_ref()
+                .is_some_and(|s| form.with(|f| !f.changes(s).is_empty()))
+        })
+    });
+    guard_unsaved_changes(dirty);
+
+    let save = move || {
+        let Some(org) = saved.get_untracked() else {
+            return;
+        };
+        let body = form.with_untracked(|f| f.changes(&org));
+        if body.is_empty() {
+            return;
+        }
+        saving.set(true);
+        note.set(None);
+        spawn_local(async move {
+            let path = format!("{ORGS}({})", org.organizationid);
+            let result = api::patch_json(&path, &body, org.etag.as_deref()).await;
+            saving.set(false);
+            match result {
+                Ok(()) => reload(Some(Note::Saved)),
+                Err(e) if e.status == 412 => reload(Some(Note::Stale)),
+                Err(e) => note.set(Some(Note::Error(e.message))),
+            }
+        });
+    };
+
+    let check = move |label: &'static str, get: fn(&Form) -> bool, set: fn(&mut Form, bool)| {
+        view! {
+            <label class="checkbox settings-check">
+                <input
+                    type="checkbox"
+                    prop:checked=move || form.with(get)
+                    disabled=move || !editable.get()
+                    on:change=move |ev| {
+                        let v = event_target_checked(&ev);
+                        form.update(|f| set(f, v));
+                    }
+                />
+                " "
+                {label}
+            </label>
+        }
+    };
+
+    let method = move |label: &'static str,
+                       id: &'static str,
+                       dir: Direction,
+                       values: &'static [i32],
+                       get: fn(&Form) -> Option<i64>,
+                       set: fn(&mut Form, i64)| {
+        view! {
+            <div class="field">
+                <label for=id>{label}</label>
+                <select
+                    id=id
+                    class="input"
+                    disabled=move || !editable.get()
+                    prop:value=move || form.with(get).map(|v| v.to_string()).unwrap_or_default()
+                    on:change=move |ev| {
+                        if let Ok(v) = event_target_value(&ev).parse::<i64>() {
+                            form.update(|f| set(f, v));
+                        }
+                    }
+                >
+                    {values
+                        .iter()
+                        .map(|&v| {
+                            view! {
+                                <option
+                                    value=v.to_string()
+                                    prop:selected=move || form.with(get) == Some(v as i64)
+                                >
+                                    {delivery_method_label(dir, v)}
+                                </option>
+                            }
+                        })
+                        .collect_view()}
+                </select>
+            </div>
+        }
+    };
+
+    view! {
+        <section class="page settings-page">
+            <div class="page-header">
+                <div>
+                    <h1>"System Settings"</h1>
+                    <p class="muted">
+                        {move || {
+                            saved
+                                .with(|s| s.as_ref().and_then(|o| o.name.clone()))
+                                .unwrap_or_else(|| "The organization".to_string())
+                        }}
+                    </p>
+                </div>
+                <div class="page-actions">
+                    <Show when=move || dirty.get()>
+                        <span class="badge badge-warning settings-dirty">"Unsaved changes"</span>
+                    </Show>
+                    <button
+                        class="btn btn-secondary"
+                        disabled=move || !dirty.get() || saving.get()
+                        on:click=move |_| {
+                            if let Some(o) = saved.get_untracked() {
+                                form.set(Form::of(&o));
+                            }
+                        }
+                    >
+                        "Discard"
+                    </button>
+                    <button
+                        class="btn btn-primary"
+                        disabled=move || !editable.get() || !dirty.get() || saving.get()
+                        on:click=move |_| save()
+                    >
+                        {move || if saving.get() { "Saving…" } else { "Save" }}
+                    </button>
+                </div>
+            </div>
+            <div class="tabs" role="tablist">
+                <button class="tab is-active" role="tab" aria-selected="true">
+                    "Email"
+                </button>
+            </div>
+            <Show when=move || !editable.get()>
+                <div class="callout callout-info settings-readonly">
+                    "Only a System Administrator or Global Administrator can change System Settings."
+                </div>
+            </Show>
+            {move || {
+                note.get()
+                    .map(|n| match n {
+                        Note::Saved => {
+                            view! {
+                                <div class="callout callout-success settings-note" role="status">
+                                    "Settings saved. They are in force at once."
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        Note::Stale => {
+                            view! {
+                                <div class="callout callout-warning settings-note" role="alert">
+                                    <div class="callout-title">"Not saved: someone else changed these settings"</div>
+                                    "The settings were changed by someone else after you opened them. They have been reloaded; make your changes again."
+                                </div>
+                            }
+                                .into_any()
+                        }
+                        Note::Error(m) => {
+                            view! { <div class="callout callout-error settings-note" role="alert">{m}</div> }
+                                .into_any()
+                        }
+                    })
+            }}
+            {move || load_error.get().map(|e| view! { <div class="callout callout-error" role="alert">{e}</div> })}
+            <Show
+                when=move || saved.with(Option::is_some)
+                fallback=|| view! { <p class="muted">"Loading settings…"</p> }
+            >
+                <div class="card settings-card">
+                    <div class="card-header">
+                        <span class="card-title">"Configure email processing"</span>
+                    </div>
+                    <div class="card-body">
+                        <div class="field">
+                            <label for="settings-channel">"Process email using"</label>
+                            <select
+                                id="settings-channel"
+                                class="input"
+                                disabled=move || !editable.get()
+                                on:change=move |ev| {
+                                    if let Ok(v) = event_target_value(&ev).parse::<i64>() {
+                                        form.update(|f| f.channel = v);
+                                    }
+                                }
+                            >
+                                <option value="0" prop:selected=move || form.with(|f| f.channel == 0)>
+                                    "Server-Side Synchronization"
+                                </option>
+                                <option value="1" prop:selected=move || form.with(|f| f.channel == 1)>
+                                    "Email Router"
+                                </option>
+                            </select>
+                        </div>
+                        <div class="field">
+                            <label for="settings-profile">"Server Profile"</label>
+                            <select
+                                id="settings-profile"
+                                class="input"
+                                disabled=move || !editable.get()
+                                on:change=move |ev| {
+                                    let v = event_target_value(&ev);
+                                    if !v.is_empty() {
+                                        form.update(|f| f.profile = Some(v));
+                                    }
+                                }
+                            >
+                                <Show when=move || form.with(|f| f.profile.is_none())>
+                                    <option value="" selected=true>
+                                        "(none)"
+                                    </option>
+                                </Show>
+                                <For
+                                    each=move || profiles.get()
+                                    key=|p| p.emailserverprofileid.clone()
+                                    let(p)
+                                >
+                                    {
+                                        let id = p.emailserverprofileid.clone();
+                                        let id2 = id.clone();
+                                        view! {
+                                            <option
+                                                value=id
+                                                prop:selected=move || form.with(|f| f.profile.as_deref() == Some(id2.as_str()))
+                                            >
+                                                {p.name.clone().unwrap_or_default()}
+                                            </option>
+                                        }
+                                    }
+                                </For>
+                            </select>
+                            <div class="field-hint">"The default email server profile of new mailboxes."</div>
+                        </div>
+                    </div>
+                </div>
+                <div class="card settings-card">
+                    <div class="card-header">
+                        <span class="card-title">"Synchronization methods"</span>
+                    </div>
+                    <div class="card-body">
+                        {method("Incoming Email", "settings-incoming", Direction::Incoming, &[0, 1, 2, 3], |f| f.incoming, |f, v| f.incoming = Some(v))}
+                        {method("Outgoing Email", "settings-outgoing", Direction::Outgoing, &[0, 1, 2], |f| f.outgoing, |f, v| f.outgoing = Some(v))}
+                        {method("Appointments, Contacts, and Tasks", "settings-act", Direction::Act, &[0, 1, 2], |f| f.act, |f, v| f.act = Some(v))}
+                    </div>
+                </div>
+                <div class="card settings-card">
+                    <div class="card-header">
+                        <span class="card-title">"Email processing for unapproved users and queues"</span>
+                    </div>
+                    <div class="card-body stack">
+                        {check("Process emails only for approved users", |f| f.approved_users, |f, v| f.approved_users = v)}
+                        {check("Process emails only for approved queues", |f| f.approved_queues, |f, v| f.approved_queues = v)}
+                    </div>
+                </div>
+                <div class="card settings-card">
+                    <div class="card-header">
+                        <span class="card-title">"Alerts"</span>
+                    </div>
+                    <div class="card-body stack">
+                        <span class="muted small">"Generate alerts for:"</span>
+                        {check("Error", |f| f.alert_errors, |f, v| f.alert_errors = v)}
+                        {check("Warning", |f| f.alert_warnings, |f, v| f.alert_warnings = v)}
+                        {check("Information", |f| f.alert_information, |f, v| f.alert_information = v)}
+                        {check("Notify mailbox owner", |f| f.notify_owner, |f, v| f.notify_owner = v)}
+                    </div>
+                </div>
+                <div class="card settings-card">
+                    <div class="card-header">
+                        <span class="card-title">"Email form options"</span>
+                    </div>
+                    <div class="card-body stack">
+                        {check("Allow messages with unresolved email recipients to be sent", |f| f.allow_unresolved, |f, v| f.allow_unresolved = v)}
+                    </div>
+                </div>
+            </Show>
+        </section>
+    }
+}
+
+thread_local! {
+    /// The settings page has unsaved changes (read by the window listeners).
+    static DIRTY: Cell<bool> = const { Cell::new(false) };
+    static INSTALLED: Cell<bool> = const { Cell::new(false) };
+}
+
+const LEAVE: &str = "You have unsaved changes to System Settings. Leave this page and lose them?";
+
+/// Keeps `DIRTY` in step with `dirty` and installs (once) the window listeners: a
+/// capturing click listener that asks before a console link leaves the page, and
+/// `beforeunload` for reloads and closing the tab.
+fn guard_unsaved_changes(dirty: Memo<bool>) {
+    Effect::new(move |_| DIRTY.with(|d| d.set(dirty.get())));
+    on_cleanup(|| DIRTY.with(|d| d.set(false)));
+    if INSTALLED.with(|i| i.replace(true)) {
+        return;
+    }
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    let click = Closure::<dyn Fn(web_sys::MouseEvent)>::new(|ev: web_sys::MouseEvent| {
+        if !DIRTY.with(Cell::get) {
+            return;
+        }
+        let Some(target) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        if target.closest("a[href]").ok().flatten().is_none() {
+            return;
+        }
+        let leave = web_sys::window()
+            .and_then(|w| w.confirm_with_message(LEAVE).ok())
+            .unwrap_or(true);
+        if leave {
+            DIRTY.with(|d| d.set(false));
+        } else {
+            ev.prevent_default();
+            ev.stop_immediate_propagation();
+        }
+    });
+    let _ = window.add_event_listener_with_callback_and_bool(
+        "click",
+        click.as_ref().unchecked_ref(),
+        true,
+    );
+    click.forget();
+    let unload = Closure::<dyn Fn(web_sys::Event)>::new(|ev: web_sys::Event| {
+        if DIRTY.with(Cell::get) {
+            ev.prevent_default();
+            let _ = js_sys::Reflect::set(&ev, &"returnValue".into(), &LEAVE.into());
+        }
+    });
+    let _ =
+        window.add_event_listener_with_callback("beforeunload", unload.as_ref().unchecked_ref());
+    unload.forget();
+}
