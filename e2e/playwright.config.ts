@@ -16,6 +16,23 @@ const dist = process.env.MAILSYNC_E2E_DIST ?? '../dist';
 // A fresh organization per run, never the user's own database.
 const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-e2e-')), 'org.sqlite');
 
+// Debian's chromium, headless, with nothing reaching for the network.
+const browser = {
+  browserName: 'chromium' as const,
+  viewport: { width: 1280, height: 800 },
+  launchOptions: {
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  },
+};
+
 export default defineConfig({
   testDir: './tests',
   outputDir: './artifacts/test-results',
@@ -34,24 +51,9 @@ export default defineConfig({
     trace: 'retain-on-failure',
   },
   projects: [
-    {
-      name: 'chromium',
-      use: {
-        browserName: 'chromium',
-        viewport: { width: 1280, height: 800 },
-        launchOptions: {
-          executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-          args: [
-            '--no-sandbox',
-            '--disable-gpu',
-            '--disable-background-networking',
-            '--disable-component-update',
-            '--disable-sync',
-            '--no-first-run',
-          ],
-        },
-      },
-    },
+    { name: 'chromium', use: browser, testIgnore: /records\.spec\.ts$/ },
+    // Tests that change many shared records run after the others, not beside them.
+    { name: 'records', use: browser, testMatch: /records\.spec\.ts$/, dependencies: ['chromium'] },
   ],
   webServer: {
     command: `${server} serve --port ${port} --dist ${dist} --db ${db} --seed demo`,

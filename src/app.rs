@@ -8,8 +8,9 @@ use leptos_router::path;
 
 use crate::pages::alerts::Alerts;
 use crate::pages::analyzer::LogAnalyzer;
-use crate::pages::mailboxes::Mailboxes;
+use crate::pages::mailboxes::{MailboxRecord, Mailboxes};
 use crate::pages::not_yet::NotYet;
+use crate::pages::profiles::{ProfileRecord, Profiles};
 use crate::pages::settings::Settings;
 use crate::pages::signin::SignIn;
 use crate::session::{RequireSignIn, Session, SessionMenu};
@@ -85,10 +86,9 @@ pub fn App() -> impl IntoView {
                             path=path!("/mailboxes")
                             view=Mailboxes
                         />
-                        <Route
-                            path=path!("/profiles")
-                            view=|| view! { <Organization area="Email Server Profiles" /> }
-                        />
+                        <Route path=path!("/mailboxes/:id") view=MailboxRecord />
+                        <Route path=path!("/profiles") view=Profiles />
+                        <Route path=path!("/profiles/:id") view=ProfileRecord />
                         <Route
                             path=path!("/alerts")
                             view=|| view! { <RequireSignIn><Alerts /></RequireSignIn> }

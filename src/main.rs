@@ -5,6 +5,7 @@
 
 mod api;
 mod app;
+mod form;
 mod handoff;
 mod pages;
 mod session;

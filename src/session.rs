@@ -54,6 +54,11 @@ impl Session {
                 Err(_) => auth.set(check().await),
             }
         });
+        api::on_session_expired(move || {
+            if matches!(auth.get_untracked(), Auth::SignedIn(_)) {
+                auth.set(Auth::SignedOut);
+            }
+        });
         let session = Session { auth, sign_out };
         provide_context(session);
         spawn_local(async move { auth.set(check().await) });

@@ -109,6 +109,20 @@ test('admin signs in, keeps the session across a reload, and signs out', async (
   expect(errors).toEqual([]);
 });
 
+test('a session that ends elsewhere sends the page to sign-in at its next request', async ({ page }) => {
+  const errors = watchErrors(page);
+  await page.goto('/signin?next=/mailboxes?view=all');
+  await signIn(page);
+  await expect(page.getByTestId('mailbox-grid')).toHaveAttribute('aria-busy', 'false');
+  // The session ends on the server (another tab signed out, or it expired).
+  expect((await page.request.post('/api/auth/logout')).ok()).toBeTruthy();
+  await page.getByRole('button', { name: 'Next', exact: true }).click();
+  await expect(page).toHaveURL(/\/signin\?next=/);
+  await expect(header(page).locator('.session-name')).toHaveCount(0);
+  // The refused page load is the answer that signed the console out.
+  expect(errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+});
+
 test('the header links to sign-in and comes back to the page it was on', async ({ page }) => {
   const errors = watchErrors(page);
   await page.goto('/analyzer');

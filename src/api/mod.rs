@@ -7,6 +7,9 @@
 //! Dataverse's `{"error": {"code": "0x...", "message": "..."}}` body, so pages can show
 //! the server's own message.
 //!
+//! Every call honours Dataverse's service protection: a 429 waits for `Retry-After` and
+//! is sent again (up to `THROTTLE_RETRIES` times).
+//!
 //! Futures here are not `Send` (they hold JS values): run them with
 //! `leptos::task::spawn_local`, `Action::new_local` or `LocalResource`.
 
@@ -15,7 +18,7 @@ pub mod batch;
 mod records;
 
 pub use auth::{login, logout, me, User};
-pub use records::{delete, patch_json, same_origin};
+pub use records::{create, delete, patch_json, same_origin};
 
 use std::fmt;
 
@@ -110,6 +113,27 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+thread_local! {
+    /// Told when the server answers 401 outside sign-in: the session has ended.
+    static ON_EXPIRED: std::cell::RefCell<Option<std::rc::Rc<dyn Fn()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Registers what to do when a request finds the session gone (`session.rs` signs the
+/// console out, so the page asks to sign in again instead of failing call by call).
+pub fn on_session_expired(f: impl Fn() + 'static) {
+    ON_EXPIRED.with(|e| *e.borrow_mut() = Some(std::rc::Rc::new(f)));
+}
+
+/// A 401 from any API but sign-in's own means the session expired.
+fn notice_unauthorized(response: &Response) {
+    if response.status() == 401 && !response.url().contains("/api/auth/") {
+        if let Some(f) = ON_EXPIRED.with(|e| e.borrow().clone()) {
+            f();
+        }
+    }
+}
+
 /// A same-origin request to `path` (e.g. `/api/auth/me`) that sends the session cookie.
 fn request(method: Method, path: &str) -> RequestBuilder {
     RequestBuilder::new(path)
@@ -118,19 +142,40 @@ fn request(method: Method, path: &str) -> RequestBuilder {
         .header("Accept", "application/json")
 }
 
-/// Sends `request`; a non-2xx answer becomes an [`ApiError`] read from its body.
-async fn send(request: Result<Request, gloo_net::Error>) -> ApiResult<Response> {
-    let request = request.map_err(ApiError::network)?;
-    let response = request.send().await.map_err(ApiError::network)?;
-    if response.ok() {
-        return Ok(response);
+/// Sends the request `build` makes; a non-2xx answer becomes an [`ApiError`] read from
+/// its body. A 429 is honoured: it waits for `Retry-After` and builds the request again.
+async fn send(build: impl Fn() -> Result<Request, gloo_net::Error>) -> ApiResult<Response> {
+    let mut attempt = 0;
+    loop {
+        let request = build().map_err(ApiError::network)?;
+        let response = request.send().await.map_err(ApiError::network)?;
+        if response.ok() {
+            return Ok(response);
+        }
+        if response.status() == 429 && attempt < THROTTLE_RETRIES {
+            attempt += 1;
+            sleep_ms(retry_after_ms(&response)).await;
+            continue;
+        }
+        notice_unauthorized(&response);
+        let body = response.text().await.unwrap_or_default();
+        return Err(ApiError::from_response(
+            response.status(),
+            &response.status_text(),
+            &body,
+        ));
     }
-    let body = response.text().await.unwrap_or_default();
-    Err(ApiError::from_response(
-        response.status(),
-        &response.status_text(),
-        &body,
-    ))
+}
+
+/// `Retry-After` of a 429 (seconds; 1 when absent), in milliseconds.
+fn retry_after_ms(response: &Response) -> i32 {
+    let secs = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(1.0)
+        .clamp(0.0, 300.0);
+    (secs * 1000.0) as i32
 }
 
 /// Reads a JSON body.
@@ -144,7 +189,7 @@ async fn read_json<T: DeserializeOwned>(response: Response) -> ApiResult<T> {
 
 /// `GET path` → JSON.
 pub async fn get_json<T: DeserializeOwned>(path: &str) -> ApiResult<T> {
-    read_json(send(request(Method::GET, path).build()).await?).await
+    read_json(send(|| request(Method::GET, path).build()).await?).await
 }
 
 /// `POST path` with a JSON body → JSON.
@@ -153,12 +198,12 @@ where
     B: Serialize + ?Sized,
     T: DeserializeOwned,
 {
-    read_json(send(request(Method::POST, path).json(body)).await?).await
+    read_json(send(|| request(Method::POST, path).json(body)).await?).await
 }
 
 /// `POST path` without a body; the answer's body (if any) is ignored.
 pub async fn post_empty(path: &str) -> ApiResult<()> {
-    send(request(Method::POST, path).build()).await.map(drop)
+    send(|| request(Method::POST, path).build()).await.map(drop)
 }
 
 /// An answer read whatever its status (the caller decides what a failure means).
@@ -218,15 +263,10 @@ pub async fn send_raw(
         let status = response.status();
         if status == 429 && attempt < THROTTLE_RETRIES {
             attempt += 1;
-            let wait = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or(1.0)
-                .clamp(0.0, 300.0);
-            sleep_ms((wait * 1000.0) as i32).await;
+            sleep_ms(retry_after_ms(&response)).await;
             continue;
         }
+        notice_unauthorized(&response);
         let content_type = response.headers().get("content-type").unwrap_or_default();
         let status_text = response.status_text();
         let body = response.text().await.map_err(ApiError::network)?;

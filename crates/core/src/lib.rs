@@ -12,6 +12,7 @@
 pub mod classify;
 pub mod decode;
 pub mod diagnose;
+pub mod email_settings;
 pub mod export;
 pub mod extract;
 pub mod fleet;

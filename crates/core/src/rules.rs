@@ -35,6 +35,45 @@ pub fn effective_polling_minutes(configured: i64) -> i64 {
     configured.max(MIN_POLLING_MINUTES)
 }
 
+/// Form rule: Server to Server Authentication (2) and Without Credentials (4) leave no
+/// choice of authentication protocol; it is Auto Detect (0).
+pub fn forces_auto_detect(credential_retrieval: Option<i32>) -> bool {
+    matches!(credential_retrieval, Some(2) | Some(4))
+}
+
+/// Form rule: a profile holds a user name and password for a direction only when that
+/// direction uses Credentials Specified in Email Server Profile (1).
+pub fn takes_profile_credentials(credential_retrieval: Option<i32>) -> bool {
+    credential_retrieval == Some(1)
+}
+
+/// The usual port of a direction for a server type with or without SSL: Exchange's EWS
+/// 443 (80), POP3 995 (110), IMAP 993 (143), SMTP 465 (25) out.
+pub fn default_port(server_type: Option<i32>, incoming: bool, use_ssl: bool) -> i64 {
+    match (server_type, incoming, use_ssl) {
+        (Some(1), true, true) => 995,
+        (Some(1), true, false) => 110,
+        (Some(4), true, true) => 993,
+        (Some(4), true, false) => 143,
+        (Some(1) | Some(4), false, true) => 465,
+        (Some(1) | Some(4), false, false) => 25,
+        (_, _, true) => 443,
+        (_, _, false) => 80,
+    }
+}
+
+/// Whether `port` is one of the usual ports (any server type, SSL or not): a form
+/// replaces such a port when the server type or SSL changes, and keeps a custom one.
+pub fn is_usual_port(port: i64) -> bool {
+    [25, 80, 110, 143, 443, 465, 587, 993, 995].contains(&port)
+}
+
+/// Form rule: Auto Discover Server Location and impersonation exist only for Exchange
+/// profiles, not for POP3/SMTP or IMAP/SMTP.
+pub fn offers_exchange_settings(server_type: Option<i32>) -> bool {
+    !server_type.is_some_and(is_pop_or_imap)
+}
+
 fn finding(
     severity: Severity,
     code: &'static str,
@@ -96,7 +135,7 @@ pub fn check_profile(p: &ProfileSettings) -> Vec<Finding> {
                 "Set a port between 1 and 65535.",
             ));
         }
-        if matches!(c.credential_retrieval, Some(2) | Some(4))
+        if forces_auto_detect(c.credential_retrieval)
             && c.authentication_protocol.is_some_and(|a| a != 0)
         {
             out.push(finding(Severity::Error, "profile_protocol_must_autodetect", format!("The {dir} connection uses {} with an authentication protocol other than Auto Detect.", crate::options::credential_retrieval_label(c.credential_retrieval.unwrap_or(0))), "Server to Server Authentication and Anonymous force the authentication protocol to Auto Detect."));
@@ -196,6 +235,21 @@ mod tests {
             incoming: c.clone(),
             outgoing: c,
         }
+    }
+
+    #[test]
+    fn form_rules() {
+        assert!(forces_auto_detect(Some(2)) && forces_auto_detect(Some(4)));
+        assert!(!forces_auto_detect(Some(1)) && !forces_auto_detect(None));
+        assert!(takes_profile_credentials(Some(1)));
+        assert!(!takes_profile_credentials(Some(0)) && !takes_profile_credentials(Some(2)));
+        assert!(offers_exchange_settings(Some(0)) && offers_exchange_settings(None));
+        assert!(!offers_exchange_settings(Some(1)) && !offers_exchange_settings(Some(4)));
+        assert_eq!(default_port(Some(1), true, true), 995);
+        assert_eq!(default_port(Some(1), false, false), 25);
+        assert_eq!(default_port(Some(4), true, false), 143);
+        assert_eq!(default_port(Some(0), false, true), 443);
+        assert!(is_usual_port(993) && !is_usual_port(10993));
     }
 
     #[test]

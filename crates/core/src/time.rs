@@ -137,6 +137,21 @@ pub fn relative(target: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// "3 min ago", "just now": how long before `now` something happened (a date in the
+/// future, from a clock ahead of ours, reads "in 3 min").
+pub fn ago(past: Timestamp, now: Timestamp) -> String {
+    let diff = now.0 - past.0;
+    if diff.abs() < 30 {
+        return "just now".to_string();
+    }
+    let span = human_span(diff.unsigned_abs());
+    if diff > 0 {
+        format!("{span} ago")
+    } else {
+        format!("in {span}")
+    }
+}
+
 /// "45 s", "3 min", "2 h", "5 d": the largest unit that fits, rounded down.
 pub fn human_span(secs: u64) -> String {
     match secs {
@@ -500,5 +515,8 @@ mod tests {
         assert_eq!(relative(Timestamp(now.0 - 7200), now), "overdue by 2 h");
         assert_eq!(relative(now, now), "now");
         assert_eq!(relative(Timestamp(now.0 + 5 * 86_400), now), "in 5 d");
+        assert_eq!(ago(Timestamp(now.0 - 7200), now), "2 h ago");
+        assert_eq!(ago(Timestamp(now.0 + 180), now), "in 3 min");
+        assert_eq!(ago(now, now), "just now");
     }
 }

@@ -5,7 +5,11 @@
 //! What core's knowledge base recognizes in an alert's text is shown as its cause and
 //! resolution (`mailsync_core::classify::classify`).
 
+mod card;
 mod model;
+mod record;
+
+pub use record::RecordAlerts;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -13,15 +17,11 @@ use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::components::A;
-use mailsync_core::classify::{classify, Evidence};
-use mailsync_core::time::relative;
-use mailsync_core::Timestamp;
 use serde::Deserialize;
 
 use crate::api::{self, ApiError};
-use crate::pages::analyzer::when::{local, now};
-use model::{filter, group, level_badge, query, regarding_href, Alert, ErrorKey, Level, Page};
+use card::AlertCard;
+use model::{filter, group, level_badge, query, Alert, ErrorKey, Level, Page};
 
 const PAGE_SIZE: u32 = 50;
 /// How many alerts "group by error" reads (newest first).
@@ -433,120 +433,6 @@ pub fn Alerts() -> impl IntoView {
     }
 }
 
-/// One alert: level, text, dates, its record, cause and resolution when known.
-#[component]
-fn AlertCard(
-    alert: Alert,
-    name: Option<String>,
-    on_delete: impl Fn(Alert) + Copy + Send + Sync + 'static,
-) -> impl IntoView {
-    let text = alert.text.clone().unwrap_or_default();
-    let c = classify(&Evidence {
-        error_type: alert.errortypedisplay.as_deref(),
-        text: &text,
-        http_status: None,
-        error_code: None,
-    });
-    let known = (!c.inferred && alert.level != Some(1)).then_some(c);
-    let (lname, lclass) = level_badge(alert.level);
-    let link = regarding_href(&alert).map(|href| {
-        let kind = match alert.regardingobjecttypecode.as_deref() {
-            Some("emailserverprofile") => "Email server profile",
-            _ => "Mailbox",
-        };
-        let label = format!("{kind}: {}", name.unwrap_or_else(|| "open".to_string()));
-        view! { <A href=href attr:class="alerts-regarding">{label}</A> }
-    });
-    let deletable = alert.deletable();
-    let code = alert.tracecode.map(|c| format!("code {c}"));
-    let etype = alert.errortypedisplay.clone();
-    let first = alert.createdon.clone();
-    let last = alert.modifiedon.clone();
-    let id = alert.tracelogid.clone();
-    let level_attr = alert.level.unwrap_or(0);
-    let (confirm, set_confirm) = signal(false);
-    view! {
-        <li class="card alerts-item" data-id=id data-level=level_attr>
-            <div class="card-body">
-                <div class="row alerts-item-head">
-                    <span class=lclass>{lname}</span>
-                    {etype.map(|t| view! { <span class="mono small">{t}</span> })}
-                    {code.map(|c| view! { <span class="muted small">{c}</span> })}
-                    <span class="spacer"></span>
-                    {link}
-                </div>
-                <p class="alerts-text">{text}</p>
-                <div class="row small muted alerts-dates">
-                    <span>"First logged " {when(first.as_deref())}</span>
-                    <span>"Last logged " {when(last.as_deref())}</span>
-                    <span class="spacer"></span>
-                    {if deletable {
-                        view! {
-                            <Show
-                                when=move || confirm.get()
-                                fallback=move || {
-                                    view! {
-                                        <button
-                                            class="btn btn-ghost btn-sm alerts-delete"
-                                            on:click=move |_| set_confirm.set(true)
-                                        >
-                                            "Delete"
-                                        </button>
-                                    }
-                                }
-                            >
-                                {
-                                    let alert = alert.clone();
-                                    view! {
-                                        <span>"Delete this alert? "</span>
-                                        <button
-                                            class="btn btn-danger btn-sm alerts-delete-confirm"
-                                            on:click={
-                                                let alert = alert.clone();
-                                                move |_| on_delete(alert.clone())
-                                            }
-                                        >
-                                            "Delete"
-                                        </button>
-                                        <button
-                                            class="btn btn-ghost btn-sm"
-                                            on:click=move |_| set_confirm.set(false)
-                                        >
-                                            "Cancel"
-                                        </button>
-                                    }
-                                }
-                            </Show>
-                        }
-                            .into_any()
-                    } else {
-                        view! { <span class="badge badge-neutral">"Cannot be deleted"</span> }.into_any()
-                    }}
-                </div>
-                {known
-                    .map(|c| {
-                        view! {
-                            <details class="disclosure alerts-kb">
-                                <summary>{format!("Known issue: {}", c.title)}</summary>
-                                <p>
-                                    <strong>"Cause: "</strong>
-                                    {c.cause.to_string()}
-                                </p>
-                                <ol>
-                                    {c
-                                        .resolution
-                                        .iter()
-                                        .map(|r| view! { <li>{r.to_string()}</li> })
-                                        .collect_view()}
-                                </ol>
-                            </details>
-                        }
-                    })}
-            </div>
-        </li>
-    }
-}
-
 /// The bulk delete's progress and result.
 #[component]
 fn BulkStatus(bulk: RwSignal<Bulk>) -> impl IntoView {
@@ -617,14 +503,6 @@ fn BulkStatus(bulk: RwSignal<Bulk>) -> impl IntoView {
             }
             .into_any(),
         )
-    }
-}
-
-/// A date: local time, with the UTC time and how long ago as its tooltip.
-fn when(rfc3339: Option<&str>) -> String {
-    match rfc3339.and_then(Timestamp::parse).map(|d| d.at) {
-        Some(ts) => format!("{} ({})", local(ts), relative(ts, now())),
-        None => "—".to_string(),
     }
 }
 

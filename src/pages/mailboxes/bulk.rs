@@ -8,6 +8,8 @@ use gloo_net::http::Method;
 use leptos::prelude::*;
 use serde_json::json;
 
+use mailsync_core::email_settings::DefaultMethods;
+
 use crate::api::{self, batch, ApiError};
 
 /// One bulk action: its name and the JSON body of each mailbox's PATCH.
@@ -32,6 +34,31 @@ impl BulkAction {
         }
     }
 
+    /// Apply Default Email Settings: the organization's default delivery methods and
+    /// email server profile (System Settings) onto the mailbox.
+    pub fn apply_defaults(methods: DefaultMethods, profile: Option<&str>) -> Self {
+        let mut body = serde_json::Map::new();
+        for (prop, v) in [
+            ("incomingemaildeliverymethod", methods.incoming),
+            ("outgoingemaildeliverymethod", methods.outgoing),
+            ("actdeliverymethod", methods.act),
+        ] {
+            if let Some(v) = v {
+                body.insert(prop.into(), json!(v));
+            }
+        }
+        if let Some(id) = profile {
+            body.insert(
+                "emailserverprofile@odata.bind".into(),
+                json!(format!("/emailserverprofiles({id})")),
+            );
+        }
+        BulkAction {
+            label: "Apply Default Email Settings",
+            body: serde_json::Value::Object(body),
+        }
+    }
+
     /// Test & Enable with the dialog's options (`after`: a `YYYY-MM-DD` date).
     pub fn test_and_enable(this_org_only: bool, after: Option<String>) -> Self {
         let mut body = json!({
@@ -46,6 +73,39 @@ impl BulkAction {
             body,
         }
     }
+}
+
+/// Reads the organization's defaults and makes Apply Default Email Settings of them.
+pub async fn default_settings() -> Result<BulkAction, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Org {
+        #[serde(default)]
+        defaultemailsettings: Option<String>,
+        #[serde(default, rename = "_defaultemailserverprofileid_value")]
+        profile: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct List {
+        value: Vec<Org>,
+    }
+    let orgs: List = api::get_json(
+        "/api/data/v9.2/organizations?$select=defaultemailsettings,_defaultemailserverprofileid_value&$top=1",
+    )
+    .await?;
+    let org = orgs.value.into_iter().next().ok_or_else(|| ApiError {
+        status: 404,
+        code: None,
+        message: "The organization record was not found.".into(),
+    })?;
+    let methods = DefaultMethods::read(org.defaultemailsettings.as_deref().unwrap_or(""));
+    if methods == DefaultMethods::default() && org.profile.is_none() {
+        return Err(ApiError {
+            status: 0,
+            code: None,
+            message: "System Settings has no default email settings to apply.".into(),
+        });
+    }
+    Ok(BulkAction::apply_defaults(methods, org.profile.as_deref()))
 }
 
 /// The outcome for one mailbox.

@@ -5,15 +5,20 @@
 //! - [`query`]: URL state ↔ Web API query (pure, unit-tested)
 //! - [`bulk`]: Approve / Reject / Test & Enable through `$batch`, results, retry
 //! - [`tools`]: Test & Enable dialog, Download Mailbox Details, Export CSV
+//! - [`record`]: the mailbox form (`/mailboxes/<id>`)
 
-mod bulk;
+pub mod bulk;
 mod query;
-mod tools;
+mod record;
+pub mod tools;
+
+pub use record::MailboxRecord;
 
 use std::collections::{BTreeMap, HashMap};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use serde::Deserialize;
@@ -22,7 +27,7 @@ use crate::api::{self, ApiError};
 use crate::session::RequireSignIn;
 use bulk::{BulkAction, Run, RunView};
 use query::{GridState, View, COLUMNS, PAGE_SIZE, SELECT};
-use tools::{DownloadDetails, ExportCsv, TestEnableDialog};
+use tools::{ConfirmDialog, DownloadDetails, ExportCsv, TestEnableDialog};
 
 /// One mailbox as the grid reads it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -81,17 +86,9 @@ pub async fn fetch_all<T: serde::de::DeserializeOwned>(path: String) -> Result<V
         let page: Collection<T> =
             api::get_json_with(&path, &[("Prefer", "odata.maxpagesize=5000")]).await?;
         out.extend(page.value);
-        next = page.next.map(|link| relative(&link));
+        next = page.next.map(|link| api::same_origin(&link));
     }
     Ok(out)
-}
-
-/// `http://host/api/...` → `/api/...` (requests stay same-origin).
-fn relative(link: &str) -> String {
-    match link.find("/api/") {
-        Some(i) => link[i..].to_string(),
-        None => link.to_string(),
-    }
 }
 
 #[component]
@@ -148,6 +145,7 @@ fn MailboxGrid() -> impl IntoView {
     let notice = RwSignal::new(None::<String>);
     let run = RwSignal::new(None::<Run>);
     let dialog = RwSignal::new(false);
+    let defaults_dialog = RwSignal::new(false);
 
     // A new view or search forgets the selection.
     Effect::new(move |prev: Option<(View, String)>| {
@@ -379,6 +377,9 @@ fn MailboxGrid() -> impl IntoView {
                 <button class="btn btn-secondary btn-sm" disabled=move || none_selected() || running() on:click=move |_| dialog.set(true)>
                     "Test & Enable"
                 </button>
+                <button class="btn btn-secondary btn-sm" disabled=move || none_selected() || running() on:click=move |_| defaults_dialog.set(true)>
+                    "Apply Default Email Settings"
+                </button>
                 <DownloadDetails selected=selected notice=notice />
                 <ExportCsv state=state notice=notice />
                 <span class="spacer"></span>
@@ -413,6 +414,27 @@ fn MailboxGrid() -> impl IntoView {
                         dialog.set(false);
                         if let Some(action) = choice {
                             run_on_selection(action);
+                        }
+                    })
+                />
+            </Show>
+            <Show when=move || defaults_dialog.get()>
+                <ConfirmDialog
+                    title="Apply Default Email Settings"
+                    text=Signal::derive(move || format!(
+                        "The organization's default email server profile and synchronization methods (System Settings) replace those of the {} selected mailboxes. They need Test & Enable afterwards.",
+                        selected.with(BTreeMap::len)
+                    ))
+                    confirm="Apply"
+                    on_close=Callback::new(move |yes: bool| {
+                        defaults_dialog.set(false);
+                        if yes {
+                            spawn_local(async move {
+                                match bulk::default_settings().await {
+                                    Ok(action) => run_on_selection(action),
+                                    Err(e) => notice.set(Some(e.message)),
+                                }
+                            });
                         }
                     })
                 />
@@ -540,7 +562,7 @@ fn row_view(
                 <input type="checkbox" aria-label=format!("Select {label_name}") prop:checked=checked2 on:change=toggle />
             </td>
             <td class="nowrap">
-                {label_name.clone()}
+                <A href=format!("/mailboxes/{}", r.mailboxid)>{label_name.clone()}</A>
                 {pending_test.then(|| view! { " " <span class="badge badge-info">"Test pending"</span> })}
             </td>
             <td class="nowrap">{r.emailaddress.clone().unwrap_or_default()}</td>

@@ -1,4 +1,4 @@
-//! The toolbar's other tools: the Test & Enable dialog, Download Mailbox Details
+//! The toolbar's other tools: the Test & Enable dialog, a confirmation dialog, Download Mailbox Details
 //! (opens the log in the Log Analyzer, or saves it) and Export CSV of the view.
 
 use std::collections::{BTreeMap, HashMap};
@@ -48,6 +48,29 @@ pub fn TestEnableDialog(
                     >
                         "Test & Enable"
                     </button>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// A yes/no question before an action that changes records.
+#[component]
+pub fn ConfirmDialog(
+    title: &'static str,
+    #[prop(into)] text: Signal<String>,
+    confirm: &'static str,
+    on_close: Callback<bool>,
+) -> impl IntoView {
+    view! {
+        <div class="mb-backdrop">
+            <div class="card mb-dialog" role="dialog" aria-modal="true" aria-labelledby="mb-confirm-title">
+                <h2 id="mb-confirm-title">{title}</h2>
+                <p>{move || text.get()}</p>
+                <div class="row">
+                    <span class="spacer"></span>
+                    <button class="btn btn-secondary" on:click=move |_| on_close.run(false)>"Cancel"</button>
+                    <button class="btn btn-primary" on:click=move |_| on_close.run(true)>{confirm}</button>
                 </div>
             </div>
         </div>
@@ -150,7 +173,7 @@ pub fn DownloadDetails(
                 "Download Mailbox Details"
             </button>
             <button class="btn btn-secondary btn-sm" title="Save the log files instead" disabled=disabled on:click=move |_| fetch(false)>
-                "Save"
+                "Save log"
             </button>
         </div>
     }

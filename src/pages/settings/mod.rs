@@ -1,26 +1,22 @@
 //! `/settings`: System Settings, Email tab — the organization's email columns
 //! (`GET/PATCH /organizations(<id>)`). Saving sends only what changed, with
 //! `If-Match`: a 412 (someone else saved first) says so and reloads. Unsaved changes
-//! are guarded: leaving through a console link asks first, and closing or reloading
-//! the tab gets the browser's "leave site?" prompt. Read-only without an
-//! administrator role.
+//! are guarded (`form::unsaved`). Read-only without an administrator role.
 
 mod model;
-
-use std::cell::Cell;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use mailsync_core::options::delivery_method_label;
 use mailsync_core::report::Direction;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
 
 use crate::api::{self, ApiError};
+use crate::form::unsaved;
 use crate::session::{use_session, Auth};
 use model::{Form, Org, Profile, SELECT};
 
 const ORGS: &str = "/api/data/v9.2/organizations";
+const LEAVE: &str = "You have unsaved changes to System Settings. Leave this page and lose them?";
 
 /// The roles that may change System Settings.
 fn can_edit(auth: &Auth) -> bool {
@@ -91,7 +87,7 @@ pub fn Settings() -> impl IntoView {
                 .is_some_and(|s| form.with(|f| !f.changes(s).is_empty()))
         })
     });
-    guard_unsaved_changes(dirty);
+    unsaved::guard(dirty.into(), LEAVE);
 
     let save = move || {
         let Some(org) = saved.get_untracked() else {
@@ -357,64 +353,4 @@ pub fn Settings() -> impl IntoView {
             </Show>
         </section>
     }
-}
-
-thread_local! {
-    /// The settings page has unsaved changes (read by the window listeners).
-    static DIRTY: Cell<bool> = const { Cell::new(false) };
-    static INSTALLED: Cell<bool> = const { Cell::new(false) };
-}
-
-const LEAVE: &str = "You have unsaved changes to System Settings. Leave this page and lose them?";
-
-/// Keeps `DIRTY` in step with `dirty` and installs (once) the window listeners: a
-/// capturing click listener that asks before a console link leaves the page, and
-/// `beforeunload` for reloads and closing the tab.
-fn guard_unsaved_changes(dirty: Memo<bool>) {
-    Effect::new(move |_| DIRTY.with(|d| d.set(dirty.get())));
-    on_cleanup(|| DIRTY.with(|d| d.set(false)));
-    if INSTALLED.with(|i| i.replace(true)) {
-        return;
-    }
-    let Some(window) = web_sys::window() else {
-        return;
-    };
-    let click = Closure::<dyn Fn(web_sys::MouseEvent)>::new(|ev: web_sys::MouseEvent| {
-        if !DIRTY.with(Cell::get) {
-            return;
-        }
-        let Some(target) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        else {
-            return;
-        };
-        if target.closest("a[href]").ok().flatten().is_none() {
-            return;
-        }
-        let leave = web_sys::window()
-            .and_then(|w| w.confirm_with_message(LEAVE).ok())
-            .unwrap_or(true);
-        if leave {
-            DIRTY.with(|d| d.set(false));
-        } else {
-            ev.prevent_default();
-            ev.stop_immediate_propagation();
-        }
-    });
-    let _ = window.add_event_listener_with_callback_and_bool(
-        "click",
-        click.as_ref().unchecked_ref(),
-        true,
-    );
-    click.forget();
-    let unload = Closure::<dyn Fn(web_sys::Event)>::new(|ev: web_sys::Event| {
-        if DIRTY.with(Cell::get) {
-            ev.prevent_default();
-            let _ = js_sys::Reflect::set(&ev, &"returnValue".into(), &LEAVE.into());
-        }
-    });
-    let _ =
-        window.add_event_listener_with_callback("beforeunload", unload.as_ref().unchecked_ref());
-    unload.forget();
 }

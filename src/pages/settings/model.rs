@@ -1,6 +1,7 @@
 //! The Email tab's record (`organizations`) and `defaultemailsettings`' XML. Plain
 //! functions (host unit tests).
 
+use mailsync_core::email_settings::{set_xml_value, xml_value, ACT, INCOMING, OUTGOING};
 use serde::{Deserialize, Serialize};
 
 /// The Email tab's columns of the organization.
@@ -55,10 +56,6 @@ pub struct Form {
     pub notify_owner: bool,
     pub allow_unresolved: bool,
 }
-
-const INCOMING: &str = "IncomingEmailDeliveryMethod";
-const OUTGOING: &str = "OutgoingEmailDeliveryMethod";
-const ACT: &str = "ACTDeliveryMethod";
 
 impl Form {
     pub fn of(o: &Org) -> Self {
@@ -161,31 +158,6 @@ impl Form {
     }
 }
 
-/// `<Tag>3</Tag>`'s number.
-pub fn xml_value(xml: &str, tag: &str) -> Option<i64> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = xml[start..].find('<')? + start;
-    xml[start..end].trim().parse().ok()
-}
-
-/// `xml` with `<Tag>` set to `v` (added inside `<EmailSettings>` when missing).
-pub fn set_xml_value(xml: &str, tag: &str, v: i64) -> String {
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    if let Some(s) = xml.find(&open) {
-        let start = s + open.len();
-        if let Some(e) = xml[start..].find(&close) {
-            return format!("{}{v}{}", &xml[..start], &xml[start + e..]);
-        }
-    }
-    let element = format!("{open}{v}{close}");
-    match xml.rfind("</EmailSettings>") {
-        Some(i) => format!("{}{element}{}", &xml[..i], &xml[i..]),
-        None => format!("<EmailSettings>{element}</EmailSettings>"),
-    }
-}
-
 /// A profile to pick.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Profile {
@@ -200,22 +172,6 @@ mod tests {
 
     const XML: &str = "<EmailSettings><IncomingEmailDeliveryMethod>2</IncomingEmailDeliveryMethod>\
                        <ACTDeliveryMethod>1</ACTDeliveryMethod></EmailSettings>";
-
-    #[test]
-    fn reads_and_writes_the_xml() {
-        assert_eq!(xml_value(XML, INCOMING), Some(2));
-        assert_eq!(xml_value(XML, OUTGOING), None);
-        let x = set_xml_value(XML, INCOMING, 0);
-        assert_eq!(xml_value(&x, INCOMING), Some(0));
-        let x = set_xml_value(&x, OUTGOING, 1);
-        assert_eq!(xml_value(&x, OUTGOING), Some(1));
-        assert_eq!(xml_value(&x, ACT), Some(1));
-        assert!(x.ends_with("</EmailSettings>"));
-        assert_eq!(
-            set_xml_value("", ACT, 2),
-            "<EmailSettings><ACTDeliveryMethod>2</ACTDeliveryMethod></EmailSettings>"
-        );
-    }
 
     #[test]
     fn changes_only_what_differs() {

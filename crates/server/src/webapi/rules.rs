@@ -17,6 +17,8 @@
 //!   count; nothing here ever marks a test as run (those columns are read-only).
 //! * **Alerts** (`tracelogs`) are created and deleted, never updated; deleting needs
 //!   `canbedeleted`.
+//! * **Owners.** A created record with an `ownerid` column is owned by its creator
+//!   unless the request binds another owner.
 //! * **Email server profiles**: credential retrieval 2 or 4 forces the authentication
 //!   protocol to Auto Detect (0) unless the request sets another one, which core's
 //!   `check_profile` then refuses; user name and password only with retrieval 1
@@ -26,7 +28,10 @@
 use axum::http::StatusCode;
 use mailsync_core::model::{Column, Table};
 use mailsync_core::odata::Guid;
-use mailsync_core::rules::{check_profile, is_exchange_online, ConnectionRule, ProfileSettings};
+use mailsync_core::rules::{
+    check_profile, forces_auto_detect, is_exchange_online, takes_profile_credentials,
+    ConnectionRule, ProfileSettings,
+};
 use mailsync_core::Severity;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -219,6 +224,15 @@ pub fn before_write(
             };
             set(table, changes, "regardingobjecttypecode", value);
         }
+    }
+    // As in Dataverse, a new record is owned by its creator unless the request says.
+    if old.is_none() && table.column("ownerid").is_some() && changed(changes, "ownerid").is_none() {
+        set(
+            table,
+            changes,
+            "ownerid",
+            SqlParam::Text(user.systemuserid.clone()),
+        );
     }
     match table.logical {
         "mailbox" => mailbox(tx, user, table, old, changes),
@@ -417,11 +431,11 @@ fn profile(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) -> Re
     for dir in ["incoming", "outgoing"] {
         let cr_col = format!("{dir}credentialretrieval");
         let proto_col = format!("{dir}authenticationprotocol");
-        let cr = int(merged(old, changes, &cr_col));
-        if matches!(cr, Some(2) | Some(4)) && changed(changes, &proto_col).is_none() {
+        let cr = int(merged(old, changes, &cr_col)).and_then(|i| i32::try_from(i).ok());
+        if forces_auto_detect(cr) && changed(changes, &proto_col).is_none() {
             set(table, changes, &proto_col, SqlParam::Int(0));
         }
-        if cr != Some(1) {
+        if !takes_profile_credentials(cr) {
             for secret in [format!("{dir}username"), format!("{dir}password")] {
                 if changed(changes, &secret).is_some_and(|v| *v != SqlParam::Null) {
                     return Err(ApiError::bad_request(format!(

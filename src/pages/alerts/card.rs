@@ -1,0 +1,136 @@
+//! One alert as the wall and the record forms show it: level, text, first and last
+//! logged, the record it is about, and what core's knowledge base knows of it.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+use mailsync_core::classify::{classify, Evidence};
+use mailsync_core::time::ago;
+use mailsync_core::Timestamp;
+
+use super::model::{level_badge, regarding_href, Alert};
+use crate::pages::analyzer::when::{local, now};
+
+/// One alert: level, text, dates, its record, cause and resolution when known.
+#[component]
+pub fn AlertCard(
+    alert: Alert,
+    name: Option<String>,
+    on_delete: impl Fn(Alert) + Copy + Send + Sync + 'static,
+    /// On the record's own form the link to the record is left out.
+    #[prop(optional)]
+    on_record: bool,
+) -> impl IntoView {
+    let text = alert.text.clone().unwrap_or_default();
+    let c = classify(&Evidence {
+        error_type: alert.errortypedisplay.as_deref(),
+        text: &text,
+        http_status: None,
+        error_code: None,
+    });
+    let known = (!c.inferred && alert.level != Some(1)).then_some(c);
+    let (lname, lclass) = level_badge(alert.level);
+    let link = regarding_href(&alert).filter(|_| !on_record).map(|href| {
+        let kind = match alert.regardingobjecttypecode.as_deref() {
+            Some("emailserverprofile") => "Email server profile",
+            _ => "Mailbox",
+        };
+        let label = format!("{kind}: {}", name.unwrap_or_else(|| "open".to_string()));
+        view! { <A href=href attr:class="alerts-regarding">{label}</A> }
+    });
+    let deletable = alert.deletable();
+    let code = alert.tracecode.map(|c| format!("code {c}"));
+    let etype = alert.errortypedisplay.clone();
+    let first = alert.createdon.clone();
+    let last = alert.modifiedon.clone();
+    let id = alert.tracelogid.clone();
+    let level_attr = alert.level.unwrap_or(0);
+    let (confirm, set_confirm) = signal(false);
+    view! {
+        <li class="card alerts-item" data-id=id data-level=level_attr>
+            <div class="card-body">
+                <div class="row alerts-item-head">
+                    <span class=lclass>{lname}</span>
+                    {etype.map(|t| view! { <span class="mono small">{t}</span> })}
+                    {code.map(|c| view! { <span class="muted small">{c}</span> })}
+                    <span class="spacer"></span>
+                    {link}
+                </div>
+                <p class="alerts-text">{text}</p>
+                <div class="row small muted alerts-dates">
+                    <span>"First logged " {when(first.as_deref())}</span>
+                    <span>"Last logged " {when(last.as_deref())}</span>
+                    <span class="spacer"></span>
+                    {if deletable {
+                        view! {
+                            <Show
+                                when=move || confirm.get()
+                                fallback=move || {
+                                    view! {
+                                        <button
+                                            class="btn btn-ghost btn-sm alerts-delete"
+                                            on:click=move |_| set_confirm.set(true)
+                                        >
+                                            "Delete"
+                                        </button>
+                                    }
+                                }
+                            >
+                                {
+                                    let alert = alert.clone();
+                                    view! {
+                                        <span>"Delete this alert? "</span>
+                                        <button
+                                            class="btn btn-danger btn-sm alerts-delete-confirm"
+                                            on:click={
+                                                let alert = alert.clone();
+                                                move |_| on_delete(alert.clone())
+                                            }
+                                        >
+                                            "Delete"
+                                        </button>
+                                        <button
+                                            class="btn btn-ghost btn-sm"
+                                            on:click=move |_| set_confirm.set(false)
+                                        >
+                                            "Cancel"
+                                        </button>
+                                    }
+                                }
+                            </Show>
+                        }
+                            .into_any()
+                    } else {
+                        view! { <span class="badge badge-neutral">"Cannot be deleted"</span> }.into_any()
+                    }}
+                </div>
+                {known
+                    .map(|c| {
+                        view! {
+                            <details class="disclosure alerts-kb">
+                                <summary>{format!("Known issue: {}", c.title)}</summary>
+                                <p>
+                                    <strong>"Cause: "</strong>
+                                    {c.cause.to_string()}
+                                </p>
+                                <ol>
+                                    {c
+                                        .resolution
+                                        .iter()
+                                        .map(|r| view! { <li>{r.to_string()}</li> })
+                                        .collect_view()}
+                                </ol>
+                            </details>
+                        }
+                    })}
+            </div>
+        </li>
+    }
+}
+
+/// A date: local time, with the UTC time and how long ago as its tooltip.
+pub fn when(rfc3339: Option<&str>) -> String {
+    match rfc3339.and_then(Timestamp::parse).map(|d| d.at) {
+        Some(ts) => format!("{} ({})", local(ts), ago(ts, now())),
+        None => "—".to_string(),
+    }
+}

@@ -1,0 +1,133 @@
+//! The Alerts section of a mailbox or email server profile form: the alerts regarding
+//! that one record, newest first, filtered by level, paged, each deletable.
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use super::card::AlertCard;
+use super::model::{query, Alert, Level, Page, SELECT, TRACELOGS};
+use crate::api;
+
+const PAGE_SIZE: u32 = 20;
+
+/// The alerts regarding the record `regarding` (a mailbox or profile id).
+#[component]
+pub fn RecordAlerts(#[prop(into)] regarding: String) -> impl IntoView {
+    let level = RwSignal::new(Level::All);
+    let reload = RwSignal::new(0u32);
+    // Pages shown so far: "Show more" follows the last one's nextLink.
+    let more = RwSignal::new(Vec::<String>::new());
+    let message = RwSignal::new(None::<Result<String, String>>);
+    let regarding = StoredValue::new(regarding);
+
+    let first = move || {
+        let id = regarding.get_value();
+        let by_level = level.get().value().map(|v| format!(" and level eq {v}"));
+        let f = format!(
+            "_regardingobjectid_value eq {id}{}",
+            by_level.unwrap_or_default()
+        );
+        query(SELECT, Some(&f), "")
+    };
+    let pages = LocalResource::new(move || {
+        reload.track();
+        let mut paths = vec![first()];
+        paths.extend(more.get());
+        async move {
+            let mut alerts = Vec::new();
+            let mut total = None;
+            let mut next = None;
+            for path in paths {
+                let page: Page<Alert> = api::get_json_with(
+                    &path,
+                    &[("Prefer", &format!("odata.maxpagesize={PAGE_SIZE}"))],
+                )
+                .await?;
+                total = total.or(page.count);
+                next = page.next_link.map(|l| api::same_origin(&l));
+                alerts.extend(page.value);
+            }
+            Ok::<_, api::ApiError>((alerts, total, next))
+        }
+    });
+    Effect::new(move |_| {
+        level.track();
+        more.set(Vec::new());
+    });
+
+    let delete_one = move |alert: Alert| {
+        spawn_local(async move {
+            match api::delete(&format!("{TRACELOGS}({})", alert.tracelogid)).await {
+                Ok(()) => {
+                    message.set(Some(Ok("The alert was deleted.".into())));
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => message.set(Some(Err(e.message))),
+            }
+        });
+    };
+
+    view! {
+        <section class="card record-alerts" aria-labelledby="record-alerts-title">
+            <div class="card-header row">
+                <span class="card-title" id="record-alerts-title">"Alerts"</span>
+                <span class="spacer"></span>
+                <div class="tabs tabs-sm" role="tablist" aria-label="Alert level">
+                    {Level::ALL
+                        .iter()
+                        .map(|&l| {
+                            view! {
+                                <button
+                                    class="tab"
+                                    class:is-active=move || level.get() == l
+                                    role="tab"
+                                    aria-selected=move || (level.get() == l).to_string()
+                                    on:click=move |_| level.set(l)
+                                >
+                                    {l.label()}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+            </div>
+            <div class="card-body">
+                {move || message.get().map(|m| match m {
+                    Ok(t) => view! { <div class="callout callout-success" role="status">{t}</div> }.into_any(),
+                    Err(t) => view! { <div class="callout callout-error" role="alert">{t}</div> }.into_any(),
+                })}
+                <Transition fallback=|| view! { <p class="muted">"Loading alerts\u{2026}"</p> }>
+                    {move || pages.get().map(|r| match r {
+                        Err(e) => view! { <div class="callout callout-error" role="alert">{e.message}</div> }.into_any(),
+                        Ok((alerts, _, _)) if alerts.is_empty() => {
+                            view! { <p class="muted record-alerts-empty">"No alerts for this record."</p> }.into_any()
+                        }
+                        Ok((alerts, total, next)) => {
+                            let shown = alerts.len();
+                            view! {
+                                <ul class="alerts-list">
+                                    {alerts
+                                        .into_iter()
+                                        .map(|a| view! { <AlertCard alert=a name=None on_delete=delete_one on_record=true /> })
+                                        .collect_view()}
+                                </ul>
+                                <div class="row">
+                                    <span class="muted small" data-testid="record-alerts-range">
+                                        {format!("{shown} of {}", total.unwrap_or(shown as u64))}
+                                    </span>
+                                    <span class="spacer"></span>
+                                    {next.map(|link| view! {
+                                        <button class="btn btn-secondary btn-sm" on:click=move |_| more.update(|m| m.push(link.clone()))>
+                                            "Show more"
+                                        </button>
+                                    })}
+                                </div>
+                            }
+                                .into_any()
+                        }
+                    })}
+                </Transition>
+            </div>
+        </section>
+    }
+}
