@@ -13,6 +13,7 @@ pub mod classify;
 pub mod decode;
 pub mod diagnose;
 pub mod email_settings;
+pub mod engine;
 pub mod export;
 pub mod extract;
 pub mod fleet;

@@ -1,0 +1,420 @@
+//! A failed connection as server-side synchronization reports it: the alert text in the
+//! product's words, the error type (`errortypedisplay`), the trace code, and the
+//! knowledge base's classification of that text (so the engine and the Log Analyzer
+//! agree on what an error means).
+
+use super::{ConnectionFailure, FailureKind, Mailbox, Profile};
+use crate::classify::{classify, Evidence};
+use crate::report::{Direction, Nature, Scope};
+
+/// One error of a direction (or of the whole mailbox: approval).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncError {
+    pub direction: Direction,
+    /// `errortypedisplay`, e.g. `IncomingEmailServerServiceError`.
+    pub error_type: String,
+    pub tracecode: i64,
+    /// `lastsyncerrorcode`: the HTTP status when there is one, else the trace code.
+    pub code: i64,
+    /// The alert text; also `lastsyncerror`.
+    pub text: String,
+    /// The server and its own words (`errordetails`).
+    pub details: String,
+    pub nature: Nature,
+    pub scope: Scope,
+    /// The knowledge-base entry, when one matched.
+    pub rule: Option<String>,
+}
+
+/// Trace codes of the errors the engine writes. One per kind of error, so the same
+/// error on the same record is recognised as the same alert.
+pub mod codes {
+    pub const LOCATION_UNDETERMINED: i64 = 12;
+    pub const SECURE_CONNECTION: i64 = 31;
+    pub const PROFILE_CREDENTIALS: i64 = 32;
+    pub const NOT_APPROVED: i64 = 44;
+    pub const MAILBOX_CREDENTIALS: i64 = 45;
+    pub const NOT_APPROVED_BY_O365_ADMIN: i64 = 46;
+    pub const SERVER_UNAVAILABLE: i64 = 52;
+    pub const UNREACHABLE: i64 = 53;
+    pub const RECIPIENT_REFUSED: i64 = 60;
+    pub const SERVER_BUSY: i64 = 126;
+    pub const UNKNOWN: i64 = 2;
+    /// Information: a Test & Enable passed, or was run.
+    pub const TEST_COMPLETED: i64 = 1;
+    /// Information: a profile's error reached the affected mailbox.
+    pub const PROFILE_ERROR_NOTICE: i64 = 3;
+}
+
+struct Words {
+    /// "received", "sent", "synchronized"
+    done: &'static str,
+    /// "receiving email", "sending email", "synchronizing appointments, contacts, and tasks"
+    doing: &'static str,
+    /// "receive email", "send email", ...
+    verb: &'static str,
+    /// "Incoming", "Outgoing": the error type's direction
+    kind: &'static str,
+}
+
+fn words(dir: Direction) -> Words {
+    match dir {
+        Direction::Incoming => Words {
+            done: "received",
+            doing: "receiving email",
+            verb: "receive email",
+            kind: "IncomingEmail",
+        },
+        Direction::Outgoing => Words {
+            done: "sent",
+            doing: "sending email",
+            verb: "send email",
+            kind: "OutgoingEmail",
+        },
+        Direction::Act => Words {
+            done: "synchronized",
+            doing: "synchronizing appointments, contacts, and tasks",
+            verb: "synchronize appointments, contacts, and tasks",
+            kind: "ExchangeSync",
+        },
+    }
+}
+
+/// Whether the credentials of `dir` come from the profile (else from the mailbox).
+fn profile_credentials(profile: &Profile, dir: Direction) -> bool {
+    let c = match dir {
+        Direction::Outgoing if !profile.use_same_settings_for_outgoing => &profile.outgoing,
+        _ => &profile.incoming,
+    };
+    c.credential_retrieval == Some(1)
+}
+
+/// The error `failure` of `dir` is, for `mailbox` on `profile`.
+pub fn describe(
+    dir: Direction,
+    failure: &ConnectionFailure,
+    mailbox: &Mailbox,
+    profile: &Profile,
+) -> SyncError {
+    let w = words(dir);
+    let m = &mailbox.name;
+    let p = &profile.name;
+    let server = if failure.server.is_empty() {
+        "the email server".to_string()
+    } else {
+        failure.server.clone()
+    };
+    let subject = if dir == Direction::Act {
+        "Appointments, contacts, and tasks cannot be synchronized".to_string()
+    } else {
+        format!("Email cannot be {}", w.done)
+    };
+    let (tracecode, http, text) = match failure.kind {
+        FailureKind::Tls if dir == Direction::Act => (
+            codes::SECURE_CONNECTION,
+            None,
+            format!("The mailbox {m} has been disabled for synchronizing appointments, contacts, and tasks for the mailbox because an error occurred while establishing a secure connection to the Exchange server. The owner of the email server profile {p} has been notified."),
+        ),
+        FailureKind::Tls => (
+            codes::SECURE_CONNECTION,
+            None,
+            format!("{subject} for the mailbox {m} because an error occurred while establishing a secure connection to the email server {server}. The mailbox has been disabled for {} and the owner of the email server profile {p} has been notified.", w.doing),
+        ),
+        FailureKind::Dns => (
+            codes::LOCATION_UNDETERMINED,
+            None,
+            format!("The mailbox location could not be determined while {} for the mailbox {m}: {server} could not be found. The mailbox {m} has been disabled for {} and the owner of the associated email server profile {p} has been notified.", w.doing, w.doing),
+        ),
+        FailureKind::Refused | FailureKind::Timeout => (
+            codes::UNREACHABLE,
+            None,
+            format!("{subject} for the mailbox {m} because the connection to the email server failed: {server} {}. The owner of the email server profile {p} has been notified. The system will try to {} again later.",
+                if failure.kind == FailureKind::Refused { "refused the connection" } else { "did not answer in time" }, w.verb),
+        ),
+        FailureKind::Auth | FailureKind::NoCredentials | FailureKind::Http(401)
+            if profile_credentials(profile, dir) =>
+        (
+            codes::PROFILE_CREDENTIALS,
+            Some(401),
+            format!("{subject} because the credentials specified in the associated email server profile are incorrect or have insufficient permissions for {}. The mailbox {m} has been disabled for {} and the owner of the email server profile {p} has been notified.", w.doing, w.doing),
+        ),
+        FailureKind::Auth | FailureKind::NoCredentials | FailureKind::Http(401) => (
+            codes::MAILBOX_CREDENTIALS,
+            Some(401),
+            format!("{subject} because the credentials specified in the mailbox {m} are incorrect or have insufficient permissions for {}. The mailbox has been disabled for {}.", w.doing, w.doing),
+        ),
+        FailureKind::Http(s @ 502..=504) => (
+            codes::SERVER_UNAVAILABLE,
+            Some(s),
+            format!("{subject} for the mailbox {m}. The remote server returned an error: ({s}) Server Unavailable. The owner of the email server profile {p} has been notified. The system will try to {} again later.", w.verb),
+        ),
+        FailureKind::Http(429) => (
+            codes::SERVER_BUSY,
+            Some(429),
+            format!("{subject} for the mailbox {m}. The server cannot service this request right now. Try again later. ErrorServerBusy"),
+        ),
+        FailureKind::NotApproved => (
+            codes::NOT_APPROVED,
+            None,
+            format!("{subject} for the mailbox {m} because the email address of the mailbox {m} is not approved and the mailbox has been disabled. The owner of the associated email server profile {p} has been notified."),
+        ),
+        FailureKind::NotApprovedByO365Admin => (
+            codes::NOT_APPROVED_BY_O365_ADMIN,
+            None,
+            format!("{subject} because the email address of the mailbox {m} requires an approval by an Office 365 administrator. The mailbox has been disabled for {} and the owner of the email server profile {p} has been notified.", w.doing),
+        ),
+        FailureKind::Http(_) | FailureKind::Protocol => (
+            codes::UNKNOWN,
+            match failure.kind {
+                FailureKind::Http(s) => Some(s),
+                _ => None,
+            },
+            format!("An unknown error occurred while {} through the mailbox {m}. The owner of the associated email server profile {p} has been notified. The system will try to {} again later. Email Server Error Code: {}", w.doing, w.verb, failure.message),
+        ),
+    };
+    let c = classify(&Evidence {
+        error_type: None,
+        text: &text,
+        http_status: http,
+        error_code: None,
+    });
+    // An error no entry knows is retried: the product treats the unknown as transient.
+    let nature = match c.nature {
+        Nature::Unknown => Nature::Transient,
+        n => n,
+    };
+    let scope = match c.scope {
+        Scope::Unknown => Scope::Profile,
+        s => s,
+    };
+    let error_type = match (tracecode, scope) {
+        (codes::UNKNOWN, _) => format!("Unknown{}IntegrationError", w.kind),
+        (_, Scope::Mailbox) => format!("{}MailboxError", w.kind),
+        _ => format!("{}ServerServiceError", w.kind),
+    };
+    let details = if failure.message.is_empty() {
+        server
+    } else {
+        format!("{server}: {}", failure.message)
+    };
+    SyncError {
+        direction: dir,
+        error_type,
+        tracecode,
+        code: http.map_or(tracecode, i64::from),
+        text,
+        details,
+        nature,
+        scope,
+        rule: c.rule.map(|r| r.into_owned()),
+    }
+}
+
+/// An email the outgoing server would not take (email level: only that email fails).
+pub fn recipient_refused(subject: &str, mailbox: &Mailbox, message: &str) -> SyncError {
+    let text = format!(
+        "The email message \"{subject}\" could not be sent from the mailbox {}: the email server refused the recipient ({message}). Other email is not affected.",
+        mailbox.name
+    );
+    let c = classify(&Evidence {
+        error_type: None,
+        text: &text,
+        http_status: None,
+        error_code: None,
+    });
+    SyncError {
+        direction: Direction::Outgoing,
+        error_type: "OutgoingEmailDeliveryError".to_string(),
+        tracecode: codes::RECIPIENT_REFUSED,
+        code: codes::RECIPIENT_REFUSED,
+        details: message.to_string(),
+        text,
+        nature: c.nature,
+        scope: Scope::Email,
+        rule: c.rule.map(|r| r.into_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Connection;
+
+    fn profile(retrieval: i32) -> Profile {
+        Profile {
+            id: "p".into(),
+            name: "IMAP/SMTP (test)".into(),
+            server_type: Some(4),
+            incoming: Connection {
+                credential_retrieval: Some(retrieval),
+                ..Default::default()
+            },
+            use_same_settings_for_outgoing: true,
+            ..Default::default()
+        }
+    }
+
+    fn mailbox() -> Mailbox {
+        Mailbox {
+            name: "Alice Example".into(),
+            ..Default::default()
+        }
+    }
+
+    fn err(kind: FailureKind, dir: Direction, retrieval: i32) -> SyncError {
+        let f = ConnectionFailure {
+            kind,
+            server: "imap.example.test:993".into(),
+            message: "the server's own words".into(),
+        };
+        describe(dir, &f, &mailbox(), &profile(retrieval))
+    }
+
+    /// Every failure the engine can meet is one the knowledge base knows, with the
+    /// nature and scope the reference gives it.
+    #[test]
+    fn failures_classify_as_their_knowledge_base_entries() {
+        let cases = [
+            (
+                FailureKind::Tls,
+                Direction::Incoming,
+                0,
+                "secure-connection",
+                Nature::Permanent,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::Tls,
+                Direction::Act,
+                0,
+                "secure-connection-act",
+                Nature::Permanent,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::Dns,
+                Direction::Outgoing,
+                0,
+                "mailbox-location-undetermined",
+                Nature::Permanent,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::Refused,
+                Direction::Incoming,
+                0,
+                "email-server-unreachable",
+                Nature::Transient,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::Timeout,
+                Direction::Outgoing,
+                0,
+                "email-server-unreachable",
+                Nature::Transient,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::Auth,
+                Direction::Incoming,
+                0,
+                "credentials-mailbox",
+                Nature::Permanent,
+                Scope::Mailbox,
+            ),
+            (
+                FailureKind::NoCredentials,
+                Direction::Incoming,
+                0,
+                "credentials-mailbox",
+                Nature::Permanent,
+                Scope::Mailbox,
+            ),
+            (
+                FailureKind::Auth,
+                Direction::Outgoing,
+                1,
+                "credentials-profile",
+                Nature::Permanent,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::Http(401),
+                Direction::Incoming,
+                1,
+                "credentials-profile",
+                Nature::Permanent,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::Http(503),
+                Direction::Incoming,
+                0,
+                "exchange-server-unavailable",
+                Nature::Transient,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::Http(429),
+                Direction::Act,
+                0,
+                "exchange-server-busy",
+                Nature::Transient,
+                Scope::Profile,
+            ),
+            (
+                FailureKind::NotApproved,
+                Direction::Incoming,
+                0,
+                "email-address-not-approved",
+                Nature::Permanent,
+                Scope::Mailbox,
+            ),
+            (
+                FailureKind::NotApprovedByO365Admin,
+                Direction::Outgoing,
+                2,
+                "o365-admin-approval",
+                Nature::Permanent,
+                Scope::Mailbox,
+            ),
+        ];
+        for (kind, dir, retrieval, rule, nature, scope) in cases {
+            let e = err(kind, dir, retrieval);
+            assert_eq!(
+                e.rule.as_deref(),
+                Some(rule),
+                "{kind:?} {dir:?}: {}",
+                e.text
+            );
+            assert_eq!((e.nature, e.scope), (nature, scope), "{kind:?}");
+            assert!(e.details.contains("the server's own words"));
+        }
+        let unknown = err(FailureKind::Protocol, Direction::Incoming, 0);
+        assert_eq!(unknown.rule, None);
+        assert_eq!(unknown.nature, Nature::Transient);
+        assert_eq!(unknown.error_type, "UnknownIncomingEmailIntegrationError");
+        assert_eq!(
+            err(FailureKind::Auth, Direction::Incoming, 0).error_type,
+            "IncomingEmailMailboxError"
+        );
+        assert_eq!(
+            err(FailureKind::Tls, Direction::Outgoing, 0).error_type,
+            "OutgoingEmailServerServiceError"
+        );
+        assert_eq!(
+            err(FailureKind::Http(503), Direction::Incoming, 0).code,
+            503
+        );
+        assert_eq!(
+            err(FailureKind::Tls, Direction::Incoming, 0).code,
+            codes::SECURE_CONNECTION
+        );
+        let r = recipient_refused("Quote", &mailbox(), "550 5.1.1 unknown user");
+        assert_eq!(
+            (r.rule.as_deref(), r.scope),
+            (Some("recipient-refused"), Scope::Email)
+        );
+    }
+}

@@ -1,0 +1,339 @@
+//! How a direction of a mailbox connects: the protocol of the profile's server type,
+//! the server (or EWS URL, or autodiscover), TLS, and whose credentials.
+
+use super::{Connection, ConnectionFailure, FailureKind, Mailbox, Profile};
+use crate::report::Direction;
+use crate::rules::default_port;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Imap,
+    Pop3,
+    Smtp,
+    /// Exchange Web Services over HTTPS.
+    Ews,
+}
+
+/// How the connection is secured. POP3 and IMAP with SSL speak TLS from the first byte
+/// (995, 993), as the product does; SMTP with SSL uses TLS on 465 and STARTTLS on the
+/// submission ports (the .NET SMTP client's behaviour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    Plain,
+    StartTls,
+    Tls,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// Where to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Server {
+        host: String,
+        port: u16,
+        security: Security,
+    },
+    /// An EWS endpoint.
+    Url(String),
+    /// Find the EWS endpoint of this address by Exchange autodiscover.
+    Autodiscover { email: String },
+}
+
+/// One direction's connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub direction: Direction,
+    pub protocol: Protocol,
+    pub target: Target,
+    pub credentials: Option<Credentials>,
+}
+
+/// The protocol of a direction on a server type; `None` when that server type does
+/// not carry the direction (POP3 and IMAP profiles have no appointments, contacts and
+/// tasks).
+pub fn protocol_of(server_type: Option<i32>, dir: Direction) -> Option<Protocol> {
+    match (server_type, dir) {
+        (Some(1), Direction::Incoming) => Some(Protocol::Pop3),
+        (Some(4), Direction::Incoming) => Some(Protocol::Imap),
+        (Some(1) | Some(4), Direction::Outgoing) => Some(Protocol::Smtp),
+        (Some(1) | Some(4), Direction::Act) => None,
+        _ => Some(Protocol::Ews),
+    }
+}
+
+pub fn security_of(protocol: Protocol, use_ssl: bool, port: u16) -> Security {
+    match (protocol, use_ssl) {
+        (_, false) => Security::Plain,
+        (Protocol::Smtp, true) if port != 465 => Security::StartTls,
+        _ => Security::Tls,
+    }
+}
+
+fn fail(kind: FailureKind, message: impl Into<String>) -> ConnectionFailure {
+    ConnectionFailure {
+        kind,
+        server: String::new(),
+        message: message.into(),
+    }
+}
+
+/// The connection settings of `dir` (appointments, contacts and tasks go with
+/// incoming; outgoing with incoming when the profile uses the same settings).
+fn connection(profile: &Profile, dir: Direction) -> &Connection {
+    match dir {
+        Direction::Outgoing if !profile.use_same_settings_for_outgoing => &profile.outgoing,
+        _ => &profile.incoming,
+    }
+}
+
+/// The server location of `dir` (never shared: outgoing has its own server).
+fn location(profile: &Profile, dir: Direction) -> Option<&str> {
+    let c = match dir {
+        Direction::Outgoing => &profile.outgoing,
+        _ => &profile.incoming,
+    };
+    c.location
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+}
+
+fn credentials(
+    mailbox: &Mailbox,
+    profile: &Profile,
+    dir: Direction,
+) -> Result<Option<Credentials>, ConnectionFailure> {
+    let c = connection(profile, dir);
+    let pair = |u: &Option<String>, p: &Option<String>| match (u, p) {
+        (Some(u), Some(p)) if !u.is_empty() => Some(Credentials {
+            username: u.clone(),
+            password: p.clone(),
+        }),
+        _ => None,
+    };
+    match c.credential_retrieval.unwrap_or(0) {
+        0 => {
+            if !mailbox.allow_credentials {
+                return Err(fail(
+                    FailureKind::NoCredentials,
+                    "The mailbox does not allow its credentials to be used for email processing (Allow to Use Credentials for Email Processing is off).",
+                ));
+            }
+            pair(&mailbox.username, &mailbox.password)
+                .map(Some)
+                .ok_or_else(|| {
+                    fail(
+                        FailureKind::NoCredentials,
+                        "No user name and password are specified in the mailbox.",
+                    )
+                })
+        }
+        1 => pair(&c.username, &c.password).map(Some).ok_or_else(|| {
+            fail(
+                FailureKind::NoCredentials,
+                "No user name and password are specified in the email server profile.",
+            )
+        }),
+        3 => Err(fail(
+            FailureKind::NoCredentials,
+            "Windows Integrated Authentication is not available to the local organization's server.",
+        )),
+        // Anonymous; server-to-server and OAuth use tokens, not a password.
+        _ => Ok(None),
+    }
+}
+
+/// How `dir` of `mailbox` connects through `profile`. `Ok(None)`: the profile's server
+/// type does not carry this direction. An `Err` is a failure found before connecting
+/// (no server location, no credentials), reported like one found by connecting.
+pub fn plan(
+    mailbox: &Mailbox,
+    profile: &Profile,
+    dir: Direction,
+) -> Result<Option<Plan>, ConnectionFailure> {
+    let Some(protocol) = protocol_of(profile.server_type, dir) else {
+        return Ok(None);
+    };
+    let c = match dir {
+        Direction::Outgoing => &profile.outgoing,
+        _ => &profile.incoming,
+    };
+    let target = if protocol == Protocol::Ews {
+        if profile.use_autodiscover {
+            let email = mailbox.email_address.clone().unwrap_or_default();
+            if !email.contains('@') {
+                return Err(fail(
+                    FailureKind::Dns,
+                    "The mailbox has no email address to autodiscover.",
+                ));
+            }
+            Target::Autodiscover { email }
+        } else {
+            let loc = location(profile, dir).ok_or_else(|| {
+                fail(
+                    FailureKind::Dns,
+                    "No server location is set in the email server profile.",
+                )
+            })?;
+            Target::Url(if loc.contains("://") {
+                loc.to_string()
+            } else {
+                format!("https://{loc}/EWS/Exchange.asmx")
+            })
+        }
+    } else {
+        let loc = location(profile, dir).ok_or_else(|| {
+            fail(
+                FailureKind::Dns,
+                "No server location is set in the email server profile.",
+            )
+        })?;
+        let port = c
+            .port
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
+            .unwrap_or_else(|| {
+                default_port(profile.server_type, dir != Direction::Outgoing, c.use_ssl) as u16
+            });
+        Target::Server {
+            host: loc.to_string(),
+            port,
+            security: security_of(protocol, c.use_ssl, port),
+        }
+    };
+    Ok(Some(Plan {
+        direction: dir,
+        protocol,
+        target,
+        credentials: credentials(mailbox, profile, dir)?,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn imap_profile() -> Profile {
+        Profile {
+            id: "p".into(),
+            name: "IMAP".into(),
+            server_type: Some(4),
+            incoming: Connection {
+                location: Some("imap.example.test".into()),
+                credential_retrieval: Some(0),
+                use_ssl: true,
+                port: Some(993),
+                ..Default::default()
+            },
+            outgoing: Connection {
+                location: Some("smtp.example.test".into()),
+                credential_retrieval: Some(0),
+                use_ssl: true,
+                port: Some(587),
+                ..Default::default()
+            },
+            use_same_settings_for_outgoing: true,
+            ..Default::default()
+        }
+    }
+
+    fn mailbox() -> Mailbox {
+        Mailbox {
+            id: "m".into(),
+            name: "Alice".into(),
+            email_address: Some("alice@example.test".into()),
+            username: Some("alice".into()),
+            password: Some("pw".into()),
+            allow_credentials: true,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn imap_smtp_with_mailbox_credentials() {
+        let p = plan(&mailbox(), &imap_profile(), Direction::Incoming)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.protocol, Protocol::Imap);
+        assert_eq!(
+            p.target,
+            Target::Server {
+                host: "imap.example.test".into(),
+                port: 993,
+                security: Security::Tls
+            }
+        );
+        assert_eq!(p.credentials.unwrap().username, "alice");
+        let o = plan(&mailbox(), &imap_profile(), Direction::Outgoing)
+            .unwrap()
+            .unwrap();
+        assert_eq!(o.protocol, Protocol::Smtp);
+        assert!(matches!(
+            o.target,
+            Target::Server {
+                port: 587,
+                security: Security::StartTls,
+                ..
+            }
+        ));
+        assert_eq!(
+            plan(&mailbox(), &imap_profile(), Direction::Act).unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn missing_credentials_and_locations_fail_before_connecting() {
+        let mut m = mailbox();
+        m.allow_credentials = false;
+        let e = plan(&m, &imap_profile(), Direction::Incoming).unwrap_err();
+        assert_eq!(e.kind, FailureKind::NoCredentials);
+        let mut p = imap_profile();
+        p.incoming.location = None;
+        assert_eq!(
+            plan(&mailbox(), &p, Direction::Incoming).unwrap_err().kind,
+            FailureKind::Dns
+        );
+        p = imap_profile();
+        p.incoming.credential_retrieval = Some(1);
+        let e = plan(&mailbox(), &p, Direction::Incoming).unwrap_err();
+        assert!(e.message.contains("email server profile"));
+    }
+
+    #[test]
+    fn exchange_autodiscovers_or_uses_the_ews_url() {
+        let mut p = imap_profile();
+        p.server_type = Some(0);
+        p.use_autodiscover = true;
+        p.incoming.credential_retrieval = Some(2);
+        let a = plan(&mailbox(), &p, Direction::Act).unwrap().unwrap();
+        assert_eq!(a.protocol, Protocol::Ews);
+        assert_eq!(
+            a.target,
+            Target::Autodiscover {
+                email: "alice@example.test".into()
+            }
+        );
+        assert_eq!(a.credentials, None);
+        p.use_autodiscover = false;
+        p.incoming.location = Some("mail.example.test".into());
+        let u = plan(&mailbox(), &p, Direction::Incoming).unwrap().unwrap();
+        assert_eq!(
+            u.target,
+            Target::Url("https://mail.example.test/EWS/Exchange.asmx".into())
+        );
+    }
+
+    #[test]
+    fn security_follows_ssl_and_port() {
+        assert_eq!(security_of(Protocol::Pop3, true, 110), Security::Tls);
+        assert_eq!(security_of(Protocol::Smtp, true, 465), Security::Tls);
+        assert_eq!(security_of(Protocol::Smtp, true, 25), Security::StartTls);
+        assert_eq!(security_of(Protocol::Imap, false, 993), Security::Plain);
+    }
+}

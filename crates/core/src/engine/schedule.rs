@@ -1,0 +1,173 @@
+//! When a mailbox is processed and which directions run: the Mailbox Details log's
+//! backoff parameters, read and written the way the log explains them.
+//!
+//! A mailbox is processed at `postponemailboxprocessinguntil`. A direction runs in that
+//! cycle when its own postpone value (`receivingpostponeduntil`, `postponesendinguntil`,
+//! `receivingpostponeduntilforact`) is at or before it. After a cycle the mailbox idles
+//! at least 5 minutes (or the profile's minimum polling interval); incoming email backs
+//! off further while cycles find nothing, appointments, contacts and tasks run every 5
+//! to 15 minutes, outgoing email every 5 minutes.
+
+use super::{Config, Mailbox, Profile};
+use crate::report::Direction;
+use crate::rules::effective_polling_minutes;
+use crate::time::Timestamp;
+
+pub const DIRECTIONS: [Direction; 3] = [Direction::Incoming, Direction::Outgoing, Direction::Act];
+
+/// What is due for a mailbox now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Work {
+    Nothing,
+    /// Test & Enable (it takes precedence over a sync cycle).
+    Test,
+    /// A sync cycle of these directions.
+    Sync(Vec<Direction>),
+}
+
+/// The directions a mailbox synchronizes through server-side synchronization and has
+/// enabled, whatever their postpone values.
+pub fn enabled_directions(m: &Mailbox) -> Vec<Direction> {
+    DIRECTIONS
+        .into_iter()
+        .filter(|d| m.uses_sss(*d) && m.enabled(*d))
+        .collect()
+}
+
+/// When Test & Enable runs: at `postponetestemailconfigurationuntil`, and not before
+/// the mailbox's next processing (the later of the two, as the log reads).
+pub fn test_due_at(m: &Mailbox) -> Option<Timestamp> {
+    if !m.test_scheduled {
+        return None;
+    }
+    Some(match (m.postpone_test_until, m.postpone_processing_until) {
+        (Some(a), Some(b)) => a.max(b),
+        (a, b) => a.or(b).unwrap_or(Timestamp(0)),
+    })
+}
+
+/// What is due at `now`. Inactive mailboxes and mailboxes being processed are left alone.
+pub fn work(m: &Mailbox, now: Timestamp) -> Work {
+    if m.state_code != 0 || m.processing_state != 0 {
+        return Work::Nothing;
+    }
+    if let Some(at) = test_due_at(m) {
+        return if at <= now { Work::Test } else { Work::Nothing };
+    }
+    let next = m.postpone_processing_until.unwrap_or(Timestamp(0));
+    if next > now {
+        return Work::Nothing;
+    }
+    let dirs: Vec<Direction> = enabled_directions(m)
+        .into_iter()
+        .filter(|d| m.postponed(*d).is_none_or(|p| p <= next.max(now)))
+        .collect();
+    if dirs.is_empty() {
+        Work::Nothing
+    } else {
+        Work::Sync(dirs)
+    }
+}
+
+/// The polling interval of the profile, in seconds (at least 5 minutes).
+pub fn base_interval_secs(profile: &Profile) -> i64 {
+    effective_polling_minutes(profile.min_polling_interval_minutes) * 60
+}
+
+/// Incoming email's interval after a cycle: the base interval, growing with the idle
+/// cycles in a row (x2 after 4, x3 after 8, at most x4).
+pub fn incoming_interval_secs(profile: &Profile, no_email_count: i64) -> i64 {
+    base_interval_secs(profile) * (1 + no_email_count.clamp(0, 12) / 4)
+}
+
+/// Appointments, contacts and tasks: every 5, 10 or 15 minutes as they stay idle.
+pub fn act_interval_secs(no_act_count: i64) -> i64 {
+    300 * (1 + no_act_count.clamp(0, 2))
+}
+
+/// Outgoing email (Pending Send) is picked up every 5 minutes.
+pub const OUTGOING_INTERVAL_SECS: i64 = 300;
+
+/// The next processing time after a cycle that ended at `end`: the earliest enabled
+/// direction's postpone value, but never sooner than the shortest interval after it.
+pub fn next_processing(m: &Mailbox, profile: &Profile, end: Timestamp, cfg: &Config) -> Timestamp {
+    let floor = Timestamp(end.0 + base_interval_secs(profile).min(cfg.retry_interval_secs));
+    enabled_directions(m)
+        .into_iter()
+        .filter_map(|d| m.postponed(d))
+        .min()
+        .map_or(Timestamp(end.0 + base_interval_secs(profile)), |t| {
+            t.max(floor)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mailbox() -> Mailbox {
+        Mailbox {
+            incoming_method: Some(2),
+            outgoing_method: Some(2),
+            act_method: Some(1),
+            enabled_incoming: true,
+            enabled_outgoing: true,
+            enabled_act: false,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_direction_runs_when_postponed_no_later_than_the_cycle() {
+        let mut m = mailbox();
+        let now = Timestamp(10_000);
+        m.postpone_processing_until = Some(Timestamp(9_000));
+        m.receiving_postponed_until = Some(Timestamp(12_000));
+        m.postpone_sending_until = Some(Timestamp(9_000));
+        assert_eq!(work(&m, now), Work::Sync(vec![Direction::Outgoing]));
+        m.postpone_processing_until = Some(Timestamp(10_001));
+        assert_eq!(work(&m, now), Work::Nothing);
+        m.processing_state = 1;
+        m.postpone_processing_until = None;
+        assert_eq!(work(&m, now), Work::Nothing);
+    }
+
+    #[test]
+    fn test_and_enable_comes_first_when_due() {
+        let mut m = mailbox();
+        m.test_scheduled = true;
+        m.postpone_test_until = Some(Timestamp(500));
+        m.postpone_processing_until = Some(Timestamp(400));
+        assert_eq!(work(&m, Timestamp(499)), Work::Nothing);
+        assert_eq!(work(&m, Timestamp(500)), Work::Test);
+        m.postpone_test_until = None;
+        m.postpone_processing_until = None;
+        assert_eq!(work(&m, Timestamp(1)), Work::Test);
+    }
+
+    #[test]
+    fn intervals_back_off_when_idle_and_respect_the_profile() {
+        let mut p = Profile::default();
+        assert_eq!(base_interval_secs(&p), 300);
+        p.min_polling_interval_minutes = 15;
+        assert_eq!(base_interval_secs(&p), 900);
+        p.min_polling_interval_minutes = 0;
+        assert_eq!(incoming_interval_secs(&p, 0), 300);
+        assert_eq!(incoming_interval_secs(&p, 4), 600);
+        assert_eq!(incoming_interval_secs(&p, 100), 1200);
+        assert_eq!((act_interval_secs(0), act_interval_secs(9)), (300, 900));
+        let mut m = mailbox();
+        m.receiving_postponed_until = Some(Timestamp(2_000));
+        m.postpone_sending_until = Some(Timestamp(1_300));
+        let cfg = Config::default();
+        assert_eq!(
+            next_processing(&m, &p, Timestamp(1_000), &cfg),
+            Timestamp(1_300)
+        );
+        m.postpone_sending_until = Some(Timestamp(1_010));
+        assert_eq!(
+            next_processing(&m, &p, Timestamp(1_000), &cfg),
+            Timestamp(1_300)
+        );
+    }
+}
