@@ -16,7 +16,10 @@
 
 mod tables;
 
-pub use tables::{EMAILSERVERPROFILE, MAILBOX, ORGANIZATION, QUEUE, SYSTEMUSER, TABLES, TRACELOG};
+pub use tables::{
+    EMAIL, EMAILSERVERPROFILE, MAILBOX, ORGANIZATION, QUEUE, SYNCSTATISTIC, SYSTEMUSER, TABLES,
+    TRACELOG,
+};
 
 /// A column's type: how values are stored, converted, filtered and sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

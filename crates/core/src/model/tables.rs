@@ -20,7 +20,7 @@ const fn hidden(name: &'static str) -> Column {
 
 const TO_USER: &[&str] = &["systemuser"];
 const TO_USER_OR_QUEUE: &[&str] = &["systemuser", "queue"];
-const TO_MAILBOX_OR_PROFILE: &[&str] = &["mailbox", "emailserverprofile"];
+const TO_ALERTABLE: &[&str] = &["mailbox", "emailserverprofile", "email"];
 const TO_PROFILE: &[&str] = &["emailserverprofile"];
 const TO_MAILBOX: &[&str] = &["mailbox"];
 
@@ -197,10 +197,58 @@ pub static TRACELOG: Table = Table {
         c("text", Text),
         c("errortypedisplay", Text),
         c("errordetails", Text),
-        c("regardingobjectid", Lookup(TO_MAILBOX_OR_PROFILE)),
+        c("regardingobjectid", Lookup(TO_ALERTABLE)),
         ro("regardingobjecttypecode", Text),
         c("isunique", Bool),
         c("canbedeleted", Bool),
+    ],
+};
+
+/// Email activities: what server-side synchronization received into a mailbox
+/// (`directioncode` false, `statuscode` 4 Received) and what it sends from one
+/// (`directioncode` true; `statuscode` 6 Pending Send until sent, then 3 Sent, or 8
+/// Failed).
+pub static EMAIL: Table = Table {
+    logical: "email",
+    entity_set: "emails",
+    key: "activityid",
+    primary_name: "subject",
+    columns: cols![
+        ro("activityid", Guid),
+        c("subject", Text),
+        c("description", Text),
+        c("sender", Text),
+        c("torecipients", Text),
+        ro("messageid", Text),
+        c("directioncode", Bool),
+        c("statecode", Choice),
+        c("statuscode", Choice),
+        ro("senton", DateTime),
+        ro("deliveryattempts", Int),
+        ro("deliverylastattemptedon", DateTime),
+        c("sendermailboxid", Lookup(TO_MAILBOX)),
+        ro("receivingmailboxid", Lookup(TO_MAILBOX)),
+        c("ownerid", Lookup(TO_USER)),
+    ],
+};
+
+/// Server-side synchronization's work per hour and profile, written by the local
+/// organization's engine for the dashboard (a custom table: `mailsync_` is this
+/// solution's publisher prefix). Read-only through the API.
+pub static SYNCSTATISTIC: Table = Table {
+    logical: "mailsync_syncstatistic",
+    entity_set: "mailsync_syncstatistics",
+    key: "mailsync_syncstatisticid",
+    primary_name: "mailsync_hour",
+    columns: cols![
+        ro("mailsync_syncstatisticid", Guid),
+        ro("mailsync_hour", DateTime),
+        ro("mailsync_emailserverprofileid", Lookup(TO_PROFILE)),
+        ro("mailsync_cycles", Int),
+        ro("mailsync_failures", Int),
+        ro("mailsync_tests", Int),
+        ro("mailsync_testfailures", Int),
+        ro("mailsync_items", Int),
     ],
 };
 
@@ -233,4 +281,6 @@ pub static TABLES: &[&Table] = &[
     &MAILBOX,
     &TRACELOG,
     &ORGANIZATION,
+    &EMAIL,
+    &SYNCSTATISTIC,
 ];

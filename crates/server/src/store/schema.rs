@@ -233,8 +233,93 @@ CREATE INDEX queue_owner ON queue(ownerid);
 CREATE INDEX emailserverprofile_owner ON emailserverprofile(ownerid);
 ";
 
+/// The synchronization engine: email activities (`email`, what is received and sent),
+/// alerts about an email (the tracelog's regarding may now be an email: SQLite cannot
+/// change a CHECK, so the table is rebuilt with its indexes), hourly sync statistics
+/// for the dashboard (`mailsync_syncstatistic`, a custom table of this solution), and
+/// the engine's own bookkeeping (`syncstate`: the IMAP position of each mailbox;
+/// `pop3seen`: the POP3 messages already taken; `profilenotice`: when a profile's owner
+/// was last emailed about failing mailboxes).
+const V_ENGINE: &str = concat!(
+    "CREATE TABLE email (
+    activityid TEXT PRIMARY KEY NOT NULL,
+    subject TEXT,
+    description TEXT,
+    sender TEXT,
+    torecipients TEXT,
+    messageid TEXT,
+    directioncode INTEGER NOT NULL DEFAULT 0,
+    statecode INTEGER NOT NULL DEFAULT 0,
+    statuscode INTEGER NOT NULL DEFAULT 1,
+    senton TEXT,
+    deliveryattempts INTEGER NOT NULL DEFAULT 0,
+    deliverylastattemptedon TEXT,
+    sendermailboxid TEXT REFERENCES mailbox(mailboxid) ON DELETE SET NULL,
+    receivingmailboxid TEXT REFERENCES mailbox(mailboxid) ON DELETE SET NULL,
+    ownerid TEXT REFERENCES systemuser(systemuserid) ON DELETE SET NULL,
+    ", record_columns!(), ");\n",
+    version_trigger!("email", "activityid"),
+    "CREATE INDEX email_sender ON email(sendermailboxid, statuscode);
+CREATE INDEX email_receiving ON email(receivingmailboxid, messageid);
+DROP TRIGGER mailbox_delete_alerts;
+DROP TRIGGER profile_delete_alerts;
+CREATE TABLE tracelog_rebuilt (
+    tracelogid TEXT PRIMARY KEY NOT NULL,
+    level INTEGER NOT NULL CHECK (level IN (1, 2, 3)),
+    tracecode INTEGER,
+    text TEXT,
+    errortypedisplay TEXT,
+    errordetails TEXT,
+    regardingobjectid TEXT,
+    regardingobjecttypecode TEXT CHECK (regardingobjecttypecode IN ('mailbox', 'emailserverprofile', 'email')),
+    isunique INTEGER NOT NULL DEFAULT 0,
+    canbedeleted INTEGER NOT NULL DEFAULT 1,
+    ", record_columns!(), ");
+INSERT INTO tracelog_rebuilt SELECT * FROM tracelog;
+DROP TABLE tracelog;
+ALTER TABLE tracelog_rebuilt RENAME TO tracelog;
+CREATE INDEX tracelog_regarding ON tracelog(regardingobjectid, createdon);
+CREATE INDEX tracelog_createdon ON tracelog(createdon DESC, tracelogid);
+CREATE INDEX tracelog_level ON tracelog(level, createdon DESC, tracelogid);
+", version_trigger!("tracelog", "tracelogid"),
+    "CREATE TRIGGER mailbox_delete_alerts AFTER DELETE ON mailbox BEGIN
+    DELETE FROM tracelog WHERE regardingobjectid = OLD.mailboxid; END;
+CREATE TRIGGER profile_delete_alerts AFTER DELETE ON emailserverprofile BEGIN
+    DELETE FROM tracelog WHERE regardingobjectid = OLD.emailserverprofileid; END;
+CREATE TRIGGER email_delete_alerts AFTER DELETE ON email BEGIN
+    DELETE FROM tracelog WHERE regardingobjectid = OLD.activityid; END;
+CREATE TABLE mailsync_syncstatistic (
+    mailsync_syncstatisticid TEXT PRIMARY KEY NOT NULL,
+    mailsync_hour TEXT NOT NULL,
+    mailsync_emailserverprofileid TEXT REFERENCES emailserverprofile(emailserverprofileid) ON DELETE CASCADE,
+    mailsync_cycles INTEGER NOT NULL DEFAULT 0,
+    mailsync_failures INTEGER NOT NULL DEFAULT 0,
+    mailsync_tests INTEGER NOT NULL DEFAULT 0,
+    mailsync_testfailures INTEGER NOT NULL DEFAULT 0,
+    mailsync_items INTEGER NOT NULL DEFAULT 0,
+    ", record_columns!(), ");\n",
+    version_trigger!("mailsync_syncstatistic", "mailsync_syncstatisticid"),
+    "CREATE UNIQUE INDEX syncstatistic_hour ON mailsync_syncstatistic(mailsync_hour, mailsync_emailserverprofileid);
+CREATE TABLE syncstate (
+    mailboxid TEXT PRIMARY KEY NOT NULL REFERENCES mailbox(mailboxid) ON DELETE CASCADE,
+    imapuidvalidity INTEGER,
+    imaplastuid INTEGER
+);
+CREATE TABLE pop3seen (
+    mailboxid TEXT NOT NULL REFERENCES mailbox(mailboxid) ON DELETE CASCADE,
+    uidl TEXT NOT NULL,
+    PRIMARY KEY (mailboxid, uidl)
+) WITHOUT ROWID;
+CREATE TABLE profilenotice (
+    emailserverprofileid TEXT PRIMARY KEY NOT NULL REFERENCES emailserverprofile(emailserverprofileid) ON DELETE CASCADE,
+    lastsenton TEXT NOT NULL
+);
+CREATE INDEX mailbox_due ON mailbox(postponemailboxprocessinguntil) WHERE statecode = 0;
+"
+);
+
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V_ENGINE];
 
 /// Applies the pending migrations up to `target` in one immediate transaction.
 /// Refuses a file written by a newer mailsync (its version is above ours).

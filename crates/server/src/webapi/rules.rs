@@ -1,9 +1,8 @@
 //! What the local organization enforces, as Dataverse would:
 //!
 //! * **Who sees what.** A user with any role sees every record. A plain user sees their
-//!   own mailboxes (`regardingobjectid` or `ownerid` is them) and their alerts (those of
-//!   their mailboxes, of their mailboxes' profiles and of profiles they own); other
-//!   tables are readable by everyone signed in. A record outside the caller's view is a
+//!   own mailboxes (`regardingobjectid` or `ownerid` is them), their alerts and emails;
+//!   other tables are readable by everyone signed in. A record outside the caller's view is a
 //!   404, as if it did not exist.
 //! * **Who writes what.** Plain users may update their own mailboxes and delete their
 //!   own alerts; everything else needs a role.
@@ -14,9 +13,15 @@
 //!   Reject (3) are mirrored between the mailbox and its user or queue. Changing a
 //!   mailbox's address sets it back to pending (2).
 //! * **Test & Enable** (`testemailconfigurationscheduled: true`) resets the test retry
-//!   count; nothing here ever marks a test as run (those columns are read-only).
+//!   count and makes it due now; nothing here ever marks a test as run (those columns
+//!   are read-only).
 //! * **Alerts** (`tracelogs`) are created and deleted, never updated; deleting needs
-//!   `canbedeleted`.
+//!   `canbedeleted`. A plain user's wall: the alerts of their mailboxes, of the
+//!   profiles they own and of their mailboxes' emails (a profile's error reaches the
+//!   affected owners as an Information alert on their mailbox, when System Settings
+//!   asks).
+//! * **Emails**: a plain user sees the emails of their mailboxes; `statuscode` is one
+//!   of Dataverse's values. **Sync statistics** are the engine's, read-only.
 //! * **Owners.** A created record with an `ownerid` column is owned by its creator
 //!   unless the request binds another owner.
 //! * **Email server profiles**: credential retrieval 2 or 4 forces the authentication
@@ -62,10 +67,13 @@ pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
         "mailbox" => format!("regardingobjectid = {me} OR ownerid = {me}"),
         "tracelog" => format!(
             "regardingobjectid IN ({mine}) \
-             OR regardingobjectid IN (SELECT emailserverprofile FROM mailbox \
-                 WHERE regardingobjectid = {me} OR ownerid = {me}) \
              OR regardingobjectid IN (SELECT emailserverprofileid FROM emailserverprofile \
-                 WHERE ownerid = {me})"
+                 WHERE ownerid = {me}) \
+             OR regardingobjectid IN (SELECT activityid FROM email \
+                 WHERE sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine}))"
+        ),
+        "email" => format!(
+            "ownerid = {me} OR sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine})"
         ),
         _ => return t,
     };
@@ -88,6 +96,13 @@ pub fn check_op(table: &Table, user: &SignedInUser, op: Op) -> Result<(), ApiErr
             errcodes::UNSUPPORTED_OPERATION,
             "The 'Update' method does not support entities of type 'tracelog': an alert is \
              never updated, only created or deleted.",
+        ));
+    }
+    if table.logical == "mailsync_syncstatistic" {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            errcodes::UNSUPPORTED_OPERATION,
+            "Sync statistics are written by the synchronization engine only.",
         ));
     }
     if table.logical == "organization" && op != Op::Update {
@@ -238,6 +253,7 @@ pub fn before_write(
         "mailbox" => mailbox(tx, user, table, old, changes),
         "systemuser" | "queue" => approval_of_owner(tx, user, table, old, changes),
         "emailserverprofile" => profile(table, old, changes),
+        "email" => email(changes),
         _ => Ok(()),
     }
 }
@@ -369,6 +385,16 @@ fn mailbox(
             "testemailconfigurationretrycount",
             SqlParam::Int(0),
         );
+        // Due at once: the engine picks it up at its next look (and the Mailbox Details
+        // log says it runs now).
+        let now = SqlParam::Text(crate::store::now().to_rfc3339());
+        set(
+            table,
+            changes,
+            "postponetestemailconfigurationuntil",
+            now.clone(),
+        );
+        set(table, changes, "postponemailboxprocessinguntil", now);
     }
     Ok(())
 }
@@ -476,6 +502,20 @@ fn profile(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) -> Re
             message.push_str(&r);
         }
         return Err(ApiError::bad_request(message));
+    }
+    Ok(())
+}
+
+/// An email's status must be one of Dataverse's (`statuscode` 1..=8); an outgoing
+/// email set to Pending Send (6) is what the engine sends.
+fn email(changes: &mut [Change]) -> Result<(), ApiError> {
+    if let Some(v) = changed(changes, "statuscode") {
+        if !matches!(int(v), Some(1..=8)) {
+            return Err(ApiError::bad_request(
+                "statuscode must be 1 (Draft), 2 (Completed), 3 (Sent), 4 (Received), \
+                 5 (Canceled), 6 (Pending Send), 7 (Sending) or 8 (Failed).",
+            ));
+        }
     }
     Ok(())
 }
