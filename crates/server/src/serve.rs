@@ -24,6 +24,7 @@ use axum::Router;
 use tower_http::services::ServeDir;
 
 use crate::api::{self, AppState};
+use crate::engine::{Engine, EngineArgs, Switch, SystemClock};
 use crate::store::seed::{self, Outcome, SeedKind};
 use crate::store::{self as db, Store};
 use crate::throttle::{Limits, Throttle};
@@ -67,6 +68,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub throttle_window: u64,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// Runs the server until Ctrl-C / SIGTERM. Errors are reported on stderr.
@@ -99,7 +102,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         max_concurrent: args.max_concurrent,
     };
     let addr = SocketAddr::new(args.bind, args.port);
-    match runtime.block_on(serve(addr, dist, store, limits)) {
+    match runtime.block_on(serve(addr, dist, store, limits, args.engine)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("mailsync serve: {msg}");
@@ -190,10 +193,20 @@ async fn serve(
     dist: PathBuf,
     store: Store,
     limits: Limits,
+    engine: EngineArgs,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| bind_error(addr, &e))?;
+    if engine.engine == Switch::On {
+        let clock = Arc::new(SystemClock {
+            period: std::time::Duration::from_secs(1),
+        });
+        Engine::new(store.clone(), clock, &engine)
+            .map_err(|e| format!("cannot start the synchronization engine: {e}"))?
+            .start();
+        eprintln!("mailsync serve: synchronization engine running");
+    }
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;

@@ -147,10 +147,10 @@ fn MailboxGrid() -> impl IntoView {
     let dialog = RwSignal::new(false);
     let defaults_dialog = RwSignal::new(false);
 
-    // A new view or search forgets the selection.
-    Effect::new(move |prev: Option<(View, String)>| {
+    // A new view, search or filter forgets the selection.
+    Effect::new(move |prev: Option<(View, String, Option<(String, String)>)>| {
         let s = state.get();
-        let key = (s.view, s.search.clone());
+        let key = (s.view, s.search.clone(), s.extra.clone());
         if prev.as_ref().is_some_and(|p| *p != key) {
             selected.set(BTreeMap::new());
         }
@@ -367,6 +367,22 @@ fn MailboxGrid() -> impl IntoView {
                     <button class="btn btn-secondary btn-sm" type="submit">"Search"</button>
                 </form>
             </div>
+            {move || state.get().extra.map(|(_, label)| view! {
+                <div class="callout callout-info mb-extra" data-testid="grid-filter">
+                    "Showing only: " <strong>{label}</strong> " "
+                    <button
+                        class="btn btn-link btn-sm"
+                        on:click=move |_| {
+                            let mut s = state.get_untracked().first_page();
+                            s.extra = None;
+                            back_tokens.set_value(Vec::new());
+                            go.run(s);
+                        }
+                    >
+                        "Show all"
+                    </button>
+                </div>
+            })}
             <div class="toolbar mb-actions">
                 <button class="btn btn-primary btn-sm" disabled=move || none_selected() || running() on:click=move |_| run_on_selection(BulkAction::approve())>
                     "Approve Email"

@@ -131,6 +131,9 @@ pub struct GridState {
     pub page: usize,
     /// The `$skiptoken` of this page (None: first page).
     pub after: Option<String>,
+    /// An extra `$filter` from a link elsewhere (the dashboard's numbers), with the
+    /// words that say what it shows.
+    pub extra: Option<(String, String)>,
 }
 
 impl Default for GridState {
@@ -142,6 +145,7 @@ impl Default for GridState {
             desc: false,
             page: 1,
             after: None,
+            extra: None,
         }
     }
 }
@@ -168,6 +172,10 @@ impl GridState {
                 1
             },
             after,
+            extra: get("f").filter(|f| !f.trim().is_empty()).map(|f| {
+                let label = get("fl").filter(|l| !l.trim().is_empty()).unwrap_or_else(|| f.clone());
+                (f, label)
+            }),
         }
     }
 
@@ -182,6 +190,10 @@ impl GridState {
         }
         if self.desc {
             params.push("desc=1".into());
+        }
+        if let Some((f, label)) = &self.extra {
+            params.push(format!("f={}", encode(f)));
+            params.push(format!("fl={}", encode(label)));
         }
         if let Some(after) = &self.after {
             params.push(format!("page={}", self.page));
@@ -204,11 +216,24 @@ impl GridState {
             let s = search.replace('\'', "''");
             format!("(contains(name,'{s}') or contains(emailaddress,'{s}'))")
         });
-        match (self.view.filter(), search) {
-            (Some(v), Some(s)) => Some(format!("({v}) and {s}")),
-            (Some(v), None) => Some(v.to_string()),
-            (None, Some(s)) => Some(s),
-            (None, None) => None,
+        let parts: Vec<String> = [
+            self.view.filter().map(str::to_string),
+            self.extra.as_ref().map(|(f, _)| f.clone()),
+            search,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match parts.len() {
+            0 => None,
+            1 => parts.into_iter().next(),
+            _ => Some(
+                parts
+                    .iter()
+                    .map(|p| format!("({p})"))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            ),
         }
     }
 
@@ -327,6 +352,7 @@ mod tests {
             desc: true,
             page: 3,
             after: Some("abc=/+".into()),
+            extra: Some(("lastsyncerrorcount gt 0".into(), "Failing".into())),
         };
         let url = s.url();
         assert_eq!(state(url.split_once('?').unwrap().1), s);
@@ -339,8 +365,13 @@ mod tests {
         let s = state("view=unapproved&q=o'neil");
         assert_eq!(
             s.filter().unwrap(),
-            "(emailrouteraccessapproval ne 1) and (contains(name,'o''neil') or contains(emailaddress,'o''neil'))"
+            "(emailrouteraccessapproval ne 1) and ((contains(name,'o''neil') or contains(emailaddress,'o''neil')))"
         );
+        let s = state("view=all&f=lastsyncerrorcount%20gt%200&fl=Failing");
+        assert_eq!(s.filter().unwrap(), "lastsyncerrorcount gt 0");
+        assert_eq!(s.extra.as_ref().unwrap().1, "Failing");
+        let s = state("view=active&f=a%20eq%201");
+        assert_eq!(s.filter().unwrap(), "(statecode eq 0) and (a eq 1)");
         assert_eq!(state("view=all").filter(), None);
         let p = state("view=all&sort=name&desc=1").api_path("mailboxid", true);
         assert_eq!(

@@ -58,6 +58,33 @@ fn direction_words(dirs: &[Direction]) -> String {
     words.join(", ")
 }
 
+const LOGGED: &str = "Logged ";
+const TIMES: &str = " times.";
+
+/// How many times the alert with these `errordetails` was logged (its last line says
+/// when more than once).
+pub fn occurrences(details: &str) -> i64 {
+    details
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix(LOGGED)?.strip_suffix(TIMES)?.parse().ok())
+        .unwrap_or(1)
+}
+
+/// `details` saying the alert was logged `n` times (the last line; none for once).
+pub fn with_occurrences(details: &str, n: i64) -> String {
+    let base = match details.rsplit_once('\n') {
+        Some((head, last)) if last.starts_with(LOGGED) && last.ends_with(TIMES) => head,
+        _ if details.starts_with(LOGGED) && details.ends_with(TIMES) => "",
+        _ => details,
+    };
+    match (n > 1, base.is_empty()) {
+        (false, _) => base.to_string(),
+        (true, true) => format!("{LOGGED}{n}{TIMES}"),
+        (true, false) => format!("{base}\n{LOGGED}{n}{TIMES}"),
+    }
+}
+
 /// The alerts of `events`, for `mailbox` on `profile`; `email` names the email an
 /// email-level error is about. The same alert twice in one pass (the same error on two
 /// directions) is written once.
@@ -170,6 +197,19 @@ mod tests {
             name: "IMAP".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn occurrences_are_counted_in_the_details() {
+        assert_eq!(occurrences("host: refused"), 1);
+        let twice = with_occurrences("host: refused", 2);
+        assert_eq!(twice, "host: refused\nLogged 2 times.");
+        assert_eq!(occurrences(&twice), 2);
+        let thrice = with_occurrences(&twice, 3);
+        assert_eq!(thrice, "host: refused\nLogged 3 times.");
+        assert_eq!(with_occurrences("", 2), "Logged 2 times.");
+        assert_eq!(occurrences(&with_occurrences("", 7)), 7);
+        assert_eq!(with_occurrences("x", 1), "x");
     }
 
     #[test]

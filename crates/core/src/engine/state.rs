@@ -76,6 +76,9 @@ pub struct Profile {
     pub min_polling_interval_minutes: i64,
     /// Milliseconds, when `timeoutmailboxconnection` is on.
     pub connection_timeout_ms: Option<i64>,
+    /// `sendemailalert`: email the owner when more than half of the mailboxes fail
+    /// within an hour.
+    pub send_email_alert: bool,
 }
 
 /// Whose mailbox it is: approval rules differ for users and queues.

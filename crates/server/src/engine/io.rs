@@ -1,0 +1,188 @@
+//! A direction's connection, as core's `engine::protocol::Plan` describes it, through
+//! the mail clients of `crate::mail`; their failures become core's
+//! `ConnectionFailure`, which core classifies.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use mailsync_core::engine::protocol::{Plan, Protocol, Security, Target};
+use mailsync_core::engine::{ConnectionFailure, FailureKind};
+
+use crate::mail::{self, Credentials, Endpoint, Timeouts, Tls};
+
+/// The mail clients' trust store and time limits.
+#[derive(Clone)]
+pub struct Io {
+    pub tls: Tls,
+    pub timeouts: Timeouts,
+}
+
+/// Where a plan connects, in words for alerts ("imap.example.com:993").
+pub fn server(plan: &Plan) -> String {
+    match &plan.target {
+        Target::Server { host, port, .. } => format!("{host}:{port}"),
+        Target::Url(u) => u.clone(),
+        Target::Autodiscover { email } => format!("autodiscover for {email}"),
+    }
+}
+
+fn failure(plan: &Plan, f: mail::Failure) -> ConnectionFailure {
+    let kind = match f.kind {
+        mail::FailureKind::Dns => FailureKind::Dns,
+        mail::FailureKind::Refused => FailureKind::Refused,
+        mail::FailureKind::Timeout => FailureKind::Timeout,
+        mail::FailureKind::Tls => FailureKind::Tls,
+        mail::FailureKind::Auth => FailureKind::Auth,
+        mail::FailureKind::Protocol => FailureKind::Protocol,
+        mail::FailureKind::Http(s) => FailureKind::Http(s),
+    };
+    ConnectionFailure {
+        kind,
+        server: server(plan),
+        message: format!("{}: {}", f.stage, f.message),
+    }
+}
+
+fn endpoint(plan: &Plan) -> Option<Endpoint> {
+    match &plan.target {
+        Target::Server {
+            host,
+            port,
+            security,
+        } => Some(Endpoint::new(
+            host.clone(),
+            *port,
+            match security {
+                Security::Plain => mail::Security::Plain,
+                Security::StartTls => mail::Security::StartTls,
+                Security::Tls => mail::Security::Tls,
+            },
+        )),
+        _ => None,
+    }
+}
+
+fn credentials(plan: &Plan) -> Option<Credentials> {
+    plan.credentials
+        .as_ref()
+        .map(|c| Credentials::new(c.username.clone(), c.password.clone()))
+}
+
+/// A plan that needs credentials and has none: core's planning prevents it, but a
+/// protocol that always logs in must not connect without.
+fn need_credentials(plan: &Plan) -> Result<Credentials, ConnectionFailure> {
+    credentials(plan).ok_or_else(|| ConnectionFailure {
+        kind: FailureKind::NoCredentials,
+        server: server(plan),
+        message: "No user name and password are available for this connection.".into(),
+    })
+}
+
+fn unsupported(plan: &Plan) -> ConnectionFailure {
+    ConnectionFailure {
+        kind: FailureKind::Protocol,
+        server: server(plan),
+        message: format!("{:?} does not connect to {}", plan.protocol, server(plan)),
+    }
+}
+
+impl Io {
+    /// The limits for one profile: its "Timeout Mailbox Connection" when set.
+    pub fn with_timeout(&self, ms: Option<i64>) -> Io {
+        let mut io = self.clone();
+        if let Some(ms) = ms.filter(|ms| *ms > 0) {
+            let d = Duration::from_millis(ms as u64);
+            io.timeouts = Timeouts {
+                connect: d,
+                io: d,
+            };
+        }
+        io
+    }
+
+    pub async fn imap_poll(
+        &self,
+        plan: &Plan,
+        after: Option<(u32, u32)>,
+        limit: usize,
+    ) -> Result<mail::imap::Mailbox, ConnectionFailure> {
+        let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
+        let creds = need_credentials(plan)?;
+        mail::imap::poll(&ep, &creds, &self.tls, &self.timeouts, after, limit)
+            .await
+            .map_err(|f| failure(plan, f))
+    }
+
+    pub async fn pop3_poll(
+        &self,
+        plan: &Plan,
+        seen: &HashSet<String>,
+        limit: usize,
+    ) -> Result<mail::pop3::Maildrop, ConnectionFailure> {
+        let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
+        let creds = need_credentials(plan)?;
+        mail::pop3::poll(&ep, &creds, &self.tls, &self.timeouts, seen, limit)
+            .await
+            .map_err(|f| failure(plan, f))
+    }
+
+    pub async fn smtp_send(
+        &self,
+        plan: &Plan,
+        msgs: &[mail::smtp::Outgoing],
+    ) -> Result<Vec<Result<(), ConnectionFailure>>, ConnectionFailure> {
+        let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
+        let creds = credentials(plan);
+        let results = mail::smtp::send(&ep, creds.as_ref(), &self.tls, &self.timeouts, msgs)
+            .await
+            .map_err(|f| failure(plan, f))?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map_err(|f| failure(plan, f)))
+            .collect())
+    }
+
+    /// Exchange: the inbox through EWS, after autodiscover when the profile asks.
+    pub async fn ews_inbox(&self, plan: &Plan) -> Result<mail::ews::EwsInbox, ConnectionFailure> {
+        // Server-to-server and OAuth profiles carry no password: EWS is asked without.
+        let creds = credentials(plan).unwrap_or_else(|| Credentials::new("", ""));
+        let url = match &plan.target {
+            Target::Url(u) => u.clone(),
+            Target::Autodiscover { email } => {
+                mail::ews::autodiscover(email, &creds, &self.tls, &self.timeouts)
+                    .await
+                    .map_err(|f| {
+                        // Autodiscover that finds nothing: "the mailbox location could
+                        // not be determined", whatever stopped it.
+                        let mut c = failure(plan, f);
+                        if c.kind != FailureKind::Auth {
+                            c.kind = FailureKind::Dns;
+                        }
+                        c
+                    })?
+            }
+            Target::Server { .. } => return Err(unsupported(plan)),
+        };
+        mail::ews::get_inbox(&url, &creds, &self.tls, &self.timeouts)
+            .await
+            .map_err(|f| failure(plan, f))
+    }
+
+    /// Test & Enable's check of a direction: connect, secure, sign in and open the
+    /// mailbox (IMAP SELECT, POP3 STAT, SMTP AUTH, EWS GetFolder), without taking or
+    /// sending anything.
+    pub async fn check(&self, plan: &Plan) -> Result<(), ConnectionFailure> {
+        match plan.protocol {
+            Protocol::Imap => self.imap_poll(plan, None, 0).await.map(drop),
+            Protocol::Pop3 => self.pop3_poll(plan, &HashSet::new(), 0).await.map(drop),
+            Protocol::Smtp => {
+                let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
+                let creds = credentials(plan);
+                mail::smtp::check(&ep, creds.as_ref(), &self.tls, &self.timeouts)
+                    .await
+                    .map_err(|f| failure(plan, f))
+            }
+            Protocol::Ews => self.ews_inbox(plan).await.map(drop),
+        }
+    }
+}

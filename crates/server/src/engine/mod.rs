@@ -1,0 +1,205 @@
+//! The synchronization engine of the local organization: it processes each mailbox
+//! when it is due, never more at once per profile than the profile's
+//! `maxconcurrentconnections`, through real connections to the mail servers. The rules
+//! (what is due, what a result means, which alerts to write) are core's
+//! `mailsync_core::engine`; this module does the I/O around them.
+//!
+//! * `clock.rs`: the time (the system's, or one a test moves).
+//! * `pass.rs`: one pass over one mailbox: read, ask core, connect, judge, write.
+//! * `io.rs`: a direction's connection through `crate::mail` (IMAP, POP3, SMTP, EWS).
+//! * `db.rs`: the engine's SQL: due mailboxes, the mailbox as core's state and back,
+//!   alerts without duplicates, received and sent email, statistics.
+//! * `notice.rs`: the email to a profile's owner when most of its mailboxes fail.
+//!
+//! `Engine::start` runs the scheduler: every tick it picks the due mailboxes (the most
+//! overdue first), takes a connection of each one's profile (a semaphore per profile)
+//! and runs its pass on its own task; a mailbox whose profile has no free connection
+//! waits for a later tick.
+
+mod clock;
+mod db;
+mod io;
+mod notice;
+mod pass;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+pub use clock::{Clock, SystemClock};
+#[allow(unused_imports)]
+pub use clock::ManualClock;
+pub use pass::Outcome;
+
+use crate::mail::{Timeouts, Tls};
+use crate::store::{Store, StoreError};
+
+/// How many due mailboxes one look at the schedule takes at most.
+const DUE_PER_TICK: usize = 2000;
+
+/// `mailsync serve`'s options for the engine.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EngineArgs {
+    /// Run the synchronization engine (`off`: serve the API and the console only).
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pub engine: Switch,
+    /// Failures in a row of the same transient error before it becomes permanent and
+    /// the direction is disabled.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(i64).range(1..=100))]
+    pub retry_limit: i64,
+    /// Seconds between the attempts of a transient error.
+    #[arg(long, value_name = "SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub retry_interval: i64,
+    /// A CA certificate (PEM) to trust for mail servers, besides the public roots;
+    /// repeat for more.
+    #[arg(long = "trust-ca", value_name = "PEM")]
+    pub trust_ca: Vec<PathBuf>,
+    /// Seconds a mail server may take to connect or to answer.
+    #[arg(long, value_name = "SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub mail_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+#[derive(Default)]
+struct Dispatch {
+    in_flight: HashSet<String>,
+    /// A profile's connections: its limit and the semaphore of that limit.
+    limits: HashMap<String, (i64, Arc<Semaphore>)>,
+}
+
+pub struct Engine {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: mailsync_core::engine::Config,
+    io: io::Io,
+    dispatch: Mutex<Dispatch>,
+}
+
+impl Engine {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, args: &EngineArgs) -> Result<Arc<Engine>, String> {
+        let tls = Tls::new(&args.trust_ca)?;
+        let t = Duration::from_secs(args.mail_timeout);
+        Ok(Arc::new(Engine {
+            store,
+            clock,
+            config: mailsync_core::engine::Config {
+                retry_limit: args.retry_limit,
+                retry_interval_secs: args.retry_interval,
+                host_id: host_id(),
+            },
+            io: io::Io {
+                tls,
+                timeouts: Timeouts { connect: t, io: t },
+            },
+            dispatch: Mutex::new(Dispatch::default()),
+        }))
+    }
+
+    /// Runs the scheduler until the process ends.
+    pub fn start(self: Arc<Self>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            match self.store.call(|c| db::reset_processing(c)).await {
+                Ok(n) if n > 0 => {
+                    eprintln!("mailsync engine: {n} mailboxes were left being processed; reset")
+                }
+                Ok(_) => {}
+                Err(e) => eprintln!("mailsync engine: {e}"),
+            }
+            loop {
+                if let Err(e) = self.dispatch().await {
+                    eprintln!("mailsync engine: {e}");
+                }
+                self.clock.tick().await;
+            }
+        })
+    }
+
+    /// Starts a pass for every due mailbox whose profile has a free connection.
+    pub async fn dispatch(self: &Arc<Self>) -> Result<Vec<JoinHandle<Option<Outcome>>>, StoreError> {
+        let now = self.clock.now();
+        let due = self
+            .store
+            .call(move |c| db::due(c, now, DUE_PER_TICK))
+            .await?;
+        let mut passes = Vec::new();
+        for candidate in due {
+            let permit = {
+                let Ok(mut d) = self.dispatch.lock() else {
+                    break;
+                };
+                if d.in_flight.contains(&candidate.mailbox) {
+                    continue;
+                }
+                let limit = candidate.max_connections.clamp(1, 300);
+                let key = candidate.profile.clone().unwrap_or_default();
+                let entry = d
+                    .limits
+                    .entry(key)
+                    .or_insert_with(|| (limit, Arc::new(Semaphore::new(limit as usize))));
+                // A changed limit applies to the passes that start from now on.
+                if entry.0 != limit {
+                    *entry = (limit, Arc::new(Semaphore::new(limit as usize)));
+                }
+                let Ok(permit) = entry.1.clone().try_acquire_owned() else {
+                    continue;
+                };
+                d.in_flight.insert(candidate.mailbox.clone());
+                permit
+            };
+            let engine = self.clone();
+            passes.push(tokio::spawn(async move {
+                let id = candidate.mailbox;
+                let result = pass::run(&engine, &id).await;
+                drop(permit);
+                if let Ok(mut d) = engine.dispatch.lock() {
+                    d.in_flight.remove(&id);
+                }
+                match result {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        eprintln!("mailsync engine: mailbox {id}: {e}");
+                        let key = id.clone();
+                        let _ = engine.store.call(move |c| db::end_processing(c, &key)).await;
+                        None
+                    }
+                }
+            }));
+        }
+        Ok(passes)
+    }
+
+    /// Runs every pass due now to its end (tests and benchmarks drive the engine so).
+    #[allow(dead_code)]
+    pub async fn run_due(self: &Arc<Self>) -> Result<Vec<Outcome>, StoreError> {
+        let mut out = Vec::new();
+        for pass in self.dispatch().await? {
+            if let Ok(Some(o)) = pass.await {
+                out.push(o);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The name written to `hostid` while a mailbox is processed: this machine's.
+fn host_id() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "mailsync".to_string())
+}

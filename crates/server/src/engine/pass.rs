@@ -1,0 +1,316 @@
+//! One pass over one mailbox: read it, ask core what is due, connect for each
+//! direction (in turn: one mailbox holds one of its profile's connections), let core
+//! judge the results, and write the mailbox, its alerts, its email and the statistics
+//! back in one transaction.
+
+use mailsync_core::engine::alerts::{self, Alert};
+use mailsync_core::engine::cycle::{self, Event, Finished};
+use mailsync_core::engine::failure::recipient_refused;
+use mailsync_core::engine::protocol::{self, Plan, Protocol};
+use mailsync_core::engine::schedule::{self, Work, DIRECTIONS};
+use mailsync_core::engine::{
+    ConnectionFailure, DirectionResult, FailureKind, Mailbox, OrgSettings, Profile,
+};
+
+use super::db::{self, Loaded, Pending, Received};
+use super::io::Io;
+use super::{notice, Engine};
+use crate::mail;
+use crate::store::{write_tx, StoreError};
+
+/// New messages taken from a mailbox in one cycle; the rest wait for the next.
+const TAKE_PER_CYCLE: usize = 200;
+/// Pending Send emails sent from a mailbox in one cycle.
+const SEND_PER_CYCLE: usize = 50;
+
+/// What a pass wrote, for tests and the benchmark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub test: bool,
+    pub failed: bool,
+    pub items: i64,
+    pub alerts: usize,
+}
+
+/// An email the outgoing server refused, with its error (email level).
+struct EmailFailure {
+    email: String,
+    event: Event,
+}
+
+/// The result of one direction of a sync cycle, and what it wants recorded.
+#[derive(Default)]
+struct Taken {
+    received: Vec<Received>,
+    position: Option<(u32, u32)>,
+    pop3_uidls: Vec<String>,
+    sent: Vec<(Pending, bool)>,
+    attempted: Vec<Pending>,
+    email_failures: Vec<EmailFailure>,
+}
+
+fn no_profile() -> ConnectionFailure {
+    ConnectionFailure {
+        kind: FailureKind::Dns,
+        server: String::new(),
+        message: "The mailbox has no email server profile.".into(),
+    }
+}
+
+pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreError> {
+    let now = engine.clock.now();
+    let key = id.to_string();
+    let loaded = engine
+        .store
+        .call(move |c| {
+            let org = db::org(c)?;
+            Ok(db::load(c, &key)?.map(|l| (l, org)))
+        })
+        .await?;
+    let Some((Loaded { mailbox, profile, owner }, (org, default_profile))) = loaded else {
+        return Ok(None);
+    };
+    let work = schedule::work(&mailbox, now);
+    if work == Work::Nothing {
+        return Ok(None);
+    }
+    let begun = cycle::begin(&mailbox, now, &engine.config);
+    let b = begun.clone();
+    engine.store.call(move |c| db::save_processing(c, &b)).await?;
+
+    let profile = profile.unwrap_or_else(|| Profile {
+        name: "(no email server profile)".into(),
+        ..Default::default()
+    });
+    let io = engine.io.with_timeout(profile.connection_timeout_ms);
+    let approval = cycle::approval_failure(&mailbox, &profile, &org);
+    let mut taken = Taken::default();
+    let test = work == Work::Test;
+    let finished = match work {
+        Work::Test => {
+            let mut results = Vec::new();
+            for dir in DIRECTIONS.into_iter().filter(|d| mailbox.uses_sss(*d)) {
+                let r = match (&approval, profile.id.is_empty()) {
+                    (Some(f), _) => Some(DirectionResult::Failed(f.clone())),
+                    (None, true) => Some(DirectionResult::Failed(no_profile())),
+                    (None, false) => match protocol::plan(&mailbox, &profile, dir) {
+                        Ok(None) => None,
+                        Err(f) => Some(DirectionResult::Failed(f)),
+                        Ok(Some(plan)) => Some(match io.check(&plan).await {
+                            Ok(()) => DirectionResult::Done { items: 0, failed: 0 },
+                            Err(f) => DirectionResult::Failed(f),
+                        }),
+                    },
+                };
+                results.push((dir, r));
+            }
+            cycle::finish_test(&begun, &profile, &results, now, engine.clock.now(), &engine.config)
+        }
+        Work::Sync(dirs) => {
+            let mut results = Vec::new();
+            for dir in dirs {
+                let r = match (&approval, profile.id.is_empty()) {
+                    (Some(f), _) => DirectionResult::Failed(f.clone()),
+                    (None, true) => DirectionResult::Failed(no_profile()),
+                    (None, false) => match protocol::plan(&mailbox, &profile, dir) {
+                        Ok(None) => continue,
+                        Err(f) => DirectionResult::Failed(f),
+                        Ok(Some(plan)) => {
+                            sync_direction(engine, &io, &mailbox, &plan, &mut taken).await?
+                        }
+                    },
+                };
+                results.push((dir, r));
+            }
+            cycle::finish_sync(&begun, &profile, &results, now, engine.clock.now(), &engine.config)
+        }
+        Work::Nothing => return Ok(None),
+    };
+    let outcome = commit(engine, &mailbox, &profile, &org, owner, finished, taken, test).await?;
+    if outcome.failed && !profile.id.is_empty() {
+        notice::maybe_notify(engine, &profile, default_profile.as_deref()).await?;
+    }
+    Ok(Some(outcome))
+}
+
+/// One direction of a sync cycle, for real.
+async fn sync_direction(
+    engine: &Engine,
+    io: &Io,
+    mailbox: &Mailbox,
+    plan: &Plan,
+    taken: &mut Taken,
+) -> Result<DirectionResult, StoreError> {
+    let id = mailbox.id.clone();
+    Ok(match plan.protocol {
+        Protocol::Imap => {
+            let key = id.clone();
+            let after = engine
+                .store
+                .call(move |c| db::imap_position(c, &key))
+                .await?;
+            match io.imap_poll(plan, after, TAKE_PER_CYCLE).await {
+                Err(f) => DirectionResult::Failed(f),
+                Ok(inbox) => {
+                    let last = inbox.new.iter().map(|m| m.uid).max();
+                    taken.position = Some(match (last, after) {
+                        (Some(uid), _) => (inbox.uidvalidity, uid),
+                        (None, Some((v, u))) if v == inbox.uidvalidity => (v, u),
+                        (None, _) => (inbox.uidvalidity, inbox.uidnext.saturating_sub(1)),
+                    });
+                    taken.received = inbox.new.iter().map(|m| received(&m.headers)).collect();
+                    DirectionResult::Done {
+                        items: taken.received.len() as i64,
+                        failed: 0,
+                    }
+                }
+            }
+        }
+        Protocol::Pop3 => {
+            let key = id.clone();
+            let seen = engine.store.call(move |c| db::pop3_seen(c, &key)).await?;
+            match io.pop3_poll(plan, &seen, TAKE_PER_CYCLE).await {
+                Err(f) => DirectionResult::Failed(f),
+                Ok(drop) => {
+                    taken.pop3_uidls = drop.new.iter().map(|m| m.uidl.clone()).collect();
+                    taken.received = drop.new.iter().map(|m| received(&m.headers)).collect();
+                    DirectionResult::Done {
+                        items: taken.received.len() as i64,
+                        failed: 0,
+                    }
+                }
+            }
+        }
+        Protocol::Smtp => {
+            let key = id.clone();
+            let pending = engine
+                .store
+                .call(move |c| db::pending_send(c, &key, SEND_PER_CYCLE))
+                .await?;
+            if pending.is_empty() {
+                return Ok(DirectionResult::Done { items: 0, failed: 0 });
+            }
+            let from = mailbox.email_address.clone().unwrap_or_default();
+            let msgs: Vec<mail::smtp::Outgoing> = pending
+                .iter()
+                .map(|p| mail::smtp::Outgoing {
+                    from: from.clone(),
+                    to: p.to.clone(),
+                    subject: p.subject.clone(),
+                    body: p.body.clone(),
+                    message_id: p.message_id.clone(),
+                })
+                .collect();
+            match io.smtp_send(plan, &msgs).await {
+                Err(f) => {
+                    taken.attempted = pending;
+                    DirectionResult::Failed(f)
+                }
+                Ok(results) => {
+                    let (mut sent, mut failed) = (0, 0);
+                    for (p, r) in pending.into_iter().zip(results) {
+                        match r {
+                            Ok(()) => {
+                                sent += 1;
+                                taken.sent.push((p, true));
+                            }
+                            // The server refused this email (a recipient, the sender,
+                            // the content): it fails alone.
+                            Err(f) if f.kind == FailureKind::Protocol => {
+                                failed += 1;
+                                let error = recipient_refused(&p.subject, mailbox, &f.message);
+                                taken.email_failures.push(EmailFailure {
+                                    email: p.id.clone(),
+                                    event: Event::Error {
+                                        error,
+                                        permanent: true,
+                                    },
+                                });
+                                taken.sent.push((p, false));
+                            }
+                            Err(_) => taken.attempted.push(p),
+                        }
+                    }
+                    DirectionResult::Done {
+                        items: sent,
+                        failed,
+                    }
+                }
+            }
+        }
+        // Exchange: the mailbox is reached and opened through EWS; items are not
+        // promoted from it (the local organization reads only the inbox's counts).
+        Protocol::Ews => match io.ews_inbox(plan).await {
+            Ok(_) => DirectionResult::Done { items: 0, failed: 0 },
+            Err(f) => DirectionResult::Failed(f),
+        },
+    })
+}
+
+fn received(h: &mail::Headers) -> Received {
+    Received {
+        message_id: h.message_id.clone(),
+        subject: h.subject.clone(),
+        from: h.from.clone(),
+        to: h.to.clone(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn commit(
+    engine: &Engine,
+    before: &Mailbox,
+    profile: &Profile,
+    org: &OrgSettings,
+    owner: Option<String>,
+    finished: Finished,
+    taken: Taken,
+    test: bool,
+) -> Result<Outcome, StoreError> {
+    let mut alerts: Vec<Alert> = alerts::plan(&finished.events, before, profile, org, None);
+    for f in &taken.email_failures {
+        let event = std::slice::from_ref(&f.event);
+        alerts.extend(alerts::plan(event, before, profile, org, Some(&f.email)));
+    }
+    let failed = finished.events.iter().any(|e| match e {
+        Event::Error { .. } => true,
+        Event::Tested { failed, .. } => !failed.is_empty(),
+    });
+    let items = finished.mailbox.items_processed;
+    let now = engine.clock.now();
+    let mailbox = finished.mailbox;
+    let profile_id = (!profile.id.is_empty()).then(|| profile.id.clone());
+    let from = before.email_address.clone().unwrap_or_default();
+    let written = engine
+        .store
+        .call(move |c| {
+            write_tx(c, |tx| {
+                if !taken.received.is_empty() {
+                    db::record_received(tx, &mailbox.id, owner.as_deref(), &taken.received, now)?;
+                }
+                if let Some((v, u)) = taken.position {
+                    db::set_imap_position(tx, &mailbox.id, v, u)?;
+                }
+                for uidl in &taken.pop3_uidls {
+                    db::add_pop3_seen(tx, &mailbox.id, uidl)?;
+                }
+                for (p, sent) in &taken.sent {
+                    db::delivered(tx, p, *sent, &from, now)?;
+                }
+                for p in &taken.attempted {
+                    db::attempted(tx, p, now)?;
+                }
+                db::save(tx, &mailbox, test)?;
+                let n = db::write_alerts(tx, &alerts, &mailbox.id, profile_id.as_deref(), now)?;
+                db::count_pass(tx, profile_id.as_deref(), now, test, failed, items)?;
+                Ok(n)
+            })
+        })
+        .await?;
+    Ok(Outcome {
+        test,
+        failed,
+        items,
+        alerts: written,
+    })
+}
