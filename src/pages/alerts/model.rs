@@ -178,9 +178,9 @@ pub fn filter(level: Level, error: Option<&ErrorKey>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" and "))
 }
 
-/// The collection address for `select`, a filter, newest first, with `$count`.
+/// The collection address for `select`, a filter, last logged first, with `$count`.
 pub fn query(select: &str, filter: Option<&str>, extra: &str) -> String {
-    let mut q = format!("{TRACELOGS}?$select={select}&$orderby=createdon desc&$count=true");
+    let mut q = format!("{TRACELOGS}?$select={select}&$orderby=modifiedon desc&$count=true");
     if let Some(f) = filter {
         q.push_str("&$filter=");
         q.push_str(f);

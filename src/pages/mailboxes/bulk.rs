@@ -128,6 +128,32 @@ pub struct Run {
     pub one_by_one: bool,
 }
 
+/// Most refused (or failed) mailboxes the results panel lists; "Retry the failed ones"
+/// still takes all of them.
+pub const MAX_REFUSED_ROWS: usize = 500;
+/// Most done mailboxes the results panel lists, after the refused. A run over 10,000
+/// mailboxes otherwise rebuilt a table of up to 10,000 rows after every batch, and the
+/// browser's rendering competed with the server for the CPU
+/// (`e2e/bench/console-bench.mjs`).
+pub const MAX_DONE_ROWS: usize = 100;
+
+/// The outcomes the results panel lists, refused first (they are what needs attention)
+/// and each kind bounded, with how many refused and done ones are not listed.
+pub fn listed(outcomes: &[Outcome]) -> (Vec<&Outcome>, usize, usize) {
+    let refused = outcomes.iter().filter(|o| o.error.is_some());
+    let done = outcomes.iter().filter(|o| o.error.is_none());
+    let (n_refused, n_done) = (refused.clone().count(), done.clone().count());
+    let rows: Vec<&Outcome> = refused
+        .take(MAX_REFUSED_ROWS)
+        .chain(done.take(MAX_DONE_ROWS))
+        .collect();
+    (
+        rows,
+        n_refused.saturating_sub(MAX_REFUSED_ROWS),
+        n_done.saturating_sub(MAX_DONE_ROWS),
+    )
+}
+
 /// Runs `action` over `targets` (id, name), updating `run` as batches complete.
 pub async fn execute(
     action: BulkAction,
@@ -275,7 +301,8 @@ async fn send_each(chunk: &[(String, String)], body: &str, run: RwSignal<Option<
     }
 }
 
-/// The results panel: progress while running, then one line per mailbox.
+/// The results panel: progress while running, then one line per mailbox (bounded: see
+/// [`listed`]; the rest are counted in an "and N more" line).
 #[component]
 pub fn RunView(
     run: RwSignal<Option<Run>>,
@@ -306,10 +333,19 @@ pub fn RunView(
                 } else {
                     format!("{}: {done} of {}\u{2026}", r.action.label, r.total)
                 };
-                // The refused first: they are what needs attention.
-                let mut ordered: Vec<&Outcome> = r.outcomes.iter().collect();
-                ordered.sort_by_key(|o| o.error.is_none());
-                let rows = ordered
+                let (listed, more_refused, more_done) = listed(&r.outcomes);
+                let more = [(more_refused, "refused or failed"), (more_done, "done")]
+                    .into_iter()
+                    .filter(|(n, _)| *n > 0)
+                    .map(|(n, what)| {
+                        view! {
+                            <tr data-state="more">
+                                <td colspan="3" class="muted small">{format!("\u{2026} and {n} more {what}")}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                let rows = listed
                     .into_iter()
                     .map(|o| {
                         let (badge, text) = match &o.error {
@@ -354,12 +390,43 @@ pub fn RunView(
                         <div class="table-wrap mb-run-list">
                             <table class="table table-compact" data-testid="bulk-results">
                                 <thead><tr><th>"Mailbox"</th><th>"Result"</th><th>"Reason"</th></tr></thead>
-                                <tbody>{rows}</tbody>
+                                <tbody>{rows}{more}</tbody>
                             </table>
                         </div>
                     </section>
                 }
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outcome(i: usize, refused: bool) -> Outcome {
+        Outcome {
+            id: format!("id{i}"),
+            name: format!("Mailbox {i}"),
+            error: refused.then(|| "refused".to_string()),
+        }
+    }
+
+    #[test]
+    fn lists_the_refused_first_and_bounds_both() {
+        let few: Vec<Outcome> = (0..25).map(|i| outcome(i, i % 5 == 0)).collect();
+        let (rows, more_refused, more_done) = listed(&few);
+        assert_eq!((rows.len(), more_refused, more_done), (25, 0, 0));
+        assert!(rows[..5].iter().all(|o| o.error.is_some()));
+        assert!(rows[5..].iter().all(|o| o.error.is_none()));
+        assert_eq!(rows[0].id, "id0");
+        assert_eq!(rows[5].id, "id1");
+
+        let many: Vec<Outcome> = (0..10_000).map(|i| outcome(i, i % 10 == 3)).collect();
+        let (rows, more_refused, more_done) = listed(&many);
+        assert_eq!(rows.len(), MAX_REFUSED_ROWS + MAX_DONE_ROWS);
+        assert_eq!(more_refused, 1_000 - MAX_REFUSED_ROWS);
+        assert_eq!(more_done, 9_000 - MAX_DONE_ROWS);
+        assert!(rows[..MAX_REFUSED_ROWS].iter().all(|o| o.error.is_some()));
     }
 }

@@ -148,14 +148,16 @@ fn MailboxGrid() -> impl IntoView {
     let defaults_dialog = RwSignal::new(false);
 
     // A new view, search or filter forgets the selection.
-    Effect::new(move |prev: Option<(View, String, Option<(String, String)>)>| {
-        let s = state.get();
-        let key = (s.view, s.search.clone(), s.extra.clone());
-        if prev.as_ref().is_some_and(|p| *p != key) {
-            selected.set(BTreeMap::new());
-        }
-        key
-    });
+    Effect::new(
+        move |prev: Option<(View, String, Option<(String, String)>)>| {
+            let s = state.get();
+            let key = (s.view, s.search.clone(), s.extra.clone());
+            if prev.as_ref().is_some_and(|p| *p != key) {
+                selected.set(BTreeMap::new());
+            }
+            key
+        },
+    );
 
     let rows = move || {
         page.get()

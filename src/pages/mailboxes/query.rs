@@ -173,7 +173,9 @@ impl GridState {
             },
             after,
             extra: get("f").filter(|f| !f.trim().is_empty()).map(|f| {
-                let label = get("fl").filter(|l| !l.trim().is_empty()).unwrap_or_else(|| f.clone());
+                let label = get("fl")
+                    .filter(|l| !l.trim().is_empty())
+                    .unwrap_or_else(|| f.clone());
                 (f, label)
             }),
         }

@@ -233,14 +233,45 @@ CREATE INDEX queue_owner ON queue(ownerid);
 CREATE INDEX emailserverprofile_owner ON emailserverprofile(ownerid);
 ";
 
-/// The synchronization engine: email activities (`email`, what is received and sent),
+/// Version 3: indexes for large organizations (`e2e/bench/console-bench.mjs`).
+///
+/// * The Web API sorts and compares text `COLLATE NOCASE` (`odata_sql`), so V2's BINARY
+///   `mailbox_name` served no query: the grid's first page (by name, then the key) was a
+///   scan and a sort of every mailbox. Name and address now have NOCASE indexes in the
+///   grid's full order (then the key), each also holding the other one: the grid's
+///   search (`contains` on name or address) is then checked in the index and only the
+///   matches are read from the table. (Without it, walking the index in order read every
+///   mailbox at random for a rare search: several times slower than a plain scan.)
+/// * `mailbox_state_*`: the Active view (`statecode eq 0`, the grid's default) by name or
+///   address, and its `$count`, from the index alone. (Without statistics SQLite takes
+///   an equality over a sort, so an index on `statecode` alone made the page a sort of
+///   every active mailbox again.)
+/// * The alerts wall reads the newest first (`createdon desc`, then the key ascending):
+///   `tracelog_createdon` is now in exactly that order (V2's, ascending on `createdon`
+///   alone, left the ties to sort, and for the wall's `$top=1` count requests SQLite
+///   preferred a scan and sort of every alert). `tracelog_level` is the same order per
+///   level: the count of each level from the index, and a level's newest alerts.
+const V3: &str = "
+DROP INDEX mailbox_name;
+CREATE INDEX mailbox_name ON mailbox(name COLLATE NOCASE, mailboxid, emailaddress);
+CREATE INDEX mailbox_emailaddress ON mailbox(emailaddress COLLATE NOCASE, mailboxid, name);
+CREATE INDEX mailbox_state_name ON mailbox(statecode, name COLLATE NOCASE, mailboxid, emailaddress);
+CREATE INDEX mailbox_state_emailaddress ON mailbox(statecode, emailaddress COLLATE NOCASE, mailboxid, name);
+DROP INDEX tracelog_createdon;
+CREATE INDEX tracelog_createdon ON tracelog(createdon DESC, tracelogid);
+CREATE INDEX tracelog_level ON tracelog(level, createdon DESC, tracelogid);
+";
+
+/// Version 4, the synchronization engine: email activities (`email`, what is received and sent),
 /// alerts about an email (the tracelog's regarding may now be an email: SQLite cannot
-/// change a CHECK, so the table is rebuilt with its indexes), hourly sync statistics
+/// change a CHECK, so the table is rebuilt with its indexes; an alert logged again is a
+/// new record first logged when the old one was, so walls and logs read the newest by
+/// `modifiedon`, last logged, and the indexes follow), hourly sync statistics
 /// for the dashboard (`mailsync_syncstatistic`, a custom table of this solution), and
 /// the engine's own bookkeeping (`syncstate`: the IMAP position of each mailbox;
 /// `pop3seen`: the POP3 messages already taken; `profilenotice`: when a profile's owner
 /// was last emailed about failing mailboxes).
-const V_ENGINE: &str = concat!(
+const V4: &str = concat!(
     "CREATE TABLE email (
     activityid TEXT PRIMARY KEY NOT NULL,
     subject TEXT,
@@ -278,9 +309,9 @@ CREATE TABLE tracelog_rebuilt (
 INSERT INTO tracelog_rebuilt SELECT * FROM tracelog;
 DROP TABLE tracelog;
 ALTER TABLE tracelog_rebuilt RENAME TO tracelog;
-CREATE INDEX tracelog_regarding ON tracelog(regardingobjectid, createdon);
-CREATE INDEX tracelog_createdon ON tracelog(createdon DESC, tracelogid);
-CREATE INDEX tracelog_level ON tracelog(level, createdon DESC, tracelogid);
+CREATE INDEX tracelog_regarding ON tracelog(regardingobjectid, modifiedon);
+CREATE INDEX tracelog_modifiedon ON tracelog(modifiedon DESC, tracelogid);
+CREATE INDEX tracelog_level ON tracelog(level, modifiedon DESC, tracelogid);
 ", version_trigger!("tracelog", "tracelogid"),
     "CREATE TRIGGER mailbox_delete_alerts AFTER DELETE ON mailbox BEGIN
     DELETE FROM tracelog WHERE regardingobjectid = OLD.mailboxid; END;
@@ -319,7 +350,7 @@ CREATE INDEX mailbox_due ON mailbox(postponemailboxprocessinguntil) WHERE statec
 );
 
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V_ENGINE];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Applies the pending migrations up to `target` in one immediate transaction.
 /// Refuses a file written by a newer mailsync (its version is above ours).
@@ -373,6 +404,99 @@ mod tests {
                 .unwrap();
             let model: Vec<&str> = t.columns.iter().map(|c| c.name).collect();
             assert_eq!(live, model, "table {}", t.logical);
+        }
+    }
+
+    /// SQLite's plan for a collection read as the Web API builds it (page and count).
+    fn plans(conn: &Connection, set: &str, raw: &str) -> (String, String) {
+        use crate::odata_sql;
+        use mailsync_core::odata::parse_query;
+        let table = TABLES.iter().find(|t| t.entity_set == set).unwrap();
+        let q = parse_query(table, raw).unwrap();
+        let page = odata_sql::page(&q, 50);
+        let (count, count_params) = odata_sql::count(&q);
+        let from = odata_sql::quote(table.logical);
+        // With the request's values bound: SQLite may plan a small LIMIT differently.
+        let plan = |sql: String, params: &[odata_sql::SqlParam]| {
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap();
+            rows.collect::<Result<Vec<_>, _>>().unwrap().join("; ")
+        };
+        (
+            plan(
+                format!(
+                    "SELECT {} FROM {from}{}",
+                    odata_sql::select_list(&q),
+                    page.sql
+                ),
+                &page.params,
+            ),
+            plan(format!("SELECT COUNT(*) FROM {from}{count}"), &count_params),
+        )
+    }
+
+    /// The console's first pages read an index in order (no sort of every row: at most
+    /// of the ties, "FOR LAST TERM OF ORDER BY", when the key's direction differs) and
+    /// count from an index (`e2e/bench/console-bench.mjs` measures them on `scale:100000`).
+    #[test]
+    fn the_consoles_first_pages_use_indexes() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_to(&mut conn, CURRENT_VERSION).unwrap();
+        let sel = "$select=mailboxid,name,emailaddress,lastsyncerror";
+        for order in ["name%20asc", "name%20desc", "emailaddress%20asc"] {
+            // The Mailboxes grid's default view (Active), then a later page.
+            let raw = format!("{sel}&$orderby={order}&$filter=statecode%20eq%200&$count=true");
+            let (page, count) = plans(&conn, "mailboxes", &raw);
+            assert!(
+                !page.contains("FOR ORDER BY") && page.contains("INDEX mailbox_state_"),
+                "{order}: {page}"
+            );
+            assert!(count.contains("COVERING INDEX"), "{count}");
+            let (page, _) = plans(&conn, "mailboxes", &format!("{sel}&$orderby={order}"));
+            assert!(
+                !page.contains("FOR ORDER BY") && page.contains("INDEX mailbox_"),
+                "{order}: {page}"
+            );
+        }
+        // The grid's search is checked in whichever of these indexes orders the page.
+        for index in [
+            "mailbox_name",
+            "mailbox_emailaddress",
+            "mailbox_state_name",
+            "mailbox_state_emailaddress",
+        ] {
+            let cols: Vec<String> = conn
+                .prepare(&format!("PRAGMA index_info({index})"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(2))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            for c in ["name", "emailaddress", "mailboxid"] {
+                assert!(cols.iter().any(|x| x == c), "{index}: {cols:?}");
+            }
+        }
+        // The alerts wall: its first page and its count requests (`$top=1`), for all
+        // levels and each level.
+        // Newest first by last logged (V4: an alert logged again keeps its first date).
+        let wall =
+            "$select=tracelogid,level,text,modifiedon&$orderby=modifiedon%20desc&$count=true";
+        for top in ["", "&$top=1"] {
+            let (page, _) = plans(&conn, "tracelogs", &format!("{wall}{top}"));
+            assert_eq!(
+                page, "SCAN tracelog USING INDEX tracelog_modifiedon",
+                "{top}"
+            );
+            for level in 1..=3 {
+                let raw = format!("{wall}{top}&$filter=level%20eq%20{level}");
+                let (page, count) = plans(&conn, "tracelogs", &raw);
+                assert_eq!(page, "SEARCH tracelog USING INDEX tracelog_level (level=?)");
+                assert!(count.contains("COVERING INDEX tracelog_level"), "{count}");
+            }
         }
     }
 }

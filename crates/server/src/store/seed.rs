@@ -6,6 +6,11 @@
 //! Deterministic: a fixed-seed xorshift RNG (as core's `synth`) drives every choice and
 //! every GUID, so the same seed and `now` write the same rows. Dates are relative to
 //! `now`, so the demo looks alive whenever it is created.
+//!
+//! In `scale:N` exactly the mailboxes whose user number ends in 7 (the address
+//! `first.last<number>@contoso.com` contains `7@`) are pending approval and no other is:
+//! a tenth of them, so `?view=unapproved&q=7@` is a known 10% slice to approve in bulk
+//! (`e2e/bench/console-bench.mjs`). The other states keep their demo proportions.
 
 use std::str::FromStr;
 
@@ -338,6 +343,21 @@ enum State {
     DisabledByAdmin,
 }
 
+/// A state for a mailbox of `scale:N` (see the module's documentation): pending approval
+/// when its user number ends in 7, else any other state in the demo's proportions.
+fn pick_scale_state(rng: &mut Rng, user_number: u64) -> State {
+    if user_number % 10 == 7 {
+        rng.below(100); // the draw pick_state would make: the sequence stays in step
+        return State::PendingApproval;
+    }
+    loop {
+        match pick_state(rng) {
+            State::PendingApproval => continue,
+            s => return s,
+        }
+    }
+}
+
 fn pick_state(rng: &mut Rng) -> State {
     match rng.below(100) {
         0..=34 => State::Healthy,
@@ -398,6 +418,8 @@ struct Regarding {
     name: String,
     email: String,
     owner: String,
+    /// The number in a generated user's name (`first.last<number>`).
+    number: Option<u64>,
 }
 
 struct Seeder<'a> {
@@ -494,6 +516,7 @@ impl<'a> Seeder<'a> {
                 typecode: "systemuser",
                 name: r.get(1)?,
                 email: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                number: None,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -532,6 +555,7 @@ impl<'a> Seeder<'a> {
                 typecode: "systemuser",
                 name,
                 email,
+                number: Some(base + i),
             });
         }
         self.counts.users += insert(self.tx, "systemuser", &rows)?;
@@ -559,6 +583,7 @@ impl<'a> Seeder<'a> {
                 name: name.to_string(),
                 email,
                 owner: ADMIN_ID.to_string(),
+                number: None,
             });
         }
         self.counts.queues += insert(self.tx, "queue", &rows)?;
@@ -687,7 +712,8 @@ impl<'a> Seeder<'a> {
     }
 
     /// One mailbox per owner, its approval mirrored on the user or queue, and its
-    /// alerts (`alerts_each`: about that many per mailbox; `None`: by state).
+    /// alerts (`alerts_each`: about that many per mailbox, and states as `scale:N` picks
+    /// them; `None`: alerts by state, the demo's states).
     fn mailboxes(&mut self, owners: &[Regarding], alerts_each: Option<u64>) -> Result<()> {
         let mut rows = Vec::with_capacity(owners.len());
         let mut alerts = Vec::new();
@@ -695,7 +721,10 @@ impl<'a> Seeder<'a> {
         for owner in owners {
             let p = self.pick_profile();
             let (kind, profile_id) = (self.profiles[p].0, self.profiles[p].1.clone());
-            let state = pick_state(&mut self.rng);
+            let state = match (alerts_each, owner.number) {
+                (Some(_), Some(number)) => pick_scale_state(&mut self.rng, number),
+                _ => pick_state(&mut self.rng),
+            };
             let id = self.rng.guid();
             let (row, approval, error) = self.mailbox_row(&id, owner, kind, &profile_id, state);
             rows.push(row);
@@ -1332,6 +1361,14 @@ mod tests {
                     count(c, "SELECT count(DISTINCT domainname) FROM systemuser"),
                     12_365
                 );
+                // User numbers 20..=12364: those ending in 7, and only they, are pending.
+                assert_eq!(count(c, "SELECT count(*) FROM mailbox WHERE emailaddress LIKE '%7@%'"), 1_234);
+                assert_eq!(count(c, "SELECT count(*) FROM mailbox WHERE emailrouteraccessapproval = 2"), 1_234);
+                assert_eq!(
+                    count(c, "SELECT count(*) FROM mailbox WHERE emailrouteraccessapproval = 2 AND emailaddress LIKE '%7@%'"),
+                    1_234
+                );
+                assert!(count(c, "SELECT count(*) FROM mailbox WHERE emailrouteraccessapproval = 3") > 100);
                 Ok(())
             })
             .unwrap();

@@ -81,7 +81,7 @@ pub fn mailbox_details(ctx: &Ctx, c: &rusqlite::Connection, id: Guid) -> Result<
     }
     let mut stmt = c.prepare(
         "SELECT tracecode, errortypedisplay, errordetails, text FROM tracelog \
-         WHERE regardingobjectid = ?1 ORDER BY createdon DESC, tracelogid LIMIT 10",
+         WHERE regardingobjectid = ?1 ORDER BY modifiedon DESC, tracelogid LIMIT 10",
     )?;
     let traces = stmt
         .query_map([id.to_string()], |r| {

@@ -1,5 +1,7 @@
 //! `GET /<set>` (collections, with paging) and `GET /<set>(<id>)`.
 
+use std::time::Instant;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use mailsync_core::model::{Column, Table};
 use mailsync_core::odata::{parse_query, percent_decode, Guid, Query, MAX_PAGE_SIZE};
@@ -35,8 +37,11 @@ fn context(ctx: &Ctx, table: &Table, q: &Query, selected: bool, suffix: &str) ->
 
 /// `GET /<set>?$select=..&$filter=..&$orderby=..&$top=..&$count=true` with
 /// `Prefer: odata.maxpagesize=N` (default and cap 5000): one page and, when more rows
-/// follow, `@odata.nextLink` with a keyset `$skiptoken`.
+/// follow, `@odata.nextLink` with a keyset `$skiptoken`. `Server-Timing: db;dur=<ms>` is
+/// the time in SQLite (the page and the count), `total;dur=<ms>` the whole read (query
+/// parsing, SQL, JSON).
 pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result<Reply, ApiError> {
+    let started = Instant::now();
     let raw = ctx.uri.query().unwrap_or("").to_string();
     let q = parse_query(table, &raw)?;
     let prefer = ctx.prefer()?;
@@ -54,6 +59,7 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
         (format!("SELECT COUNT(*) FROM {from}{tail}"), params)
     });
     let n = cols.len();
+    let db_started = Instant::now();
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut rows = stmt
         .query_map(params_from_iter(page.params.iter()), |r| {
@@ -70,6 +76,7 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
         }
         None => None,
     };
+    let db_ms = db_started.elapsed().as_secs_f64() * 1000.0;
     let mut next = None;
     if let Some(size) = page.page_size {
         if rows.len() > size as usize {
@@ -124,6 +131,10 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
         if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
             resp.headers.insert("Preference-Applied", v);
         }
+    }
+    let total_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("db;dur={db_ms:.2}, total;dur={total_ms:.2}")) {
+        resp.headers.insert("Server-Timing", v);
     }
     Ok(resp)
 }
