@@ -8,8 +8,8 @@ use leptos_router::path;
 
 use crate::pages::alerts::Alerts;
 use crate::pages::analyzer::LogAnalyzer;
+use crate::pages::dashboard::Dashboard;
 use crate::pages::mailboxes::{MailboxRecord, Mailboxes};
-use crate::pages::not_yet::NotYet;
 use crate::pages::profiles::{ProfileRecord, Profiles};
 use crate::pages::settings::Settings;
 use crate::pages::signin::SignIn;
@@ -93,10 +93,7 @@ pub fn App() -> impl IntoView {
                             path=path!("/alerts")
                             view=|| view! { <RequireSignIn><Alerts /></RequireSignIn> }
                         />
-                        <Route
-                            path=path!("/dashboard")
-                            view=|| view! { <Organization area="Dashboard" /> }
-                        />
+                        <Route path=path!("/dashboard") view=Dashboard />
                         <Route
                             path=path!("/settings")
                             view=|| view! { <RequireSignIn><Settings /></RequireSignIn> }
@@ -105,17 +102,6 @@ pub fn App() -> impl IntoView {
                 </main>
             </div>
         </Router>
-    }
-}
-
-/// An area that needs the organization: signed-out users go to `/signin` first. (Each
-/// is a placeholder until it is built.)
-#[component]
-fn Organization(area: &'static str) -> impl IntoView {
-    view! {
-        <RequireSignIn>
-            <NotYet area=area />
-        </RequireSignIn>
     }
 }
 

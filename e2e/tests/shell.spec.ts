@@ -3,13 +3,13 @@ import { signIn, watchErrors } from './helpers';
 
 // The five areas that need the organization, in nav order, so these tests sign in
 // first (signin.spec.ts covers the signed-out redirect). `heading`: the page's h1 when
-// it is not the nav label; `built: false`: still the "not available yet" placeholder.
-const NOT_YET: { label: string; path: string; heading?: string; built?: boolean }[] = [
-  { label: 'Mailboxes', path: '/mailboxes', built: true },
-  { label: 'Email Server Profiles', path: '/profiles', built: true },
-  { label: 'Alerts', path: '/alerts', built: true },
-  { label: 'Dashboard', path: '/dashboard', built: false },
-  { label: 'Settings', path: '/settings', heading: 'System Settings', built: true },
+// it is not the nav label.
+const AREAS: { label: string; path: string; heading?: string }[] = [
+  { label: 'Mailboxes', path: '/mailboxes' },
+  { label: 'Email Server Profiles', path: '/profiles' },
+  { label: 'Alerts', path: '/alerts' },
+  { label: 'Dashboard', path: '/dashboard' },
+  { label: 'Settings', path: '/settings', heading: 'System Settings' },
 ];
 
 const ARTIFACTS = 'artifacts';
@@ -31,7 +31,7 @@ test('root shows the shell and lands on the Log Analyzer', async ({ page }) => {
   );
   // All six areas are in the nav, in order.
   await expect(nav(page).getByRole('link')).toHaveText([
-    ...NOT_YET.map((a) => a.label),
+    ...AREAS.map((a) => a.label),
     'Log Analyzer',
   ]);
   // The stylesheet is applied (the shell is a grid, the nav is a sidebar).
@@ -46,35 +46,30 @@ test('each nav link opens its area', async ({ page }) => {
   await signIn(page);
   await expect(heading(page)).toHaveText('Log Analyzer');
 
-  for (const area of NOT_YET) {
+  for (const area of AREAS) {
     await nav(page).getByRole('link', { name: area.label, exact: true }).click();
     await expect(page).toHaveURL(new RegExp(`${area.path}$`));
     await expect(heading(page)).toHaveText(area.heading ?? area.label);
-    if (!area.built) {
-      await expect(page.locator('main')).toContainText(`The ${area.label} area is not available yet.`);
-    }
     await expect(nav(page).getByRole('link', { name: area.label, exact: true })).toHaveAttribute(
       'aria-current',
       'page',
     );
   }
-  await page.screenshot({ path: `${ARTIFACTS}/shell-not-yet.png` });
+  await page.screenshot({ path: `${ARTIFACTS}/shell-areas.png` });
 
   await nav(page).getByRole('link', { name: 'Log Analyzer' }).click();
   await expect(page).toHaveURL(/\/analyzer$/);
   await expect(heading(page)).toHaveText('Log Analyzer');
-  await expect(page.locator('main')).not.toContainText('not available yet');
   expect(errors).toEqual([]);
 });
 
 test('deep links load directly (server SPA fallback + client router)', async ({ page }) => {
   const errors = watchErrors(page);
   await signIn(page);
-  for (const area of NOT_YET) {
+  for (const area of AREAS) {
     const response = await page.goto(area.path);
     expect(response?.status()).toBe(200);
     await expect(heading(page)).toHaveText(area.heading ?? area.label);
-    if (!area.built) await expect(page.locator('main')).toContainText('not available yet');
   }
   expect(errors).toEqual([]);
 });

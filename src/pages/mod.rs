@@ -2,8 +2,8 @@
 
 pub mod alerts;
 pub mod analyzer;
+pub mod dashboard;
 pub mod mailboxes;
-pub mod not_yet;
 pub mod profiles;
 pub mod settings;
 pub mod signin;

@@ -21,7 +21,9 @@ use serde::Deserialize;
 
 use crate::api::{self, ApiError};
 use card::AlertCard;
-use model::{filter, group, level_badge, query, Alert, ErrorKey, Level, Page};
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
+use model::{filter, group, level_badge, query, within, Alert, ErrorKey, Level, Page};
 
 const PAGE_SIZE: u32 = 50;
 /// How many alerts "group by error" reads (newest first).
@@ -50,7 +52,15 @@ struct Bulk {
 
 #[component]
 pub fn Alerts() -> impl IntoView {
-    let level = RwSignal::new(Level::All);
+    // A link may open the wall on a level and a time window (the dashboard's hours).
+    let url = use_query_map();
+    let level = RwSignal::new(url.with_untracked(|q| Level::from_key(q.get("level").as_deref())));
+    let window = Memo::new(move |_| {
+        url.with(|q| match (q.get("from"), q.get("to")) {
+            (Some(f), Some(t)) => Some((f, t)),
+            _ => None,
+        })
+    });
     let group_by = RwSignal::new(false);
     let error_key = RwSignal::new(None::<ErrorKey>);
     // Pages already seen (for "Previous"); the last is the one shown.
@@ -58,9 +68,15 @@ pub fn Alerts() -> impl IntoView {
     let reload = RwSignal::new(0u32);
     let message = RwSignal::new(None::<Result<String, String>>);
     let confirming = RwSignal::new(false);
+    let navigate = StoredValue::new_local(use_navigate());
     let bulk = RwSignal::new(Bulk::default());
 
-    let current_filter = move || filter(level.get(), error_key.get().as_ref());
+    let current_filter = move || {
+        within(
+            filter(level.get(), error_key.get().as_ref()),
+            window.get().as_ref(),
+        )
+    };
     let first_page = move || query(model::SELECT, current_filter().as_deref(), "");
 
     // Any change of filter starts again at the first page.
@@ -72,10 +88,11 @@ pub fn Alerts() -> impl IntoView {
     let counts = LocalResource::new(move || {
         reload.track();
         let group = error_key.get();
+        let span = window.get();
         async move {
             let mut out = HashMap::new();
             for l in Level::ALL {
-                let f = filter(l, group.as_ref());
+                let f = within(filter(l, group.as_ref()), span.as_ref());
                 let path = query("tracelogid", f.as_deref(), "&$top=1");
                 let page: api::ApiResult<Page<serde_json::Value>> = api::get_json(&path).await;
                 out.insert(l.label(), page.ok().and_then(|p| p.count));
@@ -107,7 +124,7 @@ pub fn Alerts() -> impl IntoView {
     let groups = LocalResource::new(move || {
         reload.track();
         let on = group_by.get();
-        let f = filter(level.get(), None);
+        let f = within(filter(level.get(), None), window.get().as_ref());
         async move {
             if !on {
                 return None;
@@ -321,6 +338,21 @@ pub fn Alerts() -> impl IntoView {
                     })
             }}
 
+            {move || {
+                window
+                    .get()
+                    .map(|(from, to)| {
+                        let span = model::window_label(&from, &to);
+                        view! {
+                            <div class="callout callout-info alerts-window" data-testid="alerts-window">
+                                "Showing alerts last logged " <strong>{span}</strong> ". "
+                                <button class="btn btn-link btn-sm" on:click=move |_| navigate.with_value(|n| n("/alerts", NavigateOptions::default()))>
+                                    "Show all"
+                                </button>
+                            </div>
+                        }
+                    })
+            }}
             <Transition fallback=|| view! { <p class="muted">"Loading alerts…"</p> }>
                 {move || {
                     page.get()

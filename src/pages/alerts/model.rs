@@ -62,6 +62,16 @@ pub enum Level {
 }
 
 impl Level {
+    /// The level of a link's `level=` (`errors`, `warnings`, `information`).
+    pub fn from_key(key: Option<&str>) -> Level {
+        match key {
+            Some("errors") => Level::Error,
+            Some("warnings") => Level::Warning,
+            Some("information") => Level::Information,
+            _ => Level::All,
+        }
+    }
+
     pub const ALL: [Level; 4] = [Level::All, Level::Error, Level::Warning, Level::Information];
 
     pub fn value(self) -> Option<i64> {
@@ -178,6 +188,25 @@ pub fn filter(level: Level, error: Option<&ErrorKey>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" and "))
 }
 
+/// `filter` narrowed to the alerts last logged in `[from, to)` (RFC 3339 times; anything
+/// else is ignored, so a hand-edited link cannot break the query).
+pub fn within(filter: Option<String>, window: Option<&(String, String)>) -> Option<String> {
+    let span = window.and_then(|(from, to)| {
+        let from = mailsync_core::Timestamp::parse(from)?.at.to_rfc3339();
+        let to = mailsync_core::Timestamp::parse(to)?.at.to_rfc3339();
+        Some(format!("modifiedon ge {from} and modifiedon lt {to}"))
+    });
+    match (filter, span) {
+        (Some(f), Some(s)) => Some(format!("{f} and {s}")),
+        (f, s) => f.or(s),
+    }
+}
+
+/// "between 10:00 and 11:00 on 12/2/2026" for a window.
+pub fn window_label(from: &str, to: &str) -> String {
+    format!("from {from} to {to}")
+}
+
 /// The collection address for `select`, a filter, last logged first, with `$count`.
 pub fn query(select: &str, filter: Option<&str>, extra: &str) -> String {
     let mut q = format!("{TRACELOGS}?$select={select}&$orderby=modifiedon desc&$count=true");
@@ -233,6 +262,26 @@ mod tests {
             filter(Level::All, Some(&ErrorKey::default())).as_deref(),
             Some("tracecode eq null and errortypedisplay eq null")
         );
+    }
+
+    #[test]
+    fn windows_narrow_the_filter() {
+        let w = (
+            "2026-12-02T10:00:00Z".to_string(),
+            "2026-12-02T11:00:00Z".to_string(),
+        );
+        assert_eq!(
+            within(Some("level eq 3".into()), Some(&w)).as_deref(),
+            Some("level eq 3 and modifiedon ge 2026-12-02T10:00:00Z and modifiedon lt 2026-12-02T11:00:00Z")
+        );
+        assert_eq!(within(None, None), None);
+        let bad = ("x') or (1 eq 1".to_string(), "y".to_string());
+        assert_eq!(
+            within(Some("level eq 1".into()), Some(&bad)).as_deref(),
+            Some("level eq 1")
+        );
+        assert_eq!(Level::from_key(Some("errors")), Level::Error);
+        assert_eq!(Level::from_key(None), Level::All);
     }
 
     #[test]

@@ -35,10 +35,34 @@ pub fn due_buckets(now: Timestamp) -> Vec<(&'static str, String)> {
     let at = |mins: i64| Timestamp(now.0 + mins * 60).to_rfc3339();
     let next = "postponemailboxprocessinguntil";
     vec![
-        ("Due now or overdue", format!("{SCHEDULED} and ({next} eq null or {next} le {})", at(0))),
-        ("In 5 minutes", format!("{SCHEDULED} and {next} gt {} and {next} le {}", at(0), at(5))),
-        ("In 5 to 15 minutes", format!("{SCHEDULED} and {next} gt {} and {next} le {}", at(5), at(15))),
-        ("In 15 to 60 minutes", format!("{SCHEDULED} and {next} gt {} and {next} le {}", at(15), at(60))),
+        (
+            "Due now or overdue",
+            format!("{SCHEDULED} and ({next} eq null or {next} le {})", at(0)),
+        ),
+        (
+            "In 5 minutes",
+            format!(
+                "{SCHEDULED} and {next} gt {} and {next} le {}",
+                at(0),
+                at(5)
+            ),
+        ),
+        (
+            "In 5 to 15 minutes",
+            format!(
+                "{SCHEDULED} and {next} gt {} and {next} le {}",
+                at(5),
+                at(15)
+            ),
+        ),
+        (
+            "In 15 to 60 minutes",
+            format!(
+                "{SCHEDULED} and {next} gt {} and {next} le {}",
+                at(15),
+                at(60)
+            ),
+        ),
         ("Later", format!("{SCHEDULED} and {next} gt {}", at(60))),
     ]
 }
@@ -46,13 +70,21 @@ pub fn due_buckets(now: Timestamp) -> Vec<(&'static str, String)> {
 /// The Mailboxes grid showing the mailboxes of `filter`.
 pub fn mailboxes_href(filter: &str, label: &str) -> String {
     use crate::pages::mailboxes::encode;
-    format!("/mailboxes?view=all&f={}&fl={}", encode(filter), encode(label))
+    format!(
+        "/mailboxes?view=all&f={}&fl={}",
+        encode(filter),
+        encode(label)
+    )
 }
 
 /// The alerts wall over one hour (`from` inclusive, `to` exclusive).
 pub fn alerts_href(from: Timestamp, to: Timestamp, errors_only: bool) -> String {
     let level = if errors_only { "&level=errors" } else { "" };
-    format!("/alerts?from={}&to={}{level}", from.to_rfc3339(), to.to_rfc3339())
+    format!(
+        "/alerts?from={}&to={}{level}",
+        from.to_rfc3339(),
+        to.to_rfc3339()
+    )
 }
 
 /// A failing mailbox as the dashboard reads it.
@@ -88,7 +120,11 @@ pub fn by_error(rows: &[Failing]) -> Vec<Group> {
                 http_status: None,
                 error_code: None,
             });
-            let label = if c.inferred { text } else { c.title.to_string() };
+            let label = if c.inferred {
+                text
+            } else {
+                c.title.to_string()
+            };
             let filter = match r.lastsyncerrorcode {
                 Some(code) => format!("{FAILING} and lastsyncerrorcode eq {code}"),
                 None => format!("{FAILING} and lastsyncerrorcode eq null"),
@@ -146,7 +182,7 @@ pub struct Statistic {
 }
 
 /// An hour of the chart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hour {
     pub start: Timestamp,
     /// Sync cycles and Test & Enable runs.
@@ -160,7 +196,8 @@ pub fn hours(stats: &[Statistic], now: Timestamp) -> Vec<Hour> {
     let mut out: Vec<Hour> = (0..24)
         .map(|i| Hour {
             start: Timestamp(this_hour - (23 - i) * 3600),
-            ..Default::default()
+            passes: 0,
+            failures: 0,
         })
         .collect();
     for s in stats {
@@ -211,13 +248,38 @@ mod tests {
         let now = Timestamp(1_800_003_700);
         let hour = Timestamp(1_800_003_600).to_rfc3339();
         let stats = [
-            Statistic { mailsync_hour: hour.clone(), mailsync_cycles: 3, mailsync_failures: 1, mailsync_tests: 1, mailsync_testfailures: 0 },
-            Statistic { mailsync_hour: hour, mailsync_cycles: 2, mailsync_failures: 2, mailsync_tests: 0, mailsync_testfailures: 0 },
-            Statistic { mailsync_hour: "2000-01-01T00:00:00Z".into(), mailsync_cycles: 9, mailsync_failures: 0, mailsync_tests: 0, mailsync_testfailures: 0 },
+            Statistic {
+                mailsync_hour: hour.clone(),
+                mailsync_cycles: 3,
+                mailsync_failures: 1,
+                mailsync_tests: 1,
+                mailsync_testfailures: 0,
+            },
+            Statistic {
+                mailsync_hour: hour,
+                mailsync_cycles: 2,
+                mailsync_failures: 2,
+                mailsync_tests: 0,
+                mailsync_testfailures: 0,
+            },
+            Statistic {
+                mailsync_hour: "2000-01-01T00:00:00Z".into(),
+                mailsync_cycles: 9,
+                mailsync_failures: 0,
+                mailsync_tests: 0,
+                mailsync_testfailures: 0,
+            },
         ];
         let h = hours(&stats, now);
         assert_eq!(h.len(), 24);
-        assert_eq!(h[23], Hour { start: Timestamp(1_800_003_600), passes: 6, failures: 3 });
+        assert_eq!(
+            h[23],
+            Hour {
+                start: Timestamp(1_800_003_600),
+                passes: 6,
+                failures: 3
+            }
+        );
         assert_eq!(h[0].start.0, 1_800_003_600 - 23 * 3600);
         assert_eq!(h.iter().map(|h| h.passes).sum::<i64>(), 6);
     }
@@ -226,8 +288,13 @@ mod tests {
     fn due_buckets_partition_time() {
         let b = due_buckets(Timestamp(0));
         assert_eq!(b.len(), 5);
-        assert!(b[0].1.contains("postponemailboxprocessinguntil le 1970-01-01T00:00:00Z"));
-        assert!(b[4].1.ends_with("postponemailboxprocessinguntil gt 1970-01-01T01:00:00Z"));
-        assert!(mailboxes_href(FAILING, "Failing").starts_with("/mailboxes?view=all&f=statecode%20eq%200"));
+        assert!(b[0]
+            .1
+            .contains("postponemailboxprocessinguntil le 1970-01-01T00:00:00Z"));
+        assert!(b[4]
+            .1
+            .ends_with("postponemailboxprocessinguntil gt 1970-01-01T01:00:00Z"));
+        assert!(mailboxes_href(FAILING, "Failing")
+            .starts_with("/mailboxes?view=all&f=statecode%20eq%200"));
     }
 }

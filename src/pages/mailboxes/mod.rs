@@ -12,6 +12,7 @@ mod query;
 mod record;
 pub mod tools;
 
+pub use query::encode;
 pub use record::MailboxRecord;
 
 use std::collections::{BTreeMap, HashMap};
@@ -148,16 +149,14 @@ fn MailboxGrid() -> impl IntoView {
     let defaults_dialog = RwSignal::new(false);
 
     // A new view, search or filter forgets the selection.
-    Effect::new(
-        move |prev: Option<(View, String, Option<(String, String)>)>| {
-            let s = state.get();
-            let key = (s.view, s.search.clone(), s.extra.clone());
-            if prev.as_ref().is_some_and(|p| *p != key) {
-                selected.set(BTreeMap::new());
-            }
-            key
-        },
-    );
+    Effect::new(move |prev: Option<(View, String, Option<String>)>| {
+        let s = state.get();
+        let key = (s.view, s.search.clone(), s.extra.clone().map(|e| e.0));
+        if prev.as_ref().is_some_and(|p| *p != key) {
+            selected.set(BTreeMap::new());
+        }
+        key
+    });
 
     let rows = move || {
         page.get()
