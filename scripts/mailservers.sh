@@ -61,6 +61,25 @@ else
   INTERNAL_USER="$MAIL_OWNER"
 fi
 
+# dovecot's mail and auth processes must reach the passwd-file and the maildirs. In a
+# checkout they cannot traverse (say under /root), those two live in /var/tmp instead.
+reachable_by_dovecot() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  local p="$1" u
+  while [ ! -e "$p" ]; do p="$(dirname "$p")"; done
+  for u in "$MAIL_OWNER" "$INTERNAL_USER"; do
+    id "$u" >/dev/null 2>&1 || return 0 # not installed yet: decided again after the install
+    runuser -u "$u" -- test -x "$p" || return 1
+  done
+}
+choose_maildata() {
+  MAILDATA="$DIR"
+  if ! reachable_by_dovecot "$DIR"; then
+    MAILDATA="/var/tmp/mailsync-mailservers-$(printf '%s' "$DIR" | sha256sum | cut -c1-12)"
+  fi
+}
+choose_maildata
+
 installed() {
   dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
 }
@@ -121,7 +140,7 @@ make_certs() {
 
 # passwd-file: the three test users, then `users N`'s bulk users.
 write_users() {
-  local bulk="$1" tmp="$DIR/users.tmp"
+  local bulk="$1" tmp="$MAILDATA/users.tmp"
   {
     for u in "${TEST_USERS[@]}"; do printf '%s:{PLAIN}%s-pw\n' "$u" "$u"; done
     if [ "$bulk" -gt 0 ]; then
@@ -129,14 +148,14 @@ write_users() {
     fi
   } >"$tmp"
   chmod 644 "$tmp"
-  mv "$tmp" "$DIR/users"
+  mv "$tmp" "$MAILDATA/users"
   echo "$bulk" >"$DIR/bulk-users"
 }
 
 bulk_users() { cat "$DIR/bulk-users" 2>/dev/null || echo 0; }
 
 seed_alice() {
-  local md="$DIR/mail/alice/Maildir"
+  local md="$MAILDATA/mail/alice/Maildir"
   [ -d "$md" ] && return
   info "seeding alice's INBOX"
   mkdir -p "$md/cur" "$md/new" "$md/tmp"
@@ -192,11 +211,11 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN username_format=%n $DIR/users
+  args = scheme=PLAIN username_format=%n $MAILDATA/users
 }
 userdb {
   driver = static
-  args = uid=$uid gid=$gid home=$DIR/mail/%n
+  args = uid=$uid gid=$gid home=$MAILDATA/mail/%n
 }
 mail_location = maildir:~/Maildir
 pop3_uidl_format = %08Xu%08Xv
@@ -294,8 +313,8 @@ start_dovecot() {
 smtp_args() {
   printf '%s\n' --host "$HOST" --domain "$DOMAIN" \
     --submission-port "$SMTP_PORT" --smtps-port "$SMTPS_PORT" --ews-port "$EWS_PORT" \
-    --cert "$DIR/server.pem" --key "$DIR/server.key" --users "$DIR/users" \
-    --maildir-root "$DIR/mail" --outbox "$DIR/outbox" --pidfile "$SMTP_PID"
+    --cert "$DIR/server.pem" --key "$DIR/server.key" --users "$MAILDATA/users" \
+    --maildir-root "$MAILDATA/mail" --outbox "$DIR/outbox" --pidfile "$SMTP_PID"
 }
 
 start_smtp() {
@@ -348,8 +367,8 @@ write_env() {
     echo "MAIL_CA=$DIR/ca.pem"
     echo "MAIL_SELFSIGNED_CERT=$DIR/selfsigned.pem"
     echo "MAIL_OUTBOX=$DIR/outbox"
-    echo "MAIL_MAILDIR_ROOT=$DIR/mail"
-    echo "MAIL_USERS_FILE=$DIR/users"
+    echo "MAIL_MAILDIR_ROOT=$MAILDATA/mail"
+    echo "MAIL_USERS_FILE=$MAILDATA/users"
     echo "MAIL_REJECT_RCPT=reject@$DOMAIN"
     echo "MAIL_TEST_USERS=$(IFS=,; echo "${TEST_USERS[*]}")"
     for u in "${TEST_USERS[@]}"; do
@@ -364,19 +383,20 @@ write_env() {
 }
 
 prepare_dirs() {
-  mkdir -p "$DIR" "$DIR/outbox" "$DIR/mail"
-  [ -f "$DIR/users" ] || write_users 0
+  mkdir -p "$DIR" "$DIR/outbox" "$MAILDATA/mail"
+  [ -f "$MAILDATA/users" ] || write_users 0
 }
 
 cmd_start() {
   section "mailservers: install"
   install_packages
   section "mailservers: start"
+  choose_maildata
   prepare_dirs
   make_certs
   seed_alice
-  chown -R "$MAIL_OWNER:" "$DIR/mail"
-  chmod 755 "$DIR" "$DIR/mail"
+  chown -R "$MAIL_OWNER:" "$MAILDATA/mail"
+  chmod 755 "$DIR" "$MAILDATA" "$MAILDATA/mail"
   start_dovecot
   start_smtp
   wait_ports
@@ -424,7 +444,7 @@ case "${1:-}" in
     prepare_dirs
     write_users "$n"
     [ -f "$DIR/env" ] && write_env
-    info "$DIR/users: ${#TEST_USERS[@]} test users + $n bulk users (user00001 / pw-user00001 ...)"
+    info "$MAILDATA/users: ${#TEST_USERS[@]} test users + $n bulk users (user00001 / pw-user00001 ...)"
     ;;
   env) cat "$DIR/env" ;;
   *)

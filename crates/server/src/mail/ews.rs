@@ -6,7 +6,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 use super::http::{self, Url};
-use super::imap::printable;
+use super::net::printable;
 use super::{Credentials, Failure, FailureKind, Timeouts, Tls};
 
 /// Redirects (HTTP, `redirectUrl`, `redirectAddr`) one Autodiscover follows at most.

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::net::Conn;
+use super::net::{printable, Conn};
 use super::Headers;
 use super::{Credentials, Endpoint, Failure, FailureKind, Security, Timeouts, Tls};
 
@@ -504,24 +504,6 @@ fn has_code(text: &str, codes: &[&str]) -> bool {
     };
     let code = inner.split([']', ' ']).next().unwrap_or("");
     codes.iter().any(|c| code.eq_ignore_ascii_case(c))
-}
-
-/// A server's text made safe for messages: lossy UTF-8, no control characters, cut.
-pub(crate) fn printable(b: &[u8], max_chars: usize) -> String {
-    let s = String::from_utf8_lossy(b);
-    let mut out: String = s
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max_chars)
-        .collect();
-    if s.chars()
-        .filter(|c| !c.is_control())
-        .nth(max_chars)
-        .is_some()
-    {
-        out.push('…');
-    }
-    out.trim().to_string()
 }
 
 /// A string as an IMAP quoted string, or as a literal when quoting cannot carry it.

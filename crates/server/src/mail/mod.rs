@@ -21,14 +21,18 @@
 //!   cloned cheaply into every call.
 //! * [`Timeouts`]: `connect` bounds DNS plus TCP connect, `io` bounds each read, write
 //!   and the TLS handshake.
-//! * [`Failure`] says what kind of problem it was ([`FailureKind`]), at which stage
-//!   (`"dns"`, `"connect"`, `"tls"`, `"greeting"`, `"starttls"`, `"login"`, `"select"`,
-//!   `"search"`, `"fetch"`, `"stat"`, `"uidl"`, `"top"`, `"ehlo"`, `"auth"`, `"mail"`,
-//!   `"rcpt"`, `"data"`, `"http"`, `"autodiscover"`), and the server's own words or the
-//!   OS/TLS error.
+//! * [`Failure`] says what kind of problem it was ([`FailureKind`]), at which stage,
+//!   and the server's own words or the OS/TLS error. Stages: `dns`, `connect`, `tls`,
+//!   `greeting`, `starttls` (also STLS), `login` (IMAP LOGIN, POP3 USER/PASS); IMAP
+//!   `select`, `search`, `fetch`; POP3 `stat`, `uidl`, `list`, `top`; SMTP `ehlo`,
+//!   `auth`, `mail`, `rcpt`, `data`, `rset`; EWS `http`, `autodiscover`. Failures
+//!   while saying goodbye (LOGOUT, QUIT) are ignored: the result is already in hand.
 //!
-//! Every read is bounded (line length, literal and body sizes); no server input panics.
-//! The test servers are `scripts/mailservers.sh start` (dovecot, aiosmtpd, a fake EWS).
+//! Every future is `Send`. Every read is bounded (line length, literal and body sizes)
+//! and no server input panics. The timeouts bound each step, not a whole call: a
+//! server trickling bytes keeps a call alive, so a caller that needs a deadline wraps
+//! the call in `tokio::time::timeout`. The test servers are `scripts/mailservers.sh
+//! start` (dovecot, aiosmtpd, a fake EWS).
 
 pub mod ews;
 mod headers;

@@ -153,6 +153,24 @@ async fn handshake(
     }
 }
 
+/// A server's text made safe for messages: lossy UTF-8, no control characters, cut.
+pub(crate) fn printable(b: &[u8], max_chars: usize) -> String {
+    let s = String::from_utf8_lossy(b);
+    let mut out: String = s
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max_chars)
+        .collect();
+    if s.chars()
+        .filter(|c| !c.is_control())
+        .nth(max_chars)
+        .is_some()
+    {
+        out.push('…');
+    }
+    out.trim().to_string()
+}
+
 pub(crate) fn secs(d: Duration) -> String {
     if d.subsec_millis() == 0 {
         format!("{} s", d.as_secs())

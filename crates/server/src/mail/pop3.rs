@@ -5,8 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::imap::printable;
-use super::net::Conn;
+use super::net::{printable, Conn};
 use super::Headers;
 use super::{Credentials, Endpoint, Failure, FailureKind, Security, Timeouts, Tls};
 

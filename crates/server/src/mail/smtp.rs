@@ -5,8 +5,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::imap::printable;
-use super::net::Conn;
+use super::net::{printable, Conn};
 use super::{Credentials, Endpoint, Failure, FailureKind, Security, Timeouts, Tls};
 
 const MAX_LINE: usize = 8 * 1024;
