@@ -118,3 +118,27 @@ pub(super) fn is_rustls(e: &std::io::Error) -> bool {
     e.get_ref()
         .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_roots_must_be_readable_certificates() {
+        let dir = std::env::temp_dir().join(format!("mailsync-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let junk = dir.join("junk.pem");
+        std::fs::write(&junk, "not a certificate\n").unwrap();
+        let err = Tls::new(&[&junk]).unwrap_err();
+        assert!(err.contains("no CERTIFICATE"), "{err}");
+        let broken = dir.join("broken.pem");
+        std::fs::write(&broken, "-----BEGIN CERTIFICATE-----\nAAAA\n").unwrap();
+        assert!(Tls::new(&[&broken]).is_err());
+        let missing = dir.join("missing.pem");
+        let err = Tls::new(&[&missing]).unwrap_err();
+        assert!(err.contains("missing.pem"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        let tls = Tls::webpki_only();
+        assert!(format!("{tls:?}").contains("extra_roots: 0"));
+    }
+}
