@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test: formatting, clippy (native and wasm32), unit and
-# integration tests, the release console build, and the Playwright browser tests.
+# integration tests (with the test mail servers of mailservers.sh running), the release
+# console build, and the Playwright browser tests.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
@@ -18,6 +19,10 @@ cargo clippy -p mailsync-console --target wasm32-unknown-unknown -- -D warnings
 
 section "test: cargo check (core, wasm32)"
 cargo check -p mailsync-core --target wasm32-unknown-unknown
+
+section "test: mail servers for the mail engine's tests"
+bash "$ROOT/scripts/mailservers.sh" start
+trap 'bash "$ROOT/scripts/mailservers.sh" stop' EXIT
 
 section "test: cargo test --workspace"
 cargo test --workspace

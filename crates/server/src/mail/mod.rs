@@ -1,0 +1,169 @@
+//! The synchronization engine's I/O: one call per protocol conversation with a mail
+//! server, each returning plain values or a classified [`Failure`]. Nothing here keeps
+//! state between calls; the scheduler and rules on top decide what to poll and send.
+//!
+//! ```text
+//! imap::poll(&ep, &creds, &tls, &timeouts, after: Option<(uidvalidity, uid)>, limit)
+//!     -> Result<imap::Mailbox { uidvalidity, uidnext, exists, new: Vec<imap::Message> }, Failure>
+//! pop3::poll(&ep, &creds, &tls, &timeouts, seen: &HashSet<String>, limit)
+//!     -> Result<pop3::Maildrop { count, octets, new: Vec<pop3::Message> }, Failure>
+//! smtp::check(&ep, creds: Option<&Credentials>, &tls, &timeouts) -> Result<(), Failure>
+//! smtp::send(&ep, creds: Option<&Credentials>, &tls, &timeouts, &[smtp::Outgoing])
+//!     -> Result<Vec<Result<(), Failure>>, Failure>   // one result per message, in order
+//! ews::get_inbox(url, &creds, &tls, &timeouts) -> Result<ews::EwsInbox { total, unread }, Failure>
+//! ews::autodiscover(email, &creds, &tls, &timeouts) -> Result<String /* EWS URL */, Failure>
+//! ```
+//!
+//! * [`Endpoint`] is host, port and [`Security`] (`Plain`, `StartTls`: STARTTLS/STLS
+//!   after the greeting, `Tls`: implicit TLS); the engine maps a profile's `usessl` and
+//!   port to it.
+//! * [`Tls`] is the trust store (webpki roots plus extra CA PEM files), built once and
+//!   cloned cheaply into every call.
+//! * [`Timeouts`]: `connect` bounds DNS plus TCP connect, `io` bounds each read, write
+//!   and the TLS handshake.
+//! * [`Failure`] says what kind of problem it was ([`FailureKind`]), at which stage,
+//!   and the server's own words or the OS/TLS error. Stages: `dns`, `connect`, `tls`,
+//!   `greeting`, `starttls` (also STLS), `login` (IMAP LOGIN, POP3 USER/PASS); IMAP
+//!   `select`, `search`, `fetch`; POP3 `stat`, `uidl`, `list`, `top`; SMTP `ehlo`,
+//!   `auth`, `mail`, `rcpt`, `data`, `rset`; EWS `http`, `autodiscover`. Failures
+//!   while saying goodbye (LOGOUT, QUIT) are ignored: the result is already in hand.
+//!
+//! Every future is `Send`. Every read is bounded (line length, literal and body sizes)
+//! and no server input panics. The timeouts bound each step, not a whole call: a
+//! server trickling bytes keeps a call alive, so a caller that needs a deadline wraps
+//! the call in `tokio::time::timeout`. The test servers are `scripts/mailservers.sh
+//! start` (dovecot, aiosmtpd, a fake EWS).
+
+pub mod ews;
+mod headers;
+mod http;
+pub mod imap;
+mod net;
+pub mod pop3;
+pub mod smtp;
+mod tls;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::time::Duration;
+
+pub use headers::Headers;
+pub use tls::Tls;
+
+/// How a connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// Clear text all along.
+    Plain,
+    /// Clear text greeting, then STARTTLS (IMAP, SMTP) or STLS (POP3) before logging in.
+    StartTls,
+    /// TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465, HTTPS).
+    Tls,
+}
+
+/// A mail server address for one direction of a mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+}
+
+impl Endpoint {
+    pub fn new(host: impl Into<String>, port: u16, security: Security) -> Endpoint {
+        Endpoint {
+            host: host.into(),
+            port,
+            security,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl Credentials {
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Credentials {
+        Credentials {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+}
+
+// Never print a password, not even in a test failure.
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// DNS resolution plus the TCP connect.
+    pub connect: Duration,
+    /// Each read or write, and the TLS handshake.
+    pub io: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Timeouts {
+        Timeouts {
+            connect: Duration::from_secs(15),
+            io: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FailureKind {
+    /// The host name does not resolve.
+    Dns,
+    /// Nothing accepts connections there (or the network refuses the route).
+    Refused,
+    /// A connect, handshake, read or write took longer than its timeout.
+    Timeout,
+    /// The TLS handshake failed: certificate not trusted or for another name, a server
+    /// not speaking TLS, no STARTTLS offered.
+    Tls,
+    /// The server refused the credentials (IMAP NO/BAD to LOGIN, POP3 -ERR to USER/PASS,
+    /// SMTP 535, HTTP 401).
+    Auth,
+    /// The server answered something unexpected, refused a command, or hung up.
+    Protocol,
+    /// An HTTP status that is neither success nor 401.
+    Http(u16),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub stage: &'static str,
+    /// The server's own words, or the OS/TLS error.
+    pub message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(kind: FailureKind, stage: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            stage,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?} at {}: {}", self.kind, self.stage, self.message)
+    }
+}
+
+impl std::error::Error for Failure {}

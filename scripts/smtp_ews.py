@@ -1,0 +1,399 @@
+"""Test SMTP server (aiosmtpd) and a fake EWS/Autodiscover endpoint, for mailservers.sh.
+
+SMTP: a submission port (STARTTLS required before anything else, then AUTH PLAIN/LOGIN
+against the dovecot passwd-file; 535 on bad credentials) and an implicit-TLS port.
+Every accepted message is written to the outbox as a .eml file and, for recipients whose
+local part is a test user, delivered into that user's Maildir new/ (so a test can read
+it back over IMAP). Recipients whose local part starts with "reject" are refused with
+550, so a test can make one message of a batch fail.
+
+EWS (HTTPS, Basic auth against the same users): POST /EWS/Exchange.asmx answers a
+GetFolder of the inbox with TotalCount/UnreadCount counted from the user's Maildir;
+POST /autodiscover/autodiscover.xml answers a POX Autodiscover request with that EWS
+URL; POST /status/<code> answers with that HTTP status (for failure tests).
+"""
+
+import argparse
+import asyncio
+import base64
+import email.utils
+import os
+import re
+import signal
+import socket
+import ssl
+import sys
+import time
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+MAX_HTTP_BODY = 1 << 20
+
+
+class Users:
+    """The dovecot passwd-file (user:{PLAIN}password), re-read when it changes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.mtime = None
+        self.passwords = {}
+
+    def _load(self):
+        mtime = self.path.stat().st_mtime_ns
+        if mtime == self.mtime:
+            return
+        passwords = {}
+        for line in self.path.read_text().splitlines():
+            user, _, rest = line.partition(":")
+            password = rest.split(":", 1)[0]
+            if password.startswith("{PLAIN}"):
+                passwords[user] = password[len("{PLAIN}"):]
+        self.passwords, self.mtime = passwords, mtime
+
+    def check(self, login: str, password: str) -> bool:
+        self._load()
+        expected = self.passwords.get(local_part(login))
+        return expected is not None and expected == password
+
+    def exists(self, user: str) -> bool:
+        self._load()
+        return user in self.passwords
+
+
+def local_part(address: str) -> str:
+    return address.rsplit("@", 1)[0].strip().strip("<>").lower()
+
+
+class Maildirs:
+    """Delivery into <root>/<user>/Maildir/new, owned like the root (dovecot's mail uid)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.counter = 0
+        self.hostname = socket.gethostname().replace("/", "_").replace(":", "_")
+
+    def _owner(self):
+        st = self.root.stat()
+        return st.st_uid, st.st_gid
+
+    def _ensure(self, path: Path, uid: int, gid: int):
+        if not path.is_dir():
+            path.mkdir(mode=0o700)
+            os.chown(path, uid, gid)
+
+    def maildir(self, user: str) -> Path:
+        return self.root / user / "Maildir"
+
+    def deliver(self, user: str, data: bytes):
+        uid, gid = self._owner()
+        home = self.root / user
+        md = home / "Maildir"
+        for path in (home, md, md / "tmp", md / "new", md / "cur"):
+            self._ensure(path, uid, gid)
+        self.counter += 1
+        now = time.time()
+        name = f"{int(now)}.M{int(now * 1e6) % 1000000}P{os.getpid()}Q{self.counter}.{self.hostname}"
+        tmp = md / "tmp" / name
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chown(tmp, uid, gid)
+        os.chmod(tmp, 0o600)
+        # Written in tmp/, then renamed: dovecot never sees half a message.
+        os.rename(tmp, md / "new" / name)
+
+    def counts(self, user: str):
+        md = self.maildir(user)
+        total = unread = 0
+        for sub in ("new", "cur"):
+            try:
+                names = os.listdir(md / sub)
+            except FileNotFoundError:
+                continue
+            for name in names:
+                total += 1
+                flags = name.rsplit(":2,", 1)[1] if ":2," in name else ""
+                if sub == "new" or "S" not in flags:
+                    unread += 1
+        return total, unread
+
+
+class Handler:
+    def __init__(self, users: Users, maildirs: Maildirs, outbox: Path):
+        self.users = users
+        self.maildirs = maildirs
+        self.outbox = outbox
+        self.counter = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if local_part(address).startswith("reject"):
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in local recipient table"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        data = envelope.original_content
+        self.counter += 1
+        queue_id = f"{int(time.time() * 1000)}-{os.getpid()}-{self.counter}"
+        header = (
+            f"X-Mailsync-Envelope-From: {envelope.mail_from}\r\n"
+            f"X-Mailsync-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
+            f"X-Mailsync-Auth: {getattr(session, 'mailsync_login', '')}\r\n"
+        ).encode()
+        tmp = self.outbox / f".{queue_id}.eml.tmp"
+        tmp.write_bytes(header + data)
+        tmp.rename(self.outbox / f"{queue_id}.eml")
+        delivered = set()
+        for rcpt in envelope.rcpt_tos:
+            user = local_part(rcpt)
+            if user in delivered or not self.users.exists(user):
+                continue
+            delivered.add(user)
+            trace = f"Return-Path: <{envelope.mail_from}>\r\nDelivered-To: {rcpt}\r\n".encode()
+            self.maildirs.deliver(user, trace + data)
+        return f"250 2.0.0 Ok: queued as {queue_id}"
+
+
+def authenticator(users: Users):
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        if isinstance(auth_data, LoginPassword):
+            login = auth_data.login.decode(errors="replace")
+            password = auth_data.password.decode(errors="replace")
+            if users.check(login, password):
+                session.mailsync_login = login
+                return AuthResult(success=True)
+        # handled=False: aiosmtpd answers "535 5.7.8 Authentication credentials invalid".
+        return AuthResult(success=False, handled=False)
+
+    return authenticate
+
+
+# ---- fake EWS ---------------------------------------------------------------------
+
+
+def soap_inbox(total: int, unread: int) -> str:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
+  <s:Header>
+    <h:ServerVersionInfo MajorVersion="15" MinorVersion="20" MajorBuildNumber="1" MinorBuildNumber="0"
+      xmlns:h="http://schemas.microsoft.com/exchange/services/2006/types"/>
+  </s:Header>
+  <s:Body>
+    <m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
+      xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
+      <m:ResponseMessages>
+        <m:GetFolderResponseMessage ResponseClass="Success">
+          <m:ResponseCode>NoError</m:ResponseCode>
+          <m:Folders>
+            <t:Folder>
+              <t:FolderId Id="AAMkAGluYm94" ChangeKey="AQAAAA=="/>
+              <t:DisplayName>Inbox</t:DisplayName>
+              <t:TotalCount>{total}</t:TotalCount>
+              <t:ChildFolderCount>0</t:ChildFolderCount>
+              <t:UnreadCount>{unread}</t:UnreadCount>
+            </t:Folder>
+          </m:Folders>
+        </m:GetFolderResponseMessage>
+      </m:ResponseMessages>
+    </m:GetFolderResponse>
+  </s:Body>
+</s:Envelope>
+"""
+
+
+def soap_fault(text: str) -> str:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
+  <s:Body>
+    <s:Fault>
+      <faultcode>s:Client</faultcode>
+      <faultstring xml:lang="en-US">{text}</faultstring>
+    </s:Fault>
+  </s:Body>
+</s:Envelope>
+"""
+
+
+def pox_settings(email_address: str, ews_url: str) -> str:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <User>
+      <DisplayName>{email_address}</DisplayName>
+      <AutoDiscoverSMTPAddress>{email_address}</AutoDiscoverSMTPAddress>
+    </User>
+    <Account>
+      <AccountType>email</AccountType>
+      <Action>settings</Action>
+      <Protocol>
+        <Type>EXCH</Type>
+        <Server>localhost</Server>
+        <ASUrl>{ews_url}</ASUrl>
+        <EwsUrl>{ews_url}</EwsUrl>
+      </Protocol>
+    </Account>
+  </Response>
+</Autodiscover>
+"""
+
+
+def pox_error(text: str) -> str:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response>
+    <Error Time="{time.strftime('%H:%M:%S')}" Id="1">
+      <ErrorCode>500</ErrorCode>
+      <Message>{text}</Message>
+      <DebugData />
+    </Error>
+  </Response>
+</Autodiscover>
+"""
+
+
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+           405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
+           503: "Service Unavailable"}
+
+
+class Ews:
+    def __init__(self, users: Users, maildirs: Maildirs, base_url: str):
+        self.users = users
+        self.maildirs = maildirs
+        self.base_url = base_url
+
+    async def serve(self, reader, writer):
+        try:
+            await asyncio.wait_for(self._serve(reader, writer), 30)
+        except (asyncio.TimeoutError, ConnectionError, ssl.SSLError, asyncio.IncompleteReadError,
+                asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def _serve(self, reader, writer):
+        request_line = (await reader.readline()).decode("latin-1").strip()
+        headers = {}
+        while True:
+            line = (await reader.readline()).decode("latin-1")
+            if line in ("\r\n", "\n", ""):
+                break
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        parts = request_line.split()
+        if len(parts) != 3:
+            return await self.respond(writer, 400, "text/plain", "bad request line\n")
+        method, path, _ = parts
+        length = int(headers.get("content-length", "0") or 0)
+        if length > MAX_HTTP_BODY:
+            return await self.respond(writer, 413, "text/plain", "too large\n")
+        body = (await reader.readexactly(length)).decode("utf-8", errors="replace")
+        if method != "POST":
+            return await self.respond(writer, 405, "text/plain", "POST only\n")
+        status = re.fullmatch(r"/status/(\d{3})", path)
+        if status:
+            code = int(status.group(1))
+            return await self.respond(writer, code, "text/xml; charset=utf-8",
+                                      soap_fault(f"Simulated HTTP {code}"))
+        user = self.authenticated(headers.get("authorization", ""))
+        if user is None:
+            return await self.respond(writer, 401, "text/plain", "401 - Unauthorized: Access is denied due to invalid credentials.\n",
+                                      extra='WWW-Authenticate: Basic realm="mailsync-test"\r\n')
+        if path.lower() == "/ews/exchange.asmx":
+            if "GetFolder" not in body or 'Id="inbox"' not in body:
+                return await self.respond(writer, 500, "text/xml; charset=utf-8",
+                                          soap_fault("The request failed schema validation."))
+            total, unread = self.maildirs.counts(user)
+            return await self.respond(writer, 200, "text/xml; charset=utf-8", soap_inbox(total, unread))
+        if path.lower() == "/autodiscover/autodiscover.xml":
+            m = re.search(r"<EMailAddress>([^<]*)</EMailAddress>", body)
+            address = m.group(1).strip() if m else ""
+            if not address or not self.users.exists(local_part(address)):
+                return await self.respond(writer, 200, "text/xml; charset=utf-8",
+                                          pox_error("The email address can't be found."))
+            return await self.respond(writer, 200, "text/xml; charset=utf-8",
+                                      pox_settings(address, self.base_url + "/EWS/Exchange.asmx"))
+        return await self.respond(writer, 404, "text/plain", "not found\n")
+
+    def authenticated(self, header: str):
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            login, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return local_part(login) if self.users.check(login, password) else None
+
+    async def respond(self, writer, code, content_type, body, extra=""):
+        data = body.encode()
+        head = (
+            f"HTTP/1.1 {code} {REASONS.get(code, 'Status')}\r\n"
+            f"Content-Type: {content_type}\r\nContent-Length: {len(data)}\r\n"
+            f"Date: {email.utils.formatdate(usegmt=True)}\r\n{extra}Connection: close\r\n\r\n"
+        )
+        writer.write(head.encode() + data)
+        await writer.drain()
+
+
+async def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--domain", default="mailsync.test")
+    p.add_argument("--submission-port", type=int, required=True)
+    p.add_argument("--smtps-port", type=int, required=True)
+    p.add_argument("--ews-port", type=int, required=True)
+    p.add_argument("--cert", required=True)
+    p.add_argument("--key", required=True)
+    p.add_argument("--users", type=Path, required=True)
+    p.add_argument("--maildir-root", type=Path, required=True)
+    p.add_argument("--outbox", type=Path, required=True)
+    p.add_argument("--pidfile", type=Path, required=True)
+    args = p.parse_args()
+
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(args.cert, args.key)
+    users = Users(args.users)
+    maildirs = Maildirs(args.maildir_root)
+    args.outbox.mkdir(parents=True, exist_ok=True)
+    handler = Handler(users, maildirs, args.outbox)
+    auth = authenticator(users)
+    loop = asyncio.get_running_loop()
+
+    def submission():
+        return SMTP(handler, hostname="localhost", ident="mailsync test ESMTP", tls_context=tls,
+                    require_starttls=True, auth_required=True, authenticator=auth, loop=loop)
+
+    def smtps():
+        # Already encrypted: aiosmtpd only counts STARTTLS as TLS, so it must not ask again.
+        return SMTP(handler, hostname="localhost", ident="mailsync test ESMTP", auth_required=True,
+                    auth_require_tls=False, authenticator=auth, loop=loop)
+
+    servers = [
+        await loop.create_server(submission, args.host, args.submission_port, reuse_address=True),
+        await loop.create_server(smtps, args.host, args.smtps_port, ssl=tls, reuse_address=True),
+    ]
+    ews = Ews(users, maildirs, f"https://{args.host}:{args.ews_port}")
+    servers.append(await asyncio.start_server(ews.serve, args.host, args.ews_port, ssl=tls,
+                                              reuse_address=True, limit=64 * 1024))
+    args.pidfile.write_text(f"{os.getpid()}\n")
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"smtp_ews: submission {args.host}:{args.submission_port}, smtps {args.smtps_port}, "
+          f"ews {args.ews_port}", flush=True)
+    await stop.wait()
+    for server in servers:
+        server.close()
+    try:
+        args.pidfile.unlink()
+    except FileNotFoundError:
+        pass
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except OSError as e:
+        print(f"smtp_ews: {e}", file=sys.stderr)
+        sys.exit(1)
