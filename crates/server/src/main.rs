@@ -14,9 +14,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod analyze;
 mod api;
 mod auth;
-// The synchronization engine's I/O; its scheduler is not written yet, so nothing
-// outside its tests calls it.
-#[allow(dead_code)]
+mod engine;
 mod mail;
 mod odata_sql;
 mod samples;

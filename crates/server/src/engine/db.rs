@@ -328,9 +328,10 @@ pub fn write_alerts(
                    AND COALESCE(errortypedisplay, '') = ?4 \
                  ORDER BY modifiedon DESC LIMIT 1",
             )?
-            .query_row(params![regarding, a.tracecode, a.level, a.error_type], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                params![regarding, a.tracecode, a.level, a.error_type],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .optional()?;
         let (first, count) = match &old {
             Some((id, created, details)) => {
@@ -464,13 +465,12 @@ pub struct Pending {
     pub body: String,
     pub to: Vec<String>,
     pub message_id: String,
-    pub attempts: i64,
 }
 
 pub fn pending_send(c: &Connection, mailbox: &str, limit: usize) -> Result<Vec<Pending>> {
     let mut stmt = c.prepare_cached(
         "SELECT activityid, COALESCE(subject, ''), COALESCE(description, ''), \
-         COALESCE(torecipients, ''), messageid, deliveryattempts FROM email \
+         COALESCE(torecipients, ''), messageid FROM email \
          WHERE sendermailboxid = ?1 AND directioncode = 1 AND statuscode = 6 \
          ORDER BY createdon LIMIT ?2",
     )?;
@@ -490,7 +490,6 @@ pub fn pending_send(c: &Connection, mailbox: &str, limit: usize) -> Result<Vec<P
                     .filter(|a| !a.is_empty())
                     .map(str::to_string)
                     .collect(),
-                attempts: r.get(5)?,
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -499,7 +498,13 @@ pub fn pending_send(c: &Connection, mailbox: &str, limit: usize) -> Result<Vec<P
 
 /// An email's delivery: sent (Sent, Completed) or failed for good (Failed); either way
 /// one more attempt.
-pub fn delivered(c: &Connection, p: &Pending, sent: bool, from: &str, now: Timestamp) -> Result<()> {
+pub fn delivered(
+    c: &Connection,
+    p: &Pending,
+    sent: bool,
+    from: &str,
+    now: Timestamp,
+) -> Result<()> {
     c.prepare_cached(
         "UPDATE email SET statuscode = ?2, statecode = ?3, senton = ?4, sender = COALESCE(sender, ?5), \
          messageid = ?6, deliveryattempts = deliveryattempts + 1, deliverylastattemptedon = ?7 \
@@ -580,12 +585,21 @@ pub fn failing_share(c: &Connection, profile: &str, since: Timestamp) -> Result<
 
 /// Records that the profile's owner was told now, unless they were since `since`
 /// (returns whether to tell them).
-pub fn claim_notice(c: &Connection, profile: &str, since: Timestamp, now: Timestamp) -> Result<bool> {
+pub fn claim_notice(
+    c: &Connection,
+    profile: &str,
+    since: Timestamp,
+    now: Timestamp,
+) -> Result<bool> {
     let last: Option<String> = c
         .prepare_cached("SELECT lastsenton FROM profilenotice WHERE emailserverprofileid = ?1")?
         .query_row([profile], |r| r.get(0))
         .optional()?;
-    if last.as_deref().and_then(Timestamp::parse).is_some_and(|t| t.at >= since) {
+    if last
+        .as_deref()
+        .and_then(Timestamp::parse)
+        .is_some_and(|t| t.at >= since)
+    {
         return Ok(false);
     }
     c.prepare_cached(
@@ -597,7 +611,13 @@ pub fn claim_notice(c: &Connection, profile: &str, since: Timestamp, now: Timest
 }
 
 /// A notice to send now (Pending Send, from no mailbox); returns its id.
-pub fn new_notice(c: &Connection, to: &str, subject: &str, body: &str, now: Timestamp) -> Result<String> {
+pub fn new_notice(
+    c: &Connection,
+    to: &str,
+    subject: &str,
+    body: &str,
+    now: Timestamp,
+) -> Result<String> {
     let id = new_guid()?;
     c.prepare_cached(
         "INSERT INTO email (activityid, subject, description, torecipients, directioncode, \
@@ -623,8 +643,10 @@ pub fn profile_owner(c: &Connection, profile: &str) -> Result<Option<(String, St
 
 /// A pass that failed half way leaves the mailbox to be processed again.
 pub fn end_processing(c: &Connection, mailbox: &str) -> Result<()> {
-    c.prepare_cached("UPDATE mailbox SET processingstatecode = 0, hostid = NULL WHERE mailboxid = ?1")?
-        .execute([mailbox])?;
+    c.prepare_cached(
+        "UPDATE mailbox SET processingstatecode = 0, hostid = NULL WHERE mailboxid = ?1",
+    )?
+    .execute([mailbox])?;
     Ok(())
 }
 

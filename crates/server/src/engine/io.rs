@@ -92,10 +92,7 @@ impl Io {
         let mut io = self.clone();
         if let Some(ms) = ms.filter(|ms| *ms > 0) {
             let d = Duration::from_millis(ms as u64);
-            io.timeouts = Timeouts {
-                connect: d,
-                io: d,
-            };
+            io.timeouts = Timeouts { connect: d, io: d };
         }
         io
     }

@@ -32,9 +32,9 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-pub use clock::{Clock, SystemClock};
 #[allow(unused_imports)]
 pub use clock::ManualClock;
+pub use clock::{Clock, SystemClock};
 pub use pass::Outcome;
 
 use crate::mail::{Timeouts, Tls};
@@ -90,7 +90,11 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, args: &EngineArgs) -> Result<Arc<Engine>, String> {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        args: &EngineArgs,
+    ) -> Result<Arc<Engine>, String> {
         let tls = Tls::new(&args.trust_ca)?;
         let t = Duration::from_secs(args.mail_timeout);
         Ok(Arc::new(Engine {
@@ -129,7 +133,9 @@ impl Engine {
     }
 
     /// Starts a pass for every due mailbox whose profile has a free connection.
-    pub async fn dispatch(self: &Arc<Self>) -> Result<Vec<JoinHandle<Option<Outcome>>>, StoreError> {
+    pub async fn dispatch(
+        self: &Arc<Self>,
+    ) -> Result<Vec<JoinHandle<Option<Outcome>>>, StoreError> {
         let now = self.clock.now();
         let due = self
             .store
@@ -173,7 +179,10 @@ impl Engine {
                     Err(e) => {
                         eprintln!("mailsync engine: mailbox {id}: {e}");
                         let key = id.clone();
-                        let _ = engine.store.call(move |c| db::end_processing(c, &key)).await;
+                        let _ = engine
+                            .store
+                            .call(move |c| db::end_processing(c, &key))
+                            .await;
                         None
                     }
                 }

@@ -65,7 +65,6 @@ pub async fn maybe_notify(
         subject,
         body,
         to: vec![to],
-        attempts: 0,
     };
     let from = via_address(via.as_ref());
     let sent = match &via {
@@ -108,7 +107,11 @@ async fn send(engine: &Engine, via: &Profile, p: &Pending) -> bool {
         message_id: p.message_id.clone(),
     };
     matches!(
-        engine.io.smtp_send(&plan, std::slice::from_ref(&msg)).await.as_deref(),
+        engine
+            .io
+            .smtp_send(&plan, std::slice::from_ref(&msg))
+            .await
+            .as_deref(),
         Ok([Ok(())])
     )
 }

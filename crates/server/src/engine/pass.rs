@@ -67,7 +67,15 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
             Ok(db::load(c, &key)?.map(|l| (l, org)))
         })
         .await?;
-    let Some((Loaded { mailbox, profile, owner }, (org, default_profile))) = loaded else {
+    let Some((
+        Loaded {
+            mailbox,
+            profile,
+            owner,
+        },
+        (org, default_profile),
+    )) = loaded
+    else {
         return Ok(None);
     };
     let work = schedule::work(&mailbox, now);
@@ -76,7 +84,10 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
     }
     let begun = cycle::begin(&mailbox, now, &engine.config);
     let b = begun.clone();
-    engine.store.call(move |c| db::save_processing(c, &b)).await?;
+    engine
+        .store
+        .call(move |c| db::save_processing(c, &b))
+        .await?;
 
     let profile = profile.unwrap_or_else(|| Profile {
         name: "(no email server profile)".into(),
@@ -97,14 +108,24 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
                         Ok(None) => None,
                         Err(f) => Some(DirectionResult::Failed(f)),
                         Ok(Some(plan)) => Some(match io.check(&plan).await {
-                            Ok(()) => DirectionResult::Done { items: 0, failed: 0 },
+                            Ok(()) => DirectionResult::Done {
+                                items: 0,
+                                failed: 0,
+                            },
                             Err(f) => DirectionResult::Failed(f),
                         }),
                     },
                 };
                 results.push((dir, r));
             }
-            cycle::finish_test(&begun, &profile, &results, now, engine.clock.now(), &engine.config)
+            cycle::finish_test(
+                &begun,
+                &profile,
+                &results,
+                now,
+                engine.clock.now(),
+                &engine.config,
+            )
         }
         Work::Sync(dirs) => {
             let mut results = Vec::new();
@@ -122,11 +143,21 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
                 };
                 results.push((dir, r));
             }
-            cycle::finish_sync(&begun, &profile, &results, now, engine.clock.now(), &engine.config)
+            cycle::finish_sync(
+                &begun,
+                &profile,
+                &results,
+                now,
+                engine.clock.now(),
+                &engine.config,
+            )
         }
         Work::Nothing => return Ok(None),
     };
-    let outcome = commit(engine, &mailbox, &profile, &org, owner, finished, taken, test).await?;
+    let outcome = commit(
+        engine, &mailbox, &profile, &org, owner, finished, taken, test,
+    )
+    .await?;
     if outcome.failed && !profile.id.is_empty() {
         notice::maybe_notify(engine, &profile, default_profile.as_deref()).await?;
     }
@@ -188,7 +219,10 @@ async fn sync_direction(
                 .call(move |c| db::pending_send(c, &key, SEND_PER_CYCLE))
                 .await?;
             if pending.is_empty() {
-                return Ok(DirectionResult::Done { items: 0, failed: 0 });
+                return Ok(DirectionResult::Done {
+                    items: 0,
+                    failed: 0,
+                });
             }
             let from = mailbox.email_address.clone().unwrap_or_default();
             let msgs: Vec<mail::smtp::Outgoing> = pending
@@ -241,7 +275,10 @@ async fn sync_direction(
         // Exchange: the mailbox is reached and opened through EWS; items are not
         // promoted from it (the local organization reads only the inbox's counts).
         Protocol::Ews => match io.ews_inbox(plan).await {
-            Ok(_) => DirectionResult::Done { items: 0, failed: 0 },
+            Ok(_) => DirectionResult::Done {
+                items: 0,
+                failed: 0,
+            },
             Err(f) => DirectionResult::Failed(f),
         },
     })

@@ -1,15 +1,18 @@
 //! Connections: DNS, TCP, TLS (implicit or upgraded), and bounded line I/O with the
 //! I/O timeout, each error classified into a [`Failure`].
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::io::{AsyncWriteExt, BufReader, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_rustls::client::TlsStream;
 
@@ -86,24 +89,26 @@ pub(crate) async fn connect(ep: &Endpoint, tls: &Tls, t: &Timeouts) -> Result<St
 async fn connect_tcp(host: &str, port: u16, limit: Duration) -> Result<TcpStream, Failure> {
     let deadline = Instant::now() + limit;
     let host_only = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<SocketAddr> =
-        match timeout_at(deadline, tokio::net::lookup_host((host_only, port))).await {
-            Err(_) => {
-                return Err(Failure::new(
-                    FailureKind::Dns,
-                    "dns",
-                    format!("resolving {host} took longer than {}", secs(limit)),
-                ))
-            }
-            Ok(Err(e)) => {
-                return Err(Failure::new(
-                    FailureKind::Dns,
-                    "dns",
-                    format!("{host}: {}", dns_message(&e)),
-                ))
-            }
-            Ok(Ok(addrs)) => addrs.collect(),
-        };
+    let addrs: Vec<SocketAddr> = match timeout_at(deadline, resolve(host_only)).await {
+        Err(_) => {
+            return Err(Failure::new(
+                FailureKind::Dns,
+                "dns",
+                format!("resolving {host} took longer than {}", secs(limit)),
+            ))
+        }
+        Ok(Err(message)) => {
+            return Err(Failure::new(
+                FailureKind::Dns,
+                "dns",
+                format!("{host}: {message}"),
+            ))
+        }
+        Ok(Ok(ips)) => ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect(),
+    };
     let mut last = Failure::new(FailureKind::Dns, "dns", format!("{host}: no address"));
     for addr in addrs {
         match timeout_at(deadline, TcpStream::connect(addr)).await {
@@ -128,6 +133,51 @@ async fn connect_tcp(host: &str, port: u16, limit: Duration) -> Result<TcpStream
 }
 
 /// getaddrinfo's text without tokio's "failed to lookup address information: " prefix.
+/// How long a name's addresses (or its failure to resolve) are reused.
+const DNS_TTL: Duration = Duration::from_secs(30);
+
+type Resolved = Result<Vec<IpAddr>, String>;
+/// One name's lookup: done once, then shared until it is older than [`DNS_TTL`].
+type Lookup = Arc<OnceCell<(Instant, Resolved)>>;
+type DnsCache = Mutex<HashMap<String, Lookup>>;
+
+/// Names resolved a moment ago, failures included, each looked up once however many
+/// connections wait for it: a profile's mailboxes share one server, and a burst of
+/// identical lookups is what makes a resolver drop queries (and every one of them then
+/// waits for its timeout).
+fn dns_cache() -> &'static DnsCache {
+    static CACHE: OnceLock<DnsCache> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+async fn resolve(host: &str) -> Resolved {
+    let cell = {
+        let mut cache = dns_cache().lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = cache
+            .get(host)
+            .filter(|c| c.get().is_none_or(|(at, _)| at.elapsed() < DNS_TTL))
+            .cloned();
+        match fresh {
+            Some(c) => c,
+            None => {
+                let c = Arc::new(OnceCell::new());
+                cache.insert(host.to_string(), c.clone());
+                c
+            }
+        }
+    };
+    let (_, resolved) = cell
+        .get_or_init(|| async {
+            let r = match tokio::net::lookup_host((host, 0)).await {
+                Ok(addrs) => Ok(addrs.map(|a| a.ip()).collect()),
+                Err(e) => Err(dns_message(&e)),
+            };
+            (Instant::now(), r)
+        })
+        .await;
+    resolved.clone()
+}
+
 fn dns_message(e: &io::Error) -> String {
     let text = e.to_string();
     match text.strip_prefix("failed to lookup address information: ") {

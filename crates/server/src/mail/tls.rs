@@ -57,6 +57,7 @@ impl Tls {
     }
 
     /// Only the webpki roots.
+    #[cfg(test)]
     pub fn webpki_only() -> Tls {
         Tls::new::<&Path>(&[]).expect("the webpki roots and ring's defaults are valid")
     }
