@@ -56,7 +56,7 @@ if (!url) {
   url = `http://127.0.0.1:${port}`;
   // Its own throwaway organization: the page under test needs none, but serve opens one.
   const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-bench-')), 'org.sqlite');
-  server = spawn(BIN, ['serve', '--port', String(port), '--dist', path.join(ROOT, 'dist'), '--db', db], {
+  server = spawn(BIN, ['serve', '--port', String(port), '--dist', path.join(ROOT, 'dist'), '--db', db, '--engine', 'off'], {
     stdio: 'ignore',
     env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: process.env.MAILSYNC_ADMIN_PASSWORD ?? 'bench-admin-password' },
   });

@@ -74,7 +74,7 @@ if (seeding) console.log(`seeding ${SEED} into ${db} (about 20 s for scale:10000
 else console.log(`reusing ${db}`);
 
 const started = Date.now();
-const server = spawn(BIN, ['serve', '--port', '0', '--dist', DIST, '--db', db, '--seed', SEED], {
+const server = spawn(BIN, ['serve', '--port', '0', '--dist', DIST, '--db', db, '--seed', SEED, '--engine', 'off'], {
   stdio: ['ignore', 'pipe', 'pipe'],
   env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: PASSWORD },
 });

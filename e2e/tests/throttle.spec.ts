@@ -20,7 +20,7 @@ test.beforeAll(async () => {
   const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-e2e-throttle-')), 'org.sqlite');
   server = spawn(
     BIN,
-    ['serve', '--port', '0', '--dist', DIST, '--db', db, '--seed', 'demo',
+    ['serve', '--port', '0', '--dist', DIST, '--db', db, '--seed', 'demo', '--engine', 'off',
       '--max-requests-per-5min', '40', '--throttle-window', String(WINDOW_SECS)],
     { env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: ADMIN.password }, stdio: ['ignore', 'pipe', 'inherit'] },
   );

@@ -84,6 +84,11 @@ impl Server {
         if let Some(seed) = seed {
             cmd.args(["--seed", seed]);
         }
+        // The API's tests read and change the organization: the engine would change it
+        // under them. A test of the engine turns it on (`--engine on`).
+        if !extra.contains(&"--engine") {
+            cmd.args(["--engine", "off"]);
+        }
         cmd.args(extra);
         if let Some(pw) = password {
             cmd.env("MAILSYNC_ADMIN_PASSWORD", pw);
