@@ -147,23 +147,26 @@ test('a plain user sees only the alerts of their mailboxes and profiles', async 
 
 test('delete all empties the wall, except an alert that cannot be deleted', async ({ page, request }) => {
   const errors = watchErrors(page);
-  // A plain user's wall (Joni's); an administrator adds an alert that cannot be deleted.
+  // A plain user's wall (Joni's); an administrator adds alerts to it, one that cannot be deleted.
   const joni = await token(request, 'joni');
   const admin = await token(request, ADMIN.user);
   const boxes = await apiGet(request, joni, 'mailboxes?$select=mailboxid&$top=1');
   const mailbox = boxes.value[0].mailboxid;
   const text = `E2E: this alert cannot be deleted (${Date.now()})`;
-  const created = await request.post(`${API}/tracelogs`, {
-    headers: { Authorization: `Bearer ${admin}` },
-    data: {
-      level: 3,
-      tracecode: 12,
-      text,
-      canbedeleted: false,
-      'regardingobjectid_mailbox@odata.bind': `/mailboxes(${mailbox})`,
-    },
-  });
-  expect(created.status(), await created.text()).toBe(201);
+  // Her wall holds her mailbox's alerts: one more that can go, one that cannot.
+  for (const [t, deletable] of [[`E2E: an alert of Joni's mailbox (${Date.now()})`, true], [text, false]] as const) {
+    const created = await request.post(`${API}/tracelogs`, {
+      headers: { Authorization: `Bearer ${admin}` },
+      data: {
+        level: 3,
+        tracecode: 12,
+        text: t,
+        canbedeleted: deletable,
+        'regardingobjectid_mailbox@odata.bind': `/mailboxes(${mailbox})`,
+      },
+    });
+    expect(created.status(), await created.text()).toBe(201);
+  }
 
   await page.goto('/signin?next=/alerts');
   await signIn(page, 'joni');

@@ -96,17 +96,24 @@ test('mailbox form: sections, write-only password, address change back to pendin
   expect(errors).toEqual([]);
 });
 
-test('mailbox form: a stale save is refused with the 412 message', async ({ page, request }) => {
+test('mailbox form: a save after someone else\'s keeps both, unless they changed the same field', async ({ page, request }) => {
   const errors = watchErrors(page);
   const [mb] = await approvedMailboxes(request, 1, 1);
   await openForm(page, mb.name, mb.mailboxid);
+  // Someone else (or the engine) changes another column: the save still goes through.
   await page.getByLabel('Name', { exact: true }).fill(`${mb.name} (edited)`);
-  // Someone else saves first.
   await api(request, 'PATCH', `mailboxes(${mb.mailboxid})`, { deleteemails: true });
   await page.getByRole('button', { name: 'Save', exact: true }).click();
-  await expect(page.locator('.record-note')).toContainText('Not saved: someone else changed this mailbox');
-  await expect(page.getByLabel('Name', { exact: true })).toHaveValue(mb.name);
+  await expect(page.locator('.record-note')).toHaveText('Saved.');
+  await expect(page.getByLabel('Name', { exact: true })).toHaveValue(`${mb.name} (edited)`);
   await expect(page.getByLabel('Delete Emails after Processing')).toBeChecked();
+  // Someone else renames it meanwhile: the 412 is the user's to resolve.
+  await page.getByLabel('Name', { exact: true }).fill(mb.name);
+  await api(request, 'PATCH', `mailboxes(${mb.mailboxid})`, { name: `${mb.name} (theirs)` });
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await expect(page.locator('.record-note')).toContainText('Not saved: someone else changed this mailbox');
+  await expect(page.getByLabel('Name', { exact: true })).toHaveValue(`${mb.name} (theirs)`);
+  await api(request, 'PATCH', `mailboxes(${mb.mailboxid})`, { name: mb.name, deleteemails: false });
   expect(errors.filter((e) => !/status of 412/.test(e))).toEqual([]);
 });
 

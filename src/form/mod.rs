@@ -56,6 +56,47 @@ pub type Record = Map<String, Value>;
 /// Form rules: the draft after an edit, from the draft before it and the edited one.
 pub type Rules = fn(&Record, Record) -> Record;
 
+/// The properties the user edited (`draft` against `saved`) that someone else changed
+/// meanwhile (`fresh`, the record as it is now). Empty: the edits still apply as they
+/// are, on top of the other changes.
+pub fn conflicts(saved: &Record, draft: &Record, fresh: &Record) -> Vec<String> {
+    draft
+        .iter()
+        .filter(|(k, v)| !k.contains('@') && saved.get(*k).unwrap_or(&Value::Null) != *v)
+        .filter(|(k, _)| saved.get(*k) != fresh.get(*k))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+/// Why a save did not happen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SaveError {
+    /// Someone else changed what the user edited (these properties) since it was read.
+    Stale(Vec<String>),
+    Api(crate::api::ApiError),
+}
+
+/// Saves the edits of `form` to `path` with `If-Match`. When someone else saved the
+/// record first (412) but changed none of the properties the user edited (the engine
+/// writes a mailbox's synchronization columns every few minutes), the edits are put on
+/// top of the current record and sent once more.
+pub async fn save(form: RecordForm, path: &str, lookups: &[Lookup]) -> Result<(), SaveError> {
+    let body = form.changes(lookups);
+    match crate::api::patch_json(path, &body, form.etag().as_deref()).await {
+        Ok(()) => return Ok(()),
+        Err(e) if e.status == 412 => {}
+        Err(e) => return Err(SaveError::Api(e)),
+    }
+    let fresh: Record = crate::api::get_json(path).await.map_err(SaveError::Api)?;
+    form.rebase(fresh).map_err(SaveError::Stale)?;
+    let body = form.changes(lookups);
+    match crate::api::patch_json(path, &body, form.etag().as_deref()).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.status == 412 => Err(SaveError::Stale(Vec::new())),
+        Err(e) => Err(SaveError::Api(e)),
+    }
+}
+
 /// A record form's state. `Copy`: pass it to every field.
 #[derive(Clone, Copy)]
 pub struct RecordForm {
@@ -159,6 +200,45 @@ impl RecordForm {
         })
     }
 
+    /// Takes `fresh` (the record after someone else's save) as the saved record and
+    /// keeps the user's edits on top, unless one of them touches what was changed: then
+    /// nothing moves and the conflicting properties are returned.
+    pub fn rebase(self, fresh: Record) -> Result<(), Vec<String>> {
+        let clash = self.saved.with_untracked(|s| {
+            let s = s.clone().unwrap_or_default();
+            self.draft.with_untracked(|d| conflicts(&s, d, &fresh))
+        });
+        if !clash.is_empty() {
+            return Err(clash);
+        }
+        let edits = self.changes_untracked();
+        let mut draft = fresh.clone();
+        self.draft.with_untracked(|d| {
+            for k in edits {
+                if let Some(v) = d.get(&k) {
+                    draft.insert(k, v.clone());
+                }
+            }
+        });
+        self.saved.set(Some(fresh));
+        self.draft.set(draft);
+        Ok(())
+    }
+
+    /// The names of the edited properties (untracked).
+    fn changes_untracked(self) -> Vec<String> {
+        self.saved.with_untracked(|s| {
+            let empty = Record::new();
+            let s = s.as_ref().unwrap_or(&empty);
+            self.draft.with_untracked(|d| {
+                d.iter()
+                    .filter(|(k, v)| !k.contains('@') && s.get(*k).unwrap_or(&Value::Null) != *v)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+        })
+    }
+
     /// The saved record's `@odata.etag`, for `If-Match`.
     pub fn etag(self) -> Option<String> {
         self.saved.with_untracked(|s| {
@@ -213,6 +293,21 @@ mod tests {
             changes(&saved, &cleared, &[PROFILE]),
             map(json!({"emailserverprofile@odata.bind": null}))
         );
+    }
+
+    #[test]
+    fn only_edits_of_changed_properties_conflict() {
+        let saved = map(json!({"name": "A", "deleteemails": false, "processedtimes": 1}));
+        let draft = map(json!({"name": "B", "deleteemails": false, "processedtimes": 1}));
+        // The engine changed a column the user did not touch: no conflict.
+        let fresh = map(json!({"name": "A", "deleteemails": false, "processedtimes": 2}));
+        assert!(conflicts(&saved, &draft, &fresh).is_empty());
+        // Someone renamed it too: a conflict on name.
+        let fresh = map(json!({"name": "C", "deleteemails": false, "processedtimes": 2}));
+        assert_eq!(conflicts(&saved, &draft, &fresh), vec!["name".to_string()]);
+        // A typed password conflicts with nothing (never read back).
+        let draft = map(json!({"name": "A", "password": "x"}));
+        assert!(conflicts(&saved, &draft, &fresh).is_empty());
     }
 
     #[test]

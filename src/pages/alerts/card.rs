@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 use mailsync_core::classify::{classify, Evidence};
+use mailsync_core::engine::alerts::occurrences;
 use mailsync_core::time::ago;
 use mailsync_core::Timestamp;
 
@@ -42,6 +43,8 @@ pub fn AlertCard(
     let etype = alert.errortypedisplay.clone();
     let first = alert.createdon.clone();
     let last = alert.modifiedon.clone();
+    let details = alert.errordetails.clone().filter(|d| !d.trim().is_empty());
+    let times = details.as_deref().map_or(1, occurrences);
     let id = alert.tracelogid.clone();
     let level_attr = alert.level.unwrap_or(0);
     let (confirm, set_confirm) = signal(false);
@@ -59,6 +62,7 @@ pub fn AlertCard(
                 <div class="row small muted alerts-dates">
                     <span>"First logged " {when(first.as_deref())}</span>
                     <span>"Last logged " {when(last.as_deref())}</span>
+                    {(times > 1).then(|| view! { <span class="alerts-times" data-testid="alert-times">{format!("Logged {times} times")}</span> })}
                     <span class="spacer"></span>
                     {if deletable {
                         view! {
@@ -103,6 +107,12 @@ pub fn AlertCard(
                         view! { <span class="badge badge-neutral">"Cannot be deleted"</span> }.into_any()
                     }}
                 </div>
+                {details.map(|d| view! {
+                    <details class="disclosure alerts-details">
+                        <summary>"Error details"</summary>
+                        <pre class="mono small">{d}</pre>
+                    </details>
+                })}
                 {known
                     .map(|c| {
                         view! {

@@ -8,7 +8,7 @@ pub const TRACELOGS: &str = "/api/data/v9.2/tracelogs";
 
 /// The columns the wall shows.
 pub const SELECT: &str =
-    "tracelogid,level,tracecode,text,errortypedisplay,_regardingobjectid_value,\
+    "tracelogid,level,tracecode,text,errortypedisplay,errordetails,_regardingobjectid_value,\
                           regardingobjecttypecode,canbedeleted,createdon,modifiedon";
 
 /// One alert (`tracelog`).
@@ -23,6 +23,8 @@ pub struct Alert {
     pub text: Option<String>,
     #[serde(default)]
     pub errortypedisplay: Option<String>,
+    #[serde(default)]
+    pub errordetails: Option<String>,
     #[serde(default, rename = "_regardingobjectid_value")]
     pub regarding: Option<String>,
     #[serde(default)]
@@ -238,6 +240,7 @@ mod tests {
             tracecode: code,
             text: Some(text.to_string()),
             errortypedisplay: kind.map(str::to_string),
+            errordetails: None,
             regarding: Some("m1".into()),
             regardingobjecttypecode: Some("mailbox".into()),
             canbedeleted: Some(true),

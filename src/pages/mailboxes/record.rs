@@ -19,7 +19,7 @@ use super::query::{approval_label, status_label};
 use super::tools::{ConfirmDialog, DownloadDetails, TestEnableDialog};
 use crate::api::{self, ApiError};
 use crate::form::fields::{CheckField, ChoiceField, LookupField, ReadOnly, SecretField, TextField};
-use crate::form::{unsaved, Lookup, RecordForm};
+use crate::form::{self, unsaved, Lookup, RecordForm, SaveError};
 use crate::pages::alerts::RecordAlerts;
 use crate::pages::analyzer::when::local;
 use crate::session::RequireSignIn;
@@ -136,20 +136,19 @@ fn MailboxForm() -> impl IntoView {
     unsaved::guard(dirty.into(), LEAVE);
 
     let save = move || {
-        let body = form.changes(LOOKUPS);
-        if body.is_empty() {
+        if form.changes(LOOKUPS).is_empty() {
             return;
         }
         saving.set(true);
         note.set(None);
         let path = format!("{MAILBOXES}({})", id.get_untracked());
         spawn_local(async move {
-            let result = api::patch_json(&path, &body, form.etag().as_deref()).await;
+            let result = form::save(form, &path, LOOKUPS).await;
             saving.set(false);
             match result {
                 Ok(()) => reload(Some(Note::Saved)),
-                Err(e) if e.status == 412 => reload(Some(Note::Stale)),
-                Err(e) => note.set(Some(Note::Error(e.message))),
+                Err(SaveError::Stale(_)) => reload(Some(Note::Stale)),
+                Err(SaveError::Api(e)) => note.set(Some(Note::Error(e.message))),
             }
         });
     };

@@ -25,7 +25,7 @@ use crate::api::{self, ApiError};
 use crate::form::fields::{
     CheckField, ChoiceField, DateField, NumberField, ReadOnly, SecretField, TextField,
 };
-use crate::form::{unsaved, RecordForm};
+use crate::form::{self, unsaved, RecordForm, SaveError};
 use crate::pages::alerts::RecordAlerts;
 use crate::pages::analyzer::when::local;
 use crate::pages::mailboxes::bulk::{self, BulkAction, Run, RunView};
@@ -155,12 +155,12 @@ fn ProfileForm() -> impl IntoView {
             match id.get_untracked() {
                 Some(id) => {
                     let path = format!("{PROFILES}({id})");
-                    let result = api::patch_json(&path, &body, form.etag().as_deref()).await;
+                    let result = form::save(form, &path, &[]).await;
                     saving.set(false);
                     match result {
                         Ok(()) => reload(Some(Note::Saved)),
-                        Err(e) if e.status == 412 => reload(Some(Note::Stale)),
-                        Err(e) => note.set(Some(Note::Error(e.message))),
+                        Err(SaveError::Stale(_)) => reload(Some(Note::Stale)),
+                        Err(SaveError::Api(e)) => note.set(Some(Note::Error(e.message))),
                     }
                 }
                 None => {
