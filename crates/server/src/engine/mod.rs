@@ -11,10 +11,10 @@
 //!   alerts without duplicates, received and sent email, statistics.
 //! * `notice.rs`: the email to a profile's owner when most of its mailboxes fail.
 //!
-//! `Engine::start` runs the scheduler: every tick it picks the due mailboxes (the most
-//! overdue first), takes a connection of each one's profile (a semaphore per profile)
-//! and runs its pass on its own task; a mailbox whose profile has no free connection
-//! waits for a later tick.
+//! `Engine::start` runs the scheduler: at every tick, and whenever a pass ends, it picks
+//! the due mailboxes (the most overdue first), takes a connection of each one's profile
+//! (a semaphore per profile) and runs its pass on its own task; a mailbox whose profile
+//! has no free connection waits until one is.
 
 mod clock;
 mod db;
@@ -42,6 +42,8 @@ use crate::store::{Store, StoreError};
 
 /// How many due mailboxes one look at the schedule takes at most.
 const DUE_PER_TICK: usize = 2000;
+/// Candidates read beyond the known profiles' free connections.
+const NEW_PROFILE_SLACK: usize = 50;
 
 /// `mailsync serve`'s options for the engine.
 #[derive(Debug, Clone, clap::Args)]
@@ -87,6 +89,9 @@ pub struct Engine {
     config: mailsync_core::engine::Config,
     io: io::Io,
     dispatch: Mutex<Dispatch>,
+    /// Told when a pass ends: its connection is free for the next due mailbox now,
+    /// not at the next tick.
+    freed: tokio::sync::Notify,
 }
 
 impl Engine {
@@ -110,6 +115,7 @@ impl Engine {
                 timeouts: Timeouts { connect: t, io: t },
             },
             dispatch: Mutex::new(Dispatch::default()),
+            freed: tokio::sync::Notify::new(),
         }))
     }
 
@@ -127,7 +133,10 @@ impl Engine {
                 if let Err(e) = self.dispatch().await {
                     eprintln!("mailsync engine: {e}");
                 }
-                self.clock.tick().await;
+                tokio::select! {
+                    () = self.clock.tick() => {}
+                    () = self.freed.notified() => {}
+                }
             }
         })
     }
@@ -137,10 +146,13 @@ impl Engine {
         self: &Arc<Self>,
     ) -> Result<Vec<JoinHandle<Option<Outcome>>>, StoreError> {
         let now = self.clock.now();
-        let due = self
-            .store
-            .call(move |c| db::due(c, now, DUE_PER_TICK))
-            .await?;
+        // No more candidates than connections are free (and some for profiles not seen
+        // yet): a full profile's due mailboxes would only be read to be skipped.
+        let limit = self.dispatch.lock().map_or(DUE_PER_TICK, |d| {
+            let free: usize = d.limits.values().map(|(_, s)| s.available_permits()).sum();
+            (free + NEW_PROFILE_SLACK).min(DUE_PER_TICK)
+        });
+        let due = self.store.call(move |c| db::due(c, now, limit)).await?;
         let mut passes = Vec::new();
         for candidate in due {
             let permit = {
@@ -174,6 +186,7 @@ impl Engine {
                 if let Ok(mut d) = engine.dispatch.lock() {
                     d.in_flight.remove(&id);
                 }
+                engine.freed.notify_one();
                 match result {
                     Ok(outcome) => outcome,
                     Err(e) => {

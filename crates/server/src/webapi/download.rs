@@ -1,6 +1,7 @@
 //! `GET /mailboxes(<id>)/Microsoft.Dynamics.CRM.DownloadMailboxDetails()`: the mailbox's
 //! Mailbox Details log as `text/plain`, in the product's layout (core's
-//! `writer::render`), from the stored mailbox, its profile and its last 10 alerts, so
+//! `writer::render`), from the stored mailbox, its profile and its last 10 error and
+//! warning alerts (the log's traces are errors; Information alerts are not), so
 //! the Log Analyzer reads it back to the stored facts.
 
 use std::collections::HashMap;
@@ -81,7 +82,7 @@ pub fn mailbox_details(ctx: &Ctx, c: &rusqlite::Connection, id: Guid) -> Result<
     }
     let mut stmt = c.prepare(
         "SELECT tracecode, errortypedisplay, errordetails, text FROM tracelog \
-         WHERE regardingobjectid = ?1 ORDER BY modifiedon DESC, tracelogid LIMIT 10",
+         WHERE regardingobjectid = ?1 AND level >= 2 ORDER BY modifiedon DESC, tracelogid LIMIT 10",
     )?;
     let traces = stmt
         .query_map([id.to_string()], |r| {

@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// Engine benchmark (not a test: it prints figures and asserts nothing about time). It
+// runs the synchronization engine of a real `mailsync serve` over N mailboxes (default
+// 10,000) on the local test mail servers (dovecot IMAP, aiosmtpd SMTP:
+// scripts/mailservers.sh, with one dovecot user per mailbox), and prints:
+//
+//   * the Test & Enable wave: every mailbox scheduled at once through the Web API, until
+//     every one is tested (IMAP sign-in and EXAMINE, SMTP STARTTLS and AUTH): tests/s;
+//   * the first sync cycles, which each passed test starts at once: cycles/s;
+//   * the CPU time and the memory (peak and final resident set) of `mailsync serve`;
+//   * then every mailbox's Mailbox Details log, downloaded and read by
+//     `mailsync analyze --json`, compared with what the database holds for it.
+//
+// Usage, from the repository root, after `bash scripts/build.sh`:
+//   node e2e/bench/engine-bench.mjs [--mailboxes 10000] [--connections 100]
+// --connections is the profile's maximum concurrent connections (1..300): the engine
+// never runs more of the profile's mailboxes at once. The mail servers are started
+// (and the dovecot users made) by the script; they are left running.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = process.env.MAILSYNC_E2E_BIN ?? path.join(ROOT, 'target/release/mailsync');
+const DIST = process.env.MAILSYNC_E2E_DIST ?? path.join(ROOT, 'dist');
+const PASSWORD = 'engine-bench-password';
+const API = '/api/data/v9.2';
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+const N = arg('--mailboxes', 10000);
+const CONNECTIONS = arg('--connections', 100);
+
+// ---- mail servers
+console.error(`starting the test mail servers with ${N} users…`);
+execFileSync('bash', [path.join(ROOT, 'scripts/mailservers.sh'), 'start'], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync('bash', [path.join(ROOT, 'scripts/mailservers.sh'), 'users', String(N)], { stdio: ['ignore', 'ignore', 'inherit'] });
+const mail = Object.fromEntries(
+  readFileSync(path.join(ROOT, 'target/mailservers/env'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('=') && !l.startsWith('#'))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+);
+const user = (i) => mail.MAIL_BULK_USER_FORMAT.replace('%05d', String(i).padStart(5, '0'));
+const pass = (i) => mail.MAIL_BULK_PASSWORD_FORMAT.replace('%05d', String(i).padStart(5, '0'));
+
+// ---- the organization
+const work = mkdtempSync(path.join(tmpdir(), 'mailsync-engine-bench-'));
+const server = spawn(
+  BIN,
+  ['serve', '--port', '0', '--dist', DIST, '--db', path.join(work, 'org.sqlite'), '--engine', 'on',
+    '--trust-ca', mail.MAIL_CA, '--mail-timeout', '30',
+    // The benchmark's own polling and 10,000 downloads are not what is measured.
+    '--max-requests-per-5min', '10000000'],
+  { env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: PASSWORD }, stdio: ['ignore', 'pipe', 'inherit'] },
+);
+const base = await new Promise((resolve, reject) => {
+  let out = '';
+  server.stdout.on('data', (c) => {
+    out += c;
+    const m = out.match(/mailsync console: (http:\/\/\S+?)\/\n/);
+    if (m) resolve(m[1]);
+  });
+  server.on('exit', (code) => reject(new Error(`mailsync serve exited with ${code}`)));
+});
+process.on('exit', () => server.kill());
+
+const login = await fetch(`${base}/api/auth/login`, {
+  method: 'POST',
+  headers: { 'Content-Type': 'application/json' },
+  body: JSON.stringify({ username: 'admin', password: PASSWORD }),
+});
+const bearer = `Bearer ${(await login.json()).access_token}`;
+async function call(method, p, body, headers = {}) {
+  const r = await fetch(`${base}${API}/${p}`, {
+    method,
+    headers: { Authorization: bearer, 'Content-Type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${await r.text()}`);
+  return r.status === 204 ? null : r.json();
+}
+async function count(filter) {
+  return (await call('GET', `mailboxes?$select=mailboxid&$top=1&$count=true&$filter=${encodeURIComponent(filter)}`))['@odata.count'];
+}
+/** One $batch of independent operations (each its own transaction). */
+async function batch(ops) {
+  const b = `batch_${randomUUID()}`;
+  const parts = ops.map(([method, url, body]) =>
+    `--${b}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n` +
+    `${method} ${API}/${url} HTTP/1.1\r\nContent-Type: application/json\r\n\r\n${body ? JSON.stringify(body) : ''}\r\n`);
+  const r = await fetch(`${base}${API}/$batch`, {
+    method: 'POST',
+    headers: { Authorization: bearer, 'Content-Type': `multipart/mixed; boundary=${b}` },
+    body: `${parts.join('')}--${b}--\r\n`,
+  });
+  const text = await r.text();
+  if (!r.ok || /HTTP\/1\.1 [45]\d\d/.test(text)) throw new Error(`$batch: ${r.status} ${text.slice(0, 500)}`);
+}
+async function inBatches(ops) {
+  for (let i = 0; i < ops.length; i += 1000) await batch(ops.slice(i, i + 1000));
+}
+
+console.error(`creating ${N} users and mailboxes…`);
+const profile = await call('POST', 'emailserverprofiles', {
+  name: 'Benchmark IMAP/SMTP', servertype: 4, useautodiscover: false,
+  incomingserverlocation: mail.MAIL_HOST, outgoingserverlocation: mail.MAIL_HOST,
+  incomingcredentialretrieval: 0, outgoingcredentialretrieval: 0,
+  incomingauthenticationprotocol: 3, outgoingauthenticationprotocol: 3,
+  incomingusessl: true, outgoingusessl: true,
+  incomingportnumber: Number(mail.MAIL_IMAPS_PORT), outgoingportnumber: Number(mail.MAIL_SMTP_PORT),
+  maxconcurrentconnections: CONNECTIONS,
+}, { Prefer: 'return=representation' });
+const users = Array.from({ length: N }, (_, k) => ({ id: randomUUID(), i: k + 1 }));
+await inBatches(users.map((u) => ['POST', 'systemusers', {
+  systemuserid: u.id, fullname: `Bench ${user(u.i)}`, domainname: user(u.i),
+  internalemailaddress: `${user(u.i)}@${mail.MAIL_DOMAIN}`,
+}]));
+const boxes = users.map((u) => ({ ...u, box: randomUUID() }));
+await inBatches(boxes.map((u) => ['POST', 'mailboxes', {
+  mailboxid: u.box, name: `Bench ${user(u.i)}`, emailaddress: `${user(u.i)}@${mail.MAIL_DOMAIN}`,
+  'regardingobjectid_systemuser@odata.bind': `/systemusers(${u.id})`,
+  'emailserverprofile@odata.bind': `/emailserverprofiles(${profile.emailserverprofileid})`,
+  emailrouteraccessapproval: 1, incomingemaildeliverymethod: 2, outgoingemaildeliverymethod: 2,
+  actdeliverymethod: 2, allowemailconnectortousecredentials: true,
+  username: user(u.i), password: pass(u.i),
+}]));
+
+// ---- the waves
+function proc() {
+  const stat = readFileSync(`/proc/${server.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpu = (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in seconds (USER_HZ)
+  const status = readFileSync(`/proc/${server.pid}/status`, 'utf8');
+  const kb = (k) => Number(status.match(new RegExp(`${k}:\\s+(\\d+)`))[1]);
+  return { cpu, rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+const before = proc();
+const t0 = performance.now();
+console.error('scheduling Test & Enable for every mailbox…');
+await inBatches(boxes.map((u) => ['PATCH', `mailboxes(${u.box})`, { testemailconfigurationscheduled: true }]));
+const scheduled = performance.now();
+let tested = 0;
+let synced = 0;
+let failing = 0;
+let testsDone = null;
+let firstSynced = null;
+let peak = before.hwm;
+for (;;) {
+  [tested, synced, failing] = await Promise.all([
+    count('testmailboxaccesscompletedon ne null and testemailconfigurationscheduled eq false'),
+    count('lastsuccessfulsynccompletedon ne null'),
+    count('lastsyncerrorcount gt 0'),
+  ]);
+  const now = performance.now();
+  if (synced > 0 && firstSynced === null) firstSynced = now;
+  if (tested === N && testsDone === null) testsDone = now;
+  peak = Math.max(peak, proc().hwm);
+  if ((synced + failing >= N && tested === N) || now - t0 > 30 * 60_000) break;
+  await new Promise((r) => setTimeout(r, 250));
+}
+const done = performance.now();
+const after = proc();
+const secs = (a, b) => ((b - a) / 1000).toFixed(1);
+const wall = (done - t0) / 1000;
+
+console.log(`\nEngine benchmark: ${N} mailboxes on one IMAP/SMTP profile (max ${CONNECTIONS} connections), dovecot + aiosmtpd on 127.0.0.1`);
+console.log(`  scheduling Test & Enable (${Math.ceil(N / 1000)} $batch of PATCHes):  ${secs(t0, scheduled)} s`);
+console.log(`  Test & Enable of all ${N}:                    ${secs(t0, testsDone ?? done)} s  = ${(N / (((testsDone ?? done) - t0) / 1000)).toFixed(0)} tests/s`);
+console.log(`  first sync cycle of all ${N}:                 ${secs(firstSynced ?? done, done)} s after the first  = ${(synced / ((done - (firstSynced ?? t0)) / 1000)).toFixed(0)} cycles/s`);
+console.log(`  passes (tests + cycles) overall:               ${((tested + synced) / wall).toFixed(0)} per second over ${wall.toFixed(1)} s`);
+console.log(`  failed: ${failing}; tested: ${tested}; synced: ${synced}`);
+console.log(`  mailsync serve CPU: ${(after.cpu - before.cpu).toFixed(1)} s over ${wall.toFixed(1)} s = ${((after.cpu - before.cpu) / wall * 100).toFixed(0)}% of one core`);
+console.log(`  mailsync serve memory: peak ${peak.toFixed(0)} MB resident, ${after.rss.toFixed(0)} MB at the end (${before.rss.toFixed(0)} MB before)`);
+
+// ---- every Mailbox Details log against the database
+console.error('downloading every Mailbox Details log…');
+const logs = path.join(work, 'logs');
+mkdirSync(logs);
+const t3 = performance.now();
+let next = 0;
+await Promise.all(Array.from({ length: 16 }, async () => {
+  for (;;) {
+    const k = next++;
+    if (k >= boxes.length) return;
+    const r = await fetch(`${base}${API}/mailboxes(${boxes[k].box})/Microsoft.Dynamics.CRM.DownloadMailboxDetails()`, { headers: { Authorization: bearer } });
+    writeFileSync(path.join(logs, `${boxes[k].box}.log`), await r.text());
+  }
+}));
+const downloaded = performance.now();
+const reports = JSON.parse(execFileSync(BIN, ['analyze', '--json', logs], { maxBuffer: 1 << 30 }).toString());
+const analyzed = performance.now();
+const records = new Map();
+let page = `mailboxes?$select=mailboxid,postponemailboxprocessinguntil,enabledforincomingemail,enabledforoutgoingemail,testemailconfigurationscheduled,testmailboxaccesscompletedon,lastsuccessfulsynccompletedon,lastsyncerrorcount,itemsprocessedforlastsync,processingstatecode`;
+while (page) {
+  const r = await call('GET', page, undefined, { Prefer: 'odata.maxpagesize=5000' });
+  for (const m of r.value) records.set(m.mailboxid, m);
+  page = r['@odata.nextLink'] ? r['@odata.nextLink'].slice(r['@odata.nextLink'].indexOf(`${API}/`) + API.length + 1) : null;
+}
+const second = (t) => (t ? Math.floor(Date.parse(t) / 1000) : null);
+let agree = 0;
+const differences = [];
+for (const rep of reports) {
+  const m = records.get(rep.mailbox_id);
+  const checks = m && [
+    ['next sync', second(rep.next_sync_at), second(m.postponemailboxprocessinguntil)],
+    ['incoming enabled', rep.directions.incoming.enabled, m.enabledforincomingemail],
+    ['outgoing enabled', rep.directions.outgoing.enabled, m.enabledforoutgoingemail],
+    ['test scheduled', rep.test_and_enable.scheduled, m.testemailconfigurationscheduled],
+    ['test completed', second(rep.test_and_enable.completed_on), second(m.testmailboxaccesscompletedon)],
+    ['last success', second(rep.last_sync.succeeded_on), second(m.lastsuccessfulsynccompletedon)],
+    ['error count', rep.last_sync.error_count, m.lastsyncerrorcount],
+    ['items processed', rep.last_sync.items_processed, m.itemsprocessedforlastsync],
+    ['processing now', rep.processing_now, m.processingstatecode === 1],
+  ];
+  const wrong = checks ? checks.filter(([, a, b]) => a !== b) : [['mailbox id', rep.mailbox_id, null]];
+  if (wrong.length === 0) agree++;
+  else if (differences.length < 5) differences.push(`${rep.file}: ${wrong.map(([k, a, b]) => `${k} log=${a} db=${b}`).join('; ')}`);
+}
+console.log(`  Mailbox Details logs: ${reports.length} downloaded in ${secs(t3, downloaded)} s, analyzed in ${secs(downloaded, analyzed)} s; ${agree} of ${N} agree with the database on 9 facts each`);
+for (const d of differences) console.log(`    differs: ${d}`);
+server.kill();
+rmSync(work, { recursive: true, force: true });
+process.exit(0);
