@@ -12,7 +12,7 @@ use mailsync_core::Timestamp;
 use super::db::{self, Pending};
 use super::Engine;
 use crate::mail;
-use crate::store::StoreError;
+use crate::store::{write_tx, StoreError};
 
 const WINDOW_SECS: i64 = 3600;
 
@@ -28,9 +28,10 @@ pub async fn maybe_notify(
     let since = Timestamp(now.0 - WINDOW_SECS);
     let (pid, pname) = (profile.id.clone(), profile.name.clone());
     let default_id = default_profile.map(str::to_string);
+    // One transaction: two passes failing at once must not both email the owner.
     let claimed = engine
         .store
-        .call(move |c| {
+        .call(move |conn| write_tx(conn, |c| {
             let (failing, total) = db::failing_share(c, &pid, since)?;
             if failing * 2 <= total || !db::claim_notice(c, &pid, since, now)? {
                 return Ok(None);
@@ -54,7 +55,7 @@ pub async fn maybe_notify(
                 None => None,
             };
             Ok(Some((id, to, subject, body, via)))
-        })
+        }))
         .await?;
     let Some((id, to, subject, body, via)) = claimed else {
         return Ok(());
