@@ -239,9 +239,10 @@ pub static SYNCSTATISTIC: Table = Table {
     logical: "mailsync_syncstatistic",
     entity_set: "mailsync_syncstatistics",
     key: "mailsync_syncstatisticid",
-    primary_name: "mailsync_hour",
+    primary_name: "mailsync_name",
     columns: cols![
         ro("mailsync_syncstatisticid", Guid),
+        ro("mailsync_name", Text),
         ro("mailsync_hour", DateTime),
         ro("mailsync_emailserverprofileid", Lookup(TO_PROFILE)),
         ro("mailsync_cycles", Int),

@@ -547,10 +547,10 @@ pub fn count_pass(
         (true, f) => (0, 0, 1, i64::from(f)),
     };
     c.prepare_cached(
-        "INSERT INTO mailsync_syncstatistic (mailsync_syncstatisticid, mailsync_hour, \
+        "INSERT INTO mailsync_syncstatistic (mailsync_syncstatisticid, mailsync_name, mailsync_hour, \
          mailsync_emailserverprofileid, mailsync_cycles, mailsync_failures, mailsync_tests, \
          mailsync_testfailures, mailsync_items, createdon, modifiedon) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
+         VALUES (?1, ?2 || ' ' || COALESCE(?3, 'no profile'), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) \
          ON CONFLICT(mailsync_hour, mailsync_emailserverprofileid) DO UPDATE SET \
          mailsync_cycles = mailsync_cycles + ?4, mailsync_failures = mailsync_failures + ?5, \
          mailsync_tests = mailsync_tests + ?6, mailsync_testfailures = mailsync_testfailures + ?7, \

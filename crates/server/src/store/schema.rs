@@ -321,6 +321,7 @@ CREATE TRIGGER email_delete_alerts AFTER DELETE ON email BEGIN
     DELETE FROM tracelog WHERE regardingobjectid = OLD.activityid; END;
 CREATE TABLE mailsync_syncstatistic (
     mailsync_syncstatisticid TEXT PRIMARY KEY NOT NULL,
+    mailsync_name TEXT NOT NULL,
     mailsync_hour TEXT NOT NULL,
     mailsync_emailserverprofileid TEXT REFERENCES emailserverprofile(emailserverprofileid) ON DELETE CASCADE,
     mailsync_cycles INTEGER NOT NULL DEFAULT 0,
