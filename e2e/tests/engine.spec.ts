@@ -1,42 +1,21 @@
 import { expect, test, type APIRequestContext } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { ADMIN, signIn, watchErrors } from './helpers';
+import { ADMIN, signIn, startOrganization, watchErrors } from './helpers';
 
 // The dashboard over an organization whose engine runs: the demo organization of its
 // own, with `mailsync serve`'s engine on. Its profiles point at servers that do not
 // exist, so its mailboxes fail as they really would, and the dashboard shows it.
 test.describe.configure({ mode: 'serial', timeout: 90_000 });
 
-const BIN = process.env.MAILSYNC_E2E_BIN ?? '../target/release/mailsync';
-const DIST = process.env.MAILSYNC_E2E_DIST ?? '../dist';
 const API = '/api/data/v9.2';
 
-let server: ChildProcess;
+let stop = () => {};
 let base = '';
 
 test.beforeAll(async () => {
-  const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-e2e-engine-')), 'org.sqlite');
-  server = spawn(BIN, ['serve', '--port', '0', '--dist', DIST, '--db', db, '--seed', 'demo', '--engine', 'on'], {
-    env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: ADMIN.password },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/mailsync console: (http:\/\/\S+?)\/\n/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`mailsync serve exited with ${code}`)));
-  });
+  ({ base, stop } = await startOrganization(['--seed', 'demo', '--engine', 'on']));
 });
 
-test.afterAll(() => {
-  server?.kill();
-});
+test.afterAll(() => stop());
 
 async function count(request: APIRequestContext, bearer: string, filter: string): Promise<number> {
   const r = await request.get(`${base}${API}/mailboxes?$select=mailboxid&$top=1&$count=true&$filter=${encodeURIComponent(filter)}`, {

@@ -1,4 +1,8 @@
 import { expect, type Page } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 /** The demo organization's administrator (playwright.config.ts seeds it). */
 export const ADMIN = {
@@ -39,4 +43,29 @@ export async function signIn(page: Page, user = ADMIN.user, password = ADMIN.pas
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await expect(page.locator('header .session-name')).toBeVisible();
   await expect(page).not.toHaveURL(/\/signin(\?|$)/);
+}
+
+/**
+ * An organization of the test's own: `mailsync serve --port 0` on a new database with
+ * `args` (e.g. `--seed demo --engine on`). Resolves to its address once it listens;
+ * `stop()` ends it.
+ */
+export async function startOrganization(args: string[]): Promise<{ base: string; stop: () => void }> {
+  const bin = process.env.MAILSYNC_E2E_BIN ?? '../target/release/mailsync';
+  const dist = process.env.MAILSYNC_E2E_DIST ?? '../dist';
+  const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-e2e-own-')), 'org.sqlite');
+  const server = spawn(bin, ['serve', '--port', '0', '--dist', dist, '--db', db, ...args], {
+    env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: ADMIN.password },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const base = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    server.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/mailsync console: (http:\/\/\S+?)\/\n/);
+      if (m) resolve(m[1]);
+    });
+    server.on('exit', (code) => reject(new Error(`mailsync serve exited with ${code}`)));
+  });
+  return { base, stop: () => server.kill() };
 }

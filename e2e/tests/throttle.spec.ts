@@ -1,43 +1,20 @@
 import { expect, test } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { ADMIN, signIn, watchErrors } from './helpers';
+import { ADMIN, signIn, startOrganization, watchErrors } from './helpers';
 
 // Service protection as a real Dataverse organization applies it: an organization of
 // its own with low limits (a few requests in a 3-second window), so the console's
 // bulk action is answered 429 + Retry-After and must wait and send again.
 
-const BIN = process.env.MAILSYNC_E2E_BIN ?? '../target/release/mailsync';
-const DIST = process.env.MAILSYNC_E2E_DIST ?? '../dist';
 const WINDOW_SECS = 3;
 
-let server: ChildProcess;
+let stop = () => {};
 let base = '';
 
 test.beforeAll(async () => {
-  const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-e2e-throttle-')), 'org.sqlite');
-  server = spawn(
-    BIN,
-    ['serve', '--port', '0', '--dist', DIST, '--db', db, '--seed', 'demo', '--engine', 'off',
-      '--max-requests-per-5min', '40', '--throttle-window', String(WINDOW_SECS)],
-    { env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: ADMIN.password }, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  base = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    server.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/mailsync console: (http:\/\/\S+?)\/\n/);
-      if (m) resolve(m[1]);
-    });
-    server.on('exit', (code) => reject(new Error(`mailsync serve exited with ${code}`)));
-  });
+  ({ base, stop } = await startOrganization(['--seed', 'demo', '--engine', 'off', '--max-requests-per-5min', '40', '--throttle-window', String(WINDOW_SECS)]));
 });
 
-test.afterAll(() => {
-  server?.kill();
-});
+test.afterAll(() => stop());
 
 test('a throttled $batch waits for Retry-After and is sent again', async ({ page, request }) => {
   const errors = watchErrors(page);

@@ -15,9 +15,11 @@
 
 mod auth;
 pub mod batch;
+mod collection;
 mod records;
 
 pub use auth::{login, logout, me, User};
+pub use collection::{fetch_all, names, profile_names, Collection};
 pub use records::{create, delete, patch_json, same_origin};
 
 use std::fmt;

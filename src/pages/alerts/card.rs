@@ -8,8 +8,27 @@ use mailsync_core::engine::alerts::occurrences;
 use mailsync_core::time::ago;
 use mailsync_core::Timestamp;
 
-use super::model::{level_badge, regarding_href, Alert};
+use super::model::{level_badge, regarding_href, Alert, TRACELOGS};
 use crate::pages::analyzer::when::{local, now};
+
+/// What a card's Delete does: deletes the alert, says so in `message` (or why not) and
+/// bumps `reload`.
+pub fn delete_action(
+    message: RwSignal<Option<Result<String, String>>>,
+    reload: RwSignal<u32>,
+) -> impl Fn(Alert) + Copy + Send + Sync + 'static {
+    move |alert: Alert| {
+        leptos::task::spawn_local(async move {
+            match crate::api::delete(&format!("{TRACELOGS}({})", alert.tracelogid)).await {
+                Ok(()) => {
+                    message.set(Some(Ok("The alert was deleted.".to_string())));
+                    reload.update(|n| *n += 1);
+                }
+                Err(e) => message.set(Some(Err(e.message))),
+            }
+        });
+    }
+}
 
 /// One alert: level, text, dates, its record, cause and resolution when known.
 #[component]

@@ -19,11 +19,11 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 
-use crate::api::{self, ApiError};
-use card::AlertCard;
+use crate::api::{self, ApiError, Collection};
+use card::{delete_action, AlertCard};
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
-use model::{filter, group, level_badge, query, within, Alert, ErrorKey, Level, Page};
+use model::{filter, group, level_badge, query, within, Alert, ErrorKey, Level};
 
 const PAGE_SIZE: u32 = 50;
 /// How many alerts "group by error" reads (newest first).
@@ -94,7 +94,8 @@ pub fn Alerts() -> impl IntoView {
             for l in Level::ALL {
                 let f = within(filter(l, group.as_ref()), span.as_ref());
                 let path = query("tracelogid", f.as_deref(), "&$top=1");
-                let page: api::ApiResult<Page<serde_json::Value>> = api::get_json(&path).await;
+                let page: api::ApiResult<Collection<serde_json::Value>> =
+                    api::get_json(&path).await;
                 out.insert(l.label(), page.ok().and_then(|p| p.count));
             }
             out
@@ -106,7 +107,7 @@ pub fn Alerts() -> impl IntoView {
         let path = pages.with(|p| p.last().cloned());
         async move {
             let path = path?;
-            let page: api::ApiResult<Page<Alert>> = api::get_json_with(
+            let page: api::ApiResult<Collection<Alert>> = api::get_json_with(
                 &path,
                 &[("Prefer", &format!("odata.maxpagesize={PAGE_SIZE}"))],
             )
@@ -134,25 +135,14 @@ pub fn Alerts() -> impl IntoView {
                 f.as_deref(),
                 &format!("&$top={GROUP_LIMIT}"),
             );
-            Some(api::get_json::<Page<Alert>>(&path).await.map(|p| {
+            Some(api::get_json::<Collection<Alert>>(&path).await.map(|p| {
                 let total = p.count.unwrap_or(p.value.len() as u64);
                 (group(&p.value), p.value.len() as u64, total)
             }))
         }
     });
 
-    let delete_one = move |alert: Alert| {
-        spawn_local(async move {
-            let path = format!("{}({})", model::TRACELOGS, alert.tracelogid);
-            match api::delete(&path).await {
-                Ok(()) => {
-                    message.set(Some(Ok("The alert was deleted.".to_string())));
-                    reload.update(|n| *n += 1);
-                }
-                Err(e) => message.set(Some(Err(e.message))),
-            }
-        });
-    };
+    let delete_one = delete_action(message, reload);
 
     let delete_all = move || {
         confirming.set(false);
@@ -364,7 +354,7 @@ pub fn Alerts() -> impl IntoView {
                             }
                             Ok((p, names)) => {
                                 let total = p.count.unwrap_or(0);
-                                let next = p.next_link.clone();
+                                let next = p.next.clone();
                                 let has_prev = pages.with(|v| v.len() > 1);
                                 let n = pages.with(Vec::len);
                                 let from = (n as u64 - 1) * PAGE_SIZE as u64 + 1;
@@ -574,7 +564,7 @@ async fn names_of(alerts: &[Alert]) -> HashMap<String, String> {
                 "/api/data/v9.2/{set}?$select={key},name&$filter={}",
                 f.join(" or ")
             );
-            if let Ok(p) = api::get_json::<Page<Named>>(&path).await {
+            if let Ok(p) = api::get_json::<Collection<Named>>(&path).await {
                 for n in p.value {
                     if let (Some(id), Some(name)) = (n.mailboxid.or(n.emailserverprofileid), n.name)
                     {
@@ -589,15 +579,7 @@ async fn names_of(alerts: &[Alert]) -> HashMap<String, String> {
 
 /// Every alert matching `filter` (all pages).
 async fn all_alerts(filter: Option<&str>) -> Result<Vec<Alert>, ApiError> {
-    let mut out = Vec::new();
-    let mut next = Some(query("tracelogid,text,canbedeleted", filter, ""));
-    while let Some(path) = next.take() {
-        let p: Page<Alert> =
-            api::get_json_with(&path, &[("Prefer", "odata.maxpagesize=5000")]).await?;
-        out.extend(p.value);
-        next = p.next_link.map(|l| api::same_origin(&l));
-    }
-    Ok(out)
+    api::fetch_all(query("tracelogid,text,canbedeleted", filter, "")).await
 }
 
 /// Deletes `alerts` with a few requests in flight; the ones marked not deletable are

@@ -44,16 +44,6 @@ impl Alert {
     }
 }
 
-/// A page of a collection.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct Page<T> {
-    pub value: Vec<T>,
-    #[serde(default, rename = "@odata.count")]
-    pub count: Option<u64>,
-    #[serde(default, rename = "@odata.nextLink")]
-    pub next_link: Option<String>,
-}
-
 /// The level filter: all, or one of Error (3), Warning (2), Information (1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {

@@ -2,11 +2,10 @@
 //! that one record, newest first, filtered by level, paged, each deletable.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 
-use super::card::AlertCard;
-use super::model::{query, Alert, Level, Page, SELECT, TRACELOGS};
-use crate::api;
+use super::card::{delete_action, AlertCard};
+use super::model::{query, Alert, Level, SELECT};
+use crate::api::{self, Collection};
 
 const PAGE_SIZE: u32 = 20;
 
@@ -38,13 +37,13 @@ pub fn RecordAlerts(#[prop(into)] regarding: String) -> impl IntoView {
             let mut total = None;
             let mut next = None;
             for path in paths {
-                let page: Page<Alert> = api::get_json_with(
+                let page: Collection<Alert> = api::get_json_with(
                     &path,
                     &[("Prefer", &format!("odata.maxpagesize={PAGE_SIZE}"))],
                 )
                 .await?;
                 total = total.or(page.count);
-                next = page.next_link.map(|l| api::same_origin(&l));
+                next = page.next.map(|l| api::same_origin(&l));
                 alerts.extend(page.value);
             }
             Ok::<_, api::ApiError>((alerts, total, next))
@@ -55,17 +54,7 @@ pub fn RecordAlerts(#[prop(into)] regarding: String) -> impl IntoView {
         more.set(Vec::new());
     });
 
-    let delete_one = move |alert: Alert| {
-        spawn_local(async move {
-            match api::delete(&format!("{TRACELOGS}({})", alert.tracelogid)).await {
-                Ok(()) => {
-                    message.set(Some(Ok("The alert was deleted.".into())));
-                    reload.update(|n| *n += 1);
-                }
-                Err(e) => message.set(Some(Err(e.message))),
-            }
-        });
-    };
+    let delete_one = delete_action(message, reload);
 
     view! {
         <section class="card record-alerts" aria-labelledby="record-alerts-title">

@@ -14,11 +14,10 @@ mod model;
 use std::collections::HashMap;
 
 use leptos::prelude::*;
-use serde::Deserialize;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, fetch_all, ApiError, Collection};
 use crate::pages::analyzer::when::now;
-use crate::pages::mailboxes::{encode, fetch_all, Collection};
+use crate::pages::mailboxes::encode;
 use crate::session::RequireSignIn;
 use charts::{BarList, Bars, HourChart};
 use model::{
@@ -74,12 +73,6 @@ async fn groups(items: Vec<(&'static str, String)>) -> Result<Vec<Group>, ApiErr
 }
 
 async fn load() -> Result<Figures, ApiError> {
-    #[derive(Deserialize)]
-    struct Profile {
-        emailserverprofileid: String,
-        #[serde(default)]
-        name: Option<String>,
-    }
     let t = now();
     let statuses = groups(STATUSES.iter().map(|(l, f)| (*l, f.to_string())).collect()).await?;
     let due = groups(due_buckets(t)).await?;
@@ -90,13 +83,7 @@ async fn load() -> Result<Figures, ApiError> {
     );
     let failing: Collection<Failing> =
         api::get_json_with(&failing_path, &[("Prefer", "odata.maxpagesize=5000")]).await?;
-    let names: HashMap<String, String> = fetch_all::<Profile>(
-        "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,name".into(),
-    )
-    .await?
-    .into_iter()
-    .map(|p| (p.emailserverprofileid, p.name.unwrap_or_default()))
-    .collect();
+    let names: HashMap<String, String> = api::profile_names().await?.into_iter().collect();
     let since = mailsync_core::Timestamp(t.0 - t.0.rem_euclid(3600) - 23 * 3600);
     let stats = fetch_all::<Statistic>(format!(
         "/api/data/v9.2/mailsync_syncstatistics?$select=mailsync_hour,mailsync_cycles,\

@@ -24,7 +24,7 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
 use serde::Deserialize;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, fetch_all, Collection};
 use crate::session::RequireSignIn;
 use bulk::{BulkAction, Run, RunView};
 use query::{GridState, View, COLUMNS, PAGE_SIZE, SELECT};
@@ -60,36 +60,6 @@ pub struct Row {
     pub postponemailboxprocessinguntil: Option<String>,
     #[serde(default)]
     pub testemailconfigurationscheduled: Option<bool>,
-}
-
-/// A collection page of the Web API.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Collection<T> {
-    pub value: Vec<T>,
-    #[serde(default, rename = "@odata.count")]
-    pub count: Option<u64>,
-    #[serde(default, rename = "@odata.nextLink")]
-    pub next: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Profile {
-    emailserverprofileid: String,
-    #[serde(default)]
-    name: Option<String>,
-}
-
-/// Follows `@odata.nextLink` from `path` to the end (pages of 5,000).
-pub async fn fetch_all<T: serde::de::DeserializeOwned>(path: String) -> Result<Vec<T>, ApiError> {
-    let mut out = Vec::new();
-    let mut next = Some(path);
-    while let Some(path) = next.take() {
-        let page: Collection<T> =
-            api::get_json_with(&path, &[("Prefer", "odata.maxpagesize=5000")]).await?;
-        out.extend(page.value);
-        next = page.next.map(|link| api::same_origin(&link));
-    }
-    Ok(out)
 }
 
 #[component]
@@ -128,16 +98,10 @@ fn MailboxGrid() -> impl IntoView {
         }
     });
     let profiles = LocalResource::new(|| async {
-        fetch_all::<Profile>(
-            "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,name".into(),
-        )
-        .await
-        .map(|ps| {
-            ps.into_iter()
-                .map(|p| (p.emailserverprofileid, p.name.unwrap_or_default()))
-                .collect::<HashMap<_, _>>()
-        })
-        .unwrap_or_default()
+        api::profile_names()
+            .await
+            .map(|ps| ps.into_iter().collect::<HashMap<_, _>>())
+            .unwrap_or_default()
     });
 
     // Selection: id → name, kept across pages.

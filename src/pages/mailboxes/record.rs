@@ -113,22 +113,8 @@ fn MailboxForm() -> impl IntoView {
         reload(None);
     });
     spawn_local(async move {
-        if let Ok(list) = super::fetch_all::<Value>(
-            "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,name&$orderby=name"
-                .into(),
-        )
-        .await
-        {
-            profiles.set(
-                list.into_iter()
-                    .filter_map(|p| {
-                        Some((
-                            p["emailserverprofileid"].as_str()?.to_string(),
-                            p["name"].as_str().unwrap_or_default().to_string(),
-                        ))
-                    })
-                    .collect(),
-            );
+        if let Ok(list) = api::profile_names().await {
+            profiles.set(list);
         }
     });
 

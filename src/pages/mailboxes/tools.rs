@@ -11,8 +11,8 @@ use wasm_bindgen::{JsCast, JsValue};
 
 use super::bulk::BulkAction;
 use super::query::{self, GridState, SELECT};
-use super::{fetch_all, Row};
-use crate::api;
+use super::Row;
+use crate::api::{self, fetch_all};
 
 /// Test & Enable's options, then the run (or cancel: `None`).
 #[component]
@@ -187,19 +187,11 @@ pub fn ExportCsv(state: Memo<GridState>, notice: RwSignal<Option<String>>) -> im
         let s = state.get_untracked().first_page();
         busy.set(true);
         spawn_local(async move {
-            let profiles: HashMap<String, String> = fetch_all::<serde_json::Value>(
-                "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,name".into(),
-            )
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|p| {
-                Some((
-                    p["emailserverprofileid"].as_str()?.to_string(),
-                    p["name"].as_str().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect();
+            let profiles: HashMap<String, String> = api::profile_names()
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
             match fetch_all::<Row>(s.api_path(SELECT, false)).await {
                 Ok(rows) => {
                     let csv = to_csv(&rows, &profiles);

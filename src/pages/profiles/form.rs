@@ -29,7 +29,6 @@ use crate::form::{self, unsaved, RecordForm, SaveError};
 use crate::pages::alerts::RecordAlerts;
 use crate::pages::analyzer::when::local;
 use crate::pages::mailboxes::bulk::{self, BulkAction, Run, RunView};
-use crate::pages::mailboxes::fetch_all;
 use crate::pages::mailboxes::tools::TestEnableDialog;
 use crate::session::{use_session, RequireSignIn};
 
@@ -196,17 +195,8 @@ fn ProfileForm() -> impl IntoView {
             let path = format!(
                 "/api/data/v9.2/mailboxes?$select=mailboxid,name&$orderby=name&$filter=_emailserverprofile_value%20eq%20{id}"
             );
-            match fetch_all::<Value>(path).await {
-                Ok(list) => test_dialog.set(Some(
-                    list.into_iter()
-                        .filter_map(|m| {
-                            Some((
-                                m["mailboxid"].as_str()?.to_string(),
-                                m["name"].as_str().unwrap_or_default().to_string(),
-                            ))
-                        })
-                        .collect(),
-                )),
+            match api::names(path, "mailboxid", "name").await {
+                Ok(list) => test_dialog.set(Some(list)),
                 Err(e) => note.set(Some(Note::Error(e.message))),
             }
         });

@@ -17,8 +17,7 @@ use mailsync_core::rules::check_profile;
 use mailsync_core::Severity;
 use serde_json::{Map, Value};
 
-use crate::api;
-use crate::pages::mailboxes::{fetch_all, Collection};
+use crate::api::{self, fetch_all, Collection};
 use crate::session::{use_session, Auth, RequireSignIn};
 use model::{settings_of, test_status_label, PROFILES};
 

@@ -37,17 +37,14 @@ enum Note {
 }
 
 async fn load() -> Result<(Org, Vec<Profile>), ApiError> {
-    #[derive(serde::Deserialize)]
-    struct List<T> {
-        value: Vec<T>,
-    }
-    let orgs: List<Org> = api::get_json(&format!("{ORGS}?$select={SELECT}&$top=1")).await?;
+    let orgs: api::Collection<Org> =
+        api::get_json(&format!("{ORGS}?$select={SELECT}&$top=1")).await?;
     let org = orgs.value.into_iter().next().ok_or_else(|| ApiError {
         status: 404,
         code: None,
         message: "The organization record was not found.".to_string(),
     })?;
-    let profiles: List<Profile> = api::get_json(
+    let profiles: api::Collection<Profile> = api::get_json(
         "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,name&$orderby=name",
     )
     .await?;
