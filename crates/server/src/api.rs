@@ -117,7 +117,31 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/auth/login", post(auth::login))
         .merge(signed_in)
+        .layer(middleware::map_response(too_large_in_dataverse_shape))
         .with_state(state)
+}
+
+/// axum answers a body over the limit with a plain-text 413; the Web API answers every
+/// error in Dataverse's shape.
+async fn too_large_in_dataverse_shape(resp: Response) -> Response {
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || json {
+        return resp;
+    }
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "0x80040203",
+        format!(
+            "The request body is larger than the {} MB the Web API accepts; send fewer \
+             operations per $batch.",
+            BODY_LIMIT / (1024 * 1024)
+        ),
+    )
+    .into_response()
 }
 
 async fn not_found(uri: Uri) -> ApiError {

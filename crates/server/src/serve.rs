@@ -198,15 +198,19 @@ async fn serve(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| bind_error(addr, &e))?;
-    if engine.engine == Switch::On {
-        let clock = Arc::new(SystemClock {
-            period: std::time::Duration::from_secs(1),
-        });
-        Engine::new(store.clone(), clock, &engine)
-            .map_err(|e| format!("cannot start the synchronization engine: {e}"))?
-            .start();
-        eprintln!("mailsync serve: synchronization engine running");
-    }
+    let engine = match engine.engine {
+        Switch::On => {
+            let clock = Arc::new(SystemClock {
+                period: std::time::Duration::from_secs(1),
+            });
+            let e = Engine::new(store.clone(), clock, &engine)
+                .map_err(|e| format!("cannot start the synchronization engine: {e}"))?;
+            e.clone().start();
+            eprintln!("mailsync serve: synchronization engine running");
+            Some(e)
+        }
+        Switch::Off => None,
+    };
     let local = listener
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
@@ -214,10 +218,13 @@ async fn serve(
     println!("mailsync console: http://{}/", display_addr(local));
     eprintln!("serving {} (Ctrl-C to stop)", dist.display());
 
-    axum::serve(listener, app(dist, store, limits))
+    let served = axum::serve(listener, app(dist, store, limits))
         .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
+        .await;
+    if let Some(e) = engine {
+        e.stop();
+    }
+    served.map_err(|e| format!("server error: {e}"))?;
     eprintln!("mailsync serve: stopped");
     Ok(())
 }

@@ -474,6 +474,44 @@ fn batches_against_the_demo_organization() {
         assert_eq!(r.status, 400, "{body:?}: {}", r.body);
         assert_eq!(r.error_code(), "0x80040203");
     }
+    // In a change set, `$<Content-ID>` as a bind's value is the record created before:
+    // a profile and a mailbox on it in one go.
+    let post = |url: &str, body: Value| Op {
+        method: "POST",
+        url: url.to_string(),
+        body: Some(body),
+    };
+    let body = batch_body(&[Part::ChangeSet(vec![
+        post(
+            "emailserverprofiles",
+            json!({"name": "Batch-made profile", "servertype": 4,
+            "useautodiscover": false, "incomingcredentialretrieval": 0, "outgoingcredentialretrieval": 0}),
+        ),
+        post(
+            "mailboxes",
+            json!({"name": "Batch-made mailbox", "emailaddress": "batch@contoso.com",
+            "emailserverprofile@odata.bind": "$1"}),
+        ),
+    ])]);
+    let parts = parse_response(&admin.batch(&body, None));
+    let Answered::ChangeSet(answers) = &parts[0] else {
+        panic!("{parts:?}")
+    };
+    assert!(answers.iter().all(|a| a.status == 201), "{answers:?}");
+    let profile_url = answers[0].header("OData-EntityId").unwrap();
+    let profile_id = &profile_url[profile_url.len() - 37..profile_url.len() - 1];
+    let made = admin
+        .get("mailboxes?$select=_emailserverprofile_value&$filter=name eq 'Batch-made mailbox'");
+    assert_eq!(made["value"][0]["_emailserverprofile_value"], profile_id);
+    // A reference to nothing refuses the change set.
+    let body = batch_body(&[Part::ChangeSet(vec![post(
+        "mailboxes",
+        json!({"name": "Unbound", "emailserverprofile@odata.bind": "$7"}),
+    )])]);
+    let parts = parse_response(&admin.batch(&body, None));
+    let a = one(&parts[0]);
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("'$7'"), "{}", a.body);
     // A part that is not a request is that operation's 400.
     let parts = parse_response(&admin.batch(
         "--batch_test\r\nContent-Type: application/http\r\n\r\nnonsense\r\n--batch_test--\r\n",
@@ -481,6 +519,23 @@ fn batches_against_the_demo_organization() {
     ));
     assert_eq!(one(&parts[0]).status, 400);
     assert_eq!(admin.call("GET", "$batch", &[], "").status, 405);
+    // Over the 16 MB body limit: a 413 in Dataverse's shape.
+    let huge = "x".repeat(17 * 1024 * 1024);
+    let r = admin.call(
+        "POST",
+        "$batch",
+        &[("Content-Type", "multipart/mixed; boundary=batch_test")],
+        &huge,
+    );
+    assert_eq!(r.status, 413);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("16 MB"),
+        "{}",
+        r.body
+    );
     // Signed out: 401.
     let r = request(
         port,

@@ -166,8 +166,8 @@ fn DashboardPage() -> impl IntoView {
                                 <div class="card-header"><span class="card-title">"Mailboxes by status"</span></div>
                                 <div class="card-body"><BarList bars=bars(f.statuses) /></div>
                             </section>
-                            <section class="card dash-card" aria-label="When mailboxes are due next" data-testid="dash-due">
-                                <div class="card-header"><span class="card-title">"When mailboxes are due next"</span></div>
+                            <section class="card dash-card" aria-label="When enabled mailboxes synchronize next" data-testid="dash-due">
+                                <div class="card-header"><span class="card-title">"When enabled mailboxes synchronize next"</span></div>
                                 <div class="card-body"><BarList bars=bars(f.due) /></div>
                             </section>
                             <section class="card dash-card" aria-label="Failing mailboxes by error" data-testid="dash-errors">

@@ -27,8 +27,9 @@ pub const STATUSES: &[(&str, &str)] = &[
 /// A mailbox whose last errors are still going on (the streak resets on success).
 pub const FAILING: &str = "statecode eq 0 and lastsyncerrorcount gt 0";
 
-/// Mailboxes the engine will process: active, with a direction enabled.
-const SCHEDULED: &str = "statecode eq 0 and (enabledforincomingemail eq true or enabledforoutgoingemail eq true or enabledforact eq true or testemailconfigurationscheduled eq true)";
+/// Mailboxes the engine synchronizes: active, with a direction enabled, no test
+/// pending (a pending test runs at its own time; "Pending test" counts them).
+const SCHEDULED: &str = "statecode eq 0 and testemailconfigurationscheduled eq false and (enabledforincomingemail eq true or enabledforoutgoingemail eq true or enabledforact eq true)";
 
 /// "When mailboxes are due next": label and `$filter`, relative to `now`.
 pub fn due_buckets(now: Timestamp) -> Vec<(&'static str, String)> {

@@ -10,7 +10,7 @@
 
 use super::failure::{describe, SyncError};
 use super::schedule::{
-    act_interval_secs, incoming_interval_secs, next_processing, OUTGOING_INTERVAL_SECS,
+    act_interval_secs, incoming_interval_secs, next_processing, DIRECTIONS, OUTGOING_INTERVAL_SECS,
 };
 use super::{
     status, Config, ConnectionFailure, DirectionResult, FailureKind, Mailbox, OrgSettings, Profile,
@@ -93,6 +93,29 @@ fn record_error(m: &mut Mailbox, e: &SyncError, at: Timestamp) -> i64 {
     m.last_error_count = streak;
     m.last_error_on = Some(at);
     streak
+}
+
+/// `mailboxstatus`, "all directions together": a failure if any direction synchronized
+/// through server-side synchronization failed, a success when none failed and one at
+/// least succeeded (a direction the profile cannot carry is not run), not run
+/// otherwise.
+fn overall_status(m: &Mailbox) -> i64 {
+    let statuses: Vec<i64> = DIRECTIONS
+        .into_iter()
+        .filter(|d| m.uses_sss(*d))
+        .map(|d| match d {
+            Direction::Incoming => m.incoming_status,
+            Direction::Outgoing => m.outgoing_status,
+            Direction::Act => m.act_status,
+        })
+        .collect();
+    if statuses.contains(&status::FAILURE) {
+        status::FAILURE
+    } else if statuses.contains(&status::SUCCESS) {
+        status::SUCCESS
+    } else {
+        status::NOT_RUN
+    }
 }
 
 fn finish_processing(m: &mut Mailbox, started: Timestamp, ended: Timestamp) {
@@ -186,6 +209,7 @@ pub fn finish_sync(
     }
     out.items_processed = items;
     out.items_failed = failed_items;
+    out.mailbox_status = overall_status(&out);
     finish_processing(&mut out, started, ended);
     out.postpone_processing_until = Some(next_processing(&out, p, ended, cfg));
     Finished {
@@ -261,10 +285,10 @@ pub fn finish_test(
     out.test_completed_on = Some(ended);
     // The log's example: the next test could run 5 minutes after this one.
     out.postpone_test_until = Some(Timestamp(ended.0 + 300));
-    out.mailbox_status = if failed.is_empty() && !passed.is_empty() {
-        status::SUCCESS
-    } else {
+    out.mailbox_status = if passed.is_empty() {
         status::FAILURE
+    } else {
+        overall_status(&out)
     };
     if first_error.is_none() {
         out.last_error_count = 0;
@@ -358,6 +382,7 @@ mod tests {
             } else {
                 assert!(*permanent && !m.enabled_incoming);
                 assert_eq!(m.incoming_status, status::FAILURE);
+                assert_eq!(m.mailbox_status, status::FAILURE, "all directions together");
                 assert!(m.enabled_outgoing, "only the failing direction stops");
             }
             t += 300;

@@ -92,6 +92,8 @@ pub struct Engine {
     /// Told when a pass ends: its connection is free for the next due mailbox now,
     /// not at the next tick.
     freed: tokio::sync::Notify,
+    /// Set when `mailsync serve` stops: passes cut short then are not errors.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -116,6 +118,7 @@ impl Engine {
             },
             dispatch: Mutex::new(Dispatch::default()),
             freed: tokio::sync::Notify::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
@@ -129,7 +132,7 @@ impl Engine {
                 Ok(_) => {}
                 Err(e) => eprintln!("mailsync engine: {e}"),
             }
-            loop {
+            while !self.stopping() {
                 if let Err(e) = self.dispatch().await {
                     eprintln!("mailsync engine: {e}");
                 }
@@ -189,6 +192,7 @@ impl Engine {
                 engine.freed.notify_one();
                 match result {
                     Ok(outcome) => outcome,
+                    Err(_) if engine.stopping() => None,
                     Err(e) => {
                         eprintln!("mailsync engine: mailbox {id}: {e}");
                         let key = id.clone();
@@ -202,6 +206,18 @@ impl Engine {
             }));
         }
         Ok(passes)
+    }
+
+    /// The server is stopping: no new passes, and the ones cut short are not reported
+    /// (their mailboxes are reset at the next start).
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.freed.notify_one();
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Runs every pass due now to its end (tests and benchmarks drive the engine so).

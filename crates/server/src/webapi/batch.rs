@@ -6,8 +6,8 @@
 //! change set (`Content-Type: multipart/mixed; boundary=changeset_<id>`) whose parts are
 //! operations with a `Content-ID`. URLs may be absolute (`http://host/api/data/v9.2/x`),
 //! rooted (`/api/data/v9.2/x`) or relative to the service (`x`); inside a change set
-//! `$<Content-ID>` at the start of a URL stands for the record an earlier operation of
-//! the change set created or changed.
+//! `$<Content-ID>` at the start of a URL, or as the value of an `x@odata.bind`, stands
+//! for the record an earlier operation of the change set created or changed.
 //!
 //! Semantics (Dataverse's):
 //!
@@ -30,6 +30,7 @@
 //! * At most 1,000 operations (counting those inside change sets); more, a malformed
 //!   body or a nested batch → 400 in Dataverse's error shape and nothing runs.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -195,7 +196,7 @@ fn run_items(
                             uri: &uri,
                             base,
                         };
-                        run_one(conn, &ctx, &m, body)?
+                        run_one(conn, &ctx, &m, &body)?
                     }
                     Err(e) => Err(e),
                 };
@@ -227,7 +228,7 @@ fn run_items(
                                 uri: &uri,
                                 base,
                             };
-                            execute(&tx, &ctx, &m, body)
+                            execute(&tx, &ctx, &m, &body)
                         },
                     );
                     match result {
@@ -282,7 +283,7 @@ fn prepare<'a>(
     host: Option<&HeaderValue>,
     base: &str,
     refs: &HashMap<String, String>,
-) -> Result<(Method, Uri, HeaderMap, &'a [u8]), ApiError> {
+) -> Result<(Method, Uri, HeaderMap, Cow<'a, [u8]>), ApiError> {
     let req = op.request.as_ref().map_err(|m| bad(m.clone()))?;
     let mut url = req.url.clone();
     if let Some(rest) = url.strip_prefix('$') {
@@ -318,7 +319,48 @@ fn prepare<'a>(
     if let Some(h) = host {
         headers.insert(header::HOST, h.clone());
     }
-    Ok((req.method.clone(), uri, headers, &req.body))
+    Ok((
+        req.method.clone(),
+        uri,
+        headers,
+        bind_references(&req.body, refs)?,
+    ))
+}
+
+/// A body whose `x@odata.bind` values name `$<Content-ID>`s of earlier operations of
+/// the change set, with those records' URLs in their place (a mailbox bound to the
+/// profile created just before it).
+fn bind_references<'a>(
+    body: &'a [u8],
+    refs: &HashMap<String, String>,
+) -> Result<Cow<'a, [u8]>, ApiError> {
+    if refs.is_empty() || !body.contains(&b'$') {
+        return Ok(Cow::Borrowed(body));
+    }
+    let Ok(serde_json::Value::Object(mut obj)) = serde_json::from_slice(body) else {
+        return Ok(Cow::Borrowed(body));
+    };
+    let mut changed = false;
+    for (key, value) in obj.iter_mut() {
+        let Some(id) = value.as_str().and_then(|v| v.strip_prefix('$')) else {
+            continue;
+        };
+        if !key.ends_with("@odata.bind") {
+            continue;
+        }
+        let target = refs.get(id).ok_or_else(|| {
+            bad(format!(
+                "'${id}' in '{key}' does not name an earlier operation of this change set (Content-ID)."
+            ))
+        })?;
+        *value = serde_json::Value::String(target.clone());
+        changed = true;
+    }
+    Ok(if changed {
+        Cow::Owned(serde_json::to_vec(&obj).unwrap_or_else(|_| body.to_vec()))
+    } else {
+        Cow::Borrowed(body)
+    })
 }
 
 /// The boundary of a `multipart/mixed` content type.
