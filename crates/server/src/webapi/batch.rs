@@ -189,7 +189,12 @@ fn run_items(
         let failed = match item {
             Item::Single(op) => {
                 let reply = match prepare(&op, host.as_ref(), base, &HashMap::new()) {
-                    Ok((m, uri, headers, body)) => {
+                    Ok(Prepared {
+                        method: m,
+                        uri,
+                        headers,
+                        body,
+                    }) => {
                         let ctx = Ctx {
                             user: &user.0,
                             headers: &headers,
@@ -215,7 +220,12 @@ fn run_items(
                 let mut failure = None;
                 for op in &ops {
                     let result = prepare(op, host.as_ref(), base, &refs).and_then(
-                        |(m, uri, headers, body)| {
+                        |Prepared {
+                             method: m,
+                             uri,
+                             headers,
+                             body,
+                         }| {
                             if m == Method::GET {
                                 return Err(bad(
                                     "A change set holds only POST, PATCH and DELETE operations; \
@@ -277,13 +287,21 @@ fn run_items(
     Ok(out)
 }
 
+/// An operation ready to run: its URL and its binds resolved.
+struct Prepared<'a> {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Cow<'a, [u8]>,
+}
+
 /// The method, URI, headers and body of an operation, with its URL resolved.
 fn prepare<'a>(
     op: &'a Operation,
     host: Option<&HeaderValue>,
     base: &str,
     refs: &HashMap<String, String>,
-) -> Result<(Method, Uri, HeaderMap, Cow<'a, [u8]>), ApiError> {
+) -> Result<Prepared<'a>, ApiError> {
     let req = op.request.as_ref().map_err(|m| bad(m.clone()))?;
     let mut url = req.url.clone();
     if let Some(rest) = url.strip_prefix('$') {
