@@ -337,12 +337,12 @@ fn prepare<'a>(
     if let Some(h) = host {
         headers.insert(header::HOST, h.clone());
     }
-    Ok((
-        req.method.clone(),
+    Ok(Prepared {
+        method: req.method.clone(),
         uri,
         headers,
-        bind_references(&req.body, refs)?,
-    ))
+        body: bind_references(&req.body, refs)?,
+    })
 }
 
 /// A body whose `x@odata.bind` values name `$<Content-ID>`s of earlier operations of
