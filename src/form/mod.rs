@@ -8,7 +8,10 @@
 //! components are in [`fields`]; [`unsaved`] guards edits against leaving the page.
 
 pub mod fields;
+mod note;
 pub mod unsaved;
+
+pub use note::{Note, SaveNote};
 
 use leptos::prelude::*;
 use serde_json::{Map, Value};

@@ -19,7 +19,7 @@ use super::query::{approval_label, status_label};
 use super::tools::{ConfirmDialog, DownloadDetails, TestEnableDialog};
 use crate::api::{self, ApiError};
 use crate::form::fields::{CheckField, ChoiceField, LookupField, ReadOnly, SecretField, TextField};
-use crate::form::{self, unsaved, Lookup, RecordForm, SaveError};
+use crate::form::{self, unsaved, Lookup, Note, RecordForm, SaveError, SaveNote};
 use crate::pages::alerts::RecordAlerts;
 use crate::pages::analyzer::when::local;
 use crate::session::RequireSignIn;
@@ -31,13 +31,6 @@ const LOOKUPS: &[Lookup] = &[Lookup {
     set: "emailserverprofiles",
 }];
 const LEAVE: &str = "You have unsaved changes to this mailbox. Leave this page and lose them?";
-
-#[derive(Debug, Clone, PartialEq)]
-enum Note {
-    Saved,
-    Stale,
-    Error(String),
-}
 
 #[component]
 pub fn MailboxRecord() -> impl IntoView {
@@ -234,16 +227,7 @@ fn MailboxForm() -> impl IntoView {
                     <span class="muted small">"Save or discard your changes to use these actions."</span>
                 </Show>
             </div>
-            {move || note.get().map(|n| match n {
-                Note::Saved => view! { <div class="callout callout-success record-note" role="status">"Saved."</div> }.into_any(),
-                Note::Stale => view! {
-                    <div class="callout callout-warning record-note" role="alert">
-                        <div class="callout-title">"Not saved: someone else changed this mailbox"</div>
-                        "The mailbox was changed by someone else after you opened it. It has been reloaded; make your changes again."
-                    </div>
-                }.into_any(),
-                Note::Error(m) => view! { <div class="callout callout-error record-note" role="alert">{m}</div> }.into_any(),
-            })}
+            <SaveNote note=note what="mailbox" />
             {move || notice.get().map(|n| view! {
                 <div class="callout callout-error" role="alert">
                     {n} " " <button class="btn btn-link btn-sm" on:click=move |_| notice.set(None)>"Dismiss"</button>

@@ -25,7 +25,7 @@ use crate::api::{self, ApiError};
 use crate::form::fields::{
     CheckField, ChoiceField, DateField, NumberField, ReadOnly, SecretField, TextField,
 };
-use crate::form::{self, unsaved, RecordForm, SaveError};
+use crate::form::{self, unsaved, Note, RecordForm, SaveError, SaveNote};
 use crate::pages::alerts::RecordAlerts;
 use crate::pages::analyzer::when::local;
 use crate::pages::mailboxes::bulk::{self, BulkAction, Run, RunView};
@@ -68,14 +68,6 @@ const OUTGOING: DirectionColumns = DirectionColumns {
     ssl: "outgoingusessl",
     port: "outgoingportnumber",
 };
-
-#[derive(Debug, Clone, PartialEq)]
-enum Note {
-    Saved,
-    Created,
-    Stale,
-    Error(String),
-}
 
 #[component]
 pub fn ProfileRecord() -> impl IntoView {
@@ -283,17 +275,7 @@ fn ProfileForm() -> impl IntoView {
             <Show when=move || !editable.get()>
                 <div class="callout callout-info">"Only an administrator can change email server profiles."</div>
             </Show>
-            {move || note.get().map(|n| match n {
-                Note::Saved => view! { <div class="callout callout-success record-note" role="status">"Saved."</div> }.into_any(),
-                Note::Created => view! { <div class="callout callout-success record-note" role="status">"The profile was created."</div> }.into_any(),
-                Note::Stale => view! {
-                    <div class="callout callout-warning record-note" role="alert">
-                        <div class="callout-title">"Not saved: someone else changed this profile"</div>
-                        "The profile was changed by someone else after you opened it. It has been reloaded; make your changes again."
-                    </div>
-                }.into_any(),
-                Note::Error(m) => view! { <div class="callout callout-error record-note" role="alert">{m}</div> }.into_any(),
-            })}
+            <SaveNote note=note what="profile" />
             <RunView run=run retry=start />
             {move || test_dialog.get().map(|targets| {
                 let n = targets.len();
