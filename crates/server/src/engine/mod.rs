@@ -126,9 +126,10 @@ impl Engine {
     pub fn start(self: Arc<Self>) -> JoinHandle<()> {
         tokio::spawn(async move {
             match self.store.call(|c| db::reset_processing(c)).await {
-                Ok(n) if n > 0 => {
-                    eprintln!("mailsync engine: {n} mailboxes were left being processed; reset")
-                }
+                Ok(n) if n > 0 => eprintln!(
+                    "mailsync engine: {n} mailboxes were marked as being processed (by an \
+                     earlier run, or in the seeded data); they are processed again"
+                ),
                 Ok(_) => {}
                 Err(e) => eprintln!("mailsync engine: {e}"),
             }
