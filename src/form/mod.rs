@@ -195,6 +195,17 @@ impl RecordForm {
         })
     }
 
+    /// The saved record's date-and-time `prop` in local time, for read-only fields.
+    pub fn saved_date(self, prop: &'static str) -> Signal<String> {
+        Signal::derive(move || {
+            self.saved_value(prop)
+                .as_str()
+                .and_then(mailsync_core::Timestamp::parse)
+                .map(|t| crate::pages::analyzer::when::local(t.at))
+                .unwrap_or_default()
+        })
+    }
+
     /// The PATCH (or POST) body of the edits (tracked).
     pub fn changes(self, lookups: &[Lookup]) -> Map<String, Value> {
         self.saved.with(|s| match s {

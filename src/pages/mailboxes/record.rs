@@ -21,7 +21,6 @@ use crate::api::{self, ApiError};
 use crate::form::fields::{CheckField, ChoiceField, LookupField, ReadOnly, SecretField, TextField};
 use crate::form::{self, unsaved, Lookup, Note, RecordForm, SaveError, SaveNote};
 use crate::pages::alerts::RecordAlerts;
-use crate::pages::analyzer::when::local;
 use crate::session::RequireSignIn;
 
 const MAILBOXES: &str = "/api/data/v9.2/mailboxes";
@@ -166,15 +165,6 @@ fn MailboxForm() -> impl IntoView {
                 .unwrap_or_default()
         })
     };
-    let saved_date = move |prop: &'static str| {
-        Signal::derive(move || {
-            form.saved_value(prop)
-                .as_str()
-                .and_then(mailsync_core::Timestamp::parse)
-                .map(|t| local(t.at))
-                .unwrap_or_default()
-        })
-    };
     let saved_status = move |prop: &'static str| {
         Signal::derive(move || status_label(form.saved_value(prop).as_i64()).to_string())
     };
@@ -302,7 +292,7 @@ fn MailboxForm() -> impl IntoView {
                             <ReadOnly label="Outgoing Email Status" value=saved_status("outgoingemailstatus") />
                             <ReadOnly label="Appointments, Contacts, and Tasks Status" value=saved_status("actstatus") />
                             <ReadOnly label="Mailbox Status" value=saved_status("mailboxstatus") />
-                            <ReadOnly label="Mailbox Test Completed On" value=saved_date("testmailboxaccesscompletedon") />
+                            <ReadOnly label="Mailbox Test Completed On" value=form.saved_date("testmailboxaccesscompletedon") />
                             <ReadOnly label="Test & Enable scheduled" value=saved_flag("testemailconfigurationscheduled") />
                             <ReadOnly label="Enabled for incoming email" value=saved_flag("enabledforincomingemail") />
                             <ReadOnly label="Enabled for outgoing email" value=saved_flag("enabledforoutgoingemail") />
@@ -319,10 +309,10 @@ fn MailboxForm() -> impl IntoView {
                     <section class="card record-section" aria-label="Synchronization">
                         <div class="card-header"><span class="card-title">"Synchronization"</span></div>
                         <div class="card-body record-facts">
-                            <ReadOnly label="Next processing" value=saved_date("postponemailboxprocessinguntil") />
-                            <ReadOnly label="Last successful sync" value=saved_date("lastsuccessfulsynccompletedon") />
+                            <ReadOnly label="Next processing" value=form.saved_date("postponemailboxprocessinguntil") />
+                            <ReadOnly label="Last successful sync" value=form.saved_date("lastsuccessfulsynccompletedon") />
                             <ReadOnly label="Last sync error" value=saved_text("lastsyncerror") />
-                            <ReadOnly label="Last error occurred on" value=saved_date("lastsyncerroroccurredon") />
+                            <ReadOnly label="Last error occurred on" value=form.saved_date("lastsyncerroroccurredon") />
                             <ReadOnly label="Same error in a row" value=Signal::derive(move || form.saved_value("lastsyncerrorcount").as_i64().map(|n| n.to_string()).unwrap_or_default()) />
                             <ReadOnly label="Being processed by" value=saved_text("hostid") />
                         </div>

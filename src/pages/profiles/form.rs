@@ -27,7 +27,6 @@ use crate::form::fields::{
 };
 use crate::form::{self, unsaved, Note, RecordForm, SaveError, SaveNote};
 use crate::pages::alerts::RecordAlerts;
-use crate::pages::analyzer::when::local;
 use crate::pages::mailboxes::bulk::{self, BulkAction, Run, RunView};
 use crate::pages::mailboxes::tools::TestEnableDialog;
 use crate::session::{use_session, RequireSignIn};
@@ -205,15 +204,6 @@ fn ProfileForm() -> impl IntoView {
     };
     let exchange = move || offers_exchange_settings(form.int("servertype").map(|v| v as i32));
     let same = move || form.flag("usesamesettingsforoutgoingconnections") == Some(true);
-    let saved_date = move |prop: &'static str| {
-        Signal::derive(move || {
-            form.saved_value(prop)
-                .as_str()
-                .and_then(mailsync_core::Timestamp::parse)
-                .map(|t| local(t.at))
-                .unwrap_or_default()
-        })
-    };
 
     let direction = move |outgoing: bool, title: &'static str| {
         let dir = if outgoing { "outgoing" } else { "incoming" };
@@ -366,7 +356,7 @@ fn ProfileForm() -> impl IntoView {
                             <div class="card-header"><span class="card-title">"Last test"</span></div>
                             <div class="card-body record-facts">
                                 <ReadOnly label="Last Test Status" value=Signal::derive(move || test_status_label(form.saved_value("lasttestexecutionstatus").as_i64()).to_string()) />
-                                <ReadOnly label="Last Test Started" value=saved_date("lastteststarttime") />
+                                <ReadOnly label="Last Test Started" value=form.saved_date("lastteststarttime") />
                                 <ReadOnly label="Last Test Duration (ms)" value=Signal::derive(move || form.saved_value("lasttesttotalexecutiontime").as_i64().map(|n| n.to_string()).unwrap_or_default()) />
                             </div>
                         </section>
