@@ -82,11 +82,7 @@ fn words(dir: Direction) -> Words {
 
 /// Whether the credentials of `dir` come from the profile (else from the mailbox).
 fn profile_credentials(profile: &Profile, dir: Direction) -> bool {
-    let c = match dir {
-        Direction::Outgoing if !profile.use_same_settings_for_outgoing => &profile.outgoing,
-        _ => &profile.incoming,
-    };
-    c.credential_retrieval == Some(1)
+    super::protocol::authentication(profile, dir).credential_retrieval == Some(1)
 }
 
 /// The error `failure` of `dir` is, for `mailbox` on `profile`.

@@ -82,25 +82,37 @@ fn fail(kind: FailureKind, message: impl Into<String>) -> ConnectionFailure {
     }
 }
 
-/// The connection settings of `dir` (appointments, contacts and tasks go with
-/// incoming; outgoing with incoming when the profile uses the same settings).
-fn connection(profile: &Profile, dir: Direction) -> &Connection {
+/// How `dir` authenticates (appointments, contacts and tasks go with incoming;
+/// outgoing with incoming when the profile uses the same settings).
+pub(crate) fn authentication(profile: &Profile, dir: Direction) -> &Connection {
     match dir {
         Direction::Outgoing if !profile.use_same_settings_for_outgoing => &profile.outgoing,
         _ => &profile.incoming,
     }
 }
 
-/// The server location of `dir` (never shared: outgoing has its own server).
-fn location(profile: &Profile, dir: Direction) -> Option<&str> {
-    let c = match dir {
+/// The server `dir` connects to: its location, port and SSL (never shared: outgoing
+/// has its own server; appointments, contacts and tasks use incoming's).
+fn server(profile: &Profile, dir: Direction) -> &Connection {
+    match dir {
         Direction::Outgoing => &profile.outgoing,
         _ => &profile.incoming,
-    };
-    c.location
+    }
+}
+
+/// The server location of `dir`; none set is a failure found before connecting.
+fn location(profile: &Profile, dir: Direction) -> Result<&str, ConnectionFailure> {
+    server(profile, dir)
+        .location
         .as_deref()
         .map(str::trim)
         .filter(|l| !l.is_empty())
+        .ok_or_else(|| {
+            fail(
+                FailureKind::Dns,
+                "No server location is set in the email server profile.",
+            )
+        })
 }
 
 fn credentials(
@@ -108,7 +120,7 @@ fn credentials(
     profile: &Profile,
     dir: Direction,
 ) -> Result<Option<Credentials>, ConnectionFailure> {
-    let c = connection(profile, dir);
+    let c = authentication(profile, dir);
     let pair = |u: &Option<String>, p: &Option<String>| match (u, p) {
         (Some(u), Some(p)) if !u.is_empty() => Some(Credentials {
             username: u.clone(),
@@ -159,10 +171,7 @@ pub fn plan(
     let Some(protocol) = protocol_of(profile.server_type, dir) else {
         return Ok(None);
     };
-    let c = match dir {
-        Direction::Outgoing => &profile.outgoing,
-        _ => &profile.incoming,
-    };
+    let c = server(profile, dir);
     let target = if protocol == Protocol::Ews {
         if profile.use_autodiscover {
             let email = mailbox.email_address.clone().unwrap_or_default();
@@ -174,12 +183,7 @@ pub fn plan(
             }
             Target::Autodiscover { email }
         } else {
-            let loc = location(profile, dir).ok_or_else(|| {
-                fail(
-                    FailureKind::Dns,
-                    "No server location is set in the email server profile.",
-                )
-            })?;
+            let loc = location(profile, dir)?;
             Target::Url(if loc.contains("://") {
                 loc.to_string()
             } else {
@@ -187,12 +191,7 @@ pub fn plan(
             })
         }
     } else {
-        let loc = location(profile, dir).ok_or_else(|| {
-            fail(
-                FailureKind::Dns,
-                "No server location is set in the email server profile.",
-            )
-        })?;
+        let loc = location(profile, dir)?;
         let port = c
             .port
             .and_then(|p| u16::try_from(p).ok())
