@@ -25,6 +25,16 @@ pub struct Lookup {
     pub set: &'static str,
 }
 
+/// The properties of `draft` that differ from `saved` (annotations are not properties).
+fn edits<'a>(
+    saved: &'a Map<String, Value>,
+    draft: &'a Map<String, Value>,
+) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    draft
+        .iter()
+        .filter(|(k, v)| !k.contains('@') && saved.get(*k).unwrap_or(&Value::Null) != *v)
+}
+
 /// The body of a PATCH that makes `saved` into `draft`: every property whose value
 /// differs, lookups as binds. Annotations are never sent.
 pub fn changes(
@@ -33,10 +43,7 @@ pub fn changes(
     lookups: &[Lookup],
 ) -> Map<String, Value> {
     let mut out = Map::new();
-    for (key, value) in draft {
-        if key.contains('@') || saved.get(key).unwrap_or(&Value::Null) == value {
-            continue;
-        }
+    for (key, value) in edits(saved, draft) {
         match lookups.iter().find(|l| l.property == key) {
             Some(l) => {
                 let bind = match value.as_str().filter(|id| !id.is_empty()) {
@@ -63,9 +70,7 @@ pub type Rules = fn(&Record, Record) -> Record;
 /// meanwhile (`fresh`, the record as it is now). Empty: the edits still apply as they
 /// are, on top of the other changes.
 pub fn conflicts(saved: &Record, draft: &Record, fresh: &Record) -> Vec<String> {
-    draft
-        .iter()
-        .filter(|(k, v)| !k.contains('@') && saved.get(*k).unwrap_or(&Value::Null) != *v)
+    edits(saved, draft)
         .filter(|(k, _)| saved.get(*k) != fresh.get(*k))
         .map(|(k, _)| k.clone())
         .collect()
@@ -218,39 +223,21 @@ impl RecordForm {
     /// keeps the user's edits on top, unless one of them touches what was changed: then
     /// nothing moves and the conflicting properties are returned.
     pub fn rebase(self, fresh: Record) -> Result<(), Vec<String>> {
-        let clash = self.saved.with_untracked(|s| {
-            let s = s.clone().unwrap_or_default();
-            self.draft.with_untracked(|d| conflicts(&s, d, &fresh))
-        });
-        if !clash.is_empty() {
-            return Err(clash);
-        }
-        let edits = self.changes_untracked();
-        let mut draft = fresh.clone();
-        self.draft.with_untracked(|d| {
-            for k in edits {
-                if let Some(v) = d.get(&k) {
-                    draft.insert(k, v.clone());
-                }
+        let saved = self.saved.get_untracked().unwrap_or_default();
+        let draft = self.draft.with_untracked(|d| {
+            let clash = conflicts(&saved, d, &fresh);
+            if !clash.is_empty() {
+                return Err(clash);
             }
-        });
+            let mut next = fresh.clone();
+            for (k, v) in edits(&saved, d) {
+                next.insert(k.clone(), v.clone());
+            }
+            Ok(next)
+        })?;
         self.saved.set(Some(fresh));
         self.draft.set(draft);
         Ok(())
-    }
-
-    /// The names of the edited properties (untracked).
-    fn changes_untracked(self) -> Vec<String> {
-        self.saved.with_untracked(|s| {
-            let empty = Record::new();
-            let s = s.as_ref().unwrap_or(&empty);
-            self.draft.with_untracked(|d| {
-                d.iter()
-                    .filter(|(k, v)| !k.contains('@') && s.get(*k).unwrap_or(&Value::Null) != *v)
-                    .map(|(k, _)| k.clone())
-                    .collect()
-            })
-        })
     }
 
     /// The saved record's `@odata.etag`, for `If-Match`.
