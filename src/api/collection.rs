@@ -29,6 +29,16 @@ pub async fn fetch_all<T: DeserializeOwned>(path: String) -> ApiResult<Vec<T>> {
     Ok(out)
 }
 
+/// How many mailboxes match `filter` (`$count` of a one-record page).
+pub async fn count_mailboxes(filter: &str) -> ApiResult<u64> {
+    let path = format!(
+        "/api/data/v9.2/mailboxes?$select=mailboxid&$top=1&$count=true&$filter={}",
+        super::encode(filter)
+    );
+    let page: Collection<serde_json::Value> = super::get_json(&path).await?;
+    Ok(page.count.unwrap_or(0))
+}
+
 /// Every record of `path` as (the `key` property, the `name` property), in order.
 pub async fn names(path: String, key: &str, name: &str) -> ApiResult<Vec<(String, String)>> {
     Ok(fetch_all::<serde_json::Value>(path)

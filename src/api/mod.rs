@@ -17,10 +17,12 @@ mod auth;
 pub mod batch;
 mod collection;
 mod records;
+mod url;
 
 pub use auth::{login, logout, me, User};
-pub use collection::{fetch_all, names, profile_names, Collection};
+pub use collection::{count_mailboxes, fetch_all, names, profile_names, Collection};
 pub use records::{create, delete, patch_json, same_origin};
+pub use url::{decode, encode};
 
 use std::fmt;
 

@@ -15,9 +15,8 @@ use std::collections::HashMap;
 
 use leptos::prelude::*;
 
-use crate::api::{self, fetch_all, ApiError, Collection};
+use crate::api::{self, encode, fetch_all, ApiError, Collection};
 use crate::pages::analyzer::when::now;
-use crate::pages::mailboxes::encode;
 use crate::session::RequireSignIn;
 use charts::{BarList, Bars, HourChart};
 use model::{
@@ -51,21 +50,12 @@ struct Figures {
     hours: Vec<Hour>,
 }
 
-async fn count(filter: &str) -> Result<u64, ApiError> {
-    let path = format!(
-        "/api/data/v9.2/mailboxes?$select=mailboxid&$top=1&$count=true&$filter={}",
-        encode(filter)
-    );
-    let page: Collection<serde_json::Value> = api::get_json(&path).await?;
-    Ok(page.count.unwrap_or(0))
-}
-
 async fn groups(items: Vec<(&'static str, String)>) -> Result<Vec<Group>, ApiError> {
     let mut out = Vec::with_capacity(items.len());
     for (label, filter) in items {
         out.push(Group {
             label: label.to_string(),
-            count: count(&filter).await?,
+            count: api::count_mailboxes(&filter).await?,
             filter,
         });
     }

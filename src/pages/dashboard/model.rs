@@ -70,7 +70,7 @@ pub fn due_buckets(now: Timestamp) -> Vec<(&'static str, String)> {
 
 /// The Mailboxes grid showing the mailboxes of `filter`.
 pub fn mailboxes_href(filter: &str, label: &str) -> String {
-    use crate::pages::mailboxes::encode;
+    use crate::api::encode;
     format!(
         "/mailboxes?view=all&f={}&fl={}",
         encode(filter),

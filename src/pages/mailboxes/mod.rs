@@ -12,7 +12,6 @@ mod query;
 mod record;
 pub mod tools;
 
-pub use query::encode;
 pub use record::MailboxRecord;
 
 use std::collections::{BTreeMap, HashMap};

@@ -17,7 +17,7 @@ use mailsync_core::rules::check_profile;
 use mailsync_core::Severity;
 use serde_json::{Map, Value};
 
-use crate::api::{self, fetch_all, Collection};
+use crate::api::{self, fetch_all};
 use crate::session::{use_session, Auth, RequireSignIn};
 use model::{settings_of, test_status_label, PROFILES};
 
@@ -64,12 +64,9 @@ fn ProfileGrid() -> impl IntoView {
                     .as_str()
                     .unwrap_or_default()
                     .to_string();
-                let count: Option<u64> = api::get_json::<Collection<Value>>(&format!(
-                    "/api/data/v9.2/mailboxes?$select=mailboxid&$top=1&$count=true&$filter=_emailserverprofile_value%20eq%20{id}"
-                ))
-                .await
-                .ok()
-                .and_then(|c| c.count);
+                let count = api::count_mailboxes(&format!("_emailserverprofile_value eq {id}"))
+                    .await
+                    .ok();
                 rows.push((p, count));
             }
             Ok::<_, api::ApiError>(rows)
