@@ -194,7 +194,7 @@ pub fn within(filter: Option<String>, window: Option<&(String, String)>) -> Opti
     }
 }
 
-/// "between 10:00 and 11:00 on 12/2/2026" for a window.
+/// "from <from> to <to>": a window as the link gave it.
 pub fn window_label(from: &str, to: &str) -> String {
     format!("from {from} to {to}")
 }

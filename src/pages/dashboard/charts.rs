@@ -64,7 +64,7 @@ pub fn HourChart(hours: Vec<Hour>) -> impl IntoView {
             let x = PAD_LEFT + i as f64 * slot + 2.0;
             let w = (slot - 4.0).max(1.0);
             let ok = h.passes - h.failures;
-            let href = alerts_href(h.start, mailsync_core::Timestamp(h.start.0 + 3600), false);
+            let href = alerts_href(h.start);
             let when = local(h.start);
             let title = format!("{when}: {} passes, {} failed", h.passes, h.failures);
             let label = (i % 3 == 0).then(|| {

@@ -78,13 +78,12 @@ pub fn mailboxes_href(filter: &str, label: &str) -> String {
     )
 }
 
-/// The alerts wall over one hour (`from` inclusive, `to` exclusive).
-pub fn alerts_href(from: Timestamp, to: Timestamp, errors_only: bool) -> String {
-    let level = if errors_only { "&level=errors" } else { "" };
+/// The alerts wall of the alerts last logged in the hour starting at `start`.
+pub fn alerts_href(start: Timestamp) -> String {
     format!(
-        "/alerts?from={}&to={}{level}",
-        from.to_rfc3339(),
-        to.to_rfc3339()
+        "/alerts?from={}&to={}",
+        start.to_rfc3339(),
+        Timestamp(start.0 + 3600).to_rfc3339()
     )
 }
 
