@@ -25,6 +25,7 @@ use tower_http::services::ServeDir;
 
 use crate::api::{self, AppState};
 use crate::engine::{Engine, EngineArgs, Switch, SystemClock};
+use crate::store::secrets;
 use crate::store::seed::{self, Outcome, SeedKind};
 use crate::store::{self as db, Store};
 use crate::throttle::{Limits, Throttle};
@@ -139,6 +140,7 @@ fn open_organization(db: Option<PathBuf>, seed: Option<SeedKind>) -> Result<Stor
     match outcome {
         Outcome::Existing => {
             eprintln!("mailsync serve: organization database {}", path.display());
+            warn_unopenable_passwords(&store, &path);
             if seed.is_some() {
                 eprintln!(
                     "mailsync serve: the database already holds an organization; \
@@ -168,6 +170,20 @@ fn open_organization(db: Option<PathBuf>, seed: Option<SeedKind>) -> Result<Stor
         }
     }
     Ok(store)
+}
+
+/// Passwords sealed under another key (the key file beside the database was replaced or
+/// lost) cannot be used: say so once, instead of every mailbox failing to sign in unexplained.
+fn warn_unopenable_passwords(store: &Store, path: &Path) {
+    match store.with_conn(|c| secrets::unopenable(c)) {
+        Ok(0) => {}
+        Ok(n) => eprintln!(
+            "mailsync serve: {n} stored passwords cannot be read with the key in {}; \
+             enter those mailbox and profile passwords again",
+            secrets::key_path(path).display()
+        ),
+        Err(e) => eprintln!("mailsync serve: cannot check the stored passwords: {e}"),
+    }
 }
 
 fn check_dist(dist: &Path) -> Result<(), String> {

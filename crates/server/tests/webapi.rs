@@ -12,18 +12,34 @@ const API: &str = "/api/data/v9.2";
 
 struct Org {
     server: Server,
-    _dir: TempDir,
+    dir: TempDir,
 }
 
 impl Org {
     fn start(tag: &str) -> Org {
         let dir = TempDir::dist(tag);
         let server = Server::start(dir.path(), Some("demo"), Some(PASSWORD));
-        Org { server, _dir: dir }
+        Org { server, dir }
     }
 
     fn port(&self) -> u16 {
         self.server.port
+    }
+
+    /// `secret` appears in none of the organization's files (database, WAL, key).
+    fn assert_not_stored(&self, secret: &str) {
+        let key = self.dir.path().join("org.sqlite.key");
+        assert_eq!(
+            std::fs::read(&key).map(|k| k.len()).ok(),
+            Some(32),
+            "{key:?}"
+        );
+        for entry in std::fs::read_dir(self.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "{secret} stored in clear in {path:?}");
+        }
     }
 
     fn login(&self, user: &str) -> User {
@@ -405,6 +421,17 @@ fn writes_etags_and_rules() {
     assert!(!raw.contains("very-secret-value") && !raw.contains("\"password\""));
     let found = admin.get("mailboxes?$filter=name eq 'Test mailbox'&$select=name");
     assert_eq!(found["value"].as_array().unwrap().len(), 1);
+    // Nor is it in the database's files: it is sealed under the key beside them.
+    org.assert_not_stored("very-secret-value");
+    let r = admin.call(
+        "PATCH",
+        &format!("mailboxes({id})"),
+        &[],
+        &json!({"password": "another-secret-value"}).to_string(),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    org.assert_not_stored("another-secret-value");
+    let m = admin.get(&format!("mailboxes({id})"));
 
     // Bad bodies: 400 saying what is wrong, nothing created.
     for (bad, says) in [

@@ -89,7 +89,7 @@ pub struct Loaded {
 }
 
 const MAILBOX_COLUMNS: &str = "mailboxid, name, emailaddress, regardingobjecttypecode, \
-    emailrouteraccessapproval, isemailaddressapprovedbyo365admin, username, password, \
+    emailrouteraccessapproval, isemailaddressapprovedbyo365admin, username, mailsync_open(password), \
     allowemailconnectortousecredentials, incomingemaildeliverymethod, outgoingemaildeliverymethod, \
     actdeliverymethod, enabledforincomingemail, enabledforoutgoingemail, enabledforact, \
     incomingemailstatus, outgoingemailstatus, actstatus, mailboxstatus, \
@@ -175,9 +175,9 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
              usesamesettingsforoutgoingconnections, maxconcurrentconnections, \
              minpollingintervalinminutes, timeoutmailboxconnection, timeoutmailboxconnectionafteramount, \
              incomingserverlocation, incomingcredentialretrieval, incomingusessl, incomingportnumber, \
-             incomingusername, incomingpassword, \
+             incomingusername, mailsync_open(incomingpassword), \
              outgoingserverlocation, outgoingcredentialretrieval, outgoingusessl, outgoingportnumber, \
-             outgoingusername, outgoingpassword, sendemailalert \
+             outgoingusername, mailsync_open(outgoingpassword), sendemailalert \
              FROM emailserverprofile WHERE emailserverprofileid = ?1",
         )?
         .query_row([id], |r| {

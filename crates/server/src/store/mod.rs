@@ -1,7 +1,7 @@
 //! The local organization's storage: one SQLite file (WAL mode, foreign keys on, busy
 //! timeout), the schema and its migrations (`schema`, tested against core's
-//! `mailsync_core::model`), users, passwords and sign-in sessions (`auth`), and
-//! demo/scale data (`seed`).
+//! `mailsync_core::model`), users, passwords and sign-in sessions (`auth`), mailbox and
+//! profile passwords sealed at rest (`secrets`), and demo/scale data (`seed`).
 //!
 //! # Connections
 //!
@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod schema;
+pub mod secrets;
 pub mod seed;
 
 use std::fmt;
@@ -70,6 +71,7 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    key: Arc<secrets::SecretKey>,
     pool: Mutex<Vec<Connection>>,
 }
 
@@ -83,14 +85,16 @@ impl fmt::Debug for Store {
 
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its schema up to
-    /// date. The parent folder is created when missing.
+    /// date. The parent folder is created when missing, and the key of its stored
+    /// passwords (`secrets::key_path`) when it is new; passwords still in clear are sealed.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| {
                 StoreError::Other(format!("cannot create folder {}: {e}", parent.display()))
             })?;
         }
-        let mut conn = open_connection(path)?;
+        let key = Arc::new(secrets::load_or_create(&secrets::key_path(path))?);
+        let mut conn = open_connection(path, &key)?;
         // WAL is a property of the file: set once, kept by every later connection.
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
@@ -103,9 +107,11 @@ impl Store {
         }
         schema::migrate_to(&mut conn, schema::CURRENT_VERSION)
             .map_err(|m| StoreError::Other(format!("database {}: {m}", path.display())))?;
+        secrets::seal_plaintext(&conn)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                key,
                 pool: Mutex::new(vec![conn]),
             }),
         })
@@ -122,7 +128,7 @@ impl Store {
         let pooled = self.inner.pool.lock().ok().and_then(|mut p| p.pop());
         let mut conn = match pooled {
             Some(c) => c,
-            None => open_connection(&self.inner.path)?,
+            None => open_connection(&self.inner.path, &self.inner.key)?,
         };
         let out = f(&mut conn);
         // A connection left inside a transaction (a panic in `f` is caught by tokio,
@@ -177,7 +183,7 @@ fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
     StoreError::Other(format!("cannot open database {}: {e}", path.display()))
 }
 
-fn open_connection(path: &Path) -> Result<Connection> {
+fn open_connection(path: &Path, key: &Arc<secrets::SecretKey>) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -193,6 +199,7 @@ fn open_connection(path: &Path) -> Result<Connection> {
     // The Web API's statements are prepared once per connection (`prepare_cached`): a
     // 1,000-operation `$batch` runs the same few statements over and over.
     conn.set_prepared_statement_cache_capacity(64);
+    secrets::register(&conn, key).map_err(|e| open_error(path, e))?;
     Ok(conn)
 }
 
@@ -377,6 +384,61 @@ mod tests {
                 Ok(())
             })
             .unwrap();
+    }
+
+    #[test]
+    fn passwords_in_clear_are_sealed_at_open_and_read_back_by_the_engine_function() {
+        let dir = TempDir::new("seal");
+        let path = dir.path().join("org.sqlite");
+        drop(Store::open(&path).unwrap());
+        {
+            // An older version (or another tool) wrote the password in clear.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "INSERT INTO emailserverprofile (emailserverprofileid, name, servertype, incomingpassword)
+                 VALUES ('22222222-2222-4222-8222-222222222222', 'P', 4, 'profile-pw');
+                 INSERT INTO mailbox (mailboxid, name, password)
+                 VALUES ('33333333-3333-4333-8333-333333333333', 'M', 'mailbox-pw');",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let read = |sql: &str| -> String {
+            store
+                .with_conn(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+                .unwrap()
+        };
+        let raw = read("SELECT password FROM mailbox");
+        assert!(
+            raw.starts_with("sealed1:") && !raw.contains("mailbox-pw"),
+            "{raw}"
+        );
+        assert!(read("SELECT incomingpassword FROM emailserverprofile").starts_with("sealed1:"));
+        assert_eq!(
+            read("SELECT mailsync_open(password) FROM mailbox"),
+            "mailbox-pw"
+        );
+        assert_eq!(
+            read("SELECT mailsync_open(incomingpassword) FROM emailserverprofile"),
+            "profile-pw"
+        );
+        assert_eq!(store.with_conn(|c| secrets::unopenable(c)).unwrap(), 0);
+        drop(store);
+
+        // The key file replaced: the passwords are not readable, and that is counted.
+        std::fs::remove_file(secrets::key_path(&path)).unwrap();
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.with_conn(|c| secrets::unopenable(c)).unwrap(), 2);
+        let opened: Option<String> = store
+            .with_conn(|c| {
+                Ok(
+                    c.query_row("SELECT mailsync_open(password) FROM mailbox", [], |r| {
+                        r.get(0)
+                    })?,
+                )
+            })
+            .unwrap();
+        assert_eq!(opened, None);
     }
 
     #[test]

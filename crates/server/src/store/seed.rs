@@ -22,6 +22,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Transaction};
 
 use super::auth::{hash_password, roles_to_column, Role};
+use super::secrets;
 use super::{guid_from, iso, random_bytes, write_tx, Result};
 
 /// What to put into a new organization.
@@ -398,10 +399,17 @@ fn insert(tx: &Transaction<'_>, table: &str, rows: &[Row]) -> Result<u64> {
         return Ok(0);
     };
     let cols: Vec<&str> = first.iter().map(|(c, _)| *c).collect();
+    let marks: Vec<String> = cols
+        .iter()
+        .map(|c| match secrets::is_secret(table, c) {
+            true => format!("{}(?)", secrets::SEAL),
+            false => "?".to_owned(),
+        })
+        .collect();
     let sql = format!(
         "INSERT INTO {table} ({}) VALUES ({})",
         cols.join(", "),
-        vec!["?"; cols.len()].join(", ")
+        marks.join(", ")
     );
     let mut stmt = tx.prepare_cached(&sql)?;
     for row in rows {
@@ -1260,7 +1268,11 @@ mod tests {
                 }
                 assert_eq!(count(c, "SELECT count(*) FROM tracelog WHERE regardingobjecttypecode = 'emailserverprofile'"), 12);
                 assert!(count(c, "SELECT count(*) FROM tracelog WHERE text LIKE '%Office 365 administrator%'") > 0);
-                // Secrets are stored (write-only for the API) but the admin's password is not in clear.
+                // Mailbox and profile passwords are sealed, and open to the demo's values;
+                // the admin's password is only a hash.
+                assert_eq!(count(c, "SELECT count(*) FROM mailbox WHERE password LIKE '%demo-only%'"), 0);
+                assert!(count(c, "SELECT count(*) FROM mailbox WHERE mailsync_open(password) = 'demo-only-mailbox-password'") > 0);
+                assert_eq!(count(c, "SELECT count(*) FROM emailserverprofile WHERE mailsync_open(incomingpassword) LIKE 'demo-only-%'"), 2);
                 assert_eq!(count(c, "SELECT count(*) FROM systemuser WHERE passwordhash LIKE '%pw-for-tests%'"), 0);
                 assert_eq!(auth::check_credentials(c, "admin", "pw-for-tests")?.as_deref(), Some(ADMIN_ID));
                 assert!(auth::check_credentials(c, "nestor", "pw-for-tests")?.is_some());

@@ -14,7 +14,7 @@ use super::rules::{self, Op, Stored};
 use super::{errcodes, record_not_found, Ctx, Reply};
 use crate::api::ApiError;
 use crate::odata_sql::{quote, SqlParam};
-use crate::store::new_guid;
+use crate::store::{new_guid, secrets};
 
 /// Every column but the hidden ones, and the stored record through the caller's view.
 pub fn load(
@@ -112,9 +112,23 @@ fn record_not_found_text(table: &Table, id: &str) -> ApiError {
     ApiError::not_found(format!("{} With Id = {id} Does Not Exist", table.logical))
 }
 
+/// The SQL for the `i`th parameter of a write: write-only columns (passwords) are sealed
+/// on their way in (`store::secrets`).
+fn value_sql(change: &Change, i: usize) -> String {
+    if change.column.access == Access::WriteOnly {
+        format!("{}(?{i})", secrets::SEAL)
+    } else {
+        format!("?{i}")
+    }
+}
+
 fn insert(tx: &Connection, table: &Table, changes: &[Change]) -> Result<(), ApiError> {
     let cols: Vec<String> = changes.iter().map(|c| quote(c.column.name)).collect();
-    let marks: Vec<String> = (1..=changes.len()).map(|i| format!("?{i}")).collect();
+    let marks: Vec<String> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| value_sql(c, i + 1))
+        .collect();
     tx.prepare_cached(&format!(
         "INSERT INTO {} ({}) VALUES ({})",
         quote(table.logical),
@@ -215,7 +229,7 @@ pub fn update(
         let sets: Vec<String> = changes
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{} = ?{}", quote(c.column.name), i + 1))
+            .map(|(i, c)| format!("{} = {}", quote(c.column.name), value_sql(c, i + 1)))
             .collect();
         let mut values: Vec<SqlParam> = changes.iter().map(|c| c.value.clone()).collect();
         values.push(SqlParam::Text(id.to_string()));
