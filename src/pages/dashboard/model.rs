@@ -138,8 +138,37 @@ pub fn by_error(rows: &[Failing]) -> Vec<Group> {
         });
         groups[i].count += 1;
     }
-    groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    sort_groups(&mut groups);
     groups
+}
+
+/// Largest first, then by label.
+pub fn sort_groups(groups: &mut [Group]) {
+    groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+}
+
+fn profile_group(id: Option<&str>, names: &HashMap<String, String>, count: u64) -> Group {
+    match id {
+        Some(id) => Group {
+            label: names.get(id).cloned().unwrap_or_else(|| id.to_string()),
+            count,
+            filter: format!("{FAILING} and _emailserverprofile_value eq {id}"),
+        },
+        None => Group {
+            label: "(no profile)".into(),
+            count,
+            filter: format!("{FAILING} and _emailserverprofile_value eq null"),
+        },
+    }
+}
+
+/// A group for every profile and one for mailboxes without a profile, uncounted.
+pub fn every_profile(names: &HashMap<String, String>) -> Vec<Group> {
+    names
+        .keys()
+        .map(|id| profile_group(Some(id), names, 0))
+        .chain([profile_group(None, names, 0)])
+        .collect()
 }
 
 /// Failing mailboxes by profile (`names`: profile id → name), largest first.
@@ -150,20 +179,9 @@ pub fn by_profile(rows: &[Failing], names: &HashMap<String, String>) -> Vec<Grou
     }
     let mut groups: Vec<Group> = counts
         .into_iter()
-        .map(|(id, count)| match id {
-            Some(id) => Group {
-                label: names.get(&id).cloned().unwrap_or_else(|| id.clone()),
-                count,
-                filter: format!("{FAILING} and _emailserverprofile_value eq {id}"),
-            },
-            None => Group {
-                label: "(no profile)".into(),
-                count,
-                filter: format!("{FAILING} and _emailserverprofile_value eq null"),
-            },
-        })
+        .map(|(id, count)| profile_group(id.as_deref(), names, count))
         .collect();
-    groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
+    sort_groups(&mut groups);
     groups
 }
 
@@ -241,6 +259,14 @@ mod tests {
         assert_eq!((p[0].label.as_str(), p[0].count), ("IMAP", 2));
         assert_eq!(p[1].label, "p2");
         assert!(p[1].filter.ends_with("_emailserverprofile_value eq p2"));
+        let all = every_profile(&names);
+        assert_eq!(all.len(), 2);
+        assert!(all
+            .iter()
+            .any(|g| g.label == "IMAP" && g.filter == p[0].filter));
+        assert!(all
+            .iter()
+            .any(|g| g.filter.ends_with("_emailserverprofile_value eq null")));
     }
 
     #[test]
