@@ -17,7 +17,7 @@
 //!   one fails, the transaction rolls back and the change set answers with that one
 //!   error (a single `application/http` part carrying the failing operation's
 //!   `Content-ID`) instead of a `changesetresponse`.
-//! * An operation outside a change set is its own transaction. Without
+//! * An operation outside a change set applies or fails on its own. Without
 //!   `Prefer: odata.continue-on-error` on the batch request, the batch stops at the
 //!   first failure (of an operation or a change set): its error is the last part of the
 //!   response and nothing after it runs. With it, every part runs and each failure is
@@ -27,6 +27,10 @@
 //!   headers (`OData-EntityId`, `ETag`, `Content-Type`, ...) and body; a change set's
 //!   answers are nested in `changesetresponse_<guid>`. `Server-Timing: batch;dur=<ms>`
 //!   is the time spent executing.
+//! * The whole batch runs in one immediate transaction with a savepoint per operation
+//!   and per change set: a failure rolls back to its savepoint only, so each operation
+//!   is still independent, while the batch commits once. (A commit per operation made
+//!   committing most of the cost of 1,000 approvals.)
 //! * At most 1,000 operations (counting those inside change sets); more, a malformed
 //!   body or a nested batch → 400 in Dataverse's error shape and nothing runs.
 
@@ -40,7 +44,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rusqlite::TransactionBehavior;
 
-use super::{base_url, errcodes, execute, run_one, Ctx, Reply, PREFIX};
+use super::{base_url, errcodes, execute, Ctx, Reply, PREFIX};
 use crate::api::{ApiError, AppState};
 use crate::auth::CurrentUser;
 use crate::store::{new_guid, StoreError};
@@ -184,6 +188,16 @@ fn run_items(
     items: Vec<Item>,
     continue_on_error: bool,
 ) -> Result<Vec<Outcome>, StoreError> {
+    let writes = items.iter().any(|i| match i {
+        Item::Single(op) => op.request.as_ref().is_ok_and(|r| r.method != Method::GET),
+        Item::ChangeSet(_) => true,
+    });
+    let behavior = if writes {
+        TransactionBehavior::Immediate
+    } else {
+        TransactionBehavior::Deferred
+    };
+    let mut batch = conn.transaction_with_behavior(behavior)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let failed = match item {
@@ -201,7 +215,16 @@ fn run_items(
                             uri: &uri,
                             base,
                         };
-                        run_one(conn, &ctx, &m, &body)?
+                        if m == Method::GET {
+                            execute(&batch, &ctx, &m, &body)
+                        } else {
+                            let sp = batch.savepoint()?;
+                            let r = execute(&sp, &ctx, &m, &body);
+                            if r.is_ok() {
+                                sp.commit()?;
+                            }
+                            r
+                        }
                     }
                     Err(e) => Err(e),
                 };
@@ -214,7 +237,7 @@ fn run_items(
                 failed
             }
             Item::ChangeSet(ops) => {
-                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let sp = batch.savepoint()?;
                 let mut answers = Vec::with_capacity(ops.len());
                 let mut refs: HashMap<String, String> = HashMap::new();
                 let mut failure = None;
@@ -238,7 +261,7 @@ fn run_items(
                                 uri: &uri,
                                 base,
                             };
-                            execute(&tx, &ctx, &m, &body)
+                            execute(&sp, &ctx, &m, &body)
                         },
                     );
                     match result {
@@ -268,12 +291,12 @@ fn run_items(
                 }
                 match failure {
                     Some(f) => {
-                        drop(tx); // rolls back
+                        drop(sp); // rolls back to the savepoint
                         out.push(Outcome::Failed(f));
                         true
                     }
                     None => {
-                        tx.commit()?;
+                        sp.commit()?;
                         out.push(Outcome::ChangeSet(answers));
                         false
                     }
@@ -284,6 +307,7 @@ fn run_items(
             break;
         }
     }
+    batch.commit()?;
     Ok(out)
 }
 
