@@ -878,3 +878,268 @@ fn writes_etags_and_rules() {
         1
     );
 }
+
+/// The id in a write's `OData-EntityId`.
+fn created_id(r: &Resp) -> String {
+    let url = r.header("odata-entityid").unwrap();
+    let id = url.rsplit_once('(').unwrap().1.trim_end_matches(')');
+    id.to_string()
+}
+
+/// A 403 in Dataverse's shape that names the roles it needs.
+fn assert_refused(r: &Resp, what: &str) {
+    assert_eq!(r.status, 403, "{what}: {}", r.body);
+    assert_eq!(r.error_code(), "0x80040220", "{what}");
+    assert!(
+        r.body
+            .contains("System Administrator or Global Administrator"),
+        "{what}: {}",
+        r.body
+    );
+}
+
+#[test]
+fn roles_and_privileges() {
+    let org = Org::start("webapi-roles");
+    let admin = org.login("admin");
+    let (exo, imap) = profiles(&admin);
+    let oid = admin.get("organizations")["value"][0]["organizationid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let qid = admin.get("queues?$top=1")["value"][0]["queueid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let count = |who: &User, set: &str| {
+        who.get(&format!("{set}?$count=true&$top=1"))["@odata.count"]
+            .as_u64()
+            .unwrap()
+    };
+
+    // Exchange Administrator and Delegated Mailbox Approver: everything in view, the
+    // mailbox work allowed, the organization's configuration refused.
+    for name in ["alex", "diego"] {
+        let who = org.login(name);
+        for set in [
+            "mailboxes",
+            "emailserverprofiles",
+            "queues",
+            "systemusers",
+            "tracelogs",
+        ] {
+            assert_eq!(count(&who, set), count(&admin, set), "{name} sees {set}");
+        }
+
+        let before = admin.get(&format!("organizations({oid})"));
+        let r = who.patch(
+            &format!("organizations({oid})"),
+            json!({"generatealertsforerrors": false}),
+        );
+        assert_refused(&r, &format!("{name} PATCH organization"));
+        assert_eq!(
+            admin.get(&format!("organizations({oid})"))["@odata.etag"],
+            before["@odata.etag"]
+        );
+
+        let r = who.call(
+            "POST",
+            "systemusers",
+            &[],
+            &json!({"fullname": "Intruder", "domainname": "intruder"}).to_string(),
+        );
+        assert_refused(&r, &format!("{name} POST systemuser"));
+        let r = who.patch(
+            &format!("systemusers({})", admin.id),
+            json!({"isdisabled": true}),
+        );
+        assert_refused(&r, &format!("{name} disables admin"));
+        let r = who.patch(
+            &format!("systemusers({})", admin.id),
+            json!({"emailrouteraccessapproval": 1, "isdisabled": true}),
+        );
+        assert_eq!(r.status, 403, "{name}: {}", r.body);
+        assert_eq!(
+            admin.get(&format!("systemusers({})", admin.id))["isdisabled"],
+            false
+        );
+        org.login("admin");
+        let r = who.call("DELETE", &format!("systemusers({})", admin.id), &[], "");
+        assert_refused(&r, &format!("{name} DELETE systemuser"));
+
+        let r = who.call("POST", "queues", &[], &json!({"name": "q"}).to_string());
+        assert_refused(&r, &format!("{name} POST queue"));
+        let r = who.patch(&format!("queues({qid})"), json!({"name": "renamed"}));
+        assert_refused(&r, &format!("{name} PATCH queue"));
+        let r = who.call("DELETE", &format!("queues({qid})"), &[], "");
+        assert_refused(&r, &format!("{name} DELETE queue"));
+
+        let r = who.call(
+            "POST",
+            "emailserverprofiles",
+            &[],
+            &json!({"name": "p", "servertype": 4, "useautodiscover": false}).to_string(),
+        );
+        assert_refused(&r, &format!("{name} POST profile"));
+        let r = who.patch(
+            &format!("emailserverprofiles({imap})"),
+            json!({"maxconcurrentconnections": 5}),
+        );
+        assert_refused(&r, &format!("{name} PATCH profile"));
+        let r = who.call("DELETE", &format!("emailserverprofiles({imap})"), &[], "");
+        assert_refused(&r, &format!("{name} DELETE profile"));
+
+        let r = who.call(
+            "POST",
+            "mailboxes",
+            &[],
+            &json!({"name": "m", "emailaddress": "m@contoso.com"}).to_string(),
+        );
+        assert_refused(&r, &format!("{name} POST mailbox"));
+
+        // A pending Exchange Online mailbox: approved, renamed, Test & Enable scheduled.
+        let r = admin.call(
+            "POST",
+            "mailboxes",
+            &[],
+            &json!({"name": format!("For {name}"), "emailaddress": format!("{name}.box@contoso.com"),
+                    "emailrouteraccessapproval": 2,
+                    "emailserverprofile@odata.bind": format!("/emailserverprofiles({exo})")})
+            .to_string(),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let mid = created_id(&r);
+        let r = who.call("DELETE", &format!("mailboxes({mid})"), &[], "");
+        assert_refused(&r, &format!("{name} DELETE mailbox"));
+        let r = who.patch(
+            &format!("mailboxes({mid})"),
+            json!({"emailrouteraccessapproval": 1, "name": format!("Approved by {name}"),
+                   "testemailconfigurationscheduled": true}),
+        );
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let m = admin.get(&format!("mailboxes({mid})"));
+        assert_eq!(m["emailrouteraccessapproval"], 1);
+        assert_eq!(m["isemailaddressapprovedbyo365admin"], true);
+        assert_eq!(m["name"], format!("Approved by {name}"));
+        assert_eq!(m["testemailconfigurationscheduled"], true);
+
+        // Alerts: creating is refused; a deletable one goes, an undeletable one stays.
+        let r = who.call(
+            "POST",
+            "tracelogs",
+            &[],
+            &json!({"level": 1, "text": "x"}).to_string(),
+        );
+        assert_refused(&r, &format!("{name} POST alert"));
+        let mut alert_ids = Vec::new();
+        for deletable in [true, false] {
+            let r = admin.call(
+                "POST",
+                "tracelogs",
+                &[],
+                &json!({"level": 2, "text": "Role test", "canbedeleted": deletable,
+                        "regardingobjectid_mailbox@odata.bind": format!("/mailboxes({mid})")})
+                .to_string(),
+            );
+            assert_eq!(r.status, 201, "{}", r.body);
+            alert_ids.push(created_id(&r));
+        }
+        let r = who.call("DELETE", &format!("tracelogs({})", alert_ids[0]), &[], "");
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.call("DELETE", &format!("tracelogs({})", alert_ids[1]), &[], "");
+        assert_eq!(r.status, 403, "{name}: {}", r.body);
+        assert_eq!(
+            admin
+                .call("GET", &format!("tracelogs({})", alert_ids[1]), &[], "")
+                .status,
+            200
+        );
+    }
+
+    // System Administrator and Global Administrator: full rights.
+    for name in ["megan", "patti"] {
+        let who = org.login(name);
+        let r = who.patch(
+            &format!("organizations({oid})"),
+            json!({"generatealertsforinformation": name == "megan"}),
+        );
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.call(
+            "POST",
+            "emailserverprofiles",
+            &[],
+            &json!({"name": format!("{name}'s"), "servertype": 4, "useautodiscover": false})
+                .to_string(),
+        );
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+        let pid = created_id(&r);
+        let r = who.patch(
+            &format!("emailserverprofiles({pid})"),
+            json!({"maxconcurrentconnections": 5}),
+        );
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.call(
+            "POST",
+            "mailboxes",
+            &[],
+            &json!({"name": "m", "emailserverprofile@odata.bind": format!("/emailserverprofiles({pid})")})
+                .to_string(),
+        );
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+        let r = who.call("DELETE", &format!("mailboxes({})", created_id(&r)), &[], "");
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.call("DELETE", &format!("emailserverprofiles({pid})"), &[], "");
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.patch(
+            &format!("queues({qid})"),
+            json!({"name": format!("{name}'s queue")}),
+        );
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+    }
+    let megan = org.login("megan");
+    let nestor = org.login("nestor");
+    let r = megan.patch(
+        &format!("systemusers({})", nestor.id),
+        json!({"isdisabled": true}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = request(
+        org.port(),
+        "POST",
+        "/api/auth/login",
+        &[("Content-Type", "application/json")],
+        &json!({"username": "nestor", "password": PASSWORD}).to_string(),
+    );
+    assert_eq!(r.status, 401, "a disabled user signs in: {}", r.body);
+    let r = megan.patch(
+        &format!("systemusers({})", nestor.id),
+        json!({"isdisabled": false}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // A plain user: their own mailboxes only, no configuration.
+    let nestor = org.login("nestor");
+    assert!(count(&nestor, "mailboxes") < count(&admin, "mailboxes"));
+    for (method, path, body) in [
+        (
+            "PATCH",
+            format!("organizations({oid})"),
+            json!({"generatealertsforerrors": false}),
+        ),
+        (
+            "PATCH",
+            format!("systemusers({})", nestor.id),
+            json!({"isdisabled": false}),
+        ),
+        (
+            "PATCH",
+            format!("emailserverprofiles({imap})"),
+            json!({"maxconcurrentconnections": 5}),
+        ),
+        ("POST", "mailboxes".to_string(), json!({"name": "m"})),
+        ("DELETE", format!("queues({qid})"), json!({})),
+    ] {
+        let r = nestor.call(method, &path, &[], &body.to_string());
+        assert_refused(&r, &format!("nestor {method} {path}"));
+    }
+}

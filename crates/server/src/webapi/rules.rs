@@ -4,8 +4,13 @@
 //!   own mailboxes (`regardingobjectid` or `ownerid` is them), their alerts and emails;
 //!   other tables are readable by everyone signed in. A record outside the caller's view is a
 //!   404, as if it did not exist.
-//! * **Who writes what.** Plain users may update their own mailboxes and delete their
-//!   own alerts; everything else needs a role.
+//! * **Who writes what.** System and Global Administrators write everything. Any other
+//!   user (an Exchange Administrator or Delegated Mailbox Approver over every record, a
+//!   plain user over their own) may update mailboxes and delete alerts; approvers may
+//!   also approve or reject a user or queue (a PATCH of `emailrouteraccessapproval`
+//!   alone). Creating and deleting mailboxes and writing organizations, users, queues,
+//!   profiles and emails needs an administrator: an approver managing users could
+//!   otherwise disable the administrator.
 //! * **Approve / Reject Email** (`emailrouteraccessapproval` on a mailbox, user or
 //!   queue): needs the approve privilege (`can_approve_email`); for a mailbox on an
 //!   Exchange Online profile (`mailsync_core::rules::is_exchange_online`) also
@@ -44,10 +49,15 @@ use super::json::Change;
 use super::{errcodes, forbidden};
 use crate::api::ApiError;
 use crate::odata_sql::{quote, SqlParam};
-use crate::store::auth::SignedInUser;
+use crate::store::auth::{Role, SignedInUser};
 
-/// Any role: sees and changes every record (the roles further limit approval).
+/// System or Global Administrator: may write every table.
 pub fn is_admin(user: &SignedInUser) -> bool {
+    user.has(Role::SystemAdministrator) || user.has(Role::GlobalAdministrator)
+}
+
+/// Any role sees every record; a plain user sees their own.
+pub fn sees_all(user: &SignedInUser) -> bool {
     !user.roles.is_empty()
 }
 
@@ -55,7 +65,7 @@ pub fn is_admin(user: &SignedInUser) -> bool {
 /// user's id comes from the session (a GUID, checked), never from the request.
 pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
     let t = quote(table.logical);
-    if is_admin(user) {
+    if sees_all(user) {
         return t;
     }
     let Some(me) = Guid::parse(&user.systemuserid).map(|g| format!("'{g}'")) else {
@@ -120,8 +130,11 @@ pub fn check_op(table: &Table, user: &SignedInUser, op: Op) -> Result<(), ApiErr
     }
     match (table.logical, op) {
         ("mailbox", Op::Update) | ("tracelog", Op::Delete) => Ok(()),
+        // Only an approval; `approval_of_owner` refuses any other column.
+        ("systemuser" | "queue", Op::Update) if user.can_approve_email() => Ok(()),
         _ => Err(forbidden(format!(
-            "You do not have the privilege to {} records of '{}': it needs an administrator role.",
+            "You do not have the privilege to {} records of '{}': it needs the System \
+             Administrator or Global Administrator role.",
             match op {
                 Op::Create => "create",
                 Op::Update => "change",
@@ -408,6 +421,18 @@ fn approval_of_owner(
     old: Option<&Stored>,
     changes: &mut [Change],
 ) -> Result<(), ApiError> {
+    if !is_admin(user) {
+        if let Some(c) = changes
+            .iter()
+            .find(|c| c.column.name != "emailrouteraccessapproval")
+        {
+            return Err(forbidden(format!(
+                "You may approve or reject the email address of a {} but not change its \
+                 '{}': that needs the System Administrator or Global Administrator role.",
+                table.logical, c.column.name
+            )));
+        }
+    }
     let Some(v) = changed(changes, "emailrouteraccessapproval").cloned() else {
         return Ok(());
     };
