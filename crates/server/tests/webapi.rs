@@ -315,23 +315,74 @@ fn queries_paging_and_reading() {
     let other = theirs["value"][0]["mailboxid"].as_str().unwrap();
     let r = nestor.call("GET", &format!("mailboxes({other})"), &[], "");
     assert_eq!(r.status, 404);
+    // Nestor's wall is exactly: alerts on his mailboxes, on the profiles of his
+    // mailboxes or that he owns, and on his mailboxes' emails; computed here from the
+    // administrator's reads.
     let my_ids = ids(mine_rows, "mailboxid");
-    let my_profiles: Vec<String> = mine_rows
-        .iter()
-        .map(|r| r["_emailserverprofile_value"].as_str().unwrap().to_string())
-        .collect();
-    let alerts = nestor.get("tracelogs");
-    for a in alerts["value"].as_array().unwrap() {
-        let regarding = a["_regardingobjectid_value"].as_str().unwrap().to_string();
-        assert!(
-            my_ids.contains(&regarding) || my_profiles.contains(&regarding),
-            "{a}"
-        );
+    let of_nestor = admin.get(&format!(
+        "mailboxes?$select=_emailserverprofile_value&$filter=_regardingobjectid_value eq {0} or _ownerid_value eq {0}",
+        nestor.id
+    ));
+    assert_eq!(
+        ids(of_nestor["value"].as_array().unwrap(), "mailboxid"),
+        my_ids
+    );
+    let mut regarding: std::collections::BTreeSet<String> = my_ids.iter().cloned().collect();
+    let on_profile = of_nestor["value"][0]["_emailserverprofile_value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for m in of_nestor["value"].as_array().unwrap() {
+        if let Some(p) = m["_emailserverprofile_value"].as_str() {
+            regarding.insert(p.to_string());
+        }
     }
-    let all_alerts = admin.get("tracelogs?$count=true");
-    assert!(
-        all_alerts["@odata.count"].as_u64().unwrap()
-            > alerts["value"].as_array().unwrap().len() as u64
+    let owned = admin.get(&format!(
+        "emailserverprofiles?$select=name&$filter=_ownerid_value eq {}",
+        nestor.id
+    ));
+    regarding.extend(ids(
+        owned["value"].as_array().unwrap(),
+        "emailserverprofileid",
+    ));
+    for m in &my_ids {
+        let emails = admin.get(&format!(
+            "emails?$select=subject&$filter=_sendermailboxid_value eq {m} or _receivingmailboxid_value eq {m}"
+        ));
+        regarding.extend(ids(emails["value"].as_array().unwrap(), "activityid"));
+    }
+    // A profile-level alert on the profile of his mailbox (a profile he does not own).
+    let profile_owner = admin.get(&format!("emailserverprofiles({on_profile})"));
+    assert_ne!(profile_owner["_ownerid_value"], nestor.id.as_str());
+    let r = admin.call(
+        "POST",
+        "tracelogs",
+        &[],
+        &json!({"level": 3, "tracecode": 7, "text": "Profile-level alert",
+                "regardingobjectid_emailserverprofile@odata.bind":
+                    format!("/emailserverprofiles({on_profile})")})
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let profile_alert = r.header("odata-entityid").unwrap().to_string();
+    let (every, _) = admin.all_pages("tracelogs?$select=text,_regardingobjectid_value", 5000);
+    let expected: std::collections::BTreeSet<String> = every
+        .iter()
+        .filter(|a| {
+            a["_regardingobjectid_value"]
+                .as_str()
+                .is_some_and(|r| regarding.contains(r))
+        })
+        .map(|a| a["tracelogid"].as_str().unwrap().to_string())
+        .collect();
+    let (walls, _) = nestor.all_pages("tracelogs?$select=text", 5000);
+    let wall: std::collections::BTreeSet<String> = ids(&walls, "tracelogid").into_iter().collect();
+    assert_eq!(wall, expected);
+    assert!(wall.iter().any(|id| profile_alert.contains(id.as_str())));
+    assert!(wall.len() < every.len());
+    assert_eq!(
+        nestor.get("tracelogs?$count=true&$top=1")["@odata.count"],
+        wall.len()
     );
 
     // Download Mailbox Details: the analyzer reads back the stored facts.

@@ -22,9 +22,8 @@
 //!   are read-only).
 //! * **Alerts** (`tracelogs`) are created and deleted, never updated; deleting needs
 //!   `canbedeleted`. A plain user's wall: the alerts of their mailboxes, of the
-//!   profiles they own and of their mailboxes' emails (a profile's error reaches the
-//!   affected owners as an Information alert on their mailbox, when System Settings
-//!   asks).
+//!   profiles they own or their mailboxes use (a profile-level error stops their
+//!   mailboxes too) and of their mailboxes' emails.
 //! * **Emails**: a plain user sees the emails of their mailboxes; `statuscode` is one
 //!   of Dataverse's values. **Sync statistics** are the engine's, read-only.
 //! * **Owners.** A created record with an `ownerid` column is owned by its creator
@@ -79,6 +78,8 @@ pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
             "regardingobjectid IN ({mine}) \
              OR regardingobjectid IN (SELECT emailserverprofileid FROM emailserverprofile \
                  WHERE ownerid = {me}) \
+             OR regardingobjectid IN (SELECT emailserverprofile FROM mailbox \
+                 WHERE regardingobjectid = {me} OR ownerid = {me}) \
              OR regardingobjectid IN (SELECT activityid FROM email \
                  WHERE sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine}))"
         ),
