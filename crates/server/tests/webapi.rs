@@ -1194,3 +1194,136 @@ fn roles_and_privileges() {
         assert_refused(&r, &format!("nestor {method} {path}"));
     }
 }
+
+#[test]
+fn choices_take_only_their_options() {
+    let org = Org::start("webapi-choices");
+    let admin = org.login("admin");
+    let (_, imap) = profiles(&admin);
+    let mailbox = admin.get("mailboxes?$select=name&$top=1")["value"][0]["mailboxid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let oid = admin.get("organizations")["value"][0]["organizationid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cases = [
+        (
+            format!("emailserverprofiles({imap})"),
+            "servertype",
+            42,
+            "4 (IMAP/SMTP)",
+        ),
+        (
+            format!("emailserverprofiles({imap})"),
+            "incomingcredentialretrieval",
+            9,
+            "7 (Azure AD OAuth)",
+        ),
+        (
+            format!("emailserverprofiles({imap})"),
+            "exchangeversion",
+            6,
+            "5 (Exchange 2013)",
+        ),
+        (
+            format!("mailboxes({mailbox})"),
+            "incomingemaildeliverymethod",
+            99,
+            "3 (Forward Mailbox)",
+        ),
+        (
+            format!("mailboxes({mailbox})"),
+            "actdeliverymethod",
+            7,
+            "1 (Server-Side Synchronization), 2 (None)",
+        ),
+        (
+            format!("mailboxes({mailbox})"),
+            "statecode",
+            5,
+            "1 (Inactive)",
+        ),
+        (
+            format!("mailboxes({mailbox})"),
+            "emailrouteraccessapproval",
+            -1,
+            "3 (Rejected)",
+        ),
+        (
+            format!("organizations({oid})"),
+            "emailconnectionchannel",
+            7,
+            "1 (Email Router)",
+        ),
+    ];
+    for (path, prop, value, says) in &cases {
+        let before = admin.get(path);
+        let r = admin.patch(path, json!({ *prop: value }));
+        assert_eq!(r.status, 400, "{prop} = {value}: {}", r.body);
+        assert_eq!(r.error_code(), "0x80040203");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(&format!("'{prop}'")), "{msg}");
+        assert!(msg.contains(says), "{msg}");
+        assert_eq!(admin.get(path)["@odata.etag"], before["@odata.etag"]);
+    }
+    // On create too, and for alerts and emails.
+    let r = admin.call(
+        "POST",
+        "emailserverprofiles",
+        &[],
+        &json!({"name": "Odd", "servertype": 42}).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = admin.call(
+        "POST",
+        "tracelogs",
+        &[],
+        &json!({"level": 4, "text": "x"}).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("3 (Error)"), "{}", r.body);
+    let r = admin.call(
+        "POST",
+        "emails",
+        &[],
+        &json!({"subject": "x", "statuscode": 9}).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("8 (Failed)"), "{}", r.body);
+    // A valid value is taken; filters on choices stay lenient (nothing matches).
+    let r = admin.patch(
+        &format!("mailboxes({mailbox})"),
+        json!({"actdeliverymethod": 2, "incomingemaildeliverymethod": 3}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let none = admin.get("emailserverprofiles?$filter=servertype eq 42");
+    assert_eq!(none["value"].as_array().unwrap().len(), 0);
+
+    // System Settings' default methods must be a document the console can read.
+    for bad in [
+        "not xml",
+        "<EmailSettings><IncomingEmailDeliveryMethod>9</IncomingEmailDeliveryMethod></EmailSettings>",
+        "<EmailSettings><ACTDeliveryMethod>Outlook</ACTDeliveryMethod></EmailSettings>",
+    ] {
+        let r = admin.patch(
+            &format!("organizations({oid})"),
+            json!({ "defaultemailsettings": bad }),
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(r.body.contains("defaultemailsettings"), "{}", r.body);
+    }
+    let good = "<EmailSettings><IncomingEmailDeliveryMethod>0</IncomingEmailDeliveryMethod>\
+                <OutgoingEmailDeliveryMethod>2</OutgoingEmailDeliveryMethod>\
+                <ACTDeliveryMethod>2</ACTDeliveryMethod></EmailSettings>";
+    let r = admin.patch(
+        &format!("organizations({oid})"),
+        json!({ "defaultemailsettings": good }),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("organizations({oid})"))["defaultemailsettings"],
+        good
+    );
+}

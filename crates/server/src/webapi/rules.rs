@@ -24,8 +24,10 @@
 //!   `canbedeleted`. A plain user's wall: the alerts of their mailboxes, of the
 //!   profiles they own or their mailboxes use (a profile-level error stops their
 //!   mailboxes too) and of their mailboxes' emails.
-//! * **Emails**: a plain user sees the emails of their mailboxes; `statuscode` is one
-//!   of Dataverse's values. **Sync statistics** are the engine's, read-only.
+//! * **Choices** (every option set column) take only the values of core's model
+//!   (`json::convert`); `organization.defaultemailsettings` must be a document core's
+//!   `email_settings` reads.
+//! * **Emails**: a plain user sees the emails of their mailboxes. **Sync statistics** are the engine's, read-only.
 //! * **Owners.** A created record with an `ownerid` column is owned by its creator
 //!   unless the request binds another owner.
 //! * **Email server profiles**: credential retrieval 2 or 4 forces the authentication
@@ -35,6 +37,7 @@
 //!   are 400s with the finding's message.
 
 use axum::http::StatusCode;
+use mailsync_core::email_settings::DefaultMethods;
 use mailsync_core::model::{Column, Table};
 use mailsync_core::odata::Guid;
 use mailsync_core::rules::{
@@ -267,7 +270,7 @@ pub fn before_write(
         "mailbox" => mailbox(tx, user, table, old, changes),
         "systemuser" | "queue" => approval_of_owner(tx, user, table, old, changes),
         "emailserverprofile" => profile(table, old, changes),
-        "email" => email(changes),
+        "organization" => organization(changes),
         _ => Ok(()),
     }
 }
@@ -532,16 +535,13 @@ fn profile(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) -> Re
     Ok(())
 }
 
-/// An email's status must be one of Dataverse's (`statuscode` 1..=8); an outgoing
-/// email set to Pending Send (6) is what the engine sends.
-fn email(changes: &mut [Change]) -> Result<(), ApiError> {
-    if let Some(v) = changed(changes, "statuscode") {
-        if !matches!(int(v), Some(1..=8)) {
-            return Err(ApiError::bad_request(
-                "statuscode must be 1 (Draft), 2 (Completed), 3 (Sent), 4 (Received), \
-                 5 (Canceled), 6 (Pending Send), 7 (Sending) or 8 (Failed).",
-            ));
-        }
+/// `defaultemailsettings` is read by Apply Default Email Settings and System Settings:
+/// a document they cannot read is refused rather than stored.
+fn organization(changes: &[Change]) -> Result<(), ApiError> {
+    if let Some(SqlParam::Text(xml)) = changed(changes, "defaultemailsettings") {
+        DefaultMethods::parse(xml).map_err(|e| {
+            ApiError::bad_request(format!("defaultemailsettings cannot be read: {e}"))
+        })?;
     }
     Ok(())
 }
