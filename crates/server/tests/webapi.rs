@@ -1327,3 +1327,62 @@ fn choices_take_only_their_options() {
         good
     );
 }
+
+#[test]
+fn exchange_online_hybrid_and_exchange_2007() {
+    let org = Org::start("webapi-hybrid");
+    let admin = org.login("admin");
+    let megan = org.login("megan");
+    let alex = org.login("alex");
+    // Exchange Online (Hybrid): approving its mailboxes needs an Exchange approver.
+    let r = admin.call(
+        "POST",
+        "emailserverprofiles",
+        &[],
+        &json!({"name": "Hybrid online", "servertype": 3, "useautodiscover": true,
+                "incomingcredentialretrieval": 0, "outgoingcredentialretrieval": 0})
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let pid = created_id(&r);
+    let r = admin.call(
+        "POST",
+        "mailboxes",
+        &[],
+        &json!({"name": "Hybrid box", "emailaddress": "hybrid@contoso.com",
+                "emailrouteraccessapproval": 2,
+                "emailserverprofile@odata.bind": format!("/emailserverprofiles({pid})")})
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mid = created_id(&r);
+    let r = megan.patch(
+        &format!("mailboxes({mid})"),
+        json!({"emailrouteraccessapproval": 1}),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("Exchange Online"), "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("mailboxes({mid})"))["emailrouteraccessapproval"],
+        2
+    );
+    let r = alex.patch(
+        &format!("mailboxes({mid})"),
+        json!({"emailrouteraccessapproval": 1}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("mailboxes({mid})"))["isemailaddressapprovedbyo365admin"],
+        true
+    );
+    // Exchange 2007 is unsupported: a warning of the form, not a refusal of the record.
+    let r = admin.patch(
+        &format!("emailserverprofiles({pid})"),
+        json!({"servertype": 2, "exchangeversion": 0}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("emailserverprofiles({pid})"))["exchangeversion"],
+        0
+    );
+}

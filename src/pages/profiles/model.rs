@@ -40,6 +40,7 @@ pub fn settings_of(m: &Map<String, Value>) -> ProfileSettings {
     };
     ProfileSettings {
         server_type: i32_of(m, "servertype"),
+        exchange_version: i32_of(m, "exchangeversion"),
         use_autodiscover: flag(m, "useautodiscover"),
         max_concurrent_connections: int(m, "maxconcurrentconnections"),
         min_polling_interval_minutes: int(m, "minpollingintervalinminutes"),

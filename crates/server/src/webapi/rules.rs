@@ -515,6 +515,7 @@ fn profile(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) -> Re
     };
     let settings = ProfileSettings {
         server_type: i32_of("servertype"),
+        exchange_version: i32_of("exchangeversion"),
         use_autodiscover: b("useautodiscover"),
         max_concurrent_connections: int(merged(old, changes, "maxconcurrentconnections")),
         min_polling_interval_minutes: int(merged(old, changes, "minpollingintervalinminutes")),
