@@ -213,6 +213,12 @@ test('delete all empties the wall, except an alert that cannot be deleted', asyn
   await expect(dialog).toHaveCount(0);
   await expect(tab(page, 'All').locator('.alerts-count')).toHaveText(String(total));
 
+  // The deletes go as one `$batch` (one request against the service protection
+  // limits), not one DELETE per alert.
+  const sent: { method: string; url: string; body: string }[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/data/v9.2/') && r.method() !== 'GET') sent.push({ method: r.method(), url: r.url(), body: r.postData() ?? '' });
+  });
   await page.getByRole('button', { name: 'Delete all alerts' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
   const result = page.locator('.alerts-bulk-result');
@@ -220,6 +226,8 @@ test('delete all empties the wall, except an alert that cannot be deleted', asyn
   await expect(result.locator('.alerts-failures li')).toHaveCount(1);
   await expect(result.locator('.alerts-failures')).toContainText(text);
   await expect(result.locator('.alerts-failures')).toContainText('Not deletable');
+  expect(sent.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(['POST /api/data/v9.2/$batch']);
+  expect(sent[0].body.match(/^DELETE \/api\/data\/v9\.2\/tracelogs\(/gm)?.length).toBe(total - 1);
   // What remains is the one that cannot be deleted.
   await expect(tab(page, 'All').locator('.alerts-count')).toHaveText('1');
   await expect(items(page)).toHaveCount(1);
