@@ -120,27 +120,60 @@ test('deletes one alert', async ({ page }) => {
   expect(errors).toEqual([]);
 });
 
-test('a plain user sees only the alerts of their mailboxes and profiles', async ({ page, request }) => {
+test('a plain user sees exactly the alerts of their mailboxes and profiles', async ({ page, request }) => {
   const errors = watchErrors(page);
   const nestor = await token(request, 'nestor');
   const admin = await token(request, ADMIN.user);
+  // The expected wall, from the administrator's reads: alerts on Nestor's mailboxes,
+  // on the profiles they use or he owns, and on their emails.
+  const me = (await apiGet(request, nestor, 'WhoAmI')).UserId;
+  const boxes = await apiGet(
+    request,
+    admin,
+    `mailboxes?$select=_emailserverprofile_value&$filter=_regardingobjectid_value eq ${me} or _ownerid_value eq ${me}`,
+  );
+  expect(boxes.value.length).toBeGreaterThan(0);
+  const boxIds: string[] = boxes.value.map((m: { mailboxid: string }) => m.mailboxid);
+  const profileIds = new Set<string>(
+    boxes.value.map((m: { _emailserverprofile_value: string }) => m._emailserverprofile_value).filter(Boolean),
+  );
+  const owned = await apiGet(request, admin, `emailserverprofiles?$select=name&$filter=_ownerid_value eq ${me}`);
+  for (const p of owned.value) profileIds.add(p.emailserverprofileid);
+  const regarding = [...boxIds, ...profileIds];
+  for (const m of boxIds) {
+    const emails = await apiGet(
+      request,
+      admin,
+      `emails?$select=subject&$filter=_sendermailboxid_value eq ${m} or _receivingmailboxid_value eq ${m}`,
+    );
+    regarding.push(...emails.value.map((e: { activityid: string }) => e.activityid));
+  }
+  // A profile-level alert on the profile of his mailbox reaches him.
+  const profileText = `E2E: profile-level alert (${Date.now()})`;
+  const profile = boxes.value[0]._emailserverprofile_value;
+  const created = await request.post(`${API}/tracelogs`, {
+    headers: { Authorization: `Bearer ${admin}` },
+    data: { level: 3, tracecode: 7, text: profileText, 'regardingobjectid_emailserverprofile@odata.bind': `/emailserverprofiles(${profile})` },
+  });
+  expect(created.status(), await created.text()).toBe(201);
+  const filter = regarding.map((id) => `_regardingobjectid_value eq ${id}`).join(' or ');
+  const expected = await apiGet(request, admin, `tracelogs?$select=tracelogid&$count=true&$top=1&$filter=${filter}`);
   const mine = await apiGet(request, nestor, 'tracelogs?$select=tracelogid&$count=true&$top=1');
   const everyone = await apiGet(request, admin, 'tracelogs?$select=tracelogid&$count=true&$top=1');
-  expect(mine['@odata.count']).toBeGreaterThan(0);
+  expect(mine['@odata.count']).toBe(expected['@odata.count']);
   expect(mine['@odata.count']).toBeLessThan(everyone['@odata.count']);
-  const boxes = await apiGet(request, nestor, 'mailboxes?$select=mailboxid');
-  const myBoxes = new Set(boxes.value.map((m: { mailboxid: string }) => `/mailboxes/${m.mailboxid}`));
 
   await page.goto('/signin?next=/alerts');
   await signIn(page, 'nestor');
-  expect(await tabCount(page, 'All')).toBe(mine['@odata.count']);
+  expect(await tabCount(page, 'All')).toBe(expected['@odata.count']);
+  await expect(page.locator('.alerts-item', { hasText: profileText })).toHaveCount(1);
   const links = await page
     .locator('.alerts-item .alerts-regarding')
     .evaluateAll((els) => els.map((e) => e.getAttribute('href') ?? ''));
   expect(links.length).toBeGreaterThan(0);
   for (const href of links) {
-    if (href.startsWith('/mailboxes/')) expect(myBoxes.has(href)).toBeTruthy();
-    else expect(href).toMatch(/^\/profiles\//);
+    const [, kind, id] = href.split('/');
+    expect(kind === 'mailboxes' ? boxIds.includes(id) : kind === 'profiles' && profileIds.has(id)).toBeTruthy();
   }
   expect(errors).toEqual([]);
 });
@@ -180,6 +213,12 @@ test('delete all empties the wall, except an alert that cannot be deleted', asyn
   await expect(dialog).toHaveCount(0);
   await expect(tab(page, 'All').locator('.alerts-count')).toHaveText(String(total));
 
+  // The deletes go as one `$batch` (one request against the service protection
+  // limits), not one DELETE per alert.
+  const sent: { method: string; url: string; body: string }[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/data/v9.2/') && r.method() !== 'GET') sent.push({ method: r.method(), url: r.url(), body: r.postData() ?? '' });
+  });
   await page.getByRole('button', { name: 'Delete all alerts' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
   const result = page.locator('.alerts-bulk-result');
@@ -187,6 +226,8 @@ test('delete all empties the wall, except an alert that cannot be deleted', asyn
   await expect(result.locator('.alerts-failures li')).toHaveCount(1);
   await expect(result.locator('.alerts-failures')).toContainText(text);
   await expect(result.locator('.alerts-failures')).toContainText('Not deletable');
+  expect(sent.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(['POST /api/data/v9.2/$batch']);
+  expect(sent[0].body.match(/^DELETE \/api\/data\/v9\.2\/tracelogs\(/gm)?.length).toBe(total - 1);
   // What remains is the one that cannot be deleted.
   await expect(tab(page, 'All').locator('.alerts-count')).toHaveText('1');
   await expect(items(page)).toHaveCount(1);

@@ -1,4 +1,4 @@
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { signIn, watchErrors } from './helpers';
 
 // The Mailboxes page against the demo organization, signed in as megan (System
@@ -8,6 +8,18 @@ test.describe.configure({ mode: 'serial', timeout: 60_000 });
 
 const MEGAN = { user: 'megan', password: process.env.MAILSYNC_ADMIN_PASSWORD ?? 'e2e-admin-password' };
 const EXO = 'Microsoft Exchange Online';
+
+const API = '/api/data/v9.2';
+
+/** A mailbox as the API reads it, signed in as megan (bearer, beside the page's cookie). */
+async function readMailbox(request: APIRequestContext, id: string, select: string) {
+  const login = await request.post('/api/auth/login', { data: { username: MEGAN.user, password: MEGAN.password } });
+  expect(login.ok()).toBeTruthy();
+  const token = (await login.json()).access_token;
+  const r = await request.get(`${API}/mailboxes(${id})?$select=${select}`, { headers: { Authorization: `Bearer ${token}` } });
+  expect(r.ok(), await r.text()).toBeTruthy();
+  return r.json();
+}
 
 const grid = (page: Page) => page.getByTestId('mailbox-grid');
 const rows = (page: Page) => grid(page).locator('tbody tr[data-id]');
@@ -145,7 +157,7 @@ test('approve 25 pending mailboxes through $batch: refusals with reasons, approv
   expect(errors).toEqual([]);
 });
 
-test('Test & Enable schedules tests; select all that match; Pending Test view', async ({ page }) => {
+test('Test & Enable schedules tests; select all that match; Pending Test view', async ({ page, request }) => {
   const errors = watchErrors(page);
   await openMailboxes(page);
   await view(page, 'Pending Test').click();
@@ -171,6 +183,13 @@ test('Test & Enable schedules tests; select all that match; Pending Test view', 
   );
   const chosen = candidates.filter((id) => !before.includes(id)).slice(0, 3);
   expect(chosen.length).toBe(3);
+  const TE = 'testemailconfigurationscheduled,orgmarkedasprimaryforexchangesync,processemailreceivedafter';
+  for (const id of chosen) {
+    // Not already what the dialog will ask for, so the saved values are the dialog's.
+    const m = await readMailbox(request, id, TE);
+    expect(m.testemailconfigurationscheduled).toBe(false);
+    expect(m.processemailreceivedafter).not.toBe('2026-01-15T00:00:00Z');
+  }
   for (const id of chosen) await page.locator(`tr[data-id="${id}"] input[type=checkbox]`).check();
 
   await page.getByRole('button', { name: 'Test & Enable', exact: true }).click();
@@ -185,6 +204,12 @@ test('Test & Enable schedules tests; select all that match; Pending Test view', 
   await dialog.getByRole('button', { name: 'Test & Enable', exact: true }).click();
   await expect(dialog).toBeHidden();
   await expect(page.getByTestId('bulk-title')).toHaveText('Test & Enable: 3 done, 0 refused or failed (of 3)');
+  for (const id of chosen) {
+    const m = await readMailbox(request, id, TE);
+    expect(m.testemailconfigurationscheduled).toBe(true);
+    expect(m.orgmarkedasprimaryforexchangesync).toBe(true);
+    expect(m.processemailreceivedafter).toBe('2026-01-15T00:00:00Z');
+  }
 
   await view(page, 'Pending Test').click();
   await expect(page).toHaveURL(/view=pending-test/);
@@ -192,16 +217,24 @@ test('Test & Enable schedules tests; select all that match; Pending Test view', 
   expect(errors).toEqual([]);
 });
 
-test('Download Mailbox Details opens the log in the Log Analyzer', async ({ page }) => {
+test('Download Mailbox Details opens the log in the Log Analyzer', async ({ page, request }) => {
   const errors = watchErrors(page);
   await openMailboxes(page);
   await settled(page);
   const first = rows(page).first();
+  const id = (await first.getAttribute('data-id'))!;
   const name = (await first.locator('td:nth-child(2)').innerText()).replace(/\s*Test pending$/, '');
+  const m = await readMailbox(request, id, 'testemailconfigurationscheduled');
   await first.locator('input[type=checkbox]').check();
   await page.getByRole('button', { name: 'Download Mailbox Details' }).click();
   await expect(page).toHaveURL(/\/analyzer$/);
   const file = `${name.replace(/[^A-Za-z0-9_-]/g, '-')}.log`;
-  await expect(page.locator(`[data-testid="mailbox-card"][data-file="${file}"]`)).toBeVisible();
+  const card = page.locator(`[data-testid="mailbox-card"][data-file="${file}"]`);
+  await expect(card).toBeVisible();
+  // The analyzer read the log's facts: the mailbox's id and its Test & Enable state.
+  await expect(card.getByTestId('card-mailbox-id')).toHaveText(id);
+  await expect(card.getByTestId('card-test-enable')).toContainText(
+    m.testemailconfigurationscheduled ? 'Pending, runs' : 'Not pending',
+  );
   expect(errors).toEqual([]);
 });

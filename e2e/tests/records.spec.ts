@@ -189,7 +189,9 @@ test('grid: Reject Email, Apply Default Email Settings, Export CSV', async ({ pa
     await expect(page.locator(`tr[data-id="${m.mailboxid}"] td[data-col="approval"]`)).toHaveText('Rejected');
   }
 
-  // Export CSV of a view: one line per mailbox of the view, with a header.
+  // Export CSV of a view: one line per mailbox of the view, with a header. A name that
+  // a spreadsheet would run as a formula is exported as text.
+  await api(request, 'PATCH', `mailboxes(${picked[0].mailboxid})`, { name: '=HYPERLINK("http://evil.example","x")' });
   await page.goto('/mailboxes?view=unapproved');
   await expect(page.getByTestId('mailbox-grid')).toHaveAttribute('aria-busy', 'false');
   const count = Number((await page.locator('.mailboxes .page-header .muted').innerText()).match(/(\d+) mailboxes/)![1]);
@@ -202,6 +204,8 @@ test('grid: Reject Email, Apply Default Email Settings, Export CSV', async ({ pa
   expect(lines[0]).toMatch(/^Mailbox ID,Name,Email address,Email server profile,Approval,/);
   expect(lines.length - 1).toBe(count);
   for (const m of picked) expect(lines.some((l) => l.startsWith(`${m.mailboxid},`) && l.includes(',Rejected,'))).toBe(true);
+  const evil = lines.find((l) => l.startsWith(`${picked[0].mailboxid},`))!;
+  expect(evil).toContain(`${picked[0].mailboxid},"'=HYPERLINK(""http://evil.example"",""x"")",`);
   expect(errors).toEqual([]);
 });
 
@@ -258,6 +262,12 @@ test('profile form: live form rules, supported-configuration findings, create', 
   await expect(findings.locator('li[data-code="profile_connections_out_of_range"]')).toHaveAttribute('data-severity', 'Not valid');
   await expect(page.getByRole('button', { name: 'Create' })).toBeDisabled();
   await page.getByLabel('Maximum Concurrent Connections').fill('20');
+  // Exchange 2007 is unsupported: a warning, which does not block saving.
+  await page.getByLabel('Exchange Version').selectOption({ label: 'Exchange 2007 SP1' });
+  await expect(findings.locator('li[data-code="profile_exchange_version_unsupported"]')).toContainText('Exchange 2007 SP1');
+  await expect(page.getByRole('button', { name: 'Create' })).toBeEnabled();
+  await page.getByLabel('Exchange Version').selectOption({ label: 'Exchange 2013' });
+  await expect(findings.locator('li[data-code="profile_exchange_version_unsupported"]')).toHaveCount(0);
   await expect(findings).toContainText('Supported configuration');
   await page.getByRole('button', { name: 'Create' }).click();
   await expect(page).toHaveURL(/\/profiles\/[0-9a-f-]{36}$/);

@@ -134,3 +134,24 @@ test('a user without an administrator role cannot change settings', async ({ pag
   await expect(save(page)).toBeDisabled();
   expect(errors).toEqual([]);
 });
+
+test('an Exchange Administrator manages mailboxes but not settings or profiles', async ({ page }) => {
+  const errors = watchErrors(page);
+  await open(page, 'alex');
+  await expect(page.locator('.settings-readonly')).toBeVisible();
+  await expect(page.getByLabel('Process email using')).toBeDisabled();
+  await expect(save(page)).toBeDisabled();
+
+  await page.goto('/profiles');
+  await expect(page.locator('main h1')).toHaveText('Email Server Profiles');
+  await expect(page.getByRole('link', { name: 'New profile' })).toHaveCount(0);
+  await page.getByTestId('profile-grid').locator('tbody a').first().click();
+  await expect(page).toHaveURL(/\/profiles\/[0-9a-f-]{36}$/);
+  await expect(page.getByText('Only a System Administrator or Global Administrator can change email server profiles.')).toBeVisible();
+  await expect(page.getByLabel('Maximum Concurrent Connections')).toBeDisabled();
+  await expect(page.getByLabel('Server Type')).toBeDisabled();
+  await expect(page.getByRole('button', { name: 'Save', exact: true })).toBeDisabled();
+  // Test & Enable of the profile's mailboxes is a mailbox change: still offered.
+  await expect(page.getByRole('button', { name: 'Test & Enable Mailboxes' })).toBeEnabled();
+  expect(errors).toEqual([]);
+});

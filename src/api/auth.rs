@@ -27,6 +27,14 @@ impl User {
         }
     }
 
+    /// System or Global Administrator: may change System Settings, profiles, users and
+    /// queues, and create or delete mailboxes. The other roles manage mailboxes only.
+    pub fn is_admin(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r == "System Administrator" || r == "Global Administrator")
+    }
+
     /// The roles as one line ("User" when there are none).
     pub fn roles_label(&self) -> String {
         if self.roles.is_empty() {
@@ -94,5 +102,15 @@ mod tests {
         .unwrap();
         assert_eq!(plain.display_name(), "pat");
         assert_eq!(plain.roles_label(), "User");
+        assert!(!plain.is_admin());
+        let exchange: User = serde_json::from_str(
+            r#"{"systemuserid":"0d3","roles":["Exchange Administrator","Delegated Mailbox Approver"]}"#,
+        )
+        .unwrap();
+        assert!(!exchange.is_admin());
+        let global: User =
+            serde_json::from_str(r#"{"systemuserid":"0d4","roles":["Global Administrator"]}"#)
+                .unwrap();
+        assert!(global.is_admin());
     }
 }

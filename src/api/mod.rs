@@ -283,6 +283,54 @@ pub async fn send_raw(
     }
 }
 
+/// Sends independent operations as one `$batch` with `Prefer: odata.continue-on-error`
+/// (one request against the service protection limits, however many operations: at
+/// most [`batch::MAX_OPS`]). One result per operation, in order; a refused one has the
+/// server's words, one the batch never reached says so. `Err(None)`: the organization
+/// has no `$batch` (404/405/501), so the caller sends them one by one.
+pub async fn send_batch(ops: &[batch::Op]) -> Result<Vec<Result<(), ApiError>>, Option<ApiError>> {
+    let boundary = format!("batch_{}", js_sys::Math::random().to_bits());
+    let multipart = batch::build(&boundary, ops);
+    let content_type = batch::content_type(&boundary);
+    let raw = send_raw(
+        Method::POST,
+        "/api/data/v9.2/$batch",
+        &[
+            ("Content-Type", content_type.as_str()),
+            ("Prefer", "odata.continue-on-error"),
+            ("OData-Version", "4.0"),
+            ("OData-MaxVersion", "4.0"),
+        ],
+        Some(&multipart),
+    )
+    .await
+    .map_err(Some)?;
+    if matches!(raw.status, 404 | 405 | 501) {
+        return Err(None);
+    }
+    if !raw.ok() {
+        return Err(Some(raw.error()));
+    }
+    let parts = batch::parse(&raw.content_type, &raw.body).map_err(|message| {
+        Some(ApiError {
+            status: raw.status,
+            code: None,
+            message,
+        })
+    })?;
+    Ok((0..ops.len())
+        .map(|i| match parts.get(i) {
+            Some(p) if (200..300).contains(&p.status) => Ok(()),
+            Some(p) => Err(ApiError::from_response(p.status, "", &p.body)),
+            None => Err(ApiError {
+                status: 0,
+                code: None,
+                message: "Not run: the batch stopped before this operation.".into(),
+            }),
+        })
+        .collect())
+}
+
 /// `GET path` with extra headers (e.g. `Prefer: odata.maxpagesize=50`) → JSON.
 pub async fn get_json_with<T: DeserializeOwned>(
     path: &str,

@@ -612,6 +612,8 @@ impl<'a> Diagnoser<'a> {
         let outgoing = self.connection(Section::ProfileOutgoing.keys());
         let settings = ProfileSettings {
             server_type,
+            // The Mailbox Details log does not write it.
+            exchange_version: None,
             use_autodiscover,
             max_concurrent_connections: max_conn,
             min_polling_interval_minutes: polling,

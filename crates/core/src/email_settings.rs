@@ -3,6 +3,8 @@
 //! small XML document (`<EmailSettings><IncomingEmailDeliveryMethod>2</...>...`).
 //! System Settings edits it; Apply Default Email Settings copies it onto mailboxes.
 
+use crate::options::{describe, ACT_METHODS, INCOMING_METHODS, OUTGOING_METHODS};
+
 pub const INCOMING: &str = "IncomingEmailDeliveryMethod";
 pub const OUTGOING: &str = "OutgoingEmailDeliveryMethod";
 pub const ACT: &str = "ACTDeliveryMethod";
@@ -22,6 +24,34 @@ impl DefaultMethods {
             outgoing: xml_value(xml, OUTGOING),
             act: xml_value(xml, ACT),
         }
+    }
+}
+
+impl DefaultMethods {
+    /// Reads the document strictly, as a write must: one `<EmailSettings>` element whose
+    /// methods, where given, are valid options of the mailbox's columns (`read` skips
+    /// what it cannot read, so a bad value would silently mean "no default").
+    pub fn parse(xml: &str) -> Result<Self, String> {
+        let x = xml.trim();
+        if !(x.starts_with("<EmailSettings>") && x.ends_with("</EmailSettings>")) {
+            return Err("it must be an <EmailSettings>...</EmailSettings> document.".to_string());
+        }
+        for (tag, set) in [
+            (INCOMING, INCOMING_METHODS),
+            (OUTGOING, OUTGOING_METHODS),
+            (ACT, ACT_METHODS),
+        ] {
+            if !x.contains(&format!("<{tag}>")) {
+                continue;
+            }
+            let valid = xml_value(x, tag)
+                .filter(|v| set.iter().any(|(o, _)| i64::from(*o) == *v))
+                .is_some();
+            if !valid || !x.contains(&format!("</{tag}>")) {
+                return Err(format!("<{tag}> must be one of {}.", describe(set)));
+            }
+        }
+        Ok(DefaultMethods::read(x))
     }
 }
 
@@ -85,5 +115,30 @@ mod tests {
             }
         );
         assert_eq!(DefaultMethods::read("not xml"), DefaultMethods::default());
+    }
+
+    #[test]
+    fn parse_refuses_what_read_would_skip() {
+        assert_eq!(DefaultMethods::parse(XML), Ok(DefaultMethods::read(XML)));
+        assert!(DefaultMethods::parse("<EmailSettings></EmailSettings>").is_ok());
+        for bad in [
+            "not xml",
+            "",
+            "<EmailSettings><IncomingEmailDeliveryMethod>2</IncomingEmailDeliveryMethod>",
+            "<EmailSettings><IncomingEmailDeliveryMethod>9</IncomingEmailDeliveryMethod></EmailSettings>",
+            "<EmailSettings><ACTDeliveryMethod>3</ACTDeliveryMethod></EmailSettings>",
+            "<EmailSettings><OutgoingEmailDeliveryMethod>two</OutgoingEmailDeliveryMethod></EmailSettings>",
+            "<EmailSettings><OutgoingEmailDeliveryMethod>2</EmailSettings>",
+        ] {
+            assert!(DefaultMethods::parse(bad).is_err(), "{bad}");
+        }
+        let e = DefaultMethods::parse(
+            "<EmailSettings><ACTDeliveryMethod>3</ACTDeliveryMethod></EmailSettings>",
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("ACTDeliveryMethod") && e.contains("1 (Server-Side Synchronization)"),
+            "{e}"
+        );
     }
 }

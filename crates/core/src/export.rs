@@ -91,19 +91,52 @@ fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
         if i > 0 {
             out.push(',');
         }
-        // A leading = + - @ would run as a formula in a spreadsheet.
-        let c = if c.starts_with(['=', '+', '-', '@']) && c.parse::<f64>().is_err() {
-            format!("'{c}")
-        } else {
-            c
-        };
-        if c.contains([',', '"', '\n', '\r']) {
-            out.push('"');
-            out.push_str(&c.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&c);
-        }
+        out.push_str(&csv_cell(&c));
     }
     out.push_str("\r\n");
+}
+
+/// One CSV cell as a spreadsheet may safely open it: a leading `=`, `+`, `-`, `@`, tab
+/// or carriage return would make the cell a formula (text from a log or a mailbox's
+/// last error is not ours to run), so it gets a `'` before it unless it is a plain
+/// number; then quoted when it holds a comma, quote or line break. Every CSV mailsync
+/// writes goes through here.
+pub fn csv_cell(c: &str) -> String {
+    let c = if c.starts_with(['=', '+', '-', '@', '\t', '\r']) && c.parse::<f64>().is_err() {
+        format!("'{c}")
+    } else {
+        c.to_string()
+    };
+    if c.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", c.replace('"', "\"\""))
+    } else {
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_cell;
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for (raw, cell) in [
+            (
+                "=HYPERLINK(\"http://x\")",
+                "\"'=HYPERLINK(\"\"http://x\"\")\"",
+            ),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1", "'\t=1"),
+            ("\r=1", "\"'\r=1\""),
+            ("-12.5", "-12.5"),
+            ("+3", "+3"),
+            ("plain", "plain"),
+            ("a,b", "\"a,b\""),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(raw), cell, "{raw:?}");
+        }
+    }
 }

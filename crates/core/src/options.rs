@@ -3,6 +3,104 @@
 
 use crate::report::Direction;
 
+/// A choice column's valid values and their labels, in Dataverse's numbering. The
+/// entity model ([`crate::model`]) attaches them to columns, so the Web API refuses
+/// any other value.
+pub type OptionSet = &'static [(i32, &'static str)];
+
+pub static SERVER_TYPES: OptionSet = &[
+    (
+        0,
+        "Exchange Server (Exchange Online on an online organization)",
+    ),
+    (1, "Other (POP3/SMTP)"),
+    (2, "Exchange Server (Hybrid)"),
+    (3, "Exchange Online (Hybrid)"),
+    (4, "IMAP/SMTP"),
+];
+pub static CREDENTIAL_RETRIEVALS: OptionSet = &[
+    (0, "Credentials Specified by a User or Queue"),
+    (1, "Credentials Specified in Email Server Profile"),
+    (2, "Server to Server Authentication"),
+    (3, "Windows Integrated Authentication"),
+    (4, "Without Credentials (Anonymous)"),
+    (5, "Gmail OAuth"),
+    (6, "Exchange Hybrid Modern Auth"),
+    (7, "Azure AD OAuth"),
+];
+pub static AUTH_PROTOCOLS: OptionSet = &[
+    (0, "Auto Detect"),
+    (1, "Negotiate"),
+    (2, "NTLM"),
+    (3, "Basic"),
+    (4, "OAuth"),
+];
+/// `exchangeversion`; 0 and 1 (Exchange 2007) are unsupported by server-side sync.
+pub static EXCHANGE_VERSIONS: OptionSet = &[
+    (0, "Exchange 2007"),
+    (1, "Exchange 2007 SP1"),
+    (2, "Exchange 2010"),
+    (3, "Exchange 2010 SP1"),
+    (4, "Exchange 2010 SP2"),
+    (5, "Exchange 2013"),
+];
+pub static INCOMING_METHODS: OptionSet = &[
+    (0, "None"),
+    (1, "Microsoft Dynamics 365 for Outlook"),
+    (2, "Server-Side Synchronization or Email Router"),
+    (3, "Forward Mailbox"),
+];
+pub static OUTGOING_METHODS: OptionSet = &[
+    (0, "None"),
+    (1, "Microsoft Dynamics 365 for Outlook"),
+    (2, "Server-Side Synchronization or Email Router"),
+];
+pub static ACT_METHODS: OptionSet = &[
+    (0, "Microsoft Dynamics 365 for Outlook"),
+    (1, "Server-Side Synchronization"),
+    (2, "None"),
+];
+pub static APPROVALS: OptionSet = &[
+    (0, "Empty"),
+    (1, "Approved"),
+    (2, "Pending Approval"),
+    (3, "Rejected"),
+];
+/// `incomingemailstatus`, `outgoingemailstatus`, `actstatus`, `mailboxstatus`.
+pub static SYNC_STATUSES: OptionSet = &[(0, "Not Run"), (1, "Success"), (2, "Failure")];
+pub static TEST_STATUSES: OptionSet = &[(0, "Failure"), (1, "Success"), (2, "Warning")];
+pub static STATES: OptionSet = &[(0, "Active"), (1, "Inactive")];
+pub static STATUSES: OptionSet = &[(1, "Active"), (2, "Inactive")];
+pub static EMAIL_STATES: OptionSet = &[(0, "Open"), (1, "Completed"), (2, "Canceled")];
+pub static EMAIL_STATUSES: OptionSet = &[
+    (1, "Draft"),
+    (2, "Completed"),
+    (3, "Sent"),
+    (4, "Received"),
+    (5, "Canceled"),
+    (6, "Pending Send"),
+    (7, "Sending"),
+    (8, "Failed"),
+];
+pub static ALERT_LEVELS: OptionSet = &[(1, "Information"), (2, "Warning"), (3, "Error")];
+pub static CONNECTION_CHANNELS: OptionSet =
+    &[(0, "Server-Side Synchronization"), (1, "Email Router")];
+
+/// A value's label in `set`; "Unknown" for a value outside it.
+pub fn label(set: OptionSet, value: i32) -> &'static str {
+    set.iter()
+        .find(|(v, _)| *v == value)
+        .map_or("Unknown", |(_, l)| l)
+}
+
+/// The valid values of `set` as `0 (None), 1 (Outlook)...`, for messages.
+pub fn describe(set: OptionSet) -> String {
+    set.iter()
+        .map(|(v, l)| format!("{v} ({l})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn parse_bool(v: &str) -> Option<bool> {
     let v = v.trim();
     let is = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(v));
@@ -95,16 +193,14 @@ pub fn is_server_side_sync(dir: Direction, value: i32) -> bool {
 }
 
 pub fn delivery_method_label(dir: Direction, value: i32) -> &'static str {
-    match (dir, value) {
-        (Direction::Act, 0) => "Microsoft Dynamics 365 for Outlook",
-        (Direction::Act, 1) => "Server-Side Synchronization",
-        (Direction::Act, 2) => "None",
-        (_, 0) => "None",
-        (_, 1) => "Microsoft Dynamics 365 for Outlook",
-        (_, 2) => "Server-Side Synchronization or Email Router",
-        (_, 3) => "Forward Mailbox",
-        _ => "Unknown",
-    }
+    label(
+        match dir {
+            Direction::Incoming => INCOMING_METHODS,
+            Direction::Outgoing => OUTGOING_METHODS,
+            Direction::Act => ACT_METHODS,
+        },
+        value,
+    )
 }
 
 pub fn server_type(v: &str) -> Option<i32> {
@@ -119,14 +215,7 @@ pub fn server_type(v: &str) -> Option<i32> {
 }
 
 pub fn server_type_label(v: i32) -> &'static str {
-    match v {
-        0 => "Exchange Server (Exchange Online on an online organization)",
-        1 => "Other (POP3/SMTP)",
-        2 => "Exchange Server (Hybrid)",
-        3 => "Exchange Online (Hybrid)",
-        4 => "IMAP/SMTP",
-        _ => "Unknown",
-    }
+    label(SERVER_TYPES, v)
 }
 
 pub fn is_pop_or_imap(server_type: i32) -> bool {
@@ -154,17 +243,7 @@ pub fn credential_retrieval(v: &str) -> Option<i32> {
 }
 
 pub fn credential_retrieval_label(v: i32) -> &'static str {
-    match v {
-        0 => "Credentials Specified by a User or Queue",
-        1 => "Credentials Specified in Email Server Profile",
-        2 => "Server to Server Authentication",
-        3 => "Windows Integrated Authentication",
-        4 => "Without Credentials (Anonymous)",
-        5 => "Gmail OAuth",
-        6 => "Exchange Hybrid Modern Auth",
-        7 => "Azure AD OAuth",
-        _ => "Unknown",
-    }
+    label(CREDENTIAL_RETRIEVALS, v)
 }
 
 pub fn auth_protocol(v: &str) -> Option<i32> {
@@ -179,14 +258,7 @@ pub fn auth_protocol(v: &str) -> Option<i32> {
 }
 
 pub fn auth_protocol_label(v: i32) -> &'static str {
-    match v {
-        0 => "Auto Detect",
-        1 => "Negotiate",
-        2 => "NTLM",
-        3 => "Basic",
-        4 => "OAuth",
-        _ => "Unknown",
-    }
+    label(AUTH_PROTOCOLS, v)
 }
 
 #[cfg(test)]

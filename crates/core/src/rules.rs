@@ -9,6 +9,8 @@ use crate::report::{Finding, Severity, Text};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProfileSettings {
     pub server_type: Option<i32>,
+    /// `exchangeversion`: 0 Exchange 2007 .. 5 Exchange 2013.
+    pub exchange_version: Option<i32>,
     pub use_autodiscover: Option<bool>,
     pub max_concurrent_connections: Option<i64>,
     pub min_polling_interval_minutes: Option<i64>,
@@ -88,17 +90,26 @@ fn finding(
     }
 }
 
-/// Whether a profile is Exchange Online: Exchange (server type 0) with Server to Server
-/// Authentication (credential retrieval 2) in either direction. Approving or rejecting
-/// the address of a mailbox on such a profile needs a Global or Exchange administrator
-/// (or a Delegated Mailbox Approver).
+/// Whether a profile is Exchange Online: Exchange Online (Hybrid) (server type 3), or
+/// Exchange (server type 0, shown as Exchange Online on an online organization) with
+/// Server to Server Authentication (credential retrieval 2) in either direction.
+/// Approving or rejecting the address of a mailbox on such a profile needs a Global or
+/// Exchange administrator (or a Delegated Mailbox Approver).
 pub fn is_exchange_online(
     server_type: Option<i32>,
     incoming_credential_retrieval: Option<i32>,
     outgoing_credential_retrieval: Option<i32>,
 ) -> bool {
-    server_type == Some(0)
-        && (incoming_credential_retrieval == Some(2) || outgoing_credential_retrieval == Some(2))
+    server_type == Some(3)
+        || server_type == Some(0)
+            && (incoming_credential_retrieval == Some(2)
+                || outgoing_credential_retrieval == Some(2))
+}
+
+/// Exchange 2007 and 2007 SP1 (`exchangeversion` 0 and 1): server-side synchronization
+/// supports neither (nor Exchange 2003, which has no value).
+pub fn is_unsupported_exchange_version(exchange_version: Option<i32>) -> bool {
+    matches!(exchange_version, Some(0 | 1))
 }
 
 /// Every rule the profile breaks, errors (invalid) before warnings (unsupported).
@@ -203,6 +214,26 @@ pub fn check_profile(p: &ProfileSettings) -> Vec<Finding> {
             out.push(finding(Severity::Info, "profile_exchange_credentials", "The Exchange profile uses credentials by user/queue or by profile: supported for Exchange Server on-premises, not for Exchange Online with an online organization.".to_string(), "For Exchange Online use Server to Server Authentication with Auto Discover on."));
         }
     }
+    // Unsupported, like the other unsupported configurations: a warning, since the
+    // record is valid and Dataverse stores it.
+    if offers_exchange_settings(p.server_type)
+        && is_unsupported_exchange_version(p.exchange_version)
+    {
+        out.push(finding(
+            Severity::Warning,
+            "profile_exchange_version_unsupported",
+            format!(
+                "The profile's Exchange version is {}: server-side synchronization does not \
+                 support Exchange 2003 or 2007.",
+                crate::options::label(
+                    crate::options::EXCHANGE_VERSIONS,
+                    p.exchange_version.unwrap_or(0)
+                )
+            ),
+            "Connect to Exchange 2010 SP1 or later (or Exchange Online), and set the \
+             Exchange version to match.",
+        ));
+    }
     if let (Some(i), Some(o)) = (
         p.incoming.credential_retrieval,
         p.outgoing.credential_retrieval,
@@ -229,6 +260,7 @@ mod tests {
         };
         ProfileSettings {
             server_type: Some(0),
+            exchange_version: None,
             use_autodiscover: Some(true),
             max_concurrent_connections: Some(108),
             min_polling_interval_minutes: Some(0),
@@ -259,6 +291,42 @@ mod tests {
         assert!(!is_exchange_online(Some(0), Some(1), Some(1)));
         assert!(!is_exchange_online(Some(4), Some(2), Some(2)));
         assert!(!is_exchange_online(None, Some(2), Some(2)));
+        // Exchange Online (Hybrid) is Exchange Online whatever its credentials.
+        assert!(is_exchange_online(Some(3), Some(0), Some(0)));
+        assert!(is_exchange_online(Some(3), None, None));
+        assert!(!is_exchange_online(Some(2), Some(2), Some(2)));
+    }
+
+    #[test]
+    fn exchange_2007_is_unsupported() {
+        let codes = |p: &ProfileSettings| -> Vec<(Severity, String)> {
+            check_profile(p)
+                .into_iter()
+                .map(|f| (f.severity, f.code.into_owned()))
+                .collect()
+        };
+        let flagged = (
+            Severity::Warning,
+            "profile_exchange_version_unsupported".to_string(),
+        );
+        for v in [0, 1] {
+            let mut p = exo();
+            p.exchange_version = Some(v);
+            assert_eq!(codes(&p), vec![flagged.clone()], "exchangeversion {v}");
+            let mut hybrid = p.clone();
+            hybrid.server_type = Some(2);
+            assert!(codes(&hybrid).contains(&flagged));
+        }
+        for v in [None, Some(2), Some(5)] {
+            let mut p = exo();
+            p.exchange_version = v;
+            assert!(check_profile(&p).is_empty(), "{v:?}");
+        }
+        // A POP3 or IMAP profile has no Exchange version to speak of.
+        let mut imap = exo();
+        imap.server_type = Some(4);
+        imap.exchange_version = Some(0);
+        assert!(!codes(&imap).contains(&flagged));
     }
 
     #[test]

@@ -115,33 +115,54 @@ pub fn router(state: AppState) -> Router {
             auth::require_user,
         ));
     Router::new()
-        .route("/auth/login", post(auth::login))
+        .route(
+            "/auth/login",
+            post(auth::login).fallback(|| async {
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    crate::webapi::errcodes::UNSUPPORTED_OPERATION,
+                    "Sign in with POST /api/auth/login and a JSON body \
+                     {\"username\", \"password\"}.",
+                )
+            }),
+        )
         .merge(signed_in)
-        .layer(middleware::map_response(too_large_in_dataverse_shape))
+        .layer(middleware::map_response(errors_in_dataverse_shape))
         .with_state(state)
 }
 
-/// axum answers a body over the limit with a plain-text 413; the Web API answers every
-/// error in Dataverse's shape.
-async fn too_large_in_dataverse_shape(resp: Response) -> Response {
+/// axum answers a body over the limit with a plain-text 413 and a wrong method with an
+/// empty 405; the Web API answers every error in Dataverse's shape.
+async fn errors_in_dataverse_shape(resp: Response) -> Response {
     let json = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.contains("json"));
-    if resp.status() != StatusCode::PAYLOAD_TOO_LARGE || json {
+    if json {
         return resp;
     }
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "0x80040203",
-        format!(
-            "The request body is larger than the {} MB the Web API accepts; send fewer \
-             operations per $batch.",
-            BODY_LIMIT / (1024 * 1024)
-        ),
-    )
-    .into_response()
+    match resp.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "0x80040203",
+            format!(
+                "The request body is larger than the {} MB the Web API accepts; send fewer \
+                 operations per $batch.",
+                BODY_LIMIT / (1024 * 1024)
+            ),
+        )
+        .into_response(),
+        // axum adds the `Allow` header after this layer: the message cannot name it.
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            crate::webapi::errcodes::UNSUPPORTED_OPERATION,
+            "The HTTP method is not supported on this resource (the Allow header lists \
+             those that are).",
+        )
+        .into_response(),
+        _ => resp,
+    }
 }
 
 async fn not_found(uri: Uri) -> ApiError {

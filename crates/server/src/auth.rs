@@ -25,6 +25,19 @@ pub const COOKIE: &str = "mailsync_session";
 /// Longest user name and password accepted (argon2 over megabytes is a denial of service).
 const MAX_FIELD: usize = 1024;
 
+/// Password checks (argon2id, CPU- and memory-heavy by design) at once: half the cores,
+/// at least one, so a flood of guesses cannot take every core from the API and engine.
+fn verifications() -> &'static tokio::sync::Semaphore {
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new((cores / 2).max(1))
+    })
+}
+
+/// How long a sign-in waits for a verification slot before it is told to come back.
+const VERIFY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The signed-in user of a request (set by `require_user`).
 #[derive(Debug, Clone)]
 pub struct CurrentUser(pub SignedInUser);
@@ -129,6 +142,17 @@ pub async fn login(State(state): State<AppState>, body: Bytes) -> Result<Respons
             "The user name and password are limited to {MAX_FIELD} bytes."
         )));
     }
+    let Ok(Ok(_slot)) = tokio::time::timeout(VERIFY_WAIT, verifications().acquire()).await else {
+        let mut resp = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "0x80072326",
+            "Too many sign-in attempts are being checked at once; try again in a few seconds.",
+        )
+        .into_response();
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return Ok(resp);
+    };
     let token = state
         .store
         .call(

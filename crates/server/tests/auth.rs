@@ -263,3 +263,52 @@ fn generated_admin_password_is_printed_once() {
     let again = Server::start(dir.path(), None, None);
     assert_eq!(login(again.port, "admin", &password).status, 200);
 }
+
+#[test]
+fn wrong_methods_and_password_floods() {
+    let dir = TempDir::dist("flood");
+    let server = Server::start(dir.path(), Some("demo"), Some(PASSWORD));
+    let port = server.port;
+
+    // A wrong method is a 405 in Dataverse's shape that says which one to use.
+    let r = request(port, "GET", "/api/auth/login", &[], "");
+    assert_eq!(r.status, 405, "{}", r.body);
+    assert_eq!(r.error_code(), "0x80040800");
+    assert!(r.body.contains("POST"), "{}", r.body);
+    assert_eq!(r.header("allow"), Some("POST"));
+    let token = login(port, "admin", PASSWORD).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bearer = format!("Bearer {token}");
+    for (method, path) in [
+        ("GET", "/api/auth/logout"),
+        ("DELETE", "/api/auth/me"),
+        ("POST", "/api/data/v9.2/WhoAmI"),
+    ] {
+        let r = request(port, method, path, &[("Authorization", &bearer)], "");
+        assert_eq!(r.status, 405, "{method} {path}: {}", r.body);
+        assert_eq!(r.error_code(), "0x80040800", "{method} {path}");
+    }
+
+    // Many wrong passwords at once: each is still a 401 that says why (the checks wait
+    // their turn), and the right password still signs in meanwhile.
+    let guesses: Vec<_> = (0..12)
+        .map(|i| std::thread::spawn(move || login(port, "admin", &format!("guess {i}"))))
+        .collect();
+    let good = login(port, "admin", PASSWORD);
+    for g in guesses {
+        let r = g.join().unwrap();
+        assert_eq!(r.status, 401, "{}", r.body);
+        assert_eq!(r.error_code(), "0x80040220");
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("user name or password is incorrect"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(good.status, 200, "{}", good.body);
+}

@@ -315,23 +315,74 @@ fn queries_paging_and_reading() {
     let other = theirs["value"][0]["mailboxid"].as_str().unwrap();
     let r = nestor.call("GET", &format!("mailboxes({other})"), &[], "");
     assert_eq!(r.status, 404);
+    // Nestor's wall is exactly: alerts on his mailboxes, on the profiles of his
+    // mailboxes or that he owns, and on his mailboxes' emails; computed here from the
+    // administrator's reads.
     let my_ids = ids(mine_rows, "mailboxid");
-    let my_profiles: Vec<String> = mine_rows
-        .iter()
-        .map(|r| r["_emailserverprofile_value"].as_str().unwrap().to_string())
-        .collect();
-    let alerts = nestor.get("tracelogs");
-    for a in alerts["value"].as_array().unwrap() {
-        let regarding = a["_regardingobjectid_value"].as_str().unwrap().to_string();
-        assert!(
-            my_ids.contains(&regarding) || my_profiles.contains(&regarding),
-            "{a}"
-        );
+    let of_nestor = admin.get(&format!(
+        "mailboxes?$select=_emailserverprofile_value&$filter=_regardingobjectid_value eq {0} or _ownerid_value eq {0}",
+        nestor.id
+    ));
+    assert_eq!(
+        ids(of_nestor["value"].as_array().unwrap(), "mailboxid"),
+        my_ids
+    );
+    let mut regarding: std::collections::BTreeSet<String> = my_ids.iter().cloned().collect();
+    let on_profile = of_nestor["value"][0]["_emailserverprofile_value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for m in of_nestor["value"].as_array().unwrap() {
+        if let Some(p) = m["_emailserverprofile_value"].as_str() {
+            regarding.insert(p.to_string());
+        }
     }
-    let all_alerts = admin.get("tracelogs?$count=true");
-    assert!(
-        all_alerts["@odata.count"].as_u64().unwrap()
-            > alerts["value"].as_array().unwrap().len() as u64
+    let owned = admin.get(&format!(
+        "emailserverprofiles?$select=name&$filter=_ownerid_value eq {}",
+        nestor.id
+    ));
+    regarding.extend(ids(
+        owned["value"].as_array().unwrap(),
+        "emailserverprofileid",
+    ));
+    for m in &my_ids {
+        let emails = admin.get(&format!(
+            "emails?$select=subject&$filter=_sendermailboxid_value eq {m} or _receivingmailboxid_value eq {m}"
+        ));
+        regarding.extend(ids(emails["value"].as_array().unwrap(), "activityid"));
+    }
+    // A profile-level alert on the profile of his mailbox (a profile he does not own).
+    let profile_owner = admin.get(&format!("emailserverprofiles({on_profile})"));
+    assert_ne!(profile_owner["_ownerid_value"], nestor.id.as_str());
+    let r = admin.call(
+        "POST",
+        "tracelogs",
+        &[],
+        &json!({"level": 3, "tracecode": 7, "text": "Profile-level alert",
+                "regardingobjectid_emailserverprofile@odata.bind":
+                    format!("/emailserverprofiles({on_profile})")})
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let profile_alert = r.header("odata-entityid").unwrap().to_string();
+    let (every, _) = admin.all_pages("tracelogs?$select=text,_regardingobjectid_value", 5000);
+    let expected: std::collections::BTreeSet<String> = every
+        .iter()
+        .filter(|a| {
+            a["_regardingobjectid_value"]
+                .as_str()
+                .is_some_and(|r| regarding.contains(r))
+        })
+        .map(|a| a["tracelogid"].as_str().unwrap().to_string())
+        .collect();
+    let (walls, _) = nestor.all_pages("tracelogs?$select=text", 5000);
+    let wall: std::collections::BTreeSet<String> = ids(&walls, "tracelogid").into_iter().collect();
+    assert_eq!(wall, expected);
+    assert!(wall.iter().any(|id| profile_alert.contains(id.as_str())));
+    assert!(wall.len() < every.len());
+    assert_eq!(
+        nestor.get("tracelogs?$count=true&$top=1")["@odata.count"],
+        wall.len()
     );
 
     // Download Mailbox Details: the analyzer reads back the stored facts.
@@ -876,5 +927,462 @@ fn writes_etags_and_rules() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+/// The id in a write's `OData-EntityId`.
+fn created_id(r: &Resp) -> String {
+    let url = r.header("odata-entityid").unwrap();
+    let id = url.rsplit_once('(').unwrap().1.trim_end_matches(')');
+    id.to_string()
+}
+
+/// A 403 in Dataverse's shape that names the roles it needs.
+fn assert_refused(r: &Resp, what: &str) {
+    assert_eq!(r.status, 403, "{what}: {}", r.body);
+    assert_eq!(r.error_code(), "0x80040220", "{what}");
+    assert!(
+        r.body
+            .contains("System Administrator or Global Administrator"),
+        "{what}: {}",
+        r.body
+    );
+}
+
+#[test]
+fn roles_and_privileges() {
+    let org = Org::start("webapi-roles");
+    let admin = org.login("admin");
+    let (exo, imap) = profiles(&admin);
+    let oid = admin.get("organizations")["value"][0]["organizationid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let qid = admin.get("queues?$top=1")["value"][0]["queueid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let count = |who: &User, set: &str| {
+        who.get(&format!("{set}?$count=true&$top=1"))["@odata.count"]
+            .as_u64()
+            .unwrap()
+    };
+
+    // Exchange Administrator and Delegated Mailbox Approver: everything in view, the
+    // mailbox work allowed, the organization's configuration refused.
+    for name in ["alex", "diego"] {
+        let who = org.login(name);
+        for set in [
+            "mailboxes",
+            "emailserverprofiles",
+            "queues",
+            "systemusers",
+            "tracelogs",
+        ] {
+            assert_eq!(count(&who, set), count(&admin, set), "{name} sees {set}");
+        }
+
+        let before = admin.get(&format!("organizations({oid})"));
+        let r = who.patch(
+            &format!("organizations({oid})"),
+            json!({"generatealertsforerrors": false}),
+        );
+        assert_refused(&r, &format!("{name} PATCH organization"));
+        assert_eq!(
+            admin.get(&format!("organizations({oid})"))["@odata.etag"],
+            before["@odata.etag"]
+        );
+
+        let r = who.call(
+            "POST",
+            "systemusers",
+            &[],
+            &json!({"fullname": "Intruder", "domainname": "intruder"}).to_string(),
+        );
+        assert_refused(&r, &format!("{name} POST systemuser"));
+        let r = who.patch(
+            &format!("systemusers({})", admin.id),
+            json!({"isdisabled": true}),
+        );
+        assert_refused(&r, &format!("{name} disables admin"));
+        let r = who.patch(
+            &format!("systemusers({})", admin.id),
+            json!({"emailrouteraccessapproval": 1, "isdisabled": true}),
+        );
+        assert_eq!(r.status, 403, "{name}: {}", r.body);
+        assert_eq!(
+            admin.get(&format!("systemusers({})", admin.id))["isdisabled"],
+            false
+        );
+        org.login("admin");
+        let r = who.call("DELETE", &format!("systemusers({})", admin.id), &[], "");
+        assert_refused(&r, &format!("{name} DELETE systemuser"));
+
+        let r = who.call("POST", "queues", &[], &json!({"name": "q"}).to_string());
+        assert_refused(&r, &format!("{name} POST queue"));
+        let r = who.patch(&format!("queues({qid})"), json!({"name": "renamed"}));
+        assert_refused(&r, &format!("{name} PATCH queue"));
+        let r = who.call("DELETE", &format!("queues({qid})"), &[], "");
+        assert_refused(&r, &format!("{name} DELETE queue"));
+
+        let r = who.call(
+            "POST",
+            "emailserverprofiles",
+            &[],
+            &json!({"name": "p", "servertype": 4, "useautodiscover": false}).to_string(),
+        );
+        assert_refused(&r, &format!("{name} POST profile"));
+        let r = who.patch(
+            &format!("emailserverprofiles({imap})"),
+            json!({"maxconcurrentconnections": 5}),
+        );
+        assert_refused(&r, &format!("{name} PATCH profile"));
+        let r = who.call("DELETE", &format!("emailserverprofiles({imap})"), &[], "");
+        assert_refused(&r, &format!("{name} DELETE profile"));
+
+        let r = who.call(
+            "POST",
+            "mailboxes",
+            &[],
+            &json!({"name": "m", "emailaddress": "m@contoso.com"}).to_string(),
+        );
+        assert_refused(&r, &format!("{name} POST mailbox"));
+
+        // A pending Exchange Online mailbox: approved, renamed, Test & Enable scheduled.
+        let r = admin.call(
+            "POST",
+            "mailboxes",
+            &[],
+            &json!({"name": format!("For {name}"), "emailaddress": format!("{name}.box@contoso.com"),
+                    "emailrouteraccessapproval": 2,
+                    "emailserverprofile@odata.bind": format!("/emailserverprofiles({exo})")})
+            .to_string(),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+        let mid = created_id(&r);
+        let r = who.call("DELETE", &format!("mailboxes({mid})"), &[], "");
+        assert_refused(&r, &format!("{name} DELETE mailbox"));
+        let r = who.patch(
+            &format!("mailboxes({mid})"),
+            json!({"emailrouteraccessapproval": 1, "name": format!("Approved by {name}"),
+                   "testemailconfigurationscheduled": true}),
+        );
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let m = admin.get(&format!("mailboxes({mid})"));
+        assert_eq!(m["emailrouteraccessapproval"], 1);
+        assert_eq!(m["isemailaddressapprovedbyo365admin"], true);
+        assert_eq!(m["name"], format!("Approved by {name}"));
+        assert_eq!(m["testemailconfigurationscheduled"], true);
+
+        // Alerts: creating is refused; a deletable one goes, an undeletable one stays.
+        let r = who.call(
+            "POST",
+            "tracelogs",
+            &[],
+            &json!({"level": 1, "text": "x"}).to_string(),
+        );
+        assert_refused(&r, &format!("{name} POST alert"));
+        let mut alert_ids = Vec::new();
+        for deletable in [true, false] {
+            let r = admin.call(
+                "POST",
+                "tracelogs",
+                &[],
+                &json!({"level": 2, "text": "Role test", "canbedeleted": deletable,
+                        "regardingobjectid_mailbox@odata.bind": format!("/mailboxes({mid})")})
+                .to_string(),
+            );
+            assert_eq!(r.status, 201, "{}", r.body);
+            alert_ids.push(created_id(&r));
+        }
+        let r = who.call("DELETE", &format!("tracelogs({})", alert_ids[0]), &[], "");
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.call("DELETE", &format!("tracelogs({})", alert_ids[1]), &[], "");
+        assert_eq!(r.status, 403, "{name}: {}", r.body);
+        assert_eq!(
+            admin
+                .call("GET", &format!("tracelogs({})", alert_ids[1]), &[], "")
+                .status,
+            200
+        );
+    }
+
+    // System Administrator and Global Administrator: full rights.
+    for name in ["megan", "patti"] {
+        let who = org.login(name);
+        let r = who.patch(
+            &format!("organizations({oid})"),
+            json!({"generatealertsforinformation": name == "megan"}),
+        );
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.call(
+            "POST",
+            "emailserverprofiles",
+            &[],
+            &json!({"name": format!("{name}'s"), "servertype": 4, "useautodiscover": false})
+                .to_string(),
+        );
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+        let pid = created_id(&r);
+        let r = who.patch(
+            &format!("emailserverprofiles({pid})"),
+            json!({"maxconcurrentconnections": 5}),
+        );
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.call(
+            "POST",
+            "mailboxes",
+            &[],
+            &json!({"name": "m", "emailserverprofile@odata.bind": format!("/emailserverprofiles({pid})")})
+                .to_string(),
+        );
+        assert_eq!(r.status, 201, "{name}: {}", r.body);
+        let r = who.call("DELETE", &format!("mailboxes({})", created_id(&r)), &[], "");
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.call("DELETE", &format!("emailserverprofiles({pid})"), &[], "");
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+        let r = who.patch(
+            &format!("queues({qid})"),
+            json!({"name": format!("{name}'s queue")}),
+        );
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
+    }
+    let megan = org.login("megan");
+    let nestor = org.login("nestor");
+    let r = megan.patch(
+        &format!("systemusers({})", nestor.id),
+        json!({"isdisabled": true}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = request(
+        org.port(),
+        "POST",
+        "/api/auth/login",
+        &[("Content-Type", "application/json")],
+        &json!({"username": "nestor", "password": PASSWORD}).to_string(),
+    );
+    assert_eq!(r.status, 401, "a disabled user signs in: {}", r.body);
+    let r = megan.patch(
+        &format!("systemusers({})", nestor.id),
+        json!({"isdisabled": false}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // A plain user: their own mailboxes only, no configuration.
+    let nestor = org.login("nestor");
+    assert!(count(&nestor, "mailboxes") < count(&admin, "mailboxes"));
+    for (method, path, body) in [
+        (
+            "PATCH",
+            format!("organizations({oid})"),
+            json!({"generatealertsforerrors": false}),
+        ),
+        (
+            "PATCH",
+            format!("systemusers({})", nestor.id),
+            json!({"isdisabled": false}),
+        ),
+        (
+            "PATCH",
+            format!("emailserverprofiles({imap})"),
+            json!({"maxconcurrentconnections": 5}),
+        ),
+        ("POST", "mailboxes".to_string(), json!({"name": "m"})),
+        ("DELETE", format!("queues({qid})"), json!({})),
+    ] {
+        let r = nestor.call(method, &path, &[], &body.to_string());
+        assert_refused(&r, &format!("nestor {method} {path}"));
+    }
+}
+
+#[test]
+fn choices_take_only_their_options() {
+    let org = Org::start("webapi-choices");
+    let admin = org.login("admin");
+    let (_, imap) = profiles(&admin);
+    let mailbox = admin.get("mailboxes?$select=name&$top=1")["value"][0]["mailboxid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let oid = admin.get("organizations")["value"][0]["organizationid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let cases = [
+        (
+            format!("emailserverprofiles({imap})"),
+            "servertype",
+            42,
+            "4 (IMAP/SMTP)",
+        ),
+        (
+            format!("emailserverprofiles({imap})"),
+            "incomingcredentialretrieval",
+            9,
+            "7 (Azure AD OAuth)",
+        ),
+        (
+            format!("emailserverprofiles({imap})"),
+            "exchangeversion",
+            6,
+            "5 (Exchange 2013)",
+        ),
+        (
+            format!("mailboxes({mailbox})"),
+            "incomingemaildeliverymethod",
+            99,
+            "3 (Forward Mailbox)",
+        ),
+        (
+            format!("mailboxes({mailbox})"),
+            "actdeliverymethod",
+            7,
+            "1 (Server-Side Synchronization), 2 (None)",
+        ),
+        (
+            format!("mailboxes({mailbox})"),
+            "statecode",
+            5,
+            "1 (Inactive)",
+        ),
+        (
+            format!("mailboxes({mailbox})"),
+            "emailrouteraccessapproval",
+            -1,
+            "3 (Rejected)",
+        ),
+        (
+            format!("organizations({oid})"),
+            "emailconnectionchannel",
+            7,
+            "1 (Email Router)",
+        ),
+    ];
+    for (path, prop, value, says) in &cases {
+        let before = admin.get(path);
+        let r = admin.patch(path, json!({ *prop: value }));
+        assert_eq!(r.status, 400, "{prop} = {value}: {}", r.body);
+        assert_eq!(r.error_code(), "0x80040203");
+        let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
+        assert!(msg.contains(&format!("'{prop}'")), "{msg}");
+        assert!(msg.contains(says), "{msg}");
+        assert_eq!(admin.get(path)["@odata.etag"], before["@odata.etag"]);
+    }
+    // On create too, and for alerts and emails.
+    let r = admin.call(
+        "POST",
+        "emailserverprofiles",
+        &[],
+        &json!({"name": "Odd", "servertype": 42}).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = admin.call(
+        "POST",
+        "tracelogs",
+        &[],
+        &json!({"level": 4, "text": "x"}).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("3 (Error)"), "{}", r.body);
+    let r = admin.call(
+        "POST",
+        "emails",
+        &[],
+        &json!({"subject": "x", "statuscode": 9}).to_string(),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("8 (Failed)"), "{}", r.body);
+    // A valid value is taken; filters on choices stay lenient (nothing matches).
+    let r = admin.patch(
+        &format!("mailboxes({mailbox})"),
+        json!({"actdeliverymethod": 2, "incomingemaildeliverymethod": 3}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let none = admin.get("emailserverprofiles?$filter=servertype eq 42");
+    assert_eq!(none["value"].as_array().unwrap().len(), 0);
+
+    // System Settings' default methods must be a document the console can read.
+    for bad in [
+        "not xml",
+        "<EmailSettings><IncomingEmailDeliveryMethod>9</IncomingEmailDeliveryMethod></EmailSettings>",
+        "<EmailSettings><ACTDeliveryMethod>Outlook</ACTDeliveryMethod></EmailSettings>",
+    ] {
+        let r = admin.patch(
+            &format!("organizations({oid})"),
+            json!({ "defaultemailsettings": bad }),
+        );
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert!(r.body.contains("defaultemailsettings"), "{}", r.body);
+    }
+    let good = "<EmailSettings><IncomingEmailDeliveryMethod>0</IncomingEmailDeliveryMethod>\
+                <OutgoingEmailDeliveryMethod>2</OutgoingEmailDeliveryMethod>\
+                <ACTDeliveryMethod>2</ACTDeliveryMethod></EmailSettings>";
+    let r = admin.patch(
+        &format!("organizations({oid})"),
+        json!({ "defaultemailsettings": good }),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("organizations({oid})"))["defaultemailsettings"],
+        good
+    );
+}
+
+#[test]
+fn exchange_online_hybrid_and_exchange_2007() {
+    let org = Org::start("webapi-hybrid");
+    let admin = org.login("admin");
+    let megan = org.login("megan");
+    let alex = org.login("alex");
+    // Exchange Online (Hybrid): approving its mailboxes needs an Exchange approver.
+    let r = admin.call(
+        "POST",
+        "emailserverprofiles",
+        &[],
+        &json!({"name": "Hybrid online", "servertype": 3, "useautodiscover": true,
+                "incomingcredentialretrieval": 0, "outgoingcredentialretrieval": 0})
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let pid = created_id(&r);
+    let r = admin.call(
+        "POST",
+        "mailboxes",
+        &[],
+        &json!({"name": "Hybrid box", "emailaddress": "hybrid@contoso.com",
+                "emailrouteraccessapproval": 2,
+                "emailserverprofile@odata.bind": format!("/emailserverprofiles({pid})")})
+        .to_string(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mid = created_id(&r);
+    let r = megan.patch(
+        &format!("mailboxes({mid})"),
+        json!({"emailrouteraccessapproval": 1}),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("Exchange Online"), "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("mailboxes({mid})"))["emailrouteraccessapproval"],
+        2
+    );
+    let r = alex.patch(
+        &format!("mailboxes({mid})"),
+        json!({"emailrouteraccessapproval": 1}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("mailboxes({mid})"))["isemailaddressapprovedbyo365admin"],
+        true
+    );
+    // Exchange 2007 is unsupported: a warning of the form, not a refusal of the record.
+    let r = admin.patch(
+        &format!("emailserverprofiles({pid})"),
+        json!({"servertype": 2, "exchangeversion": 0}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        admin.get(&format!("emailserverprofiles({pid})"))["exchangeversion"],
+        0
     );
 }

@@ -1,7 +1,7 @@
 //! `/alerts`: the signed-in user's alerts wall (the server limits a plain user to the
 //! alerts of their mailboxes and profiles). Filters Errors / Warnings / Information
 //! with counts, group by error, server paging (50 a page, `@odata.nextLink`), delete
-//! one, delete all (confirmation, bounded concurrency, per-alert failures reported).
+//! one, delete all (confirmation, `$batch`es of at most 1,000 DELETEs, per-alert failures reported).
 //! What core's knowledge base recognizes in an alert's text is shown as its cause and
 //! resolution (`mailsync_core::classify::classify`).
 
@@ -11,15 +11,13 @@ mod record;
 
 pub use record::RecordAlerts;
 
-use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
-use std::rc::Rc;
+use std::collections::HashMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use serde::Deserialize;
 
-use crate::api::{self, ApiError, Collection};
+use crate::api::{self, batch, ApiError, Collection};
 use card::{delete_action, AlertCard};
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
@@ -28,8 +26,6 @@ use model::{filter, group, level_badge, query, within, Alert, ErrorKey, Level};
 const PAGE_SIZE: u32 = 50;
 /// How many alerts "group by error" reads (newest first).
 const GROUP_LIMIT: u32 = 5000;
-/// Deletes in flight at once during "Delete all".
-const DELETE_CONCURRENCY: usize = 6;
 
 /// One alert that "Delete all" could not delete.
 #[derive(Debug, Clone, PartialEq)]
@@ -582,8 +578,9 @@ async fn all_alerts(filter: Option<&str>) -> Result<Vec<Alert>, ApiError> {
     api::fetch_all(query("tracelogid,text,canbedeleted", filter, "")).await
 }
 
-/// Deletes `alerts` with a few requests in flight; the ones marked not deletable are
-/// reported without asking the server.
+/// Deletes `alerts` as `$batch`es of at most 1,000 DELETEs (each batch is one request
+/// against the 6,000-requests-per-5-minutes limit; one DELETE each would spend it on a
+/// large wall); the ones marked not deletable are reported without asking the server.
 fn run_delete_all(alerts: Vec<Alert>, bulk: RwSignal<Bulk>, reload: RwSignal<u32>) {
     let (deletable, kept): (Vec<Alert>, Vec<Alert>) =
         alerts.into_iter().partition(Alert::deletable);
@@ -601,44 +598,47 @@ fn run_delete_all(alerts: Vec<Alert>, bulk: RwSignal<Bulk>, reload: RwSignal<u32
             .collect(),
         ..Default::default()
     });
-    let finish = move || {
-        bulk.update(|b| {
-            if b.done >= b.total {
-                b.running = false;
-                b.finished = true;
-            }
-        });
-        if bulk.with_untracked(|b| b.finished) {
-            reload.update(|n| *n += 1);
-        }
-    };
-    if deletable.is_empty() {
-        finish();
-        return;
-    }
-    let queue = Rc::new(RefCell::new(VecDeque::from(deletable)));
-    for _ in 0..DELETE_CONCURRENCY {
-        let queue = queue.clone();
-        spawn_local(async move {
-            loop {
-                let next = queue.borrow_mut().pop_front();
-                let Some(a) = next else { break };
-                let path = format!("{}({})", model::TRACELOGS, a.tracelogid);
-                let result = api::delete(&path).await;
-                bulk.update(|b| {
+    spawn_local(async move {
+        for chunk in deletable.chunks(batch::MAX_OPS) {
+            let ops: Vec<batch::Op> = chunk
+                .iter()
+                .map(|a| batch::Op {
+                    method: "DELETE",
+                    url: format!("{}({})", model::TRACELOGS, a.tracelogid),
+                    body: None,
+                })
+                .collect();
+            let results = match api::send_batch(&ops).await {
+                Ok(results) => results,
+                Err(Some(e)) => vec![Err(e); chunk.len()],
+                // No `$batch` here: one DELETE each.
+                Err(None) => {
+                    let mut results = Vec::with_capacity(chunk.len());
+                    for op in &ops {
+                        results.push(api::delete(&op.url).await);
+                    }
+                    results
+                }
+            };
+            bulk.update(|b| {
+                for (a, result) in chunk.iter().zip(results) {
                     b.done += 1;
                     match result {
                         Ok(()) => b.deleted += 1,
                         // Already gone: someone else deleted it.
-                        Err(ref e) if e.status == 404 => b.deleted += 1,
+                        Err(e) if e.status == 404 => b.deleted += 1,
                         Err(e) => b.failures.push(Failure {
                             text: a.text.clone().unwrap_or_default(),
                             reason: e.message,
                         }),
                     }
-                });
-                finish();
-            }
+                }
+            });
+        }
+        bulk.update(|b| {
+            b.running = false;
+            b.finished = true;
         });
-    }
+        reload.update(|n| *n += 1);
+    });
 }

@@ -230,46 +230,14 @@ async fn send_batch(
             body: Some(body.to_string()),
         })
         .collect();
-    let boundary = format!("batch_{}", js_sys::Math::random().to_bits());
-    let multipart = batch::build(&boundary, &ops);
-    let content_type = batch::content_type(&boundary);
-    let raw = api::send_raw(
-        Method::POST,
-        "/api/data/v9.2/$batch",
-        &[
-            ("Content-Type", content_type.as_str()),
-            ("Prefer", "odata.continue-on-error"),
-            ("OData-Version", "4.0"),
-            ("OData-MaxVersion", "4.0"),
-        ],
-        Some(&multipart),
-    )
-    .await
-    .map_err(Some)?;
-    if matches!(raw.status, 404 | 405 | 501) {
-        return Err(None);
-    }
-    if !raw.ok() {
-        return Err(Some(raw.error()));
-    }
-    let parts = batch::parse(&raw.content_type, &raw.body).map_err(|message| {
-        Some(ApiError {
-            status: raw.status,
-            code: None,
-            message,
-        })
-    })?;
+    let results = api::send_batch(&ops).await?;
     Ok(chunk
         .iter()
-        .enumerate()
-        .map(|(i, (id, name))| Outcome {
+        .zip(results)
+        .map(|((id, name), result)| Outcome {
             id: id.clone(),
             name: name.clone(),
-            error: match parts.get(i) {
-                Some(p) if (200..300).contains(&p.status) => None,
-                Some(p) => Some(ApiError::from_response(p.status, "", &p.body).message),
-                None => Some("Not run: the batch stopped before this mailbox.".into()),
-            },
+            error: result.err().map(|e| e.message),
         })
         .collect())
 }

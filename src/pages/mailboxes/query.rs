@@ -2,6 +2,7 @@
 //! the Web API query it makes. Plain functions: host unit tests.
 
 use crate::api::{decode, encode};
+use mailsync_core::export::csv_cell;
 
 /// The system views.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,13 +293,11 @@ pub fn status_label(v: Option<i64>) -> &'static str {
     }
 }
 
-/// One CSV field, quoted when it must be.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+/// One CSV line (with its CRLF): core's cells, so a mailbox's name or last error cannot
+/// run as a spreadsheet formula.
+pub fn csv_line(fields: &[String]) -> String {
+    let cells: Vec<String> = fields.iter().map(|f| csv_cell(f)).collect();
+    format!("{}\r\n", cells.join(","))
 }
 
 #[cfg(test)]
@@ -359,6 +358,20 @@ mod tests {
             Some("x=1")
         );
         assert_eq!(skiptoken("http://h/x?$select=a"), None);
-        assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
+        assert_eq!(
+            csv_line(&["a,\"b\"".into(), "x".into()]),
+            "\"a,\"\"b\"\"\",x\r\n"
+        );
+        // A mailbox named like a formula, a last error starting with '-': neutralized.
+        assert_eq!(
+            csv_line(&[
+                "=cmd|' /C calc'!A0".into(),
+                "@evil".into(),
+                "-Error: x".into(),
+                "\t+1".into(),
+                "-5".into()
+            ]),
+            "'=cmd|' /C calc'!A0,'@evil,'-Error: x,'\t+1,-5\r\n"
+        );
     }
 }

@@ -236,9 +236,7 @@ fn to_csv(rows: &[Row], profiles: &HashMap<String, String>) -> String {
             r.lastsyncerror.clone().unwrap_or_default(),
             r.postponemailboxprocessinguntil.clone().unwrap_or_default(),
         ];
-        let line: Vec<String> = fields.iter().map(|f| query::csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        out.push_str(&query::csv_line(&fields));
     }
     out
 }

@@ -16,11 +16,11 @@ use mailsync_core::rules::{
 use mailsync_core::Severity;
 use serde_json::{Map, Value};
 
-use super::can_edit;
 use super::model::{
     apply_rules, auth_protocols, credential_retrievals, defaults, exchange_versions, server_types,
     settings_of, test_status_label, PROFILES,
 };
+use super::{can_edit, can_test};
 use crate::api::{self, ApiError};
 use crate::form::fields::{
     CheckField, ChoiceField, DateField, NumberField, ReadOnly, SecretField, TextField,
@@ -88,6 +88,7 @@ fn ProfileForm() -> impl IntoView {
     let id = Memo::new(move |_| record_id(params.with(|p| p.get("id"))));
     let session = use_session();
     let editable = Signal::derive(move || can_edit(&session.auth()));
+    let testable = Signal::derive(move || can_test(&session.auth()));
     let form = RecordForm::new(editable);
     form.follow_rules(apply_rules);
     let load_error = RwSignal::new(None::<ApiError>);
@@ -250,7 +251,7 @@ fn ProfileForm() -> impl IntoView {
                         <span class="badge badge-warning" data-testid="dirty">"Unsaved changes"</span>
                     </Show>
                     <Show when=move || !is_new()>
-                        <button class="btn btn-secondary" disabled=move || dirty.get() || !editable.get() on:click=test_mailboxes>
+                        <button class="btn btn-secondary" disabled=move || dirty.get() || !testable.get() on:click=test_mailboxes>
                             "Test & Enable Mailboxes"
                         </button>
                     </Show>
@@ -263,7 +264,7 @@ fn ProfileForm() -> impl IntoView {
                 </div>
             </div>
             <Show when=move || !editable.get()>
-                <div class="callout callout-info">"Only an administrator can change email server profiles."</div>
+                <div class="callout callout-info">"Only a System Administrator or Global Administrator can change email server profiles."</div>
             </Show>
             <SaveNote note=note what="profile" />
             <RunView run=run retry=start />

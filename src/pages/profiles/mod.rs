@@ -21,8 +21,13 @@ use crate::api::{self, fetch_all};
 use crate::session::{use_session, Auth, RequireSignIn};
 use model::{settings_of, test_status_label, PROFILES};
 
-/// Any role may change profiles; a plain user reads them.
+/// Only a System or Global Administrator changes profiles; the server refuses the rest.
 pub fn can_edit(auth: &Auth) -> bool {
+    matches!(auth, Auth::SignedIn(u) if u.is_admin())
+}
+
+/// Any role may schedule Test & Enable for a profile's mailboxes (a mailbox update).
+pub fn can_test(auth: &Auth) -> bool {
     matches!(auth, Auth::SignedIn(u) if !u.roles.is_empty())
 }
 

@@ -2,7 +2,10 @@
 //! the option lists, and what the form rules change when a value changes. Plain
 //! functions (host unit tests).
 
-use mailsync_core::options::{auth_protocol_label, credential_retrieval_label, server_type_label};
+use mailsync_core::options::{
+    server_type_label, OptionSet, AUTH_PROTOCOLS, CREDENTIAL_RETRIEVALS, EXCHANGE_VERSIONS,
+    TEST_STATUSES,
+};
 use mailsync_core::rules::{
     default_port, forces_auto_detect, is_usual_port, offers_exchange_settings,
     takes_profile_credentials, ConnectionRule, ProfileSettings,
@@ -37,6 +40,7 @@ pub fn settings_of(m: &Map<String, Value>) -> ProfileSettings {
     };
     ProfileSettings {
         server_type: i32_of(m, "servertype"),
+        exchange_version: i32_of(m, "exchangeversion"),
         use_autodiscover: flag(m, "useautodiscover"),
         max_concurrent_connections: int(m, "maxconcurrentconnections"),
         min_polling_interval_minutes: int(m, "minpollingintervalinminutes"),
@@ -129,36 +133,28 @@ pub fn server_types() -> Vec<(i64, &'static str)> {
         .collect()
 }
 
+/// A core option set as the form's choices.
+fn choices(set: OptionSet) -> Vec<(i64, &'static str)> {
+    set.iter().map(|(v, l)| (i64::from(*v), *l)).collect()
+}
+
 pub fn credential_retrievals() -> Vec<(i64, &'static str)> {
-    (0..=7)
-        .map(|v| (v, credential_retrieval_label(v as i32)))
-        .collect()
+    choices(CREDENTIAL_RETRIEVALS)
 }
 
 pub fn auth_protocols() -> Vec<(i64, &'static str)> {
-    (0..=4)
-        .map(|v| (v, auth_protocol_label(v as i32)))
-        .collect()
+    choices(AUTH_PROTOCOLS)
 }
 
 pub fn exchange_versions() -> Vec<(i64, &'static str)> {
-    vec![
-        (0, "Exchange 2007"),
-        (1, "Exchange 2007 SP1"),
-        (2, "Exchange 2010"),
-        (3, "Exchange 2010 SP1"),
-        (4, "Exchange 2010 SP2"),
-        (5, "Exchange 2013"),
-    ]
+    choices(EXCHANGE_VERSIONS)
 }
 
 pub fn test_status_label(v: Option<i64>) -> &'static str {
-    match v {
-        Some(0) => "Failure",
-        Some(1) => "Success",
-        Some(2) => "Warning",
-        _ => "",
-    }
+    TEST_STATUSES
+        .iter()
+        .find(|(o, _)| v == Some(i64::from(*o)))
+        .map_or("", |(_, l)| l)
 }
 
 #[cfg(test)]

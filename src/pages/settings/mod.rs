@@ -20,13 +20,7 @@ const LEAVE: &str = "You have unsaved changes to System Settings. Leave this pag
 
 /// The roles that may change System Settings.
 fn can_edit(auth: &Auth) -> bool {
-    match auth {
-        Auth::SignedIn(u) => u
-            .roles
-            .iter()
-            .any(|r| r == "System Administrator" || r == "Global Administrator"),
-        _ => false,
-    }
+    matches!(auth, Auth::SignedIn(u) if u.is_admin())
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -16,6 +16,8 @@
 
 mod tables;
 
+use crate::options::OptionSet;
+
 pub use tables::{
     EMAIL, EMAILSERVERPROFILE, MAILBOX, ORGANIZATION, QUEUE, SYNCSTATISTIC, SYSTEMUSER, TABLES,
     TRACELOG,
@@ -77,6 +79,8 @@ pub struct Column {
     pub name: &'static str,
     pub kind: Kind,
     pub access: Access,
+    /// A choice column's valid values (labels too); any other value is refused on write.
+    pub options: Option<OptionSet>,
     filter: bool,
     sort: bool,
 }
@@ -88,9 +92,24 @@ impl Column {
             name,
             kind,
             access: Access::ReadWrite,
+            options: None,
             filter: true,
             sort: true,
         }
+    }
+
+    /// A choice column with its valid values.
+    pub const fn choice(name: &'static str, options: OptionSet) -> Self {
+        Column {
+            options: Some(options),
+            ..Column::new(name, Kind::Choice)
+        }
+    }
+
+    /// Whether `value` may be written: one of the options of a choice column.
+    pub fn allows(&self, value: i64) -> bool {
+        self.options
+            .is_none_or(|set| set.iter().any(|(v, _)| i64::from(*v) == value))
     }
 
     pub const fn read_only(self) -> Self {
@@ -223,6 +242,29 @@ pub fn table(name: &str) -> Option<&'static Table> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_choice_has_its_options() {
+        for t in TABLES {
+            for c in t.columns {
+                assert_eq!(
+                    c.kind == Kind::Choice,
+                    c.options.is_some_and(|o| !o.is_empty()),
+                    "{}.{}",
+                    t.logical,
+                    c.name
+                );
+            }
+        }
+        let servertype = EMAILSERVERPROFILE.column("servertype").unwrap();
+        assert!(servertype.allows(4) && !servertype.allows(42) && !servertype.allows(-1));
+        let act = MAILBOX.column("actdeliverymethod").unwrap();
+        assert!(act.allows(2) && !act.allows(3));
+        assert!(EMAIL.column("statuscode").unwrap().allows(8));
+        assert!(!MAILBOX.column("statecode").unwrap().allows(5));
+        // Other kinds take any value of their type.
+        assert!(MAILBOX.column("noemailcount").unwrap().allows(12345));
+    }
 
     #[test]
     fn lookup_by_set_or_logical_name() {

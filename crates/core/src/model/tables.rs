@@ -3,8 +3,12 @@
 //! in order.
 
 use super::{Column, Kind, Table};
-use Kind::{Bool, Choice, DateTime, Guid, Int, Lookup, Text};
+use crate::options::*;
+use Kind::{Bool, DateTime, Guid, Int, Lookup, Text};
 
+const fn ch(name: &'static str, options: OptionSet) -> Column {
+    Column::choice(name, options)
+}
 const fn c(name: &'static str, kind: Kind) -> Column {
     Column::new(name, kind)
 }
@@ -46,7 +50,7 @@ pub static SYSTEMUSER: Table = Table {
         c("fullname", Text),
         c("domainname", Text),
         c("internalemailaddress", Text),
-        c("emailrouteraccessapproval", Choice),
+        ch("emailrouteraccessapproval", APPROVALS),
         c("isdisabled", Bool),
         c("defaultmailbox", Lookup(TO_MAILBOX)),
         ro("roles", Text),
@@ -63,13 +67,13 @@ pub static QUEUE: Table = Table {
         ro("queueid", Guid),
         c("name", Text),
         c("emailaddress", Text),
-        c("emailrouteraccessapproval", Choice),
-        c("incomingemaildeliverymethod", Choice),
-        c("outgoingemaildeliverymethod", Choice),
+        ch("emailrouteraccessapproval", APPROVALS),
+        ch("incomingemaildeliverymethod", INCOMING_METHODS),
+        ch("outgoingemaildeliverymethod", OUTGOING_METHODS),
         c("ownerid", Lookup(TO_USER)),
         c("defaultmailbox", Lookup(TO_MAILBOX)),
-        c("statecode", Choice),
-        c("statuscode", Choice),
+        ch("statecode", STATES),
+        ch("statuscode", STATUSES),
     ],
 };
 
@@ -82,14 +86,14 @@ pub static EMAILSERVERPROFILE: Table = Table {
         ro("emailserverprofileid", Guid),
         c("name", Text),
         c("description", Text),
-        c("servertype", Choice),
+        ch("servertype", SERVER_TYPES),
         c("useautodiscover", Bool),
         c("incomingserverlocation", Text),
         c("outgoingserverlocation", Text),
-        c("incomingcredentialretrieval", Choice),
-        c("outgoingcredentialretrieval", Choice),
-        c("incomingauthenticationprotocol", Choice),
-        c("outgoingauthenticationprotocol", Choice),
+        ch("incomingcredentialretrieval", CREDENTIAL_RETRIEVALS),
+        ch("outgoingcredentialretrieval", CREDENTIAL_RETRIEVALS),
+        ch("incomingauthenticationprotocol", AUTH_PROTOCOLS),
+        ch("outgoingauthenticationprotocol", AUTH_PROTOCOLS),
         c("incominguseimpersonation", Bool),
         c("outgoinguseimpersonation", Bool),
         c("incomingusessl", Bool),
@@ -111,13 +115,13 @@ pub static EMAILSERVERPROFILE: Table = Table {
         c("moveundeliveredemails", Bool),
         c("processemailsreceivedafter", DateTime),
         c("sendemailalert", Bool),
-        c("exchangeversion", Choice),
-        ro("lasttestexecutionstatus", Choice),
+        ch("exchangeversion", EXCHANGE_VERSIONS),
+        ch("lasttestexecutionstatus", TEST_STATUSES).read_only(),
         ro("lastteststarttime", DateTime),
         ro("lasttesttotalexecutiontime", Int),
         c("ownerid", Lookup(TO_USER)),
-        c("statecode", Choice),
-        c("statuscode", Choice),
+        ch("statecode", STATES),
+        ch("statuscode", STATUSES),
     ],
 };
 
@@ -135,18 +139,18 @@ pub static MAILBOX: Table = Table {
         c("ownerid", Lookup(TO_USER)),
         c("emailserverprofile", Lookup(TO_PROFILE)),
         // Writable: Approve/Reject Email; the server enforces who may set it.
-        c("emailrouteraccessapproval", Choice),
+        ch("emailrouteraccessapproval", APPROVALS),
         ro("isemailaddressapprovedbyo365admin", Bool),
-        c("incomingemaildeliverymethod", Choice),
-        c("outgoingemaildeliverymethod", Choice),
-        c("actdeliverymethod", Choice),
+        ch("incomingemaildeliverymethod", INCOMING_METHODS),
+        ch("outgoingemaildeliverymethod", OUTGOING_METHODS),
+        ch("actdeliverymethod", ACT_METHODS),
         c("enabledforincomingemail", Bool),
         c("enabledforoutgoingemail", Bool),
         c("enabledforact", Bool),
-        ro("incomingemailstatus", Choice),
-        ro("outgoingemailstatus", Choice),
-        ro("actstatus", Choice),
-        ro("mailboxstatus", Choice),
+        ch("incomingemailstatus", SYNC_STATUSES).read_only(),
+        ch("outgoingemailstatus", SYNC_STATUSES).read_only(),
+        ch("actstatus", SYNC_STATUSES).read_only(),
+        ch("mailboxstatus", SYNC_STATUSES).read_only(),
         c("testemailconfigurationscheduled", Bool),
         ro("testemailconfigurationretrycount", Int),
         ro("testmailboxaccesscompletedon", DateTime),
@@ -180,8 +184,8 @@ pub static MAILBOX: Table = Table {
         c("deleteemails", Bool),
         c("username", Text),
         wo("password"),
-        c("statecode", Choice),
-        c("statuscode", Choice),
+        ch("statecode", STATES),
+        ch("statuscode", STATUSES),
     ],
 };
 
@@ -192,7 +196,7 @@ pub static TRACELOG: Table = Table {
     primary_name: "text",
     columns: cols![
         ro("tracelogid", Guid),
-        c("level", Choice),
+        ch("level", ALERT_LEVELS),
         c("tracecode", Int),
         c("text", Text),
         c("errortypedisplay", Text),
@@ -221,8 +225,8 @@ pub static EMAIL: Table = Table {
         c("torecipients", Text),
         ro("messageid", Text),
         c("directioncode", Bool),
-        c("statecode", Choice),
-        c("statuscode", Choice),
+        ch("statecode", EMAIL_STATES),
+        ch("statuscode", EMAIL_STATUSES),
         ro("senton", DateTime),
         ro("deliveryattempts", Int),
         ro("deliverylastattemptedon", DateTime),
@@ -261,7 +265,7 @@ pub static ORGANIZATION: Table = Table {
     columns: cols![
         ro("organizationid", Guid),
         c("name", Text),
-        c("emailconnectionchannel", Choice),
+        ch("emailconnectionchannel", CONNECTION_CHANNELS),
         c("defaultemailserverprofileid", Lookup(TO_PROFILE)),
         c("defaultemailsettings", Text),
         c("requireapprovalforuseremail", Bool),

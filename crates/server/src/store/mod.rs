@@ -333,10 +333,39 @@ mod tests {
         Store::open(&path).unwrap();
     }
 
+    /// Every row of `table`, column by column (name, value), in rowid order.
+    fn rows(c: &Connection, table: &str) -> Vec<Vec<(String, rusqlite::types::Value)>> {
+        let mut stmt = c
+            .prepare(&format!("SELECT * FROM {table} ORDER BY rowid"))
+            .unwrap();
+        let names: Vec<String> = stmt.column_names().map(|n| n.to_string()).collect();
+        stmt.query_map([], |r| {
+            (0..names.len())
+                .map(|i| Ok((names[i].clone(), r.get(i)?)))
+                .collect()
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+    }
+
     #[test]
     fn upgrades_a_version_1_file_without_losing_data() {
+        use rusqlite::types::Value;
+        const USER: &str = "11111111-1111-4111-8111-111111111111";
+        const PROFILE: &str = "22222222-2222-4222-8222-222222222222";
+        const MAILBOX: &str = "33333333-3333-4333-8333-333333333333";
+        const V1_TABLES: [&str; 6] = [
+            "systemuser",
+            "emailserverprofile",
+            "queue",
+            "mailbox",
+            "tracelog",
+            "organization",
+        ];
         let dir = TempDir::new("upgrade");
         let path = dir.path().join("old.sqlite");
+        let mut before = Vec::new();
         {
             let mut c = Connection::open(&path).unwrap();
             schema::migrate_to(&mut c, 1).unwrap();
@@ -344,16 +373,114 @@ mod tests {
                 .query_row("PRAGMA user_version", [], |r| r.get(0))
                 .unwrap();
             assert_eq!(v, 1);
-            c.execute_batch(
-                "INSERT INTO systemuser (systemuserid, fullname, domainname, roles)
-                 VALUES ('11111111-1111-4111-8111-111111111111', 'Old User', 'old', 'System Administrator');
-                 INSERT INTO emailserverprofile (emailserverprofileid, name, servertype)
-                 VALUES ('22222222-2222-4222-8222-222222222222', 'Old profile', 4);
-                 INSERT INTO mailbox (mailboxid, name, emailaddress, ownerid, emailserverprofile, emailrouteraccessapproval)
-                 VALUES ('33333333-3333-4333-8333-333333333333', 'Old mailbox', 'old@contoso.com',
-                         '11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222', 1);",
-            )
-            .unwrap();
+            // One row in every table (two alerts: on the mailbox and on the profile),
+            // every column set to a value of its own rather than its default.
+            let insert = |table: &str, n: usize, fixed: &[(&str, Value)]| {
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT name, type FROM pragma_table_info('{table}')"
+                    ))
+                    .unwrap();
+                let cols: Vec<(String, String)> = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+                drop(stmt);
+                let values: Vec<Value> = cols
+                    .iter()
+                    .enumerate()
+                    .map(
+                        |(i, (name, ty))| match fixed.iter().find(|(f, _)| f == name) {
+                            Some((_, v)) => v.clone(),
+                            None if name.ends_with("on") || name.ends_with("until") => {
+                                Value::Text(format!("2020-01-{:02}T03:04:05Z", (i % 27) + 1))
+                            }
+                            None if ty == "INTEGER" => Value::Integer(i as i64 + 2 + n as i64),
+                            None => Value::Text(format!("{table}.{name}.{n}")),
+                        },
+                    )
+                    .collect();
+                let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+                let marks: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+                c.execute(
+                    &format!(
+                        "INSERT INTO {table} ({}) VALUES ({})",
+                        names.join(", "),
+                        marks.join(", ")
+                    ),
+                    rusqlite::params_from_iter(values),
+                )
+                .unwrap();
+            };
+            let text = |s: &str| Value::Text(s.to_string());
+            insert("systemuser", 0, &[("systemuserid", text(USER))]);
+            insert(
+                "emailserverprofile",
+                0,
+                &[
+                    ("emailserverprofileid", text(PROFILE)),
+                    ("ownerid", text(USER)),
+                    ("incomingpassword", text("profile-in-pw")),
+                    ("outgoingpassword", text("profile-out-pw")),
+                    ("oauthclientsecret", text("profile-secret")),
+                ],
+            );
+            insert(
+                "queue",
+                0,
+                &[
+                    ("queueid", text("44444444-4444-4444-8444-444444444444")),
+                    ("ownerid", text(USER)),
+                ],
+            );
+            insert(
+                "mailbox",
+                0,
+                &[
+                    ("mailboxid", text(MAILBOX)),
+                    ("regardingobjectid", text(USER)),
+                    ("regardingobjecttypecode", text("systemuser")),
+                    ("ownerid", text(USER)),
+                    ("emailserverprofile", text(PROFILE)),
+                    ("password", text("mailbox-pw")),
+                ],
+            );
+            for (n, (regarding, kind)) in [(MAILBOX, "mailbox"), (PROFILE, "emailserverprofile")]
+                .into_iter()
+                .enumerate()
+            {
+                insert(
+                    "tracelog",
+                    n,
+                    &[
+                        (
+                            "tracelogid",
+                            text(&format!("55555555-5555-4555-8555-55555555555{n}")),
+                        ),
+                        ("level", Value::Integer(n as i64 + 2)),
+                        ("regardingobjectid", text(regarding)),
+                        ("regardingobjecttypecode", text(kind)),
+                    ],
+                );
+            }
+            insert(
+                "organization",
+                0,
+                &[
+                    (
+                        "organizationid",
+                        text("66666666-6666-4666-8666-666666666666"),
+                    ),
+                    ("defaultemailserverprofileid", text(PROFILE)),
+                ],
+            );
+            for t in V1_TABLES {
+                let r = rows(&c, t);
+                assert!(!r.is_empty(), "{t}");
+                before.push(r);
+            }
+            assert_eq!(before[4].len(), 2);
             // No session table yet in version 1.
             assert!(c.prepare("SELECT * FROM session").is_err());
         }
@@ -362,25 +489,54 @@ mod tests {
             .with_conn(|c| {
                 let v: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0))?;
                 assert_eq!(v, schema::CURRENT_VERSION);
-                let (name, approval, profile): (String, i64, String) = c.query_row(
-                    "SELECT m.name, m.emailrouteraccessapproval, p.name FROM mailbox m
-                     JOIN emailserverprofile p ON p.emailserverprofileid = m.emailserverprofile",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )?;
-                assert_eq!(
-                    (name.as_str(), approval, profile.as_str()),
-                    ("Old mailbox", 1, "Old profile")
-                );
-                let user: String =
-                    c.query_row("SELECT fullname FROM systemuser", [], |r| r.get(0))?;
-                assert_eq!(user, "Old User");
-                // Version 2's table is there and works with the old rows.
+                for (t, old) in V1_TABLES.iter().zip(&before) {
+                    let new = rows(c, t);
+                    assert_eq!(new.len(), old.len(), "{t}");
+                    let sealed_row = old[0]
+                        .iter()
+                        .any(|(col, v)| secrets::is_secret(t, col) && *v != Value::Null);
+                    for (old_row, new_row) in old.iter().zip(&new) {
+                        for (col, was) in old_row {
+                            let now = &new_row
+                                .iter()
+                                .find(|(n, _)| n == col)
+                                .unwrap_or_else(|| panic!("{t}.{col} lost"))
+                                .1;
+                            if secrets::is_secret(t, col) {
+                                // Sealed at open; it opens to what was stored.
+                                let opened: Option<String> = c.query_row(
+                                    &format!("SELECT {}(?1)", secrets::OPEN),
+                                    [now],
+                                    |r| r.get(0),
+                                )?;
+                                assert_ne!(now, was, "{t}.{col} still in clear");
+                                assert_eq!(Some(Value::Text(opened.unwrap())), Some(was.clone()), "{t}.{col}");
+                            } else if sealed_row && (col == "versionnumber" || col == "modifiedon") {
+                                // Sealing is an update of the record: a new version.
+                                if col == "versionnumber" {
+                                    assert!(matches!((was, now), (Value::Integer(a), Value::Integer(b)) if b > a));
+                                }
+                            } else {
+                                assert_eq!(now, was, "{t}.{col}");
+                            }
+                        }
+                    }
+                }
+                // The later versions' tables are there and work with the old rows.
                 c.execute(
                     "INSERT INTO session (tokenhash, systemuserid, createdon, expireson)
-                     VALUES ('x', '11111111-1111-4111-8111-111111111111', 'a', 'b')",
-                    [],
+                     VALUES ('x', ?1, 'a', 'b')",
+                    [USER],
                 )?;
+                c.execute(
+                    "INSERT INTO email (activityid, subject, sendermailboxid) VALUES
+                     ('77777777-7777-4777-8777-777777777777', 'after the upgrade', ?1)",
+                    [MAILBOX],
+                )?;
+                // The rebuilt tracelog keeps its trigger: deleting the mailbox takes its alert.
+                c.execute("DELETE FROM mailbox WHERE mailboxid = ?1", [MAILBOX])?;
+                let left: i64 = c.query_row("SELECT count(*) FROM tracelog", [], |r| r.get(0))?;
+                assert_eq!(left, 1);
                 Ok(())
             })
             .unwrap();

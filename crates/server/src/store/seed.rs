@@ -1173,6 +1173,35 @@ mod tests {
         c.query_row(sql, [], |r| r.get(0)).unwrap()
     }
 
+    /// Every choice column holds only its options, and the organization's default
+    /// methods parse: a seed writes what the Web API would accept.
+    fn assert_choices_valid(c: &Connection) {
+        for t in mailsync_core::model::TABLES {
+            for col in t.columns.iter().filter(|col| col.options.is_some()) {
+                let mut stmt = c
+                    .prepare(&format!(
+                        "SELECT DISTINCT {0} FROM {1} WHERE {0} IS NOT NULL",
+                        col.name, t.logical
+                    ))
+                    .unwrap();
+                let values: Vec<i64> = stmt
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<rusqlite::Result<_>>()
+                    .unwrap();
+                for v in values {
+                    assert!(col.allows(v), "{}.{} = {v}", t.logical, col.name);
+                }
+            }
+        }
+        let xml: String = c
+            .query_row("SELECT defaultemailsettings FROM organization", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        mailsync_core::email_settings::DefaultMethods::parse(&xml).unwrap();
+    }
+
     #[test]
     fn seed_kinds_parse() {
         assert_eq!("demo".parse(), Ok(SeedKind::Demo));
@@ -1276,6 +1305,7 @@ mod tests {
                 assert_eq!(count(c, "SELECT count(*) FROM systemuser WHERE passwordhash LIKE '%pw-for-tests%'"), 0);
                 assert_eq!(auth::check_credentials(c, "admin", "pw-for-tests")?.as_deref(), Some(ADMIN_ID));
                 assert!(auth::check_credentials(c, "nestor", "pw-for-tests")?.is_some());
+                assert_choices_valid(c);
                 Ok(())
             })
             .unwrap();
@@ -1381,6 +1411,7 @@ mod tests {
                     1_234
                 );
                 assert!(count(c, "SELECT count(*) FROM mailbox WHERE emailrouteraccessapproval = 3") > 100);
+                assert_choices_valid(c);
                 Ok(())
             })
             .unwrap();

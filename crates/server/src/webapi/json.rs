@@ -10,6 +10,7 @@
 
 use mailsync_core::model::{Column, Kind, Table};
 use mailsync_core::odata::Guid;
+use mailsync_core::options::describe;
 use mailsync_core::Timestamp;
 use serde_json::{Map, Value as Json};
 
@@ -161,6 +162,13 @@ pub fn convert(column: &Column, value: &Json) -> Result<SqlParam, ApiError> {
         (Kind::Int | Kind::Choice, Json::Number(n)) => {
             let i = n.as_i64().ok_or_else(wrong)?;
             i32::try_from(i).map_err(|_| wrong())?;
+            if !column.allows(i) {
+                let allowed = column.options.map(describe).unwrap_or_default();
+                return Err(ApiError::bad_request(format!(
+                    "{i} is not a valid value of the property '{name}': it must be one of \
+                     {allowed}."
+                )));
+            }
             SqlParam::Int(i)
         }
         (Kind::Decimal, Json::Number(n)) => SqlParam::Real(n.as_f64().ok_or_else(wrong)?),

@@ -4,8 +4,13 @@
 //!   own mailboxes (`regardingobjectid` or `ownerid` is them), their alerts and emails;
 //!   other tables are readable by everyone signed in. A record outside the caller's view is a
 //!   404, as if it did not exist.
-//! * **Who writes what.** Plain users may update their own mailboxes and delete their
-//!   own alerts; everything else needs a role.
+//! * **Who writes what.** System and Global Administrators write everything. Any other
+//!   user (an Exchange Administrator or Delegated Mailbox Approver over every record, a
+//!   plain user over their own) may update mailboxes and delete alerts; approvers may
+//!   also approve or reject a user or queue (a PATCH of `emailrouteraccessapproval`
+//!   alone). Creating and deleting mailboxes and writing organizations, users, queues,
+//!   profiles and emails needs an administrator: an approver managing users could
+//!   otherwise disable the administrator.
 //! * **Approve / Reject Email** (`emailrouteraccessapproval` on a mailbox, user or
 //!   queue): needs the approve privilege (`can_approve_email`); for a mailbox on an
 //!   Exchange Online profile (`mailsync_core::rules::is_exchange_online`) also
@@ -17,11 +22,12 @@
 //!   are read-only).
 //! * **Alerts** (`tracelogs`) are created and deleted, never updated; deleting needs
 //!   `canbedeleted`. A plain user's wall: the alerts of their mailboxes, of the
-//!   profiles they own and of their mailboxes' emails (a profile's error reaches the
-//!   affected owners as an Information alert on their mailbox, when System Settings
-//!   asks).
-//! * **Emails**: a plain user sees the emails of their mailboxes; `statuscode` is one
-//!   of Dataverse's values. **Sync statistics** are the engine's, read-only.
+//!   profiles they own or their mailboxes use (a profile-level error stops their
+//!   mailboxes too) and of their mailboxes' emails.
+//! * **Choices** (every option set column) take only the values of core's model
+//!   (`json::convert`); `organization.defaultemailsettings` must be a document core's
+//!   `email_settings` reads.
+//! * **Emails**: a plain user sees the emails of their mailboxes. **Sync statistics** are the engine's, read-only.
 //! * **Owners.** A created record with an `ownerid` column is owned by its creator
 //!   unless the request binds another owner.
 //! * **Email server profiles**: credential retrieval 2 or 4 forces the authentication
@@ -31,6 +37,7 @@
 //!   are 400s with the finding's message.
 
 use axum::http::StatusCode;
+use mailsync_core::email_settings::DefaultMethods;
 use mailsync_core::model::{Column, Table};
 use mailsync_core::odata::Guid;
 use mailsync_core::rules::{
@@ -44,10 +51,15 @@ use super::json::Change;
 use super::{errcodes, forbidden};
 use crate::api::ApiError;
 use crate::odata_sql::{quote, SqlParam};
-use crate::store::auth::SignedInUser;
+use crate::store::auth::{Role, SignedInUser};
 
-/// Any role: sees and changes every record (the roles further limit approval).
+/// System or Global Administrator: may write every table.
 pub fn is_admin(user: &SignedInUser) -> bool {
+    user.has(Role::SystemAdministrator) || user.has(Role::GlobalAdministrator)
+}
+
+/// Any role sees every record; a plain user sees their own.
+pub fn sees_all(user: &SignedInUser) -> bool {
     !user.roles.is_empty()
 }
 
@@ -55,7 +67,7 @@ pub fn is_admin(user: &SignedInUser) -> bool {
 /// user's id comes from the session (a GUID, checked), never from the request.
 pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
     let t = quote(table.logical);
-    if is_admin(user) {
+    if sees_all(user) {
         return t;
     }
     let Some(me) = Guid::parse(&user.systemuserid).map(|g| format!("'{g}'")) else {
@@ -69,6 +81,8 @@ pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
             "regardingobjectid IN ({mine}) \
              OR regardingobjectid IN (SELECT emailserverprofileid FROM emailserverprofile \
                  WHERE ownerid = {me}) \
+             OR regardingobjectid IN (SELECT emailserverprofile FROM mailbox \
+                 WHERE regardingobjectid = {me} OR ownerid = {me}) \
              OR regardingobjectid IN (SELECT activityid FROM email \
                  WHERE sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine}))"
         ),
@@ -120,8 +134,11 @@ pub fn check_op(table: &Table, user: &SignedInUser, op: Op) -> Result<(), ApiErr
     }
     match (table.logical, op) {
         ("mailbox", Op::Update) | ("tracelog", Op::Delete) => Ok(()),
+        // Only an approval; `approval_of_owner` refuses any other column.
+        ("systemuser" | "queue", Op::Update) if user.can_approve_email() => Ok(()),
         _ => Err(forbidden(format!(
-            "You do not have the privilege to {} records of '{}': it needs an administrator role.",
+            "You do not have the privilege to {} records of '{}': it needs the System \
+             Administrator or Global Administrator role.",
             match op {
                 Op::Create => "create",
                 Op::Update => "change",
@@ -253,7 +270,7 @@ pub fn before_write(
         "mailbox" => mailbox(tx, user, table, old, changes),
         "systemuser" | "queue" => approval_of_owner(tx, user, table, old, changes),
         "emailserverprofile" => profile(table, old, changes),
-        "email" => email(changes),
+        "organization" => organization(changes),
         _ => Ok(()),
     }
 }
@@ -408,6 +425,18 @@ fn approval_of_owner(
     old: Option<&Stored>,
     changes: &mut [Change],
 ) -> Result<(), ApiError> {
+    if !is_admin(user) {
+        if let Some(c) = changes
+            .iter()
+            .find(|c| c.column.name != "emailrouteraccessapproval")
+        {
+            return Err(forbidden(format!(
+                "You may approve or reject the email address of a {} but not change its \
+                 '{}': that needs the System Administrator or Global Administrator role.",
+                table.logical, c.column.name
+            )));
+        }
+    }
     let Some(v) = changed(changes, "emailrouteraccessapproval").cloned() else {
         return Ok(());
     };
@@ -486,6 +515,7 @@ fn profile(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) -> Re
     };
     let settings = ProfileSettings {
         server_type: i32_of("servertype"),
+        exchange_version: i32_of("exchangeversion"),
         use_autodiscover: b("useautodiscover"),
         max_concurrent_connections: int(merged(old, changes, "maxconcurrentconnections")),
         min_polling_interval_minutes: int(merged(old, changes, "minpollingintervalinminutes")),
@@ -506,16 +536,13 @@ fn profile(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) -> Re
     Ok(())
 }
 
-/// An email's status must be one of Dataverse's (`statuscode` 1..=8); an outgoing
-/// email set to Pending Send (6) is what the engine sends.
-fn email(changes: &mut [Change]) -> Result<(), ApiError> {
-    if let Some(v) = changed(changes, "statuscode") {
-        if !matches!(int(v), Some(1..=8)) {
-            return Err(ApiError::bad_request(
-                "statuscode must be 1 (Draft), 2 (Completed), 3 (Sent), 4 (Received), \
-                 5 (Canceled), 6 (Pending Send), 7 (Sending) or 8 (Failed).",
-            ));
-        }
+/// `defaultemailsettings` is read by Apply Default Email Settings and System Settings:
+/// a document they cannot read is refused rather than stored.
+fn organization(changes: &[Change]) -> Result<(), ApiError> {
+    if let Some(SqlParam::Text(xml)) = changed(changes, "defaultemailsettings") {
+        DefaultMethods::parse(xml).map_err(|e| {
+            ApiError::bad_request(format!("defaultemailsettings cannot be read: {e}"))
+        })?;
     }
     Ok(())
 }
