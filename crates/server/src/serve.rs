@@ -65,7 +65,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 52,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent: u32,
-    /// The sliding window of --max-requests-per-5min, in seconds (tests shorten it).
+    /// Service protection: seconds of server time per user's requests in the sliding
+    /// window (Dataverse: 20 minutes in 5 minutes).
+    #[arg(long, value_name = "SECS", default_value_t = 1200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_execution_time: u64,
+    /// The sliding window of the service protection limits, in seconds (tests shorten
+    /// it).
     #[arg(long, value_name = "SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub throttle_window: u64,
@@ -101,6 +107,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         max_requests: args.max_requests,
         window: std::time::Duration::from_secs(args.throttle_window),
         max_concurrent: args.max_concurrent,
+        max_execution: std::time::Duration::from_secs(args.max_execution_time),
     };
     let addr = SocketAddr::new(args.bind, args.port);
     match runtime.block_on(serve(addr, dist, store, limits, args.engine)) {

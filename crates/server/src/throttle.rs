@@ -6,13 +6,16 @@
 //! * `0x80072322` "Number of requests exceeded the limit of N over time window of S
 //!   seconds." (`Retry-After`: until the oldest request of the window leaves it);
 //! * `0x80072326` "Number of concurrent requests exceeded the limit of N."
-//!   (`Retry-After: 1`).
+//!   (`Retry-After: 1`);
+//! * `0x80072321` "Combined execution time of incoming requests exceeded limit of N
+//!   milliseconds over time window of S seconds." (Dataverse: 20 minutes of server time
+//!   in 5 minutes; `Retry-After`: until enough of the window's time has left it). A
+//!   request's time counts from when it is admitted until its answer is ready.
 //!
-//! (Dataverse's third limit, combined execution time, `0x80072321`, is not modelled.)
 //! A `$batch` is one request, as in Dataverse, whatever it holds. Refused requests do
 //! not count. The limits are `mailsync serve --max-requests-per-5min N
-//! --max-concurrent N` (and `--throttle-window SECS` for tests); sign-in itself is not
-//! limited (it runs before a user is known).
+//! --max-concurrent N --max-execution-time SECS` (and `--throttle-window SECS` for
+//! tests); sign-in itself is not limited here (it runs before a user is known).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -30,6 +33,8 @@ use crate::auth::CurrentUser;
 pub const REQUESTS_EXCEEDED: &str = "0x80072322";
 /// Number of concurrent requests.
 pub const CONCURRENCY_EXCEEDED: &str = "0x80072326";
+/// Combined execution time over the time window.
+pub const EXECUTION_TIME_EXCEEDED: &str = "0x80072321";
 
 /// The limits in force.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,15 +42,19 @@ pub struct Limits {
     pub max_requests: u32,
     pub window: Duration,
     pub max_concurrent: u32,
+    /// Server time a user's requests may take in the window.
+    pub max_execution: Duration,
 }
 
 impl Default for Limits {
-    /// Dataverse's: 6,000 requests in 5 minutes, 52 at once.
+    /// Dataverse's: 6,000 requests and 20 minutes of execution time in 5 minutes, 52
+    /// at once.
     fn default() -> Self {
         Limits {
             max_requests: 6000,
             window: Duration::from_secs(300),
             max_concurrent: 52,
+            max_execution: Duration::from_secs(1200),
         }
     }
 }
@@ -54,6 +63,40 @@ impl Default for Limits {
 struct Load {
     recent: VecDeque<Instant>,
     active: u32,
+    /// Finished requests in the window: when each ended and how long it ran.
+    spent: VecDeque<(Instant, Duration)>,
+    spent_total: Duration,
+}
+
+impl Load {
+    fn forget_before(&mut self, now: Instant, window: Duration) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
+            self.recent.pop_front();
+        }
+        while let Some(&(end, took)) = self.spent.front() {
+            if now.duration_since(end) < window {
+                break;
+            }
+            self.spent.pop_front();
+            self.spent_total = self.spent_total.saturating_sub(took);
+        }
+    }
+
+    /// How long until the window's execution time is under `max` again.
+    fn execution_wait(&self, now: Instant, window: Duration, max: Duration) -> Duration {
+        let mut left = self.spent_total;
+        for &(end, took) in &self.spent {
+            left = left.saturating_sub(took);
+            if left < max {
+                return window.saturating_sub(now.duration_since(end));
+            }
+        }
+        window
+    }
 }
 
 /// The per-user counters.
@@ -70,19 +113,38 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
-/// A request in progress: leaving frees its concurrency slot.
+/// A request in progress: leaving frees its concurrency slot and counts its time.
 pub struct Slot {
     throttle: Arc<Throttle>,
     user: String,
+    started: Instant,
+    left: bool,
+}
+
+impl Slot {
+    /// The request's answer is ready at `end`.
+    pub fn leave_at(mut self, end: Instant) {
+        self.record(end);
+    }
+
+    fn record(&mut self, end: Instant) {
+        if std::mem::replace(&mut self.left, true) {
+            return;
+        }
+        if let Ok(mut users) = self.throttle.users.lock() {
+            if let Some(l) = users.get_mut(&self.user) {
+                l.active = l.active.saturating_sub(1);
+                let took = end.saturating_duration_since(self.started);
+                l.spent.push_back((end, took));
+                l.spent_total += took;
+            }
+        }
+    }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if let Ok(mut users) = self.throttle.users.lock() {
-            if let Some(l) = users.get_mut(&self.user) {
-                l.active = l.active.saturating_sub(1);
-            }
-        }
+        self.record(Instant::now());
     }
 }
 
@@ -107,13 +169,7 @@ impl Throttle {
         let l = self.limits;
         let mut users = self.users.lock().unwrap_or_else(|p| p.into_inner());
         let load = users.entry(user.to_string()).or_default();
-        while load
-            .recent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= l.window)
-        {
-            load.recent.pop_front();
-        }
+        load.forget_before(now, l.window);
         if load.active >= l.max_concurrent {
             return Err(Refusal {
                 code: CONCURRENCY_EXCEEDED,
@@ -137,11 +193,28 @@ impl Throttle {
                 retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
             });
         }
+        if load.spent_total >= l.max_execution {
+            let wait = load.execution_wait(now, l.window, l.max_execution);
+            return Err(Refusal {
+                code: EXECUTION_TIME_EXCEEDED,
+                message: format!(
+                    "Combined execution time of incoming requests exceeded limit of {} \
+                     milliseconds over time window of {} seconds. Decrease number of \
+                     concurrent requests or reduce the duration of requests and try again \
+                     later.",
+                    l.max_execution.as_millis(),
+                    l.window.as_secs()
+                ),
+                retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            });
+        }
         load.recent.push_back(now);
         load.active += 1;
         Ok(Slot {
             throttle: Arc::clone(self),
             user: user.to_string(),
+            started: now,
+            left: false,
         })
     }
 }
@@ -158,7 +231,7 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     match state.throttle.enter(&user, Instant::now()) {
         Ok(slot) => {
             let resp = next.run(request).await;
-            drop(slot);
+            slot.leave_at(Instant::now());
             resp
         }
         Err(r) => {
@@ -181,6 +254,7 @@ mod tests {
             max_requests: 3,
             window: Duration::from_secs(10),
             max_concurrent: 2,
+            max_execution: Duration::from_secs(3600),
         });
         let t0 = Instant::now();
         let a = t.enter("u", t0).unwrap();
@@ -201,5 +275,34 @@ mod tests {
             .contains("limit of 3 over time window of 10 seconds"));
         // The first two leave the window at t0 + 10 s.
         drop(t.enter("u", t0 + Duration::from_secs(10)).unwrap());
+    }
+
+    #[test]
+    fn combined_execution_time() {
+        let t = Throttle::new(Limits {
+            max_requests: 100,
+            window: Duration::from_secs(10),
+            max_concurrent: 10,
+            max_execution: Duration::from_secs(3),
+        });
+        let t0 = Instant::now();
+        let s = |n: u64| t0 + Duration::from_secs(n);
+        // Two requests of 2 s each: 4 s of the 3 s allowed.
+        t.enter("u", s(0)).unwrap().leave_at(s(2));
+        let second = t.enter("u", s(1)).unwrap();
+        // Under the limit while only 2 s are spent.
+        t.enter("u", s(2)).unwrap().leave_at(s(2));
+        second.leave_at(s(3));
+        let refused = t.enter("u", s(4)).err().unwrap();
+        assert_eq!(refused.code, EXECUTION_TIME_EXCEEDED);
+        assert!(refused
+            .message
+            .contains("exceeded limit of 3000 milliseconds over time window of 10 seconds"));
+        // The first (ended at 2 s) leaves the window at 12 s, and 2 s remain.
+        assert_eq!(refused.retry_after, 8);
+        // Someone else is not affected.
+        drop(t.enter("v", s(4)).unwrap());
+        assert!(t.enter("u", s(11)).is_err());
+        t.enter("u", s(12)).unwrap().leave_at(s(12));
     }
 }
