@@ -69,6 +69,31 @@ pub fn work(m: &Mailbox, now: Timestamp) -> Work {
     }
 }
 
+/// When `work` next has something to do for a mailbox it has nothing for at `now`:
+/// the Test & Enable's time, or the first processing time at which an enabled
+/// direction is due (a direction runs once its postpone value is at or before the
+/// processing time, so the cycle cannot come before the earliest of them). A mailbox
+/// with nothing the engine could ever run is looked at again after the polling
+/// interval. Always after `now`: the scheduler must not pick the mailbox again before
+/// that.
+pub fn next_due(m: &Mailbox, profile: &Profile, now: Timestamp) -> Timestamp {
+    let later = Timestamp(now.0 + base_interval_secs(profile));
+    let at = if let Some(at) = test_due_at(m) {
+        Some(at)
+    } else {
+        let processing = m.postpone_processing_until.unwrap_or(Timestamp(0));
+        enabled_directions(m)
+            .into_iter()
+            .map(|d| m.postponed(d).unwrap_or(Timestamp(0)))
+            .min()
+            .map(|first| first.max(processing))
+    };
+    match at {
+        Some(t) if t > now => t,
+        _ => later,
+    }
+}
+
 /// The polling interval of the profile, in seconds (at least 5 minutes).
 pub fn base_interval_secs(profile: &Profile) -> i64 {
     effective_polling_minutes(profile.min_polling_interval_minutes) * 60
@@ -143,6 +168,35 @@ mod tests {
         m.postpone_test_until = None;
         m.postpone_processing_until = None;
         assert_eq!(work(&m, Timestamp(1)), Work::Test);
+    }
+
+    #[test]
+    fn next_due_is_when_work_has_something_to_do() {
+        let p = Profile::default();
+        let now = Timestamp(10_000);
+        // Pending a test that is not due yet, never processed: due with the test.
+        let mut m = mailbox();
+        m.test_scheduled = true;
+        m.postpone_test_until = Some(Timestamp(10_400));
+        assert_eq!(work(&m, now), Work::Nothing);
+        assert_eq!(next_due(&m, &p, now), Timestamp(10_400));
+        assert_eq!(work(&m, Timestamp(10_400)), Work::Test);
+        // Processing is due but the only direction due was disabled; the other is
+        // backed off: due when it is.
+        let mut m = mailbox();
+        m.enabled_outgoing = false;
+        m.postpone_processing_until = Some(Timestamp(9_000));
+        m.postpone_sending_until = Some(Timestamp(9_000));
+        m.receiving_postponed_until = Some(Timestamp(11_200));
+        assert_eq!(work(&m, now), Work::Nothing);
+        let at = next_due(&m, &p, now);
+        assert_eq!(at, Timestamp(11_200));
+        assert_eq!(work(&m, Timestamp(at.0 - 1)), Work::Nothing);
+        m.postpone_processing_until = Some(at);
+        assert_eq!(work(&m, at), Work::Sync(vec![Direction::Incoming]));
+        // Nothing enabled: looked at again after the polling interval.
+        m.enabled_incoming = false;
+        assert_eq!(next_due(&m, &p, now), Timestamp(10_300));
     }
 
     #[test]

@@ -221,6 +221,34 @@ pub fn load(c: &Connection, id: &str) -> Result<Option<Loaded>> {
     }))
 }
 
+/// Moves a mailbox that was due but had nothing to do to when it really is due, so the
+/// scheduler does not read it again and again meanwhile. Not if someone changed its
+/// processing time (or started processing it) since it was read: theirs wins.
+pub fn postpone_processing(
+    c: &Connection,
+    id: &str,
+    as_read: Option<Timestamp>,
+    to: Timestamp,
+) -> Result<bool> {
+    let row: Option<(Option<String>, i64)> = c
+        .prepare_cached(
+            "SELECT postponemailboxprocessinguntil, processingstatecode FROM mailbox \
+             WHERE mailboxid = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        Some((current, 0)) if ts(current.clone()) == as_read => {
+            c.prepare_cached(
+                "UPDATE mailbox SET postponemailboxprocessinguntil = ?2 WHERE mailboxid = ?1",
+            )?
+            .execute(params![id, to.to_rfc3339()])?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Marks the mailbox as being processed (or not: `processingstatecode` 0).
 pub fn save_processing(c: &Connection, m: &Mailbox) -> Result<()> {
     c.prepare_cached(

@@ -80,6 +80,18 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
     };
     let work = schedule::work(&mailbox, now);
     if work == Work::Nothing {
+        // The due query only narrows the search: a candidate core finds nothing to do
+        // for would be read again at once (every pass's end wakes the scheduler), so
+        // it waits until it really is due.
+        if mailbox.state_code == 0 && mailbox.processing_state == 0 {
+            let p = profile.unwrap_or_default();
+            let to = schedule::next_due(&mailbox, &p, now);
+            let (key, read) = (mailbox.id.clone(), mailbox.postpone_processing_until);
+            engine
+                .store
+                .call(move |c| write_tx(c, |tx| db::postpone_processing(tx, &key, read, to)))
+                .await?;
+        }
         return Ok(None);
     }
     let begun = cycle::begin(&mailbox, now, &engine.config);

@@ -860,3 +860,81 @@ fn the_demo_organization_fails_as_it_really_would() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A server that accepts connections and never says a word (a hung mail server): a
+/// pass against it holds its connection until the mail timeout.
+fn stalled_server() -> i64 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    i64::from(port)
+}
+
+fn at(org: &Org, mailbox: &str, column: &str) -> Option<Timestamp> {
+    org.col::<Option<String>>(mailbox, column)
+        .and_then(|t| Timestamp::parse(&t))
+        .map(|p| p.at)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_due_mailbox_with_nothing_to_do_is_not_read_again_until_it_is_due() {
+    let org = Org::new("idle");
+    let p = org.profile("Test IMAP/SMTP", &[]);
+    let (user, pw) = org.test_user("alice");
+    let now = org.clock_now();
+    // As the scale seed leaves them: pending a test that is not due yet, never
+    // processed.
+    let pending = org.mailbox("Alice Pending Test", &p, &user, &pw);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET testemailconfigurationscheduled = 1, \
+             postponetestemailconfigurationuntil = ?2, postponemailboxprocessinguntil = NULL \
+             WHERE mailboxid = ?1",
+            params![pending, Timestamp(now.0 + 300).to_rfc3339()],
+        )
+    });
+    // Due, but the only direction due was disabled by an administrator and incoming
+    // is backed off.
+    let backed = org.mailbox("Alice Backed Off", &p, &user, &pw);
+    org.enable(&backed);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET enabledforoutgoingemail = 0, receivingpostponeduntil = ?2 \
+             WHERE mailboxid = ?1",
+            params![backed, Timestamp(now.0 + 1200).to_rfc3339()],
+        )
+    });
+    let first = org.engine.dispatch().await.unwrap();
+    assert_eq!(first.len(), 2, "both are candidates once");
+    for pass in first {
+        assert_eq!(pass.await.unwrap(), None, "nothing to do yet");
+    }
+    assert!(
+        org.engine.dispatch().await.unwrap().is_empty(),
+        "not read again before they are due"
+    );
+    assert_eq!(
+        at(&org, &pending, "postponemailboxprocessinguntil"),
+        Some(Timestamp(now.0 + 300))
+    );
+    assert_eq!(
+        at(&org, &backed, "postponemailboxprocessinguntil"),
+        Some(Timestamp(now.0 + 1200))
+    );
+    org.clock.advance(300);
+    let o = org.engine.run_due().await.unwrap();
+    assert_eq!(o.len(), 1);
+    assert!(o[0].test, "the test runs when it is due");
+    org.clock.advance(900);
+    let o = org.engine.run_due().await.unwrap();
+    assert!(
+        o.iter().any(|o| !o.test),
+        "the backed-off mailbox synchronizes"
+    );
+    assert_eq!(org.col::<i64>(&backed, "processedtimes"), 1);
+}
