@@ -55,29 +55,54 @@ pub struct Candidate {
 }
 
 /// Mailboxes whose processing or Test & Enable is due by `now` (core's `schedule::work`
-/// decides for each; this only narrows the search), most overdue first.
-pub fn due(c: &Connection, now: Timestamp, limit: usize) -> Result<Vec<Candidate>> {
+/// decides for each; this only narrows the search), most overdue first, profile by
+/// profile: at most `free(profile, max connections)` of each (`None`: no profile), so
+/// a profile with many overdue mailboxes and no free connection cannot crowd out the
+/// due mailboxes of the others.
+pub fn due(
+    c: &Connection,
+    now: Timestamp,
+    total: usize,
+    free: impl Fn(Option<&str>, i64) -> usize,
+) -> Result<Vec<Candidate>> {
+    let profiles: Vec<(Option<String>, i64)> = c
+        .prepare_cached(
+            "SELECT emailserverprofileid, maxconcurrentconnections FROM emailserverprofile \
+             UNION ALL SELECT NULL, 10",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     let mut stmt = c.prepare_cached(
-        "SELECT m.mailboxid, m.emailserverprofile, COALESCE(p.maxconcurrentconnections, 10) \
-         FROM mailbox m LEFT JOIN emailserverprofile p ON p.emailserverprofileid = m.emailserverprofile \
-         WHERE m.statecode = 0 AND m.processingstatecode = 0 \
-           AND (m.postponemailboxprocessinguntil IS NULL OR m.postponemailboxprocessinguntil <= ?1) \
+        "SELECT m.mailboxid FROM mailbox m \
+         WHERE m.emailserverprofile IS ?1 AND m.statecode = 0 AND m.processingstatecode = 0 \
+           AND (m.postponemailboxprocessinguntil IS NULL OR m.postponemailboxprocessinguntil <= ?2) \
            AND (m.testemailconfigurationscheduled = 1 \
                 OR (m.enabledforincomingemail = 1 AND m.incomingemaildeliverymethod = 2) \
                 OR (m.enabledforoutgoingemail = 1 AND m.outgoingemaildeliverymethod = 2) \
                 OR (m.enabledforact = 1 AND m.actdeliverymethod = 1)) \
-         ORDER BY m.postponemailboxprocessinguntil LIMIT ?2",
+         ORDER BY m.postponemailboxprocessinguntil LIMIT ?3",
     )?;
-    let rows = stmt
-        .query_map(params![now.to_rfc3339(), limit as i64], |r| {
-            Ok(Candidate {
-                mailbox: r.get(0)?,
-                profile: r.get(1)?,
-                max_connections: r.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    let mut out = Vec::new();
+    for (profile, max_connections) in profiles {
+        let limit = free(profile.as_deref(), max_connections).min(total - out.len());
+        if limit == 0 {
+            continue;
+        }
+        let ids = stmt
+            .query_map(params![profile, now.to_rfc3339(), limit as i64], |r| {
+                r.get::<_, String>(0)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.extend(ids.into_iter().map(|mailbox| Candidate {
+            mailbox,
+            profile: profile.clone(),
+            max_connections,
+        }));
+        if out.len() >= total {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// A mailbox as the engine processes it.

@@ -42,8 +42,9 @@ use crate::store::{Store, StoreError};
 
 /// How many due mailboxes one look at the schedule takes at most.
 const DUE_PER_TICK: usize = 2000;
-/// Candidates read beyond the known profiles' free connections.
-const NEW_PROFILE_SLACK: usize = 50;
+/// Candidates read beyond a profile's free connections: mailboxes whose pass has just
+/// started are still due in the database and are skipped.
+const STARTING_SLACK: usize = 8;
 
 /// `mailsync serve`'s options for the engine.
 #[derive(Debug, Clone, clap::Args)]
@@ -150,13 +151,35 @@ impl Engine {
         self: &Arc<Self>,
     ) -> Result<Vec<JoinHandle<Option<Outcome>>>, StoreError> {
         let now = self.clock.now();
-        // No more candidates than connections are free (and some for profiles not seen
-        // yet): a full profile's due mailboxes would only be read to be skipped.
-        let limit = self.dispatch.lock().map_or(DUE_PER_TICK, |d| {
-            let free: usize = d.limits.values().map(|(_, s)| s.available_permits()).sum();
-            (free + NEW_PROFILE_SLACK).min(DUE_PER_TICK)
-        });
-        let due = self.store.call(move |c| db::due(c, now, limit)).await?;
+        // Each profile's due mailboxes up to its free connections (a few more: some
+        // may be starting already), so a full profile's are not read only to be
+        // skipped and cannot hide another profile's.
+        let free: HashMap<String, (i64, usize)> = self.dispatch.lock().map_or_else(
+            |_| HashMap::new(),
+            |d| {
+                d.limits
+                    .iter()
+                    .map(|(k, (limit, s))| (k.clone(), (*limit, s.available_permits())))
+                    .collect()
+            },
+        );
+        let due = self
+            .store
+            .call(move |c| {
+                db::due(c, now, DUE_PER_TICK, |profile, max| {
+                    let limit = max.clamp(1, 300);
+                    let permits = match free.get(profile.unwrap_or_default()) {
+                        Some((known, permits)) if *known == limit => *permits,
+                        _ => limit as usize,
+                    };
+                    if permits == 0 {
+                        0
+                    } else {
+                        permits + STARTING_SLACK
+                    }
+                })
+            })
+            .await?;
         let mut passes = Vec::new();
         for candidate in due {
             let permit = {

@@ -938,3 +938,44 @@ async fn a_due_mailbox_with_nothing_to_do_is_not_read_again_until_it_is_due() {
     );
     assert_eq!(org.col::<i64>(&backed, "processedtimes"), 1);
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_profile_without_free_connections_does_not_hold_up_another() {
+    let org = Org::with_args("fair", |a| a.mail_timeout = 2);
+    let stalled = stalled_server();
+    let busy = org.profile(
+        "Busy",
+        &[
+            ("incomingportnumber", Integer(stalled)),
+            ("incomingusessl", Integer(0)),
+            ("maxconcurrentconnections", Integer(1)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let hour_ago = Timestamp(org.clock_now().0 - 3600).to_rfc3339();
+    // More overdue mailboxes than a look used to read.
+    for i in 0..60 {
+        let m = org.mailbox(&format!("Alice Busy {i}"), &busy, &user, &pw);
+        org.enable(&m);
+        org.sql(|c| {
+            c.execute(
+                "UPDATE mailbox SET postponemailboxprocessinguntil = ?2 WHERE mailboxid = ?1",
+                params![m, hour_ago],
+            )
+        });
+    }
+    let other = org.profile("Other", &[]);
+    let b = org.mailbox("Bob Other", &other, &user, &pw);
+    org.enable(&b);
+    let first = org.engine.dispatch().await.unwrap();
+    let second = org.engine.dispatch().await.unwrap();
+    assert_eq!(
+        first.len() + second.len(),
+        2,
+        "one of the busy profile's (its only connection) and the other profile's"
+    );
+    for pass in first.into_iter().chain(second) {
+        pass.await.unwrap();
+    }
+    assert_eq!(org.col::<i64>(&b, "processedtimes"), 1);
+}
