@@ -370,6 +370,8 @@ write_env() {
     echo "MAIL_MAILDIR_ROOT=$MAILDATA/mail"
     echo "MAIL_USERS_FILE=$MAILDATA/users"
     echo "MAIL_REJECT_RCPT=reject@$DOMAIN"
+    echo "MAIL_DEFER_RCPT=defer@$DOMAIN"
+    echo "MAIL_HANGUP_RCPT=hangup@$DOMAIN"
     echo "MAIL_TEST_USERS=$(IFS=,; echo "${TEST_USERS[*]}")"
     for u in "${TEST_USERS[@]}"; do
       echo "MAIL_USER_${u^^}=$u"

@@ -295,6 +295,22 @@ pub static ENTRIES: &[Entry] = &[
         source: LOGGING,
     },
     Entry {
+        id: "email-server-deferred",
+        title: "The email server asked to try again later",
+        nature: Nature::Transient,
+        scope: Scope::Mailbox,
+        direction: Some(Direction::Outgoing),
+        phrases: &["asked to try again later"],
+        codes: &[],
+        http: &[],
+        cause: "The outgoing email server did not take the email now but asked to try again later (an SMTP 4xx answer: greylisting of a new sender or recipient, a full queue, a temporary limit). The email stays Pending Send.",
+        resolution: &[
+            "No action needed for occasional occurrences: the email is sent again at the next synchronization, and the error becomes permanent only after 10 attempts in a row.",
+            "If it persists, ask the mail server's administrator why it defers the mailbox's email (greylisting, rate limits, a full disk).",
+        ],
+        source: LOGGING,
+    },
+    Entry {
         id: "recipient-refused",
         title: "The email server refused a recipient",
         nature: Nature::Permanent,

@@ -39,6 +39,7 @@ pub mod codes {
     pub const UNREACHABLE: i64 = 53;
     pub const RECIPIENT_REFUSED: i64 = 60;
     pub const SERVER_BUSY: i64 = 126;
+    pub const SERVER_DEFERRED: i64 = 61;
     pub const UNKNOWN: i64 = 2;
     /// Information: a Test & Enable passed, or was run.
     pub const TEST_COMPLETED: i64 = 1;
@@ -121,11 +122,20 @@ pub fn describe(
             None,
             format!("The mailbox location could not be determined while {} for the mailbox {m}: {server} could not be found. The mailbox {m} has been disabled for {} and the owner of the associated email server profile {p} has been notified.", w.doing, w.doing),
         ),
-        FailureKind::Refused | FailureKind::Timeout => (
+        FailureKind::Refused | FailureKind::Timeout | FailureKind::Closed => (
             codes::UNREACHABLE,
             None,
             format!("{subject} for the mailbox {m} because the connection to the email server failed: {server} {}. The owner of the email server profile {p} has been notified. The system will try to {} again later.",
-                if failure.kind == FailureKind::Refused { "refused the connection" } else { "did not answer in time" }, w.verb),
+                match failure.kind {
+                    FailureKind::Refused => "refused the connection",
+                    FailureKind::Closed => "closed the connection",
+                    _ => "did not answer in time",
+                }, w.verb),
+        ),
+        FailureKind::Deferred => (
+            codes::SERVER_DEFERRED,
+            None,
+            format!("{subject} for the mailbox {m} because the email server {server} asked to try again later. The system will try to {} again later.", w.verb),
         ),
         FailureKind::Auth | FailureKind::NoCredentials | FailureKind::Http(401)
             if profile_credentials(profile, dir) =>
@@ -159,7 +169,7 @@ pub fn describe(
             None,
             format!("{subject} because the email address of the mailbox {m} requires an approval by an Office 365 administrator. The mailbox has been disabled for {} and the owner of the email server profile {p} has been notified.", w.doing),
         ),
-        FailureKind::Http(_) | FailureKind::Protocol => (
+        FailureKind::Http(_) | FailureKind::Protocol | FailureKind::Rejected => (
             codes::UNKNOWN,
             match failure.kind {
                 FailureKind::Http(s) => Some(s),

@@ -217,6 +217,14 @@ pub enum FailureKind {
     NoCredentials,
     /// The server said something unexpected.
     Protocol,
+    /// The connection broke mid-conversation (the server hung up, a reset).
+    Closed,
+    /// Outgoing: the server asked to try an email again later (an SMTP 4xx:
+    /// greylisting, a full queue).
+    Deferred,
+    /// Outgoing: the server refused an email for good (an SMTP 5xx to MAIL FROM,
+    /// RCPT TO or DATA); only that email fails.
+    Rejected,
     /// An HTTP status from Exchange Web Services.
     Http(u16),
     /// The mailbox's address is not approved (the engine's own check).

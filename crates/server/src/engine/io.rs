@@ -34,6 +34,9 @@ fn failure(plan: &Plan, f: mail::Failure) -> ConnectionFailure {
         mail::FailureKind::Tls => FailureKind::Tls,
         mail::FailureKind::Auth => FailureKind::Auth,
         mail::FailureKind::Protocol => FailureKind::Protocol,
+        mail::FailureKind::Closed => FailureKind::Closed,
+        mail::FailureKind::Deferred => FailureKind::Deferred,
+        mail::FailureKind::Rejected => FailureKind::Rejected,
         mail::FailureKind::Http(s) => FailureKind::Http(s),
     };
     ConnectionFailure {

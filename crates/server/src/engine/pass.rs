@@ -254,15 +254,16 @@ async fn sync_direction(
                 }
                 Ok(results) => {
                     let (mut sent, mut failed) = (0, 0);
+                    let mut transient = None;
                     for (p, r) in pending.into_iter().zip(results) {
                         match r {
                             Ok(()) => {
                                 sent += 1;
                                 taken.sent.push((p, true));
                             }
-                            // The server refused this email (a recipient, the sender,
-                            // the content): it fails alone.
-                            Err(f) if f.kind == FailureKind::Protocol => {
+                            // The server refused this email for good (a recipient, the
+                            // sender, the content): it fails alone.
+                            Err(f) if f.kind == FailureKind::Rejected => {
                                 failed += 1;
                                 let error = recipient_refused(&p.subject, mailbox, &f.message);
                                 taken.email_failures.push(EmailFailure {
@@ -274,12 +275,20 @@ async fn sync_direction(
                                 });
                                 taken.sent.push((p, false));
                             }
-                            Err(_) => taken.attempted.push(p),
+                            // Not now (a 4xx, the connection lost): it stays Pending Send
+                            // and the direction is retried like any transient failure.
+                            Err(f) => {
+                                transient.get_or_insert(f);
+                                taken.attempted.push(p);
+                            }
                         }
                     }
-                    DirectionResult::Done {
-                        items: sent,
-                        failed,
+                    match transient {
+                        Some(f) => DirectionResult::Failed(f),
+                        None => DirectionResult::Done {
+                            items: sent,
+                            failed,
+                        },
                     }
                 }
             }

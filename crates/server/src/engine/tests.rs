@@ -979,3 +979,77 @@ async fn a_profile_without_free_connections_does_not_hold_up_another() {
     }
     assert_eq!(org.col::<i64>(&b, "processedtimes"), 1);
 }
+
+/// An email from `mailbox` to `to`, Pending Send; returns its id.
+fn pending_email(org: &Org, mailbox: &str, to: &str) -> String {
+    let id = new_guid().unwrap();
+    insert(
+        org,
+        "email",
+        &[
+            ("activityid", Text(id.clone())),
+            ("subject", Text(format!("To {to}"))),
+            ("torecipients", Text(to.into())),
+            ("directioncode", Integer(1)),
+            ("statuscode", Integer(6)),
+            ("sendermailboxid", Text(mailbox.into())),
+        ],
+    );
+    id
+}
+
+fn email_status(org: &Org, id: &str) -> (i64, i64) {
+    org.sql(|c| {
+        c.query_row(
+            "SELECT statuscode, deliveryattempts FROM email WHERE activityid = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    })
+}
+
+#[test]
+fn a_deferred_or_cut_off_email_stays_pending_and_is_retried() {
+    let org = Org::new("defer");
+    let p = org.profile("Test IMAP/SMTP", &[]);
+    let (user, pw) = org.test_user("alice");
+    let domain = org.mail.var("MAIL_DOMAIN");
+    let m = org.mailbox("Alice Greylisted", &p, &user, &pw);
+    org.enable(&m);
+    let deferred = pending_email(&org, &m, &org.mail.var("MAIL_DEFER_RCPT"));
+    let good = pending_email(&org, &m, &format!("bob@{domain}"));
+    org.run();
+    assert_eq!(email_status(&org, &deferred), (6, 1), "still Pending Send");
+    assert_eq!(email_status(&org, &good).0, 3, "the other one is Sent");
+    assert!(org.alerts(&deferred).is_empty(), "no email-level alert");
+    let on_mailbox = org.alerts(&m);
+    assert_eq!(on_mailbox.len(), 1, "{on_mailbox:?}");
+    assert_eq!(on_mailbox[0].0, 2, "a Warning: it is retried");
+    assert!(
+        on_mailbox[0].2.contains("asked to try again later") && on_mailbox[0].3.contains("451"),
+        "{on_mailbox:?}"
+    );
+    assert!(org.col::<bool>(&m, "enabledforoutgoingemail"));
+    assert_eq!(org.col::<i64>(&m, "lastsyncerrorcount"), 1);
+    // Sent again at the retry.
+    org.clock.advance(300);
+    org.run();
+    assert_eq!(email_status(&org, &deferred), (6, 2));
+    assert_eq!(org.col::<i64>(&m, "lastsyncerrorcount"), 2);
+
+    // The server hanging up mid-transaction: a connection failure, retried.
+    let h = org.mailbox("Alice Cut Off", &p, &user, &pw);
+    org.enable(&h);
+    let cut = pending_email(&org, &h, &org.mail.var("MAIL_HANGUP_RCPT"));
+    org.run();
+    assert_eq!(email_status(&org, &cut), (6, 1));
+    assert!(org.alerts(&cut).is_empty());
+    assert!(org.col::<bool>(&h, "enabledforoutgoingemail"));
+    let on_profile = org.alerts(&p);
+    assert!(
+        on_profile
+            .iter()
+            .any(|a| a.0 == 2 && a.2.contains("closed the connection")),
+        "{on_profile:?}"
+    );
+}

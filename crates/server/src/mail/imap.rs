@@ -799,7 +799,7 @@ mod tests {
         assert_eq!(first, b"* 1 FETCH (BODY[] {5}\r\nab\r\nc UID 7)");
         assert_eq!(read_response(&mut conn).await.unwrap(), b"* OK done");
         let err = read_response(&mut conn).await.unwrap_err();
-        assert_eq!(err.kind, FailureKind::Protocol);
+        assert_eq!(err.kind, FailureKind::Closed);
 
         let huge = format!("* 1 FETCH (BODY[] {{{}}}\r\n", MAX_LITERAL + 1).into_bytes();
         let mut conn = Conn::new(&huge[..], Duration::from_secs(1));

@@ -136,8 +136,17 @@ pub enum FailureKind {
     /// The server refused the credentials (IMAP NO/BAD to LOGIN, POP3 -ERR to USER/PASS,
     /// SMTP 535, HTTP 401).
     Auth,
-    /// The server answered something unexpected, refused a command, or hung up.
+    /// The server answered something unexpected or refused a command.
     Protocol,
+    /// The connection broke mid-conversation: the server hung up or the network
+    /// reset it.
+    Closed,
+    /// SMTP: the server refused this message for good (a 5xx to MAIL FROM, RCPT TO or
+    /// DATA), or it can never be sent (no or malformed recipients, too big).
+    Rejected,
+    /// SMTP: the server asked to try this message again later (a 4xx: greylisting, a
+    /// full queue).
+    Deferred,
     /// An HTTP status that is neither success nor 401.
     Http(u16),
 }

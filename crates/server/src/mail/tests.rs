@@ -665,7 +665,7 @@ async fn smtp_a_refused_recipient_fails_only_its_message() {
     assert_eq!(results.len(), 3);
     assert_eq!(results[0], Ok(()));
     let f = results[1].clone().unwrap_err();
-    assert_eq!((f.kind, f.stage), (FailureKind::Protocol, "rcpt"), "{f}");
+    assert_eq!((f.kind, f.stage), (FailureKind::Rejected, "rcpt"), "{f}");
     assert!(
         f.message.starts_with("550 ") && f.message.contains(&reject),
         "{f}"
@@ -833,8 +833,6 @@ async fn hostile_imap_servers_are_protocol_failures() {
     let cases: Vec<Case> = vec![
         (b"HTTP/1.1 400 Bad Request\r\n", vec![], "greeting"),
         (b"* BYE too many connections\r\n", vec![], "greeting"),
-        (b"", vec![], "greeting"),
-        (b"* OK hi\r\n", vec![b"* garbage\r\n"], "login"),
         (b"* OK hi\r\n", vec![b"{tag} MAYBE\r\n"], "login"),
         (
             b"* OK hi\r\n",
@@ -867,20 +865,28 @@ async fn hostile_imap_servers_are_protocol_failures() {
             ],
             "fetch",
         ),
-        (
-            b"* OK hi\r\n",
-            vec![
-                login_ok,
-                b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK\r\n",
-                b"* 1 FETCH (UID 1 BODY[HEADER] {10}\r\nshort",
-            ],
-            "fetch",
-        ),
     ];
     for (greeting, script, stage) in cases {
         let f = imap_against(greeting, &script).await;
         assert_eq!((f.kind, f.stage), (FailureKind::Protocol, stage), "{f}");
     }
+    // A literal cut short by the server hanging up: the connection is gone, not
+    // misunderstood.
+    let f = imap_against(
+        b"* OK hi\r\n",
+        &[
+            login_ok,
+            b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK\r\n",
+            b"* 1 FETCH (UID 1 BODY[HEADER] {10}\r\nshort",
+        ],
+    )
+    .await;
+    assert_eq!((f.kind, f.stage), (FailureKind::Closed, "fetch"), "{f}");
+    let f = imap_against(b"", &[]).await;
+    assert_eq!((f.kind, f.stage), (FailureKind::Closed, "greeting"), "{f}");
+    // Untagged garbage, then nothing: the server hung up before answering.
+    let f = imap_against(b"* OK hi\r\n", &[b"* garbage\r\n"]).await;
+    assert_eq!((f.kind, f.stage), (FailureKind::Closed, "login"), "{f}");
     let huge = vec![b'x'; 2 * 1024 * 1024];
     let f = imap_against(&huge, &[]).await;
     assert_eq!(f.kind, FailureKind::Protocol, "{f}");
