@@ -114,7 +114,7 @@ const profile = await call('POST', 'emailserverprofiles', {
   incomingcredentialretrieval: 0, outgoingcredentialretrieval: 0,
   incomingauthenticationprotocol: 3, outgoingauthenticationprotocol: 3,
   incomingusessl: true, outgoingusessl: true,
-  incomingportnumber: Number(mail.MAIL_IMAPS_PORT), outgoingportnumber: Number(mail.MAIL_SMTP_PORT),
+  incomingportnumber: Number(mail.MAIL_IMAP_PORT), outgoingportnumber: Number(mail.MAIL_SMTP_PORT),
   maxconcurrentconnections: CONNECTIONS,
 }, { Prefer: 'return=representation' });
 const users = Array.from({ length: N }, (_, k) => ({ id: randomUUID(), i: k + 1 }));

@@ -125,9 +125,10 @@ impl Org {
             ("outgoingcredentialretrieval", Integer(0)),
             ("incomingusessl", Integer(1)),
             ("outgoingusessl", Integer(1)),
+            // SSL on IMAP's usual port: STARTTLS.
             (
                 "incomingportnumber",
-                Integer(self.mail.port("MAIL_IMAPS_PORT")),
+                Integer(self.mail.port("MAIL_IMAP_PORT")),
             ),
             (
                 "outgoingportnumber",
@@ -480,35 +481,46 @@ fn a_server_down_is_retried_ten_times_then_permanent() {
 }
 
 #[test]
-fn tls_against_a_plain_port_or_a_self_signed_certificate_is_a_secure_connection_error() {
+fn ssl_on_a_usual_port_is_starttls_and_an_untrusted_certificate_a_secure_connection_error() {
     let org = Org::new("tls");
     let (user, pw) = org.test_user("alice");
-    let plain = org.profile(
-        "TLS on a plain port",
-        &[(
-            "incomingportnumber",
-            Integer(org.mail.port("MAIL_IMAP_PORT")),
-        )],
-    );
-    let selfsigned = org.profile(
-        "Self-signed",
-        &[
-            (
-                "incomingserverlocation",
-                Text(org.mail.var("MAIL_SELFSIGNED_HOST")),
-            ),
-            (
-                "incomingportnumber",
-                Integer(org.mail.port("MAIL_IMAPS_SELFSIGNED_PORT")),
-            ),
-        ],
-    );
-    for p in [&plain, &selfsigned] {
-        let m = org.mailbox("Alice TLS", p, &user, &pw);
+    let selfsigned = org.mail.var("MAIL_SELFSIGNED_HOST");
+    // (server type, port): IMAP and POP3 with Use SSL on ports that are not their
+    // implicit-TLS ones, so they secure the session with STARTTLS / STLS.
+    for (server_type, port, selfsigned_port) in [
+        (4, "MAIL_IMAP_PORT", "MAIL_IMAP_SELFSIGNED_PORT"),
+        (1, "MAIL_POP3_PORT", "MAIL_POP3_SELFSIGNED_PORT"),
+    ] {
+        let good = org.profile(
+            &format!("STARTTLS {server_type}"),
+            &[
+                ("servertype", Integer(server_type)),
+                ("incomingportnumber", Integer(org.mail.port(port))),
+            ],
+        );
+        let m = org.mailbox("Alice STARTTLS", &good, &user, &pw);
+        org.schedule_test(&m);
+        org.run();
+        assert!(org.col::<bool>(&m, "enabledforincomingemail"), "{port}");
+        assert_eq!(org.col::<i64>(&m, "incomingemailstatus"), 1);
+        // The same server's STARTTLS listener that presents a self-signed certificate:
+        // the upgrade happens and the certificate is refused.
+        let bad = org.profile(
+            &format!("Self-signed {server_type}"),
+            &[
+                ("servertype", Integer(server_type)),
+                ("incomingserverlocation", Text(selfsigned.clone())),
+                (
+                    "incomingportnumber",
+                    Integer(org.mail.port(selfsigned_port)),
+                ),
+            ],
+        );
+        let m = org.mailbox("Alice Self-signed", &bad, &user, &pw);
         org.schedule_test(&m);
         org.run();
         assert!(!org.col::<bool>(&m, "enabledforincomingemail"));
-        let alerts = org.alerts(p);
+        let alerts = org.alerts(&bad);
         assert_eq!(alerts.len(), 1, "a profile-level Error: {alerts:?}");
         assert_eq!(alerts[0].0, 3);
         assert!(alerts[0]
@@ -626,11 +638,17 @@ fn a_profile_error_reaches_the_affected_mailbox_owners_when_asked() {
     org.set_org("notifymailboxownerofemailserverlevelalerts", true);
     let (user, pw) = org.test_user("alice");
     let p = org.profile(
-        "TLS on a plain port",
-        &[(
-            "incomingportnumber",
-            Integer(org.mail.port("MAIL_IMAP_PORT")),
-        )],
+        "Self-signed",
+        &[
+            (
+                "incomingserverlocation",
+                Text(org.mail.var("MAIL_SELFSIGNED_HOST")),
+            ),
+            (
+                "incomingportnumber",
+                Integer(org.mail.port("MAIL_IMAP_SELFSIGNED_PORT")),
+            ),
+        ],
     );
     let m = org.mailbox("Alice Notified", &p, &user, &pw);
     org.schedule_test(&m);
