@@ -95,6 +95,21 @@ fn record_error(m: &mut Mailbox, e: &SyncError, at: Timestamp) -> i64 {
     streak
 }
 
+/// The directions the current error streak is about: a transient failure retries its
+/// direction exactly `retry_interval_secs` after the error, so an enabled direction
+/// postponed to that moment is one that failed then. Empty when there is no streak, or
+/// when its direction has been disabled (the streak is over: it cannot recover).
+fn streak_directions(m: &Mailbox, cfg: &Config) -> Vec<Direction> {
+    let Some(at) = m.last_error_on.filter(|_| m.last_error_count > 0) else {
+        return Vec::new();
+    };
+    let retry = Timestamp(at.0 + cfg.retry_interval_secs);
+    DIRECTIONS
+        .into_iter()
+        .filter(|d| m.uses_sss(*d) && m.enabled(*d) && m.postponed(*d) == Some(retry))
+        .collect()
+}
+
 /// `mailboxstatus`, "all directions together": a failure if any direction synchronized
 /// through server-side synchronization failed, a success when none failed and one at
 /// least succeeded (a direction the profile cannot carry is not run), not run
@@ -204,8 +219,14 @@ pub fn finish_sync(
     }
     if !any_failure {
         out.last_success = Some(ended);
-        out.last_error_count = 0;
-        out.transient_failures = 0;
+        // Another direction's success says nothing about the failing one: a down
+        // incoming server must still reach the retry limit while outgoing email flows
+        // between its retries. The streak ends when its own direction succeeds.
+        let streak = streak_directions(m, cfg);
+        if streak.is_empty() || results.iter().any(|(d, _)| streak.contains(d)) {
+            out.last_error_count = 0;
+            out.transient_failures = 0;
+        }
     }
     out.items_processed = items;
     out.items_failed = failed_items;
@@ -390,6 +411,50 @@ mod tests {
         assert_eq!(m.transient_failures, cfg.retry_limit - 1);
         assert_eq!(m.processing_state, 0);
         assert_eq!(m.processed_times, cfg.retry_limit);
+    }
+
+    #[test]
+    fn only_the_failing_direction_recovering_ends_the_streak() {
+        let cfg = Config {
+            retry_limit: 3,
+            retry_interval_secs: 900,
+            ..Config::default()
+        };
+        let ok = || DirectionResult::Done {
+            items: 0,
+            failed: 0,
+        };
+        let p = profile();
+        let sync = |m: &Mailbox, results: &[(Direction, DirectionResult)], t: i64| {
+            finish_sync(m, &p, results, Timestamp(t), Timestamp(t), &cfg).mailbox
+        };
+        let mut m = mailbox();
+        m = sync(
+            &m,
+            &[(Direction::Incoming, down()), (Direction::Outgoing, ok())],
+            0,
+        );
+        assert_eq!(m.last_error_count, 1);
+        // Outgoing alone, between incoming's retries: the streak goes on.
+        m = sync(&m, &[(Direction::Outgoing, ok())], 300);
+        assert_eq!((m.last_error_count, m.transient_failures), (1, 1));
+        assert_eq!(m.last_success, Some(Timestamp(300)));
+        m = sync(&m, &[(Direction::Incoming, down())], 900);
+        m = sync(&m, &[(Direction::Outgoing, ok())], 1200);
+        assert_eq!(m.last_error_count, 2);
+        // Incoming recovering ends it.
+        let recovered = sync(&m, &[(Direction::Incoming, ok())], 1800);
+        assert_eq!(
+            (recovered.last_error_count, recovered.transient_failures),
+            (0, 0)
+        );
+        // Or it reaches the limit and the direction stops.
+        m = sync(&m, &[(Direction::Incoming, down())], 1800);
+        assert!(!m.enabled_incoming);
+        assert_eq!(m.last_error_count, 3);
+        // Then nothing can recover from it: the next success ends the streak.
+        m = sync(&m, &[(Direction::Outgoing, ok())], 2100);
+        assert_eq!(m.last_error_count, 0);
     }
 
     #[test]

@@ -1071,3 +1071,54 @@ fn a_deferred_or_cut_off_email_stays_pending_and_is_retried() {
         "{on_profile:?}"
     );
 }
+
+#[test]
+fn outgoing_email_between_retries_does_not_save_a_down_incoming_server() {
+    // Not Dataverse's 10 x 5 minutes: 3 attempts, 15 minutes apart.
+    let org = Org::with_args("streak", |a| {
+        a.retry_limit = 3;
+        a.retry_interval = 900;
+    });
+    let p = org.profile(
+        "Incoming down",
+        &[
+            ("incomingportnumber", Integer(9)),
+            ("incomingusessl", Integer(0)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Streak", &p, &user, &pw);
+    org.enable(&m);
+    let start = org.clock_now().0;
+    let mut attempts = Vec::new();
+    let mut disabled_at = None;
+    for _ in 0..12 {
+        let before: i64 = org.col(&m, "lastsyncerrorcount");
+        let o = org.run();
+        let after: i64 = org.col(&m, "lastsyncerrorcount");
+        if after > before {
+            attempts.push(org.clock_now().0 - start);
+        }
+        if !o.is_empty() && disabled_at.is_none() {
+            assert!(
+                after >= before,
+                "a cycle of outgoing alone ended the streak"
+            );
+        }
+        if disabled_at.is_none() && !org.col::<bool>(&m, "enabledforincomingemail") {
+            disabled_at = Some(org.clock_now().0 - start);
+        }
+        org.clock.advance(300);
+    }
+    assert_eq!(attempts, vec![0, 900, 1800], "retried at the interval");
+    assert_eq!(disabled_at, Some(1800), "disabled at the third attempt");
+    assert_eq!(org.col::<i64>(&m, "incomingemailstatus"), 2);
+    assert!(org.col::<bool>(&m, "enabledforoutgoingemail"));
+    let errors = org.alerts(&p).into_iter().filter(|a| a.0 == 3).count();
+    assert_eq!(errors, 1, "the permanent error once");
+    let cycles: i64 = org.col(&m, "processedtimes");
+    assert!(
+        cycles > 3,
+        "outgoing ran between the retries: {cycles} cycles"
+    );
+}
