@@ -95,6 +95,68 @@ fn record_error(m: &mut Mailbox, e: &SyncError, at: Timestamp) -> i64 {
     streak
 }
 
+/// What a pass writes back: its own changes (`ours` against `base`, the mailbox as the
+/// pass began processing it) over the row as it is now (`current`). A column someone
+/// else changed meanwhile (an administrator through the Web API: enabled directions,
+/// Test & Enable) keeps their value, and what the pass did not change is not written
+/// back from its stale copy.
+pub fn merge(base: &Mailbox, current: &Mailbox, ours: &Mailbox) -> Mailbox {
+    let mut out = current.clone();
+    macro_rules! take {
+        ($($f:ident),* $(,)?) => {$(
+            if ours.$f != base.$f && current.$f == base.$f {
+                out.$f = ours.$f.clone();
+            }
+        )*};
+    }
+    take!(
+        enabled_incoming,
+        enabled_outgoing,
+        enabled_act,
+        incoming_status,
+        outgoing_status,
+        act_status,
+        mailbox_status,
+        test_scheduled,
+        test_retry_count,
+        test_completed_on,
+        postpone_test_until,
+        processing_state,
+        host_id,
+        processing_last_attempted_on,
+        no_email_count,
+        no_act_count,
+        postpone_processing_until,
+        postpone_sending_until,
+        receiving_postponed_until,
+        receiving_postponed_until_act,
+        last_success,
+        last_sync_started,
+        last_error_on,
+        last_error,
+        last_error_code,
+        last_error_count,
+        items_processed,
+        items_failed,
+        transient_failures,
+        processed_times,
+        average_duration_ms,
+        last_duration_ms,
+    );
+    // A Test & Enable scheduled during the pass runs at once, not after the next
+    // cycle this pass just planned.
+    if current.test_scheduled && !base.test_scheduled {
+        out.postpone_processing_until = match (
+            out.postpone_processing_until,
+            current.postpone_processing_until,
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    out
+}
+
 /// The directions the current error streak is about: a transient failure retries its
 /// direction exactly `retry_interval_secs` after the error, so an enabled direction
 /// postponed to that moment is one that failed then. Empty when there is no streak, or
@@ -572,6 +634,37 @@ mod tests {
         m.test_retry_count = cfg.retry_limit - 1;
         let r = finish_test(&m, &profile(), &results, Timestamp(10), Timestamp(12), &cfg);
         assert!(!r.mailbox.test_scheduled && !r.mailbox.enabled_incoming);
+    }
+
+    #[test]
+    fn a_pass_writes_only_what_it_changed_and_a_concurrent_change_wins() {
+        let cfg = Config::default();
+        let base = begin(&mailbox(), Timestamp(0), &cfg);
+        let ours = finish_sync(
+            &base,
+            &profile(),
+            &[(Direction::Incoming, wrong_password())],
+            Timestamp(0),
+            Timestamp(1),
+            &cfg,
+        )
+        .mailbox;
+        assert!(!ours.enabled_incoming && ours.enabled_outgoing);
+        // Meanwhile an administrator turned outgoing off and incoming's status over.
+        let mut current = base.clone();
+        current.enabled_outgoing = false;
+        current.incoming_status = status::SUCCESS;
+        let m = merge(&base, &current, &ours);
+        assert!(!m.enabled_outgoing, "the administrator's change stays");
+        assert_eq!(m.incoming_status, status::SUCCESS, "theirs wins a conflict");
+        assert!(!m.enabled_incoming, "the pass's own change is written");
+        assert_eq!((m.processing_state, m.host_id.as_deref()), (0, None));
+        assert_eq!(m.last_error_count, 1);
+        // A test scheduled meanwhile is not pushed back to the next cycle.
+        current.test_scheduled = true;
+        current.postpone_processing_until = Some(Timestamp(1));
+        let m = merge(&base, &current, &ours);
+        assert_eq!(m.postpone_processing_until, Some(Timestamp(1)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! `Store::call`.
 
 use mailsync_core::engine::alerts::{occurrences, with_occurrences, Alert, On};
+use mailsync_core::engine::cycle::merge;
 use mailsync_core::engine::{Connection as Conn, Mailbox, OrgSettings, Profile, Regarding};
 use mailsync_core::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -290,27 +291,33 @@ pub fn save_processing(c: &Connection, m: &Mailbox) -> Result<()> {
     Ok(())
 }
 
-/// Writes back what a pass changed. A sync leaves the Test & Enable columns alone (an
-/// administrator may schedule a test meanwhile, and it must not wait for the next
-/// cycle); a test writes them too.
-pub fn save(c: &Connection, m: &Mailbox, tested: bool) -> Result<()> {
+/// Writes back what a pass changed: core's `merge` of its result (`ours`) against the
+/// mailbox as it began (`base`) over the row as it is now, read in the same
+/// transaction, so a change made meanwhile through the Web API is not overwritten
+/// with the pass's stale copy.
+pub fn save(c: &Connection, base: &Mailbox, ours: &Mailbox) -> Result<()> {
+    let current = c
+        .prepare_cached(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE mailboxid = ?1"
+        ))?
+        .query_row([&ours.id], mailbox_of)
+        .optional()?;
+    let Some((current, _, _)) = current else {
+        return Ok(());
+    };
+    let m = merge(base, &current, ours);
     c.prepare_cached(
         "UPDATE mailbox SET processingstatecode = ?2, hostid = ?3, processinglastattemptedon = ?4, \
          lastsyncstartedon = ?5, enabledforincomingemail = ?6, enabledforoutgoingemail = ?7, \
          enabledforact = ?8, incomingemailstatus = ?9, outgoingemailstatus = ?10, actstatus = ?11, \
-         noemailcount = ?12, noactcount = ?13, \
-         postponemailboxprocessinguntil = CASE WHEN ?34 = 0 AND testemailconfigurationscheduled = 1 \
-             THEN MIN(?14, COALESCE(postponemailboxprocessinguntil, ?14)) ELSE ?14 END, \
+         noemailcount = ?12, noactcount = ?13, postponemailboxprocessinguntil = ?14, \
          postponesendinguntil = ?15, receivingpostponeduntil = ?16, receivingpostponeduntilforact = ?17, \
          lastsuccessfulsynccompletedon = ?18, lastsyncerroroccurredon = ?19, lastsyncerror = ?20, \
          lastsyncerrorcode = ?21, lastsyncerrorcount = ?22, itemsprocessedforlastsync = ?23, \
          itemsfailedforlastsync = ?24, transientfailurecount = ?25, processedtimes = ?26, \
-         averagetotalduration = ?27, lastduration = ?28, \
-         mailboxstatus = CASE WHEN ?34 THEN ?29 ELSE mailboxstatus END, \
-         testemailconfigurationscheduled = CASE WHEN ?34 THEN ?30 ELSE testemailconfigurationscheduled END, \
-         testemailconfigurationretrycount = CASE WHEN ?34 THEN ?31 ELSE testemailconfigurationretrycount END, \
-         testmailboxaccesscompletedon = CASE WHEN ?34 THEN ?32 ELSE testmailboxaccesscompletedon END, \
-         postponetestemailconfigurationuntil = CASE WHEN ?34 THEN ?33 ELSE postponetestemailconfigurationuntil END \
+         averagetotalduration = ?27, lastduration = ?28, mailboxstatus = ?29, \
+         testemailconfigurationscheduled = ?30, testemailconfigurationretrycount = ?31, \
+         testmailboxaccesscompletedon = ?32, postponetestemailconfigurationuntil = ?33 \
          WHERE mailboxid = ?1",
     )?
     .execute(params![
@@ -347,7 +354,6 @@ pub fn save(c: &Connection, m: &Mailbox, tested: bool) -> Result<()> {
         m.test_retry_count,
         text(m.test_completed_on),
         text(m.postpone_test_until),
-        tested,
     ])?;
     Ok(())
 }

@@ -166,10 +166,7 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
         }
         Work::Nothing => return Ok(None),
     };
-    let outcome = commit(
-        engine, &mailbox, &profile, &org, owner, finished, taken, test,
-    )
-    .await?;
+    let outcome = commit(engine, &begun, &profile, &org, owner, finished, taken, test).await?;
     if outcome.failed && !profile.id.is_empty() {
         notice::maybe_notify(engine, &profile, default_profile.as_deref()).await?;
     }
@@ -337,6 +334,7 @@ async fn commit(
     let items = finished.mailbox.items_processed;
     let now = engine.clock.now();
     let mailbox = finished.mailbox;
+    let base = before.clone();
     let profile_id = (!profile.id.is_empty()).then(|| profile.id.clone());
     let from = before.email_address.clone().unwrap_or_default();
     let written = engine
@@ -358,7 +356,7 @@ async fn commit(
                 for p in &taken.attempted {
                     db::attempted(tx, p, now)?;
                 }
-                db::save(tx, &mailbox, test)?;
+                db::save(tx, &base, &mailbox)?;
                 let n = db::write_alerts(tx, &alerts, &mailbox.id, profile_id.as_deref(), now)?;
                 db::count_pass(tx, profile_id.as_deref(), now, test, failed, items)?;
                 Ok(n)

@@ -1122,3 +1122,93 @@ fn outgoing_email_between_retries_does_not_save_a_down_incoming_server() {
         "outgoing ran between the retries: {cycles} cycles"
     );
 }
+
+#[test]
+fn a_direction_disabled_by_a_sync_makes_the_mailbox_status_a_failure() {
+    let org = Org::with_args("mbstatus", |a| a.retry_limit = 2);
+    let p = org.profile(
+        "Down",
+        &[
+            ("incomingportnumber", Integer(9)),
+            ("incomingusessl", Integer(0)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Status", &p, &user, &pw);
+    org.enable(&m);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET mailboxstatus = 1 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    org.run();
+    assert!(org.col::<bool>(&m, "enabledforincomingemail"));
+    org.clock.advance(300);
+    org.run();
+    assert!(!org.col::<bool>(&m, "enabledforincomingemail"));
+    assert_eq!(org.col::<i64>(&m, "incomingemailstatus"), 2);
+    assert_eq!(
+        org.col::<i64>(&m, "mailboxstatus"),
+        2,
+        "all directions together follow"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_marks_the_mailbox_processed_and_keeps_an_administrators_change() {
+    let org = Org::with_args("overwrite", |a| a.mail_timeout = 2);
+    let stalled = stalled_server();
+    let p = org.profile(
+        "Hung",
+        &[
+            ("incomingportnumber", Integer(stalled)),
+            ("incomingusessl", Integer(0)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Hung", &p, &user, &pw);
+    org.enable(&m);
+    let passes = org.engine.dispatch().await.unwrap();
+    assert_eq!(passes.len(), 1);
+    // While the server keeps the pass waiting, the mailbox shows it is processed, by
+    // whom and since when.
+    let mut seen = false;
+    for _ in 0..100 {
+        if org.col::<i64>(&m, "processingstatecode") == 1 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(seen, "processingstatecode is 1 during the pass");
+    assert_eq!(
+        org.col::<Option<String>>(&m, "hostid").as_deref(),
+        Some(org.engine.config.host_id.as_str())
+    );
+    assert_eq!(
+        at(&org, &m, "processinglastattemptedon"),
+        Some(org.clock_now())
+    );
+    // An administrator turns outgoing email off meanwhile.
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET enabledforoutgoingemail = 0 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    for pass in passes {
+        pass.await.unwrap();
+    }
+    assert!(
+        !org.col::<bool>(&m, "enabledforoutgoingemail"),
+        "the administrator's change survives the pass"
+    );
+    assert_eq!(
+        org.col::<i64>(&m, "lastsyncerrorcount"),
+        1,
+        "the pass's own"
+    );
+    assert_eq!(org.col::<i64>(&m, "processingstatecode"), 0);
+    assert_eq!(org.col::<Option<String>>(&m, "hostid"), None);
+}
