@@ -209,6 +209,7 @@ fn finish_processing(m: &mut Mailbox, started: Timestamp, ended: Timestamp) {
 pub fn finish_sync(
     m: &Mailbox,
     p: &Profile,
+    org: &OrgSettings,
     results: &[(Direction, DirectionResult)],
     started: Timestamp,
     ended: Timestamp,
@@ -294,7 +295,7 @@ pub fn finish_sync(
     out.items_failed = failed_items;
     out.mailbox_status = overall_status(&out);
     finish_processing(&mut out, started, ended);
-    out.postpone_processing_until = Some(next_processing(&out, p, ended, cfg));
+    out.postpone_processing_until = Some(next_processing(&out, org, p, ended, cfg));
     Finished {
         mailbox: out,
         events,
@@ -447,6 +448,7 @@ mod tests {
             let r = finish_sync(
                 &m,
                 &p,
+                &OrgSettings::default(),
                 &[(Direction::Incoming, down())],
                 Timestamp(t),
                 Timestamp(t + 1),
@@ -488,7 +490,16 @@ mod tests {
         };
         let p = profile();
         let sync = |m: &Mailbox, results: &[(Direction, DirectionResult)], t: i64| {
-            finish_sync(m, &p, results, Timestamp(t), Timestamp(t), &cfg).mailbox
+            finish_sync(
+                m,
+                &p,
+                &OrgSettings::default(),
+                results,
+                Timestamp(t),
+                Timestamp(t),
+                &cfg,
+            )
+            .mailbox
         };
         let mut m = mailbox();
         m = sync(
@@ -525,6 +536,7 @@ mod tests {
         let r = finish_sync(
             &mailbox(),
             &profile(),
+            &OrgSettings::default(),
             &[(Direction::Incoming, wrong_password())],
             Timestamp(0),
             Timestamp(2),
@@ -559,7 +571,15 @@ mod tests {
                 },
             ),
         ];
-        let r = finish_sync(&m, &profile(), &ok, Timestamp(100), Timestamp(101), &cfg);
+        let r = finish_sync(
+            &m,
+            &profile(),
+            &OrgSettings::default(),
+            &ok,
+            Timestamp(100),
+            Timestamp(101),
+            &cfg,
+        );
         assert_eq!(r.mailbox.last_error_count, 0);
         assert_eq!(r.mailbox.last_success, Some(Timestamp(101)));
         assert_eq!(r.mailbox.no_email_count, 4);
@@ -580,7 +600,15 @@ mod tests {
                 failed: 1,
             },
         )];
-        let r = finish_sync(&m, &profile(), &got, Timestamp(100), Timestamp(101), &cfg);
+        let r = finish_sync(
+            &m,
+            &profile(),
+            &OrgSettings::default(),
+            &got,
+            Timestamp(100),
+            Timestamp(101),
+            &cfg,
+        );
         assert_eq!(
             (
                 r.mailbox.no_email_count,
@@ -643,6 +671,7 @@ mod tests {
         let ours = finish_sync(
             &base,
             &profile(),
+            &OrgSettings::default(),
             &[(Direction::Incoming, wrong_password())],
             Timestamp(0),
             Timestamp(1),

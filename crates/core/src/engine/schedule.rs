@@ -8,7 +8,7 @@
 //! off further while cycles find nothing, appointments, contacts and tasks run every 5
 //! to 15 minutes, outgoing email every 5 minutes.
 
-use super::{Config, Mailbox, Profile};
+use super::{Config, Mailbox, OrgSettings, Profile};
 use crate::report::Direction;
 use crate::rules::effective_polling_minutes;
 use crate::time::Timestamp;
@@ -25,12 +25,29 @@ pub enum Work {
     Sync(Vec<Direction>),
 }
 
-/// The directions a mailbox synchronizes through server-side synchronization and has
-/// enabled, whatever their postpone values.
-pub fn enabled_directions(m: &Mailbox) -> Vec<Direction> {
+/// Whether the engine processes `dir` of `m`: its delivery method is server-side
+/// synchronization, unless the organization processes email with the Email Router,
+/// whose job incoming and outgoing email ("Server-Side Synchronization or Email
+/// Router") then are; appointments, contacts and tasks are server-side
+/// synchronization's either way.
+pub fn engine_runs(m: &Mailbox, org: &OrgSettings, dir: Direction) -> bool {
+    m.uses_sss(dir) && (dir == Direction::Act || !org.email_router)
+}
+
+/// The directions the engine processes for a mailbox, enabled or not.
+pub fn engine_directions(m: &Mailbox, org: &OrgSettings) -> Vec<Direction> {
     DIRECTIONS
         .into_iter()
-        .filter(|d| m.uses_sss(*d) && m.enabled(*d))
+        .filter(|d| engine_runs(m, org, *d))
+        .collect()
+}
+
+/// The directions the engine processes for a mailbox and it has enabled, whatever
+/// their postpone values.
+pub fn enabled_directions(m: &Mailbox, org: &OrgSettings) -> Vec<Direction> {
+    DIRECTIONS
+        .into_iter()
+        .filter(|d| engine_runs(m, org, *d) && m.enabled(*d))
         .collect()
 }
 
@@ -46,19 +63,25 @@ pub fn test_due_at(m: &Mailbox) -> Option<Timestamp> {
     })
 }
 
-/// What is due at `now`. Inactive mailboxes and mailboxes being processed are left alone.
-pub fn work(m: &Mailbox, now: Timestamp) -> Work {
+/// What is due at `now`. Inactive mailboxes and mailboxes being processed are left
+/// alone, and so is a Test & Enable of directions that are all the Email Router's.
+pub fn work(m: &Mailbox, org: &OrgSettings, now: Timestamp) -> Work {
     if m.state_code != 0 || m.processing_state != 0 {
         return Work::Nothing;
     }
     if let Some(at) = test_due_at(m) {
-        return if at <= now { Work::Test } else { Work::Nothing };
+        let ours = !engine_directions(m, org).is_empty();
+        return if at <= now && ours {
+            Work::Test
+        } else {
+            Work::Nothing
+        };
     }
     let next = m.postpone_processing_until.unwrap_or(Timestamp(0));
     if next > now {
         return Work::Nothing;
     }
-    let dirs: Vec<Direction> = enabled_directions(m)
+    let dirs: Vec<Direction> = enabled_directions(m, org)
         .into_iter()
         .filter(|d| m.postponed(*d).is_none_or(|p| p <= next.max(now)))
         .collect();
@@ -76,13 +99,13 @@ pub fn work(m: &Mailbox, now: Timestamp) -> Work {
 /// with nothing the engine could ever run is looked at again after the polling
 /// interval. Always after `now`: the scheduler must not pick the mailbox again before
 /// that.
-pub fn next_due(m: &Mailbox, profile: &Profile, now: Timestamp) -> Timestamp {
+pub fn next_due(m: &Mailbox, org: &OrgSettings, profile: &Profile, now: Timestamp) -> Timestamp {
     let later = Timestamp(now.0 + base_interval_secs(profile));
     let at = if let Some(at) = test_due_at(m) {
         Some(at)
     } else {
         let processing = m.postpone_processing_until.unwrap_or(Timestamp(0));
-        enabled_directions(m)
+        enabled_directions(m, org)
             .into_iter()
             .map(|d| m.postponed(d).unwrap_or(Timestamp(0)))
             .min()
@@ -115,9 +138,15 @@ pub const OUTGOING_INTERVAL_SECS: i64 = 300;
 
 /// The next processing time after a cycle that ended at `end`: the earliest enabled
 /// direction's postpone value, but never sooner than the shortest interval after it.
-pub fn next_processing(m: &Mailbox, profile: &Profile, end: Timestamp, cfg: &Config) -> Timestamp {
+pub fn next_processing(
+    m: &Mailbox,
+    org: &OrgSettings,
+    profile: &Profile,
+    end: Timestamp,
+    cfg: &Config,
+) -> Timestamp {
     let floor = Timestamp(end.0 + base_interval_secs(profile).min(cfg.retry_interval_secs));
-    enabled_directions(m)
+    enabled_directions(m, org)
         .into_iter()
         .filter_map(|d| m.postponed(d))
         .min()
@@ -129,6 +158,10 @@ pub fn next_processing(m: &Mailbox, profile: &Profile, end: Timestamp, cfg: &Con
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn org() -> OrgSettings {
+        OrgSettings::default()
+    }
 
     fn mailbox() -> Mailbox {
         Mailbox {
@@ -149,12 +182,12 @@ mod tests {
         m.postpone_processing_until = Some(Timestamp(9_000));
         m.receiving_postponed_until = Some(Timestamp(12_000));
         m.postpone_sending_until = Some(Timestamp(9_000));
-        assert_eq!(work(&m, now), Work::Sync(vec![Direction::Outgoing]));
+        assert_eq!(work(&m, &org(), now), Work::Sync(vec![Direction::Outgoing]));
         m.postpone_processing_until = Some(Timestamp(10_001));
-        assert_eq!(work(&m, now), Work::Nothing);
+        assert_eq!(work(&m, &org(), now), Work::Nothing);
         m.processing_state = 1;
         m.postpone_processing_until = None;
-        assert_eq!(work(&m, now), Work::Nothing);
+        assert_eq!(work(&m, &org(), now), Work::Nothing);
     }
 
     #[test]
@@ -163,11 +196,11 @@ mod tests {
         m.test_scheduled = true;
         m.postpone_test_until = Some(Timestamp(500));
         m.postpone_processing_until = Some(Timestamp(400));
-        assert_eq!(work(&m, Timestamp(499)), Work::Nothing);
-        assert_eq!(work(&m, Timestamp(500)), Work::Test);
+        assert_eq!(work(&m, &org(), Timestamp(499)), Work::Nothing);
+        assert_eq!(work(&m, &org(), Timestamp(500)), Work::Test);
         m.postpone_test_until = None;
         m.postpone_processing_until = None;
-        assert_eq!(work(&m, Timestamp(1)), Work::Test);
+        assert_eq!(work(&m, &org(), Timestamp(1)), Work::Test);
     }
 
     #[test]
@@ -178,9 +211,9 @@ mod tests {
         let mut m = mailbox();
         m.test_scheduled = true;
         m.postpone_test_until = Some(Timestamp(10_400));
-        assert_eq!(work(&m, now), Work::Nothing);
-        assert_eq!(next_due(&m, &p, now), Timestamp(10_400));
-        assert_eq!(work(&m, Timestamp(10_400)), Work::Test);
+        assert_eq!(work(&m, &org(), now), Work::Nothing);
+        assert_eq!(next_due(&m, &org(), &p, now), Timestamp(10_400));
+        assert_eq!(work(&m, &org(), Timestamp(10_400)), Work::Test);
         // Processing is due but the only direction due was disabled; the other is
         // backed off: due when it is.
         let mut m = mailbox();
@@ -188,15 +221,47 @@ mod tests {
         m.postpone_processing_until = Some(Timestamp(9_000));
         m.postpone_sending_until = Some(Timestamp(9_000));
         m.receiving_postponed_until = Some(Timestamp(11_200));
-        assert_eq!(work(&m, now), Work::Nothing);
-        let at = next_due(&m, &p, now);
+        assert_eq!(work(&m, &org(), now), Work::Nothing);
+        let at = next_due(&m, &org(), &p, now);
         assert_eq!(at, Timestamp(11_200));
-        assert_eq!(work(&m, Timestamp(at.0 - 1)), Work::Nothing);
+        assert_eq!(work(&m, &org(), Timestamp(at.0 - 1)), Work::Nothing);
         m.postpone_processing_until = Some(at);
-        assert_eq!(work(&m, at), Work::Sync(vec![Direction::Incoming]));
+        assert_eq!(work(&m, &org(), at), Work::Sync(vec![Direction::Incoming]));
         // Nothing enabled: looked at again after the polling interval.
         m.enabled_incoming = false;
-        assert_eq!(next_due(&m, &p, now), Timestamp(10_300));
+        assert_eq!(next_due(&m, &org(), &p, now), Timestamp(10_300));
+    }
+
+    #[test]
+    fn with_the_email_router_only_appointments_contacts_and_tasks_are_the_engines() {
+        let router = OrgSettings {
+            email_router: true,
+            ..OrgSettings::default()
+        };
+        let mut m = mailbox();
+        m.enabled_act = true;
+        m.postpone_processing_until = Some(Timestamp(0));
+        assert_eq!(
+            work(&m, &org(), Timestamp(1)),
+            Work::Sync(vec![
+                Direction::Incoming,
+                Direction::Outgoing,
+                Direction::Act
+            ])
+        );
+        assert_eq!(
+            work(&m, &router, Timestamp(1)),
+            Work::Sync(vec![Direction::Act])
+        );
+        m.act_method = Some(2);
+        assert_eq!(work(&m, &router, Timestamp(1)), Work::Nothing);
+        m.test_scheduled = true;
+        assert_eq!(work(&m, &org(), Timestamp(1)), Work::Test);
+        assert_eq!(
+            work(&m, &router, Timestamp(1)),
+            Work::Nothing,
+            "the router's test"
+        );
     }
 
     #[test]
@@ -215,12 +280,12 @@ mod tests {
         m.postpone_sending_until = Some(Timestamp(1_300));
         let cfg = Config::default();
         assert_eq!(
-            next_processing(&m, &p, Timestamp(1_000), &cfg),
+            next_processing(&m, &org(), &p, Timestamp(1_000), &cfg),
             Timestamp(1_300)
         );
         m.postpone_sending_until = Some(Timestamp(1_010));
         assert_eq!(
-            next_processing(&m, &p, Timestamp(1_000), &cfg),
+            next_processing(&m, &org(), &p, Timestamp(1_000), &cfg),
             Timestamp(1_300)
         );
     }

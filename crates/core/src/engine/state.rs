@@ -36,6 +36,9 @@ pub struct OrgSettings {
     pub alerts_for_warnings: bool,
     pub alerts_for_information: bool,
     pub notify_mailbox_owner: bool,
+    /// "Process email using" is the Email Router (`emailconnectionchannel` 1): email
+    /// delivered by "Server-Side Synchronization or Email Router" is the router's.
+    pub email_router: bool,
 }
 
 impl Default for OrgSettings {
@@ -47,6 +50,7 @@ impl Default for OrgSettings {
             alerts_for_warnings: true,
             alerts_for_information: true,
             notify_mailbox_owner: false,
+            email_router: false,
         }
     }
 }

@@ -26,8 +26,8 @@ pub fn org(c: &Connection) -> Result<(OrgSettings, Option<String>)> {
         .query_row(
             "SELECT requireapprovalforuseremail, requireapprovalforqueueemail, \
              generatealertsforerrors, generatealertsforwarnings, generatealertsforinformation, \
-             notifymailboxownerofemailserverlevelalerts, defaultemailserverprofileid \
-             FROM organization LIMIT 1",
+             notifymailboxownerofemailserverlevelalerts, defaultemailserverprofileid, \
+             emailconnectionchannel FROM organization LIMIT 1",
             [],
             |r| {
                 Ok((
@@ -38,6 +38,7 @@ pub fn org(c: &Connection) -> Result<(OrgSettings, Option<String>)> {
                         alerts_for_warnings: r.get(3)?,
                         alerts_for_information: r.get(4)?,
                         notify_mailbox_owner: r.get(5)?,
+                        email_router: r.get::<_, i64>(7)? == 1,
                     },
                     r.get(6)?,
                 ))
@@ -73,13 +74,23 @@ pub fn due(
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
+    // With the Email Router, incoming and outgoing email are its job (core's
+    // `schedule::engine_runs`): only appointments, contacts and tasks make a candidate.
+    let router: i64 = c
+        .query_row(
+            "SELECT emailconnectionchannel FROM organization LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
     let mut stmt = c.prepare_cached(
         "SELECT m.mailboxid FROM mailbox m \
          WHERE m.emailserverprofile IS ?1 AND m.statecode = 0 AND m.processingstatecode = 0 \
            AND (m.postponemailboxprocessinguntil IS NULL OR m.postponemailboxprocessinguntil <= ?2) \
            AND (m.testemailconfigurationscheduled = 1 \
-                OR (m.enabledforincomingemail = 1 AND m.incomingemaildeliverymethod = 2) \
-                OR (m.enabledforoutgoingemail = 1 AND m.outgoingemaildeliverymethod = 2) \
+                OR (?4 = 0 AND m.enabledforincomingemail = 1 AND m.incomingemaildeliverymethod = 2) \
+                OR (?4 = 0 AND m.enabledforoutgoingemail = 1 AND m.outgoingemaildeliverymethod = 2) \
                 OR (m.enabledforact = 1 AND m.actdeliverymethod = 1)) \
          ORDER BY m.postponemailboxprocessinguntil LIMIT ?3",
     )?;
@@ -90,9 +101,10 @@ pub fn due(
             continue;
         }
         let ids = stmt
-            .query_map(params![profile, now.to_rfc3339(), limit as i64], |r| {
-                r.get::<_, String>(0)
-            })?
+            .query_map(
+                params![profile, now.to_rfc3339(), limit as i64, router],
+                |r| r.get::<_, String>(0),
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         out.extend(ids.into_iter().map(|mailbox| Candidate {
             mailbox,

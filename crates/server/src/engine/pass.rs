@@ -7,7 +7,7 @@ use mailsync_core::engine::alerts::{self, Alert};
 use mailsync_core::engine::cycle::{self, Event, Finished};
 use mailsync_core::engine::failure::recipient_refused;
 use mailsync_core::engine::protocol::{self, Plan, Protocol};
-use mailsync_core::engine::schedule::{self, Work, DIRECTIONS};
+use mailsync_core::engine::schedule::{self, Work};
 use mailsync_core::engine::{
     ConnectionFailure, DirectionResult, FailureKind, Mailbox, OrgSettings, Profile,
 };
@@ -78,14 +78,14 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
     else {
         return Ok(None);
     };
-    let work = schedule::work(&mailbox, now);
+    let work = schedule::work(&mailbox, &org, now);
     if work == Work::Nothing {
         // The due query only narrows the search: a candidate core finds nothing to do
         // for would be read again at once (every pass's end wakes the scheduler), so
         // it waits until it really is due.
         if mailbox.state_code == 0 && mailbox.processing_state == 0 {
             let p = profile.unwrap_or_default();
-            let to = schedule::next_due(&mailbox, &p, now);
+            let to = schedule::next_due(&mailbox, &org, &p, now);
             let (key, read) = (mailbox.id.clone(), mailbox.postpone_processing_until);
             engine
                 .store
@@ -112,7 +112,7 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
     let finished = match work {
         Work::Test => {
             let mut results = Vec::new();
-            for dir in DIRECTIONS.into_iter().filter(|d| mailbox.uses_sss(*d)) {
+            for dir in schedule::engine_directions(&mailbox, &org) {
                 let r = match (&approval, profile.id.is_empty()) {
                     (Some(f), _) => Some(DirectionResult::Failed(f.clone())),
                     (None, true) => Some(DirectionResult::Failed(no_profile())),
@@ -158,6 +158,7 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
             cycle::finish_sync(
                 &begun,
                 &profile,
+                &org,
                 &results,
                 now,
                 engine.clock.now(),

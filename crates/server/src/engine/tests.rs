@@ -1212,3 +1212,56 @@ async fn a_pass_marks_the_mailbox_processed_and_keeps_an_administrators_change()
     assert_eq!(org.col::<i64>(&m, "processingstatecode"), 0);
     assert_eq!(org.col::<Option<String>>(&m, "hostid"), None);
 }
+
+#[test]
+fn with_the_email_router_the_engine_leaves_email_alone_and_syncs_act() {
+    let org = Org::new("router");
+    org.sql(|c| c.execute("UPDATE organization SET emailconnectionchannel = 1", []));
+    let (user, pw) = org.test_user("alice");
+    let domain = org.mail.var("MAIL_DOMAIN");
+    // IMAP/SMTP: incoming and outgoing only, both "Server-Side Synchronization or
+    // Email Router": the router's.
+    let imap = org.profile("Test IMAP/SMTP", &[]);
+    let m = org.mailbox("Alice Router", &imap, &user, &pw);
+    org.enable(&m);
+    let email = pending_email(&org, &m, &format!("bob@{domain}"));
+    let tested = org.mailbox("Alice Router Test", &imap, &user, &pw);
+    org.schedule_test(&tested);
+    // Exchange: appointments, contacts and tasks through server-side synchronization.
+    let ews = org.profile(
+        "Exchange",
+        &[
+            ("servertype", Integer(0)),
+            ("incomingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
+            ("outgoingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
+        ],
+    );
+    let x = org.mailbox("Alice Exchange", &ews, &user, &pw);
+    org.enable(&x);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET actdeliverymethod = 1, enabledforact = 1 WHERE mailboxid = ?1",
+            [&x],
+        )
+    });
+    let o = org.run();
+    assert_eq!(o.len(), 1, "only the Exchange mailbox's ACT: {o:?}");
+    assert!(!o[0].failed, "{:?}", org.alerts(&ews));
+    assert!(at(&org, &x, "receivingpostponeduntilforact").is_some());
+    assert_eq!(
+        at(&org, &x, "receivingpostponeduntil"),
+        None,
+        "incoming not run"
+    );
+    assert_eq!(email_status(&org, &email), (6, 0), "not sent, not tried");
+    assert_eq!(org.col::<i64>(&m, "processedtimes"), 0);
+    assert!(org.col::<bool>(&tested, "testemailconfigurationscheduled"));
+    assert!(org.alerts(&tested).is_empty());
+    // Back to server-side synchronization: the engine takes email over.
+    org.sql(|c| c.execute("UPDATE organization SET emailconnectionchannel = 0", []));
+    org.clock.advance(600);
+    org.run();
+    assert_eq!(email_status(&org, &email).0, 3, "sent");
+    assert!(!org.col::<bool>(&tested, "testemailconfigurationscheduled"));
+    assert!(at(&org, &x, "receivingpostponeduntil").is_some());
+}
