@@ -1265,3 +1265,81 @@ fn with_the_email_router_the_engine_leaves_email_alone_and_syncs_act() {
     assert!(!org.col::<bool>(&tested, "testemailconfigurationscheduled"));
     assert!(at(&org, &x, "receivingpostponeduntil").is_some());
 }
+
+/// The organization sends notices through a profile holding carol's account, to the
+/// administrator (who owns the test profiles) at carol's address.
+fn notices_through_carol(org: &Org) {
+    let (carol, carol_pw) = org.test_user("carol");
+    let domain = org.mail.var("MAIL_DOMAIN");
+    let outgoing = org.profile(
+        "Organization SMTP",
+        &[
+            ("incomingcredentialretrieval", Integer(1)),
+            ("outgoingcredentialretrieval", Integer(1)),
+            ("incomingusername", Text(carol.clone())),
+            ("incomingpassword", Text(carol_pw)),
+        ],
+    );
+    org.sql(|c| {
+        c.execute(
+            "UPDATE organization SET defaultemailserverprofileid = ?1",
+            [&outgoing],
+        )
+    });
+    org.sql(|c| {
+        c.execute(
+            "UPDATE systemuser SET internalemailaddress = ?1 WHERE systemuserid = ?2",
+            params![format!("{carol}@{domain}"), ADMIN_ID],
+        )
+    });
+}
+
+fn notices(org: &Org) -> i64 {
+    org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM email WHERE sendermailboxid IS NULL AND directioncode = 1",
+            [],
+            |r| r.get(0),
+        )
+    })
+}
+
+#[test]
+fn the_owner_is_not_emailed_when_half_or_fewer_fail_or_the_profile_does_not_ask() {
+    let org = Org::new("nonotice");
+    notices_through_carol(&org);
+    let (user, pw) = org.test_user("alice");
+    // Half of a profile's mailboxes failing (a wrong password each) is not "more than
+    // half".
+    let p = org.profile("Half failing", &[("sendemailalert", Integer(1))]);
+    for i in 0..2 {
+        let good = org.mailbox(&format!("Alice Good {i}"), &p, &user, &pw);
+        org.enable(&good);
+        let bad = org.mailbox(&format!("Alice Bad {i}"), &p, &user, "wrong");
+        org.enable(&bad);
+    }
+    let o = org.run();
+    assert_eq!(o.iter().filter(|o| o.failed).count(), 2, "{o:?}");
+    assert_eq!(notices(&org), 0, "2 of 4 failed: no notice");
+    // Every mailbox of a profile failing, but the profile does not ask for notices.
+    let quiet = org.profile(
+        "Down, no notices",
+        &[
+            ("incomingportnumber", Integer(9)),
+            ("incomingusessl", Integer(0)),
+            ("sendemailalert", Integer(0)),
+        ],
+    );
+    for i in 0..3 {
+        let m = org.mailbox(&format!("Alice Quiet {i}"), &quiet, &user, &pw);
+        org.enable(&m);
+    }
+    let o = org.run();
+    assert_eq!(o.iter().filter(|o| o.failed).count(), 3, "{o:?}");
+    assert_eq!(notices(&org), 0, "sendemailalert is off");
+    // One more failing mailbox tips the first profile over half: now the owner hears.
+    let bad = org.mailbox("Alice Bad 2", &p, &user, "wrong");
+    org.enable(&bad);
+    org.run();
+    assert_eq!(notices(&org), 1, "3 of 5 failed");
+}
