@@ -654,6 +654,18 @@ pub fn failing_share(c: &Connection, profile: &str, since: Timestamp) -> Result<
     Ok(row)
 }
 
+/// Whether the profile's owner was told since `since`.
+pub fn noticed_since(c: &Connection, profile: &str, since: Timestamp) -> Result<bool> {
+    let last: Option<String> = c
+        .prepare_cached("SELECT lastsenton FROM profilenotice WHERE emailserverprofileid = ?1")?
+        .query_row([profile], |r| r.get(0))
+        .optional()?;
+    Ok(last
+        .as_deref()
+        .and_then(Timestamp::parse)
+        .is_some_and(|t| t.at >= since))
+}
+
 /// Records that the profile's owner was told now, unless they were since `since`
 /// (returns whether to tell them).
 pub fn claim_notice(
@@ -662,15 +674,7 @@ pub fn claim_notice(
     since: Timestamp,
     now: Timestamp,
 ) -> Result<bool> {
-    let last: Option<String> = c
-        .prepare_cached("SELECT lastsenton FROM profilenotice WHERE emailserverprofileid = ?1")?
-        .query_row([profile], |r| r.get(0))
-        .optional()?;
-    if last
-        .as_deref()
-        .and_then(Timestamp::parse)
-        .is_some_and(|t| t.at >= since)
-    {
+    if noticed_since(c, profile, since)? {
         return Ok(false);
     }
     c.prepare_cached(
