@@ -84,16 +84,23 @@ pub fn due(
         )
         .optional()?
         .unwrap_or(0);
-    let mut stmt = c.prepare_cached(
-        "SELECT m.mailboxid FROM mailbox m \
-         WHERE m.emailserverprofile IS ?1 AND m.statecode = 0 AND m.processingstatecode = 0 \
-           AND (m.postponemailboxprocessinguntil IS NULL OR m.postponemailboxprocessinguntil <= ?2) \
+    // Never processed (NULL) and overdue apart: each is a range of the profile's
+    // index, read in order and only as far as the limit, however many mailboxes the
+    // profile has that are not due.
+    let filter = "m.statecode = 0 AND m.processingstatecode = 0 \
            AND (m.testemailconfigurationscheduled = 1 \
                 OR (?4 = 0 AND m.enabledforincomingemail = 1 AND m.incomingemaildeliverymethod = 2) \
                 OR (?4 = 0 AND m.enabledforoutgoingemail = 1 AND m.outgoingemaildeliverymethod = 2) \
-                OR (m.enabledforact = 1 AND m.actdeliverymethod = 1)) \
-         ORDER BY m.postponemailboxprocessinguntil LIMIT ?3",
-    )?;
+                OR (m.enabledforact = 1 AND m.actdeliverymethod = 1))";
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT id FROM ( \
+           SELECT m.mailboxid AS id, m.postponemailboxprocessinguntil AS at FROM mailbox m \
+           WHERE m.emailserverprofile IS ?1 AND m.postponemailboxprocessinguntil IS NULL AND {filter} \
+           UNION ALL \
+           SELECT m.mailboxid, m.postponemailboxprocessinguntil FROM mailbox m \
+           WHERE m.emailserverprofile IS ?1 AND m.postponemailboxprocessinguntil <= ?2 AND {filter}) \
+         ORDER BY at LIMIT ?3"
+    ))?;
     let mut out = Vec::new();
     for (profile, max_connections) in profiles {
         let limit = free(profile.as_deref(), max_connections).min(total - out.len());

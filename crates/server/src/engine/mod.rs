@@ -39,9 +39,12 @@ pub use pass::Outcome;
 
 use crate::mail::{Timeouts, Tls};
 use crate::store::{Store, StoreError};
+use mailsync_core::Timestamp;
 
 /// How many due mailboxes one look at the schedule takes at most.
 const DUE_PER_TICK: usize = 2000;
+/// Looks at the schedule in one dispatch while they find mailboxes with nothing to do.
+const SIFT_ROUNDS: usize = 20;
 /// Candidates read beyond a profile's free connections: mailboxes whose pass has just
 /// started are still due in the database and are skipped.
 const STARTING_SLACK: usize = 8;
@@ -151,9 +154,24 @@ impl Engine {
         self: &Arc<Self>,
     ) -> Result<Vec<JoinHandle<Option<Outcome>>>, StoreError> {
         let now = self.clock.now();
-        // Each profile's due mailboxes up to its free connections (a few more: some
-        // may be starting already), so a full profile's are not read only to be
-        // skipped and cannot hide another profile's.
+        let mut passes = Vec::new();
+        // Candidates with nothing to do are moved out of the way without a connection;
+        // while a look finds such, the next one may find real work behind them.
+        for _ in 0..SIFT_ROUNDS {
+            let due = self.due(now).await?;
+            let (due, moved) = pass::sift(self, due, now).await?;
+            passes.extend(self.start_passes(due));
+            if moved == 0 {
+                break;
+            }
+        }
+        Ok(passes)
+    }
+
+    /// Each profile's due mailboxes up to its free connections (a few more: some may be
+    /// starting already), so a full profile's are not read only to be skipped and
+    /// cannot hide another profile's.
+    async fn due(&self, now: Timestamp) -> Result<Vec<db::Candidate>, StoreError> {
         let free: HashMap<String, (i64, usize)> = self.dispatch.lock().map_or_else(
             |_| HashMap::new(),
             |d| {
@@ -163,8 +181,7 @@ impl Engine {
                     .collect()
             },
         );
-        let due = self
-            .store
+        self.store
             .call(move |c| {
                 db::due(c, now, DUE_PER_TICK, |profile, max| {
                     let limit = max.clamp(1, 300);
@@ -179,7 +196,11 @@ impl Engine {
                     }
                 })
             })
-            .await?;
+            .await
+    }
+
+    /// Starts a pass for each candidate whose profile has a free connection.
+    fn start_passes(self: &Arc<Self>, due: Vec<db::Candidate>) -> Vec<JoinHandle<Option<Outcome>>> {
         let mut passes = Vec::new();
         for candidate in due {
             let permit = {
@@ -229,7 +250,7 @@ impl Engine {
                 }
             }));
         }
-        Ok(passes)
+        passes
     }
 
     /// The server is stopping: no new passes, and the ones cut short are not reported

@@ -17,6 +17,7 @@ use super::io::Io;
 use super::{notice, Engine};
 use crate::mail;
 use crate::store::{write_tx, StoreError};
+use mailsync_core::Timestamp;
 
 /// New messages taken from a mailbox in one cycle; the rest wait for the next.
 const TAKE_PER_CYCLE: usize = 200;
@@ -55,6 +56,45 @@ fn no_profile() -> ConnectionFailure {
         server: String::new(),
         message: "The mailbox has no email server profile.".into(),
     }
+}
+
+/// Splits due candidates: those core finds nothing to do for are moved to when they
+/// are due (core's `next_due`), all in one transaction and without taking one of their
+/// profile's connections; the others are returned, with how many were moved.
+pub async fn sift(
+    engine: &Engine,
+    candidates: Vec<db::Candidate>,
+    now: Timestamp,
+) -> Result<(Vec<db::Candidate>, usize), StoreError> {
+    if candidates.is_empty() {
+        return Ok((candidates, 0));
+    }
+    engine
+        .store
+        .call(move |c| {
+            write_tx(c, |tx| {
+                let (org, _) = db::org(tx)?;
+                let (mut keep, mut moved) = (Vec::new(), 0);
+                for candidate in candidates {
+                    let Some(l) = db::load(tx, &candidate.mailbox)? else {
+                        continue;
+                    };
+                    let m = &l.mailbox;
+                    if schedule::work(m, &org, now) != Work::Nothing {
+                        keep.push(candidate);
+                    } else if m.state_code == 0 && m.processing_state == 0 {
+                        let p = l.profile.unwrap_or_default();
+                        let to = schedule::next_due(m, &org, &p, now);
+                        let read = m.postpone_processing_until;
+                        if db::postpone_processing(tx, &m.id, read, to)? {
+                            moved += 1;
+                        }
+                    }
+                }
+                Ok((keep, moved))
+            })
+        })
+        .await
 }
 
 pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreError> {
