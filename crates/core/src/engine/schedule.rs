@@ -117,6 +117,24 @@ pub fn next_due(m: &Mailbox, org: &OrgSettings, profile: &Profile, now: Timestam
     }
 }
 
+/// Incoming email takes only mail received after "Process email received after"
+/// (`processemailreceivedafter`, asked for by Test & Enable). IMAP's first cycle asks
+/// the server for mail since that day (`first_cycle`; later cycles take the UIDs above
+/// the last one taken, which arrived later); POP3, which has no search, judges each new
+/// message by its Date header.
+pub fn receive_since(m: &Mailbox, first_cycle: bool) -> Option<Timestamp> {
+    m.process_email_received_after.filter(|_| first_cycle)
+}
+
+/// Whether a message whose Date header is `date` is taken under `since`; a message
+/// without a readable date is (losing mail is worse than taking an old one).
+pub fn dated_after(since: Option<Timestamp>, date: Option<&str>) -> bool {
+    match (since, date.and_then(crate::time::parse_rfc5322)) {
+        (Some(since), Some(date)) => date >= since,
+        _ => true,
+    }
+}
+
 /// The polling interval of the profile, in seconds (at least 5 minutes).
 pub fn base_interval_secs(profile: &Profile) -> i64 {
     effective_polling_minutes(profile.min_polling_interval_minutes) * 60
@@ -262,6 +280,26 @@ mod tests {
             Work::Nothing,
             "the router's test"
         );
+    }
+
+    #[test]
+    fn mail_received_before_the_date_is_not_taken() {
+        let mut m = mailbox();
+        assert_eq!(receive_since(&m, true), None);
+        let since = Timestamp::from_civil(2026, 12, 3, 0, 0, 0).unwrap();
+        m.process_email_received_after = Some(since);
+        assert_eq!(receive_since(&m, true), Some(since));
+        assert_eq!(receive_since(&m, false), None);
+        assert!(!dated_after(
+            Some(since),
+            Some("Wed, 02 Dec 2026 23:59:59 +0000")
+        ));
+        assert!(dated_after(
+            Some(since),
+            Some("Thu, 03 Dec 2026 00:00:00 +0000")
+        ));
+        assert!(dated_after(Some(since), Some("not a date")));
+        assert!(dated_after(None, Some("Mon, 1 Jan 2001 00:00:00 +0000")));
     }
 
     #[test]

@@ -142,6 +142,8 @@ pub struct Mailbox {
     pub last_duration_ms: i64,
     /// `statecode`: 0 active, 1 inactive (never processed).
     pub state_code: i64,
+    /// `processemailreceivedafter`: mail received before it is not taken.
+    pub process_email_received_after: Option<Timestamp>,
 }
 
 impl Mailbox {

@@ -144,7 +144,8 @@ const MAILBOX_COLUMNS: &str = "mailboxid, name, emailaddress, regardingobjecttyp
     receivingpostponeduntil, receivingpostponeduntilforact, lastsuccessfulsynccompletedon, \
     lastsyncstartedon, lastsyncerroroccurredon, lastsyncerror, lastsyncerrorcode, lastsyncerrorcount, \
     itemsprocessedforlastsync, itemsfailedforlastsync, transientfailurecount, processedtimes, \
-    averagetotalduration, lastduration, statecode, emailserverprofile, ownerid";
+    averagetotalduration, lastduration, statecode, emailserverprofile, ownerid, \
+    processemailreceivedafter";
 
 fn mailbox_of(r: &Row<'_>) -> rusqlite::Result<(Mailbox, Option<String>, Option<String>)> {
     let regarding: Option<String> = r.get(3)?;
@@ -198,6 +199,7 @@ fn mailbox_of(r: &Row<'_>) -> rusqlite::Result<(Mailbox, Option<String>, Option<
         average_duration_ms: r.get(42)?,
         last_duration_ms: r.get(43)?,
         state_code: r.get(44)?,
+        process_email_received_after: ts(r.get(47)?),
     };
     Ok((m, r.get(45)?, r.get(46)?))
 }

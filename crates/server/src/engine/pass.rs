@@ -230,7 +230,8 @@ async fn sync_direction(
                 .store
                 .call(move |c| db::imap_position(c, &key))
                 .await?;
-            match io.imap_poll(plan, after, TAKE_PER_CYCLE).await {
+            let since = schedule::receive_since(mailbox, after.is_none());
+            match io.imap_poll(plan, after, since, TAKE_PER_CYCLE).await {
                 Err(f) => DirectionResult::Failed(f),
                 Ok(inbox) => {
                     let last = inbox.new.iter().map(|m| m.uid).max();
@@ -253,8 +254,16 @@ async fn sync_direction(
             match io.pop3_poll(plan, &seen, TAKE_PER_CYCLE).await {
                 Err(f) => DirectionResult::Failed(f),
                 Ok(drop) => {
+                    // Every new message is marked taken, the ones dated before
+                    // "Process email received after" without being recorded.
+                    let since = mailbox.process_email_received_after;
                     taken.pop3_uidls = drop.new.iter().map(|m| m.uidl.clone()).collect();
-                    taken.received = drop.new.iter().map(|m| received(&m.headers)).collect();
+                    taken.received = drop
+                        .new
+                        .iter()
+                        .filter(|m| schedule::dated_after(since, m.headers.date.as_deref()))
+                        .map(|m| received(&m.headers))
+                        .collect();
                     DirectionResult::Done {
                         items: taken.received.len() as i64,
                         failed: 0,

@@ -1338,3 +1338,86 @@ fn the_owner_is_not_emailed_when_half_or_fewer_fail_or_the_profile_does_not_ask(
     org.run();
     assert_eq!(notices(&org), 1, "3 of 5 failed");
 }
+
+/// Puts a message into `user`'s Maildir as delivered at `at` (its file time, IMAP's
+/// INTERNALDATE) and dated `at` (its Date header); returns its subject.
+fn deliver(org: &Org, user: &str, at: std::time::SystemTime) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let dir = Path::new(&org.mail.var("MAIL_MAILDIR_ROOT")).join(format!("{user}/Maildir"));
+    let owner = std::fs::metadata(&dir).unwrap();
+    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let subject = format!("Dated {}", new_guid().unwrap());
+    let (y, mo, d, h, mi, s) = Timestamp(secs).civil();
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let text = format!(
+        "From: sender@example.test\r\nTo: {user}@example.test\r\nSubject: {subject}\r\n\
+         Date: {d} {} {y} {h:02}:{mi:02}:{s:02} +0000\r\nMessage-ID: <{}@example.test>\r\n\r\nHello\r\n",
+        MONTHS[mo as usize - 1],
+        new_guid().unwrap()
+    );
+    let path = dir.join(format!("new/{secs}.{}.mailsync", new_guid().unwrap()));
+    std::fs::write(&path, text).unwrap();
+    std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(at).unwrap();
+    subject
+}
+
+fn received_subject(org: &Org, mailbox: &str, subject: &str) -> bool {
+    org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM email WHERE receivingmailboxid = ?1 AND subject = ?2",
+            params![mailbox, subject],
+            |r| r.get::<_, i64>(0),
+        )
+    }) > 0
+}
+
+#[test]
+fn mail_received_before_process_email_received_after_is_not_taken() {
+    use std::time::{Duration as D, SystemTime};
+    let org = Org::new("after");
+    let (user, pw) = org.test_user("carol");
+    let now = SystemTime::now();
+    let old = deliver(&org, &user, now - D::from_secs(3 * 86_400));
+    let after = Timestamp(
+        (now - D::from_secs(86_400))
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    );
+    let imap = org.profile("Test IMAP/SMTP", &[]);
+    let pop3 = org.profile(
+        "Test POP3/SMTP",
+        &[
+            ("servertype", Integer(1)),
+            (
+                "incomingportnumber",
+                Integer(org.mail.port("MAIL_POP3_PORT")),
+            ),
+        ],
+    );
+    let mailboxes = [
+        org.mailbox("Carol IMAP", &imap, &user, &pw),
+        org.mailbox("Carol POP3", &pop3, &user, &pw),
+    ];
+    for m in &mailboxes {
+        org.enable(m);
+        org.sql(|c| {
+            c.execute(
+                "UPDATE mailbox SET processemailreceivedafter = ?2 WHERE mailboxid = ?1",
+                params![m, after.to_rfc3339()],
+            )
+        });
+    }
+    org.run();
+    let new = deliver(&org, &user, now);
+    org.clock.advance(3600);
+    org.run();
+    for m in &mailboxes {
+        assert!(!received_subject(&org, m, &old), "older than the date");
+        assert!(received_subject(&org, m, &new), "received after the date");
+    }
+}

@@ -154,6 +154,37 @@ async fn imap_implicit_tls_honours_after_uid_and_limit() {
     let all = imap::poll(&ep, &creds, &e.tls, &timeouts(), None, 1000)
         .await
         .unwrap();
+    // Without a position, only what the server received since a day: none since a
+    // day to come, all of it since one long past.
+    let day = |year| crate::mail::Day {
+        year,
+        month: 1,
+        day: 1,
+    };
+    let future = imap::poll_since(
+        &ep,
+        &creds,
+        &e.tls,
+        &timeouts(),
+        None,
+        Some(day(2999)),
+        1000,
+    )
+    .await
+    .unwrap();
+    assert!(future.new.is_empty());
+    let past = imap::poll_since(
+        &ep,
+        &creds,
+        &e.tls,
+        &timeouts(),
+        None,
+        Some(day(2000)),
+        1000,
+    )
+    .await
+    .unwrap();
+    assert!(past.new.len() >= all.new.len() && !all.new.is_empty());
     assert!(all.new.len() >= 3);
     let first = all.new[0].uid;
     let after_first = imap::poll(
