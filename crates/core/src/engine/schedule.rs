@@ -118,12 +118,12 @@ pub fn next_due(m: &Mailbox, org: &OrgSettings, profile: &Profile, now: Timestam
 }
 
 /// Incoming email takes only mail received after "Process email received after"
-/// (`processemailreceivedafter`, asked for by Test & Enable). IMAP's first cycle asks
-/// the server for mail since that day (`first_cycle`; later cycles take the UIDs above
-/// the last one taken, which arrived later); POP3, which has no search, judges each new
-/// message by its Date header.
-pub fn receive_since(m: &Mailbox, first_cycle: bool) -> Option<Timestamp> {
-    m.process_email_received_after.filter(|_| first_cycle)
+/// (`processemailreceivedafter`, asked for by Test & Enable): IMAP asks the server for
+/// the mail it received since that day, POP3, which has no search, judges each new
+/// message by its Date header. Every cycle, not only the first: a cycle takes at most
+/// a few hundred messages, and the rest of an old inbox is as old in the next one.
+pub fn receive_since(m: &Mailbox) -> Option<Timestamp> {
+    m.process_email_received_after
 }
 
 /// Whether a message whose Date header is `date` is taken under `since`; a message
@@ -285,11 +285,10 @@ mod tests {
     #[test]
     fn mail_received_before_the_date_is_not_taken() {
         let mut m = mailbox();
-        assert_eq!(receive_since(&m, true), None);
+        assert_eq!(receive_since(&m), None);
         let since = Timestamp::from_civil(2026, 12, 3, 0, 0, 0).unwrap();
         m.process_email_received_after = Some(since);
-        assert_eq!(receive_since(&m, true), Some(since));
-        assert_eq!(receive_since(&m, false), None);
+        assert_eq!(receive_since(&m), Some(since));
         assert!(!dated_after(
             Some(since),
             Some("Wed, 02 Dec 2026 23:59:59 +0000")

@@ -230,7 +230,7 @@ async fn sync_direction(
                 .store
                 .call(move |c| db::imap_position(c, &key))
                 .await?;
-            let since = schedule::receive_since(mailbox, after.is_none());
+            let since = schedule::receive_since(mailbox);
             match io.imap_poll(plan, after, since, TAKE_PER_CYCLE).await {
                 Err(f) => DirectionResult::Failed(f),
                 Ok(inbox) => {
@@ -256,7 +256,7 @@ async fn sync_direction(
                 Ok(drop) => {
                     // Every new message is marked taken, the ones dated before
                     // "Process email received after" without being recorded.
-                    let since = mailbox.process_email_received_after;
+                    let since = schedule::receive_since(mailbox);
                     taken.pop3_uidls = drop.new.iter().map(|m| m.uidl.clone()).collect();
                     taken.received = drop
                         .new

@@ -54,8 +54,8 @@ pub async fn poll(
     poll_since(ep, creds, tls, timeouts, after_uid, None, limit).await
 }
 
-/// `poll`; without a position (`after_uid` none or of another UIDVALIDITY), only the
-/// messages the server received since `since` (`UID SEARCH SINCE`).
+/// `poll`, only taking the messages the server received since the day `since`
+/// (`UID SEARCH SINCE`, with the UIDs above the position when there is one).
 pub async fn poll_since(
     ep: &Endpoint,
     creds: &Credentials,
@@ -231,11 +231,13 @@ impl Session {
         since: Option<Day>,
         limit: usize,
     ) -> Result<Vec<Message>, Failure> {
-        let (after, search) = match (after_uid, since) {
-            (Some((validity, uid)), _) if validity == mailbox.uidvalidity => {
-                (uid, format!("UID SEARCH UID {}:*", u64::from(uid) + 1))
-            }
-            (_, Some(day)) => (0, format!("UID SEARCH SINCE {}", day.imap())),
+        let since = since.map_or(String::new(), |d| format!(" SINCE {}", d.imap()));
+        let (after, search) = match after_uid {
+            Some((validity, uid)) if validity == mailbox.uidvalidity => (
+                uid,
+                format!("UID SEARCH UID {}:*{since}", u64::from(uid) + 1),
+            ),
+            _ if !since.is_empty() => (0, format!("UID SEARCH{since}")),
             _ => {
                 // Everything is new: sequence numbers 1..k are the k lowest UIDs, so
                 // no SEARCH is needed.
