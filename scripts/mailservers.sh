@@ -9,8 +9,9 @@
 #
 # Dovecot (Debian's package) runs as its own instance (own config, base_dir, state_dir,
 # pid and log; never the system dovecot on 143/993) and serves IMAP, IMAPS, POP3 and
-# POP3S on 127.0.0.1. A `local 127.0.0.2 {}` block gives one more IMAPS listener, bound
-# to 127.0.0.2 only, a truly self-signed certificate. scripts/smtp_ews.py (aiosmtpd, in a
+# POP3S on 127.0.0.1. A `local 127.0.0.2 {}` block gives the listeners bound to
+# 127.0.0.2 only (IMAPS, and IMAP and POP3 with STARTTLS/STLS) a truly self-signed
+# certificate. scripts/smtp_ews.py (aiosmtpd, in a
 # venv) is the SMTP side (submission with STARTTLS + AUTH, and implicit TLS) and a fake
 # EWS/Autodiscover endpoint over HTTPS. Everything lives in target/mailservers/; what a
 # test needs is written to target/mailservers/env as KEY=value lines.
@@ -26,6 +27,8 @@ AIOSMTPD_VERSION="1.4.6"
 IMAP_PORT="${MAILSERVERS_IMAP_PORT:-31143}"
 IMAPS_PORT="${MAILSERVERS_IMAPS_PORT:-31993}"
 IMAPS_SELFSIGNED_PORT="${MAILSERVERS_IMAPS_SELFSIGNED_PORT:-31994}"
+IMAP_SELFSIGNED_PORT="${MAILSERVERS_IMAP_SELFSIGNED_PORT:-31144}"
+POP3_SELFSIGNED_PORT="${MAILSERVERS_POP3_SELFSIGNED_PORT:-31111}"
 POP3_PORT="${MAILSERVERS_POP3_PORT:-31110}"
 POP3S_PORT="${MAILSERVERS_POP3S_PORT:-31995}"
 SMTP_PORT="${MAILSERVERS_SMTP_PORT:-31587}"
@@ -243,6 +246,10 @@ service imap-login {
     port = $IMAPS_SELFSIGNED_PORT
     ssl = yes
   }
+  inet_listener imap_selfsigned {
+    address = $SELFSIGNED_HOST
+    port = $IMAP_SELFSIGNED_PORT
+  }
   # High-performance mode: a few login processes each serve many connections.
   service_count = 0
   process_min_avail = 2
@@ -257,6 +264,10 @@ service pop3-login {
     address = $HOST
     port = $POP3S_PORT
     ssl = yes
+  }
+  inet_listener pop3_selfsigned {
+    address = $SELFSIGNED_HOST
+    port = $POP3_SELFSIGNED_PORT
   }
   service_count = 0
   process_min_avail = 2
@@ -337,6 +348,7 @@ port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 wait_ports() {
   local deadline=$((SECONDS + 30)) hp
   for hp in "$HOST:$IMAP_PORT" "$HOST:$IMAPS_PORT" "$SELFSIGNED_HOST:$IMAPS_SELFSIGNED_PORT" \
+    "$SELFSIGNED_HOST:$IMAP_SELFSIGNED_PORT" "$SELFSIGNED_HOST:$POP3_SELFSIGNED_PORT" \
     "$HOST:$POP3_PORT" "$HOST:$POP3S_PORT" "$HOST:$SMTP_PORT" "$HOST:$SMTPS_PORT" "$HOST:$EWS_PORT"; do
     until port_open "${hp%:*}" "${hp##*:}"; do
       if [ "$SECONDS" -ge "$deadline" ]; then
@@ -357,6 +369,8 @@ write_env() {
     echo "MAIL_IMAPS_PORT=$IMAPS_PORT"
     echo "MAIL_SELFSIGNED_HOST=$SELFSIGNED_HOST"
     echo "MAIL_IMAPS_SELFSIGNED_PORT=$IMAPS_SELFSIGNED_PORT"
+    echo "MAIL_IMAP_SELFSIGNED_PORT=$IMAP_SELFSIGNED_PORT"
+    echo "MAIL_POP3_SELFSIGNED_PORT=$POP3_SELFSIGNED_PORT"
     echo "MAIL_POP3_PORT=$POP3_PORT"
     echo "MAIL_POP3S_PORT=$POP3S_PORT"
     echo "MAIL_SMTP_PORT=$SMTP_PORT"
@@ -370,6 +384,8 @@ write_env() {
     echo "MAIL_MAILDIR_ROOT=$MAILDATA/mail"
     echo "MAIL_USERS_FILE=$MAILDATA/users"
     echo "MAIL_REJECT_RCPT=reject@$DOMAIN"
+    echo "MAIL_DEFER_RCPT=defer@$DOMAIN"
+    echo "MAIL_HANGUP_RCPT=hangup@$DOMAIN"
     echo "MAIL_TEST_USERS=$(IFS=,; echo "${TEST_USERS[*]}")"
     for u in "${TEST_USERS[@]}"; do
       echo "MAIL_USER_${u^^}=$u"
@@ -423,7 +439,9 @@ cmd_status() {
   if alive "$SMTP_PID"; then echo "smtp_ews.py: running (pid $(cat "$SMTP_PID"))"; else echo "smtp_ews.py: stopped"; rc=1; fi
   local name hp
   for name in "imap $HOST:$IMAP_PORT" "imaps $HOST:$IMAPS_PORT" \
-    "imaps-selfsigned $SELFSIGNED_HOST:$IMAPS_SELFSIGNED_PORT" "pop3 $HOST:$POP3_PORT" \
+    "imaps-selfsigned $SELFSIGNED_HOST:$IMAPS_SELFSIGNED_PORT" \
+    "imap-selfsigned $SELFSIGNED_HOST:$IMAP_SELFSIGNED_PORT" \
+    "pop3-selfsigned $SELFSIGNED_HOST:$POP3_SELFSIGNED_PORT" "pop3 $HOST:$POP3_PORT" \
     "pop3s $HOST:$POP3S_PORT" "smtp-submission $HOST:$SMTP_PORT" "smtps $HOST:$SMTPS_PORT" \
     "ews-https $HOST:$EWS_PORT"; do
     hp="${name#* }"

@@ -5,7 +5,8 @@ against the dovecot passwd-file; 535 on bad credentials) and an implicit-TLS por
 Every accepted message is written to the outbox as a .eml file and, for recipients whose
 local part is a test user, delivered into that user's Maildir new/ (so a test can read
 it back over IMAP). Recipients whose local part starts with "reject" are refused with
-550, so a test can make one message of a batch fail.
+550, so a test can make one message of a batch fail; "defer" ones get 451 (greylisting:
+try again later) and "hangup" ones make the server drop the connection.
 
 EWS (HTTPS, Basic auth against the same users): POST /EWS/Exchange.asmx answers a
 GetFolder of the inbox with TotalCount/UnreadCount counted from the user's Maildir;
@@ -128,6 +129,11 @@ class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if local_part(address).startswith("reject"):
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in local recipient table"
+        if local_part(address).startswith("defer"):
+            return f"451 4.7.1 <{address}>: Recipient address rejected: Greylisted, try again later"
+        if local_part(address).startswith("hangup"):
+            server.transport.close()
+            return "421 4.3.2 Closing the connection"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 

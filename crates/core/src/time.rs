@@ -116,6 +116,56 @@ impl Timestamp {
     }
 }
 
+/// An email's `Date:` header (RFC 5322: `Thu, 03 Dec 2026 07:01:42 +0000`, the day
+/// name and seconds optional, a numeric zone or one of the obsolete names; a trailing
+/// comment such as `(UTC)` ignored).
+pub fn parse_rfc5322(text: &str) -> Option<Timestamp> {
+    let text = text.split('(').next()?;
+    let mut words = text.split_whitespace().peekable();
+    if words.peek()?.ends_with(',') || words.peek()?.parse::<u32>().is_err() {
+        words.next();
+    }
+    let day: u32 = words.next()?.parse().ok()?;
+    let month = words.next()?.get(..3)?.to_ascii_lowercase();
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let month = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
+    let mut year: i64 = words.next()?.parse().ok()?;
+    // Obsolete two-digit years (RFC 5322 4.3).
+    if year < 50 {
+        year += 2000;
+    } else if year < 1000 {
+        year += 1900;
+    }
+    let mut clock = words.next()?.split(':');
+    let h: u32 = clock.next()?.parse().ok()?;
+    let mi: u32 = clock.next()?.parse().ok()?;
+    let s: u32 = clock.next().map_or(Some(0), |s| s.parse().ok())?;
+    let zone = words.next().unwrap_or("+0000");
+    let offset = match zone.to_ascii_uppercase().as_str() {
+        "UT" | "GMT" | "Z" => 0,
+        "EDT" => -4 * 3600,
+        "EST" | "CDT" => -5 * 3600,
+        "CST" | "MDT" => -6 * 3600,
+        "MST" | "PDT" => -7 * 3600,
+        "PST" => -8 * 3600,
+        z => {
+            let sign = match z.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let digits = z.get(1..5)?;
+            let hh: i64 = digits.get(..2)?.parse().ok()?;
+            let mm: i64 = digits.get(2..)?.parse().ok()?;
+            sign * (hh * 3600 + mm * 60)
+        }
+    };
+    let local = Timestamp::from_civil(year, month, day, h, mi, s)?;
+    Some(Timestamp(local.0 - offset))
+}
+
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (y, mo, d, h, mi, s) = self.civil();
@@ -518,5 +568,24 @@ mod tests {
         assert_eq!(ago(Timestamp(now.0 - 7200), now), "2 h ago");
         assert_eq!(ago(Timestamp(now.0 + 180), now), "in 3 min");
         assert_eq!(ago(now, now), "just now");
+    }
+
+    #[test]
+    fn email_dates() {
+        let t = |s| parse_rfc5322(s).map(|t| t.to_rfc3339());
+        assert_eq!(
+            t("Thu, 03 Dec 2026 07:01:42 +0000").as_deref(),
+            Some("2026-12-03T07:01:42Z")
+        );
+        assert_eq!(
+            t("3 Dec 2026 09:01 +0200 (CEST)").as_deref(),
+            Some("2026-12-03T07:01:00Z")
+        );
+        assert_eq!(
+            t("Wed, 2 Dec 26 23:30:00 EST").as_deref(),
+            Some("2026-12-03T04:30:00Z")
+        );
+        assert_eq!(t("yesterday"), None);
+        assert_eq!(t("Thu, 33 Foo 2026 07:01:42 +0000"), None);
     }
 }

@@ -103,7 +103,7 @@ fn test_and_enable_in_the_running_server_then_the_log_tells_the_same() {
         "incomingcredentialretrieval": 0, "outgoingcredentialretrieval": 0,
         "incomingauthenticationprotocol": 3, "outgoingauthenticationprotocol": 3,
         "incomingusessl": true, "outgoingusessl": true,
-        "incomingportnumber": mail["MAIL_IMAPS_PORT"].parse::<i64>().unwrap(),
+        "incomingportnumber": mail["MAIL_IMAP_PORT"].parse::<i64>().unwrap(),
         "outgoingportnumber": mail["MAIL_SMTP_PORT"].parse::<i64>().unwrap(),
     }));
     let pid = profile["emailserverprofileid"]

@@ -95,6 +95,83 @@ fn record_error(m: &mut Mailbox, e: &SyncError, at: Timestamp) -> i64 {
     streak
 }
 
+/// What a pass writes back: its own changes (`ours` against `base`, the mailbox as the
+/// pass began processing it) over the row as it is now (`current`). A column someone
+/// else changed meanwhile (an administrator through the Web API: enabled directions,
+/// Test & Enable) keeps their value, and what the pass did not change is not written
+/// back from its stale copy.
+pub fn merge(base: &Mailbox, current: &Mailbox, ours: &Mailbox) -> Mailbox {
+    let mut out = current.clone();
+    macro_rules! take {
+        ($($f:ident),* $(,)?) => {$(
+            if ours.$f != base.$f && current.$f == base.$f {
+                out.$f = ours.$f.clone();
+            }
+        )*};
+    }
+    take!(
+        enabled_incoming,
+        enabled_outgoing,
+        enabled_act,
+        incoming_status,
+        outgoing_status,
+        act_status,
+        mailbox_status,
+        test_scheduled,
+        test_retry_count,
+        test_completed_on,
+        postpone_test_until,
+        processing_state,
+        host_id,
+        processing_last_attempted_on,
+        no_email_count,
+        no_act_count,
+        postpone_processing_until,
+        postpone_sending_until,
+        receiving_postponed_until,
+        receiving_postponed_until_act,
+        last_success,
+        last_sync_started,
+        last_error_on,
+        last_error,
+        last_error_code,
+        last_error_count,
+        items_processed,
+        items_failed,
+        transient_failures,
+        processed_times,
+        average_duration_ms,
+        last_duration_ms,
+    );
+    // A Test & Enable scheduled during the pass runs at once, not after the next
+    // cycle this pass just planned.
+    if current.test_scheduled && !base.test_scheduled {
+        out.postpone_processing_until = match (
+            out.postpone_processing_until,
+            current.postpone_processing_until,
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    out
+}
+
+/// The directions the current error streak is about: a transient failure retries its
+/// direction exactly `retry_interval_secs` after the error, so an enabled direction
+/// postponed to that moment is one that failed then. Empty when there is no streak, or
+/// when its direction has been disabled (the streak is over: it cannot recover).
+fn streak_directions(m: &Mailbox, cfg: &Config) -> Vec<Direction> {
+    let Some(at) = m.last_error_on.filter(|_| m.last_error_count > 0) else {
+        return Vec::new();
+    };
+    let retry = Timestamp(at.0 + cfg.retry_interval_secs);
+    DIRECTIONS
+        .into_iter()
+        .filter(|d| m.uses_sss(*d) && m.enabled(*d) && m.postponed(*d) == Some(retry))
+        .collect()
+}
+
 /// `mailboxstatus`, "all directions together": a failure if any direction synchronized
 /// through server-side synchronization failed, a success when none failed and one at
 /// least succeeded (a direction the profile cannot carry is not run), not run
@@ -132,6 +209,7 @@ fn finish_processing(m: &mut Mailbox, started: Timestamp, ended: Timestamp) {
 pub fn finish_sync(
     m: &Mailbox,
     p: &Profile,
+    org: &OrgSettings,
     results: &[(Direction, DirectionResult)],
     started: Timestamp,
     ended: Timestamp,
@@ -204,14 +282,20 @@ pub fn finish_sync(
     }
     if !any_failure {
         out.last_success = Some(ended);
-        out.last_error_count = 0;
-        out.transient_failures = 0;
+        // Another direction's success says nothing about the failing one: a down
+        // incoming server must still reach the retry limit while outgoing email flows
+        // between its retries. The streak ends when its own direction succeeds.
+        let streak = streak_directions(m, cfg);
+        if streak.is_empty() || results.iter().any(|(d, _)| streak.contains(d)) {
+            out.last_error_count = 0;
+            out.transient_failures = 0;
+        }
     }
     out.items_processed = items;
     out.items_failed = failed_items;
     out.mailbox_status = overall_status(&out);
     finish_processing(&mut out, started, ended);
-    out.postpone_processing_until = Some(next_processing(&out, p, ended, cfg));
+    out.postpone_processing_until = Some(next_processing(&out, org, p, ended, cfg));
     Finished {
         mailbox: out,
         events,
@@ -364,6 +448,7 @@ mod tests {
             let r = finish_sync(
                 &m,
                 &p,
+                &OrgSettings::default(),
                 &[(Direction::Incoming, down())],
                 Timestamp(t),
                 Timestamp(t + 1),
@@ -393,11 +478,65 @@ mod tests {
     }
 
     #[test]
+    fn only_the_failing_direction_recovering_ends_the_streak() {
+        let cfg = Config {
+            retry_limit: 3,
+            retry_interval_secs: 900,
+            ..Config::default()
+        };
+        let ok = || DirectionResult::Done {
+            items: 0,
+            failed: 0,
+        };
+        let p = profile();
+        let sync = |m: &Mailbox, results: &[(Direction, DirectionResult)], t: i64| {
+            finish_sync(
+                m,
+                &p,
+                &OrgSettings::default(),
+                results,
+                Timestamp(t),
+                Timestamp(t),
+                &cfg,
+            )
+            .mailbox
+        };
+        let mut m = mailbox();
+        m = sync(
+            &m,
+            &[(Direction::Incoming, down()), (Direction::Outgoing, ok())],
+            0,
+        );
+        assert_eq!(m.last_error_count, 1);
+        // Outgoing alone, between incoming's retries: the streak goes on.
+        m = sync(&m, &[(Direction::Outgoing, ok())], 300);
+        assert_eq!((m.last_error_count, m.transient_failures), (1, 1));
+        assert_eq!(m.last_success, Some(Timestamp(300)));
+        m = sync(&m, &[(Direction::Incoming, down())], 900);
+        m = sync(&m, &[(Direction::Outgoing, ok())], 1200);
+        assert_eq!(m.last_error_count, 2);
+        // Incoming recovering ends it.
+        let recovered = sync(&m, &[(Direction::Incoming, ok())], 1800);
+        assert_eq!(
+            (recovered.last_error_count, recovered.transient_failures),
+            (0, 0)
+        );
+        // Or it reaches the limit and the direction stops.
+        m = sync(&m, &[(Direction::Incoming, down())], 1800);
+        assert!(!m.enabled_incoming);
+        assert_eq!(m.last_error_count, 3);
+        // Then nothing can recover from it: the next success ends the streak.
+        m = sync(&m, &[(Direction::Outgoing, ok())], 2100);
+        assert_eq!(m.last_error_count, 0);
+    }
+
+    #[test]
     fn a_permanent_error_disables_at_once_and_a_success_resets_the_streak() {
         let cfg = Config::default();
         let r = finish_sync(
             &mailbox(),
             &profile(),
+            &OrgSettings::default(),
             &[(Direction::Incoming, wrong_password())],
             Timestamp(0),
             Timestamp(2),
@@ -432,7 +571,15 @@ mod tests {
                 },
             ),
         ];
-        let r = finish_sync(&m, &profile(), &ok, Timestamp(100), Timestamp(101), &cfg);
+        let r = finish_sync(
+            &m,
+            &profile(),
+            &OrgSettings::default(),
+            &ok,
+            Timestamp(100),
+            Timestamp(101),
+            &cfg,
+        );
         assert_eq!(r.mailbox.last_error_count, 0);
         assert_eq!(r.mailbox.last_success, Some(Timestamp(101)));
         assert_eq!(r.mailbox.no_email_count, 4);
@@ -453,7 +600,15 @@ mod tests {
                 failed: 1,
             },
         )];
-        let r = finish_sync(&m, &profile(), &got, Timestamp(100), Timestamp(101), &cfg);
+        let r = finish_sync(
+            &m,
+            &profile(),
+            &OrgSettings::default(),
+            &got,
+            Timestamp(100),
+            Timestamp(101),
+            &cfg,
+        );
         assert_eq!(
             (
                 r.mailbox.no_email_count,
@@ -507,6 +662,38 @@ mod tests {
         m.test_retry_count = cfg.retry_limit - 1;
         let r = finish_test(&m, &profile(), &results, Timestamp(10), Timestamp(12), &cfg);
         assert!(!r.mailbox.test_scheduled && !r.mailbox.enabled_incoming);
+    }
+
+    #[test]
+    fn a_pass_writes_only_what_it_changed_and_a_concurrent_change_wins() {
+        let cfg = Config::default();
+        let base = begin(&mailbox(), Timestamp(0), &cfg);
+        let ours = finish_sync(
+            &base,
+            &profile(),
+            &OrgSettings::default(),
+            &[(Direction::Incoming, wrong_password())],
+            Timestamp(0),
+            Timestamp(1),
+            &cfg,
+        )
+        .mailbox;
+        assert!(!ours.enabled_incoming && ours.enabled_outgoing);
+        // Meanwhile an administrator turned outgoing off and incoming's status over.
+        let mut current = base.clone();
+        current.enabled_outgoing = false;
+        current.incoming_status = status::SUCCESS;
+        let m = merge(&base, &current, &ours);
+        assert!(!m.enabled_outgoing, "the administrator's change stays");
+        assert_eq!(m.incoming_status, status::SUCCESS, "theirs wins a conflict");
+        assert!(!m.enabled_incoming, "the pass's own change is written");
+        assert_eq!((m.processing_state, m.host_id.as_deref()), (0, None));
+        assert_eq!(m.last_error_count, 1);
+        // A test scheduled meanwhile is not pushed back to the next cycle.
+        current.test_scheduled = true;
+        current.postpone_processing_until = Some(Timestamp(1));
+        let m = merge(&base, &current, &ours);
+        assert_eq!(m.postpone_processing_until, Some(Timestamp(1)));
     }
 
     #[test]

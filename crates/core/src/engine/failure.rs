@@ -39,6 +39,10 @@ pub mod codes {
     pub const UNREACHABLE: i64 = 53;
     pub const RECIPIENT_REFUSED: i64 = 60;
     pub const SERVER_BUSY: i64 = 126;
+    pub const SERVER_DEFERRED: i64 = 61;
+    pub const ACCESS_DENIED: i64 = 62;
+    pub const SERVER_NOT_FOUND: i64 = 63;
+    pub const SERVER_ERROR: i64 = 64;
     pub const UNKNOWN: i64 = 2;
     /// Information: a Test & Enable passed, or was run.
     pub const TEST_COMPLETED: i64 = 1;
@@ -121,11 +125,20 @@ pub fn describe(
             None,
             format!("The mailbox location could not be determined while {} for the mailbox {m}: {server} could not be found. The mailbox {m} has been disabled for {} and the owner of the associated email server profile {p} has been notified.", w.doing, w.doing),
         ),
-        FailureKind::Refused | FailureKind::Timeout => (
+        FailureKind::Refused | FailureKind::Timeout | FailureKind::Closed => (
             codes::UNREACHABLE,
             None,
             format!("{subject} for the mailbox {m} because the connection to the email server failed: {server} {}. The owner of the email server profile {p} has been notified. The system will try to {} again later.",
-                if failure.kind == FailureKind::Refused { "refused the connection" } else { "did not answer in time" }, w.verb),
+                match failure.kind {
+                    FailureKind::Refused => "refused the connection",
+                    FailureKind::Closed => "closed the connection",
+                    _ => "did not answer in time",
+                }, w.verb),
+        ),
+        FailureKind::Deferred => (
+            codes::SERVER_DEFERRED,
+            None,
+            format!("{subject} for the mailbox {m} because the email server {server} asked to try again later. The system will try to {} again later.", w.verb),
         ),
         FailureKind::Auth | FailureKind::NoCredentials | FailureKind::Http(401)
             if profile_credentials(profile, dir) =>
@@ -159,13 +172,27 @@ pub fn describe(
             None,
             format!("{subject} because the email address of the mailbox {m} requires an approval by an Office 365 administrator. The mailbox has been disabled for {} and the owner of the email server profile {p} has been notified.", w.doing),
         ),
-        FailureKind::Http(_) | FailureKind::Protocol => (
+        FailureKind::Http(403) => (
+            codes::ACCESS_DENIED,
+            Some(403),
+            format!("{subject} for the mailbox {m} because the email server {server} denied access to the mailbox: (403) Forbidden. The mailbox has been disabled for {}.", w.doing),
+        ),
+        FailureKind::Http(404) => (
+            codes::SERVER_NOT_FOUND,
+            Some(404),
+            format!("{subject} for the mailbox {m} because the email server location {server} was not found: (404) Not Found. The mailbox has been disabled for {} and the owner of the email server profile {p} has been notified.", w.doing),
+        ),
+        FailureKind::Http(s) => (
+            codes::SERVER_ERROR,
+            Some(s),
+            format!("{subject} for the mailbox {m} because the email server {server} returned an unexpected error: ({s}) {}. The owner of the email server profile {p} has been notified. The system will try to {} again later.", http_reason(s), w.verb),
+        ),
+        // The server's own words go to the details, not into the text the knowledge
+        // base reads: whatever a server says must not pass for another error.
+        FailureKind::Protocol | FailureKind::Rejected => (
             codes::UNKNOWN,
-            match failure.kind {
-                FailureKind::Http(s) => Some(s),
-                _ => None,
-            },
-            format!("An unknown error occurred while {} through the mailbox {m}. The owner of the associated email server profile {p} has been notified. The system will try to {} again later. Email Server Error Code: {}", w.doing, w.verb, failure.message),
+            None,
+            format!("{subject} for the mailbox {m} because the email server {server} gave an unexpected answer while {}. The owner of the email server profile {p} has been notified. The system will try to {} again later.", w.doing, w.verb),
         ),
     };
     let c = classify(&Evidence {
@@ -206,6 +233,21 @@ pub fn describe(
     }
 }
 
+/// The reason phrase of an HTTP status, as .NET's WebException words it.
+fn http_reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        405 => "Method Not Allowed",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        505 => "HTTP Version Not Supported",
+        507 => "Insufficient Storage",
+        s if s >= 500 => "Server Error",
+        s if s >= 400 => "Client Error",
+        _ => "Unexpected Answer",
+    }
+}
+
 /// An email the outgoing server would not take (email level: only that email fails).
 pub fn recipient_refused(subject: &str, mailbox: &Mailbox, message: &str) -> SyncError {
     let text = format!(
@@ -235,6 +277,45 @@ pub fn recipient_refused(subject: &str, mailbox: &Mailbox, message: &str) -> Syn
 mod tests {
     use super::*;
     use crate::engine::Connection;
+
+    /// Every kind of failure, in every direction, with any HTTP status, is one the
+    /// knowledge base knows: the engine never writes an error the analyzer cannot
+    /// explain.
+    #[test]
+    fn every_failure_kind_has_a_knowledge_base_rule() {
+        let mut kinds = vec![
+            FailureKind::Dns,
+            FailureKind::Refused,
+            FailureKind::Timeout,
+            FailureKind::Tls,
+            FailureKind::Auth,
+            FailureKind::NoCredentials,
+            FailureKind::Protocol,
+            FailureKind::Closed,
+            FailureKind::Deferred,
+            FailureKind::Rejected,
+            FailureKind::NotApproved,
+            FailureKind::NotApprovedByO365Admin,
+        ];
+        kinds.extend((100..=599).map(FailureKind::Http));
+        for kind in kinds {
+            for dir in [Direction::Incoming, Direction::Outgoing, Direction::Act] {
+                for retrieval in [0, 1, 2] {
+                    let e = err(kind, dir, retrieval);
+                    let rule = e
+                        .rule
+                        .as_deref()
+                        .unwrap_or_else(|| panic!("{kind:?} {dir:?}: no rule for {}", e.text));
+                    let entry = crate::kb::by_id(rule).unwrap();
+                    assert_eq!((e.nature, e.scope), (entry.nature, entry.scope), "{kind:?}");
+                    assert!(
+                        matches!(e.nature, Nature::Transient | Nature::Permanent),
+                        "{kind:?}"
+                    );
+                }
+            }
+        }
+    }
 
     fn profile(retrieval: i32) -> Profile {
         Profile {
@@ -388,9 +469,13 @@ mod tests {
             assert!(e.details.contains("the server's own words"));
         }
         let unknown = err(FailureKind::Protocol, Direction::Incoming, 0);
-        assert_eq!(unknown.rule, None);
+        assert_eq!(
+            unknown.rule.as_deref(),
+            Some("email-server-unexpected-answer")
+        );
         assert_eq!(unknown.nature, Nature::Transient);
         assert_eq!(unknown.error_type, "UnknownIncomingEmailIntegrationError");
+        assert!(!unknown.text.contains("the server's own words"));
         assert_eq!(
             err(FailureKind::Auth, Direction::Incoming, 0).error_type,
             "IncomingEmailMailboxError"
@@ -407,6 +492,33 @@ mod tests {
             err(FailureKind::Tls, Direction::Incoming, 0).code,
             codes::SECURE_CONNECTION
         );
+        for (status, rule, nature, scope) in [
+            (
+                403,
+                "email-server-access-denied",
+                Nature::Permanent,
+                Scope::Mailbox,
+            ),
+            (
+                404,
+                "email-server-not-found",
+                Nature::Permanent,
+                Scope::Profile,
+            ),
+            (
+                500,
+                "email-server-http-error",
+                Nature::Transient,
+                Scope::Profile,
+            ),
+        ] {
+            let e = err(FailureKind::Http(status), Direction::Act, 0);
+            assert_eq!(e.rule.as_deref(), Some(rule), "{status}: {}", e.text);
+            assert_eq!(
+                (e.nature, e.scope, e.code),
+                (nature, scope, i64::from(status))
+            );
+        }
         let r = recipient_refused("Quote", &mailbox(), "550 5.1.1 unknown user");
         assert_eq!(
             (r.rule.as_deref(), r.scope),

@@ -14,9 +14,9 @@ pub enum Protocol {
     Ews,
 }
 
-/// How the connection is secured. POP3 and IMAP with SSL speak TLS from the first byte
-/// (995, 993), as the product does; SMTP with SSL uses TLS on 465 and STARTTLS on the
-/// submission ports (the .NET SMTP client's behaviour).
+/// How the connection is secured: with SSL, TLS from the first byte on the port each
+/// protocol reserves for it (IMAP 993, POP3 995, SMTP 465), STARTTLS (STLS) on any other
+/// port (143, 110, 587, 25, a custom one); without SSL, clear text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
     Plain,
@@ -67,10 +67,16 @@ pub fn protocol_of(server_type: Option<i32>, dir: Direction) -> Option<Protocol>
 }
 
 pub fn security_of(protocol: Protocol, use_ssl: bool, port: u16) -> Security {
-    match (protocol, use_ssl) {
-        (_, false) => Security::Plain,
-        (Protocol::Smtp, true) if port != 465 => Security::StartTls,
-        _ => Security::Tls,
+    let implicit = match protocol {
+        Protocol::Imap => 993,
+        Protocol::Pop3 => 995,
+        Protocol::Smtp => 465,
+        Protocol::Ews => 443,
+    };
+    match use_ssl {
+        false => Security::Plain,
+        true if port == implicit => Security::Tls,
+        true => Security::StartTls,
     }
 }
 
@@ -330,9 +336,21 @@ mod tests {
 
     #[test]
     fn security_follows_ssl_and_port() {
-        assert_eq!(security_of(Protocol::Pop3, true, 110), Security::Tls);
-        assert_eq!(security_of(Protocol::Smtp, true, 465), Security::Tls);
-        assert_eq!(security_of(Protocol::Smtp, true, 25), Security::StartTls);
-        assert_eq!(security_of(Protocol::Imap, false, 993), Security::Plain);
+        for (protocol, implicit, others) in [
+            (Protocol::Imap, 993, [143, 31143, 995]),
+            (Protocol::Pop3, 995, [110, 31110, 993]),
+            (Protocol::Smtp, 465, [587, 25, 993]),
+        ] {
+            assert_eq!(security_of(protocol, true, implicit), Security::Tls);
+            assert_eq!(security_of(protocol, false, implicit), Security::Plain);
+            for port in others {
+                assert_eq!(
+                    security_of(protocol, true, port),
+                    Security::StartTls,
+                    "{protocol:?} {port}"
+                );
+                assert_eq!(security_of(protocol, false, port), Security::Plain);
+            }
+        }
     }
 }

@@ -36,6 +36,9 @@ pub struct OrgSettings {
     pub alerts_for_warnings: bool,
     pub alerts_for_information: bool,
     pub notify_mailbox_owner: bool,
+    /// "Process email using" is the Email Router (`emailconnectionchannel` 1): email
+    /// delivered by "Server-Side Synchronization or Email Router" is the router's.
+    pub email_router: bool,
 }
 
 impl Default for OrgSettings {
@@ -47,6 +50,7 @@ impl Default for OrgSettings {
             alerts_for_warnings: true,
             alerts_for_information: true,
             notify_mailbox_owner: false,
+            email_router: false,
         }
     }
 }
@@ -138,6 +142,8 @@ pub struct Mailbox {
     pub last_duration_ms: i64,
     /// `statecode`: 0 active, 1 inactive (never processed).
     pub state_code: i64,
+    /// `processemailreceivedafter`: mail received before it is not taken.
+    pub process_email_received_after: Option<Timestamp>,
 }
 
 impl Mailbox {
@@ -217,6 +223,14 @@ pub enum FailureKind {
     NoCredentials,
     /// The server said something unexpected.
     Protocol,
+    /// The connection broke mid-conversation (the server hung up, a reset).
+    Closed,
+    /// Outgoing: the server asked to try an email again later (an SMTP 4xx:
+    /// greylisting, a full queue).
+    Deferred,
+    /// Outgoing: the server refused an email for good (an SMTP 5xx to MAIL FROM,
+    /// RCPT TO or DATA); only that email fails.
+    Rejected,
     /// An HTTP status from Exchange Web Services.
     Http(u16),
     /// The mailbox's address is not approved (the engine's own check).

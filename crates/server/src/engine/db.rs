@@ -5,6 +5,7 @@
 //! `Store::call`.
 
 use mailsync_core::engine::alerts::{occurrences, with_occurrences, Alert, On};
+use mailsync_core::engine::cycle::merge;
 use mailsync_core::engine::{Connection as Conn, Mailbox, OrgSettings, Profile, Regarding};
 use mailsync_core::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -25,8 +26,8 @@ pub fn org(c: &Connection) -> Result<(OrgSettings, Option<String>)> {
         .query_row(
             "SELECT requireapprovalforuseremail, requireapprovalforqueueemail, \
              generatealertsforerrors, generatealertsforwarnings, generatealertsforinformation, \
-             notifymailboxownerofemailserverlevelalerts, defaultemailserverprofileid \
-             FROM organization LIMIT 1",
+             notifymailboxownerofemailserverlevelalerts, defaultemailserverprofileid, \
+             emailconnectionchannel FROM organization LIMIT 1",
             [],
             |r| {
                 Ok((
@@ -37,6 +38,7 @@ pub fn org(c: &Connection) -> Result<(OrgSettings, Option<String>)> {
                         alerts_for_warnings: r.get(3)?,
                         alerts_for_information: r.get(4)?,
                         notify_mailbox_owner: r.get(5)?,
+                        email_router: r.get::<_, i64>(7)? == 1,
                     },
                     r.get(6)?,
                 ))
@@ -55,29 +57,72 @@ pub struct Candidate {
 }
 
 /// Mailboxes whose processing or Test & Enable is due by `now` (core's `schedule::work`
-/// decides for each; this only narrows the search), most overdue first.
-pub fn due(c: &Connection, now: Timestamp, limit: usize) -> Result<Vec<Candidate>> {
-    let mut stmt = c.prepare_cached(
-        "SELECT m.mailboxid, m.emailserverprofile, COALESCE(p.maxconcurrentconnections, 10) \
-         FROM mailbox m LEFT JOIN emailserverprofile p ON p.emailserverprofileid = m.emailserverprofile \
-         WHERE m.statecode = 0 AND m.processingstatecode = 0 \
-           AND (m.postponemailboxprocessinguntil IS NULL OR m.postponemailboxprocessinguntil <= ?1) \
+/// decides for each; this only narrows the search), most overdue first, profile by
+/// profile: at most `free(profile, max connections)` of each (`None`: no profile), so
+/// a profile with many overdue mailboxes and no free connection cannot crowd out the
+/// due mailboxes of the others.
+pub fn due(
+    c: &Connection,
+    now: Timestamp,
+    total: usize,
+    free: impl Fn(Option<&str>, i64) -> usize,
+) -> Result<Vec<Candidate>> {
+    let profiles: Vec<(Option<String>, i64)> = c
+        .prepare_cached(
+            "SELECT emailserverprofileid, maxconcurrentconnections FROM emailserverprofile \
+             UNION ALL SELECT NULL, 10",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    // With the Email Router, incoming and outgoing email are its job (core's
+    // `schedule::engine_runs`): only appointments, contacts and tasks make a candidate.
+    let router: i64 = c
+        .query_row(
+            "SELECT emailconnectionchannel FROM organization LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    // Never processed (NULL) and overdue apart: each is a range of the profile's
+    // index, read in order and only as far as the limit, however many mailboxes the
+    // profile has that are not due.
+    let filter = "m.statecode = 0 AND m.processingstatecode = 0 \
            AND (m.testemailconfigurationscheduled = 1 \
-                OR (m.enabledforincomingemail = 1 AND m.incomingemaildeliverymethod = 2) \
-                OR (m.enabledforoutgoingemail = 1 AND m.outgoingemaildeliverymethod = 2) \
-                OR (m.enabledforact = 1 AND m.actdeliverymethod = 1)) \
-         ORDER BY m.postponemailboxprocessinguntil LIMIT ?2",
-    )?;
-    let rows = stmt
-        .query_map(params![now.to_rfc3339(), limit as i64], |r| {
-            Ok(Candidate {
-                mailbox: r.get(0)?,
-                profile: r.get(1)?,
-                max_connections: r.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+                OR (?4 = 0 AND m.enabledforincomingemail = 1 AND m.incomingemaildeliverymethod = 2) \
+                OR (?4 = 0 AND m.enabledforoutgoingemail = 1 AND m.outgoingemaildeliverymethod = 2) \
+                OR (m.enabledforact = 1 AND m.actdeliverymethod = 1))";
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT id FROM ( \
+           SELECT m.mailboxid AS id, m.postponemailboxprocessinguntil AS at FROM mailbox m \
+           WHERE m.emailserverprofile IS ?1 AND m.postponemailboxprocessinguntil IS NULL AND {filter} \
+           UNION ALL \
+           SELECT m.mailboxid, m.postponemailboxprocessinguntil FROM mailbox m \
+           WHERE m.emailserverprofile IS ?1 AND m.postponemailboxprocessinguntil <= ?2 AND {filter}) \
+         ORDER BY at LIMIT ?3"
+    ))?;
+    let mut out = Vec::new();
+    for (profile, max_connections) in profiles {
+        let limit = free(profile.as_deref(), max_connections).min(total - out.len());
+        if limit == 0 {
+            continue;
+        }
+        let ids = stmt
+            .query_map(
+                params![profile, now.to_rfc3339(), limit as i64, router],
+                |r| r.get::<_, String>(0),
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        out.extend(ids.into_iter().map(|mailbox| Candidate {
+            mailbox,
+            profile: profile.clone(),
+            max_connections,
+        }));
+        if out.len() >= total {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// A mailbox as the engine processes it.
@@ -99,7 +144,8 @@ const MAILBOX_COLUMNS: &str = "mailboxid, name, emailaddress, regardingobjecttyp
     receivingpostponeduntil, receivingpostponeduntilforact, lastsuccessfulsynccompletedon, \
     lastsyncstartedon, lastsyncerroroccurredon, lastsyncerror, lastsyncerrorcode, lastsyncerrorcount, \
     itemsprocessedforlastsync, itemsfailedforlastsync, transientfailurecount, processedtimes, \
-    averagetotalduration, lastduration, statecode, emailserverprofile, ownerid";
+    averagetotalduration, lastduration, statecode, emailserverprofile, ownerid, \
+    processemailreceivedafter";
 
 fn mailbox_of(r: &Row<'_>) -> rusqlite::Result<(Mailbox, Option<String>, Option<String>)> {
     let regarding: Option<String> = r.get(3)?;
@@ -153,6 +199,7 @@ fn mailbox_of(r: &Row<'_>) -> rusqlite::Result<(Mailbox, Option<String>, Option<
         average_duration_ms: r.get(42)?,
         last_duration_ms: r.get(43)?,
         state_code: r.get(44)?,
+        process_email_received_after: ts(r.get(47)?),
     };
     Ok((m, r.get(45)?, r.get(46)?))
 }
@@ -221,6 +268,34 @@ pub fn load(c: &Connection, id: &str) -> Result<Option<Loaded>> {
     }))
 }
 
+/// Moves a mailbox that was due but had nothing to do to when it really is due, so the
+/// scheduler does not read it again and again meanwhile. Not if someone changed its
+/// processing time (or started processing it) since it was read: theirs wins.
+pub fn postpone_processing(
+    c: &Connection,
+    id: &str,
+    as_read: Option<Timestamp>,
+    to: Timestamp,
+) -> Result<bool> {
+    let row: Option<(Option<String>, i64)> = c
+        .prepare_cached(
+            "SELECT postponemailboxprocessinguntil, processingstatecode FROM mailbox \
+             WHERE mailboxid = ?1",
+        )?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        Some((current, 0)) if ts(current.clone()) == as_read => {
+            c.prepare_cached(
+                "UPDATE mailbox SET postponemailboxprocessinguntil = ?2 WHERE mailboxid = ?1",
+            )?
+            .execute(params![id, to.to_rfc3339()])?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
 /// Marks the mailbox as being processed (or not: `processingstatecode` 0).
 pub fn save_processing(c: &Connection, m: &Mailbox) -> Result<()> {
     c.prepare_cached(
@@ -237,27 +312,33 @@ pub fn save_processing(c: &Connection, m: &Mailbox) -> Result<()> {
     Ok(())
 }
 
-/// Writes back what a pass changed. A sync leaves the Test & Enable columns alone (an
-/// administrator may schedule a test meanwhile, and it must not wait for the next
-/// cycle); a test writes them too.
-pub fn save(c: &Connection, m: &Mailbox, tested: bool) -> Result<()> {
+/// Writes back what a pass changed: core's `merge` of its result (`ours`) against the
+/// mailbox as it began (`base`) over the row as it is now, read in the same
+/// transaction, so a change made meanwhile through the Web API is not overwritten
+/// with the pass's stale copy.
+pub fn save(c: &Connection, base: &Mailbox, ours: &Mailbox) -> Result<()> {
+    let current = c
+        .prepare_cached(&format!(
+            "SELECT {MAILBOX_COLUMNS} FROM mailbox WHERE mailboxid = ?1"
+        ))?
+        .query_row([&ours.id], mailbox_of)
+        .optional()?;
+    let Some((current, _, _)) = current else {
+        return Ok(());
+    };
+    let m = merge(base, &current, ours);
     c.prepare_cached(
         "UPDATE mailbox SET processingstatecode = ?2, hostid = ?3, processinglastattemptedon = ?4, \
          lastsyncstartedon = ?5, enabledforincomingemail = ?6, enabledforoutgoingemail = ?7, \
          enabledforact = ?8, incomingemailstatus = ?9, outgoingemailstatus = ?10, actstatus = ?11, \
-         noemailcount = ?12, noactcount = ?13, \
-         postponemailboxprocessinguntil = CASE WHEN ?34 = 0 AND testemailconfigurationscheduled = 1 \
-             THEN MIN(?14, COALESCE(postponemailboxprocessinguntil, ?14)) ELSE ?14 END, \
+         noemailcount = ?12, noactcount = ?13, postponemailboxprocessinguntil = ?14, \
          postponesendinguntil = ?15, receivingpostponeduntil = ?16, receivingpostponeduntilforact = ?17, \
          lastsuccessfulsynccompletedon = ?18, lastsyncerroroccurredon = ?19, lastsyncerror = ?20, \
          lastsyncerrorcode = ?21, lastsyncerrorcount = ?22, itemsprocessedforlastsync = ?23, \
          itemsfailedforlastsync = ?24, transientfailurecount = ?25, processedtimes = ?26, \
-         averagetotalduration = ?27, lastduration = ?28, \
-         mailboxstatus = CASE WHEN ?34 THEN ?29 ELSE mailboxstatus END, \
-         testemailconfigurationscheduled = CASE WHEN ?34 THEN ?30 ELSE testemailconfigurationscheduled END, \
-         testemailconfigurationretrycount = CASE WHEN ?34 THEN ?31 ELSE testemailconfigurationretrycount END, \
-         testmailboxaccesscompletedon = CASE WHEN ?34 THEN ?32 ELSE testmailboxaccesscompletedon END, \
-         postponetestemailconfigurationuntil = CASE WHEN ?34 THEN ?33 ELSE postponetestemailconfigurationuntil END \
+         averagetotalduration = ?27, lastduration = ?28, mailboxstatus = ?29, \
+         testemailconfigurationscheduled = ?30, testemailconfigurationretrycount = ?31, \
+         testmailboxaccesscompletedon = ?32, postponetestemailconfigurationuntil = ?33 \
          WHERE mailboxid = ?1",
     )?
     .execute(params![
@@ -294,7 +375,6 @@ pub fn save(c: &Connection, m: &Mailbox, tested: bool) -> Result<()> {
         m.test_retry_count,
         text(m.test_completed_on),
         text(m.postpone_test_until),
-        tested,
     ])?;
     Ok(())
 }
@@ -583,6 +663,18 @@ pub fn failing_share(c: &Connection, profile: &str, since: Timestamp) -> Result<
     Ok(row)
 }
 
+/// Whether the profile's owner was told since `since`.
+pub fn noticed_since(c: &Connection, profile: &str, since: Timestamp) -> Result<bool> {
+    let last: Option<String> = c
+        .prepare_cached("SELECT lastsenton FROM profilenotice WHERE emailserverprofileid = ?1")?
+        .query_row([profile], |r| r.get(0))
+        .optional()?;
+    Ok(last
+        .as_deref()
+        .and_then(Timestamp::parse)
+        .is_some_and(|t| t.at >= since))
+}
+
 /// Records that the profile's owner was told now, unless they were since `since`
 /// (returns whether to tell them).
 pub fn claim_notice(
@@ -591,15 +683,7 @@ pub fn claim_notice(
     since: Timestamp,
     now: Timestamp,
 ) -> Result<bool> {
-    let last: Option<String> = c
-        .prepare_cached("SELECT lastsenton FROM profilenotice WHERE emailserverprofileid = ?1")?
-        .query_row([profile], |r| r.get(0))
-        .optional()?;
-    if last
-        .as_deref()
-        .and_then(Timestamp::parse)
-        .is_some_and(|t| t.at >= since)
-    {
+    if noticed_since(c, profile, since)? {
         return Ok(false);
     }
     c.prepare_cached(

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mailsync_core::engine::protocol::{Plan, Protocol, Security, Target};
 use mailsync_core::engine::{ConnectionFailure, FailureKind};
+use mailsync_core::Timestamp;
 
 use crate::mail::{self, Credentials, Endpoint, Timeouts, Tls};
 
@@ -34,6 +35,9 @@ fn failure(plan: &Plan, f: mail::Failure) -> ConnectionFailure {
         mail::FailureKind::Tls => FailureKind::Tls,
         mail::FailureKind::Auth => FailureKind::Auth,
         mail::FailureKind::Protocol => FailureKind::Protocol,
+        mail::FailureKind::Closed => FailureKind::Closed,
+        mail::FailureKind::Deferred => FailureKind::Deferred,
+        mail::FailureKind::Rejected => FailureKind::Rejected,
         mail::FailureKind::Http(s) => FailureKind::Http(s),
     };
     ConnectionFailure {
@@ -101,11 +105,17 @@ impl Io {
         &self,
         plan: &Plan,
         after: Option<(u32, u32)>,
+        since: Option<Timestamp>,
         limit: usize,
     ) -> Result<mail::imap::Mailbox, ConnectionFailure> {
         let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
         let creds = need_credentials(plan)?;
-        mail::imap::poll(&ep, &creds, &self.tls, &self.timeouts, after, limit)
+        let since = since.map(|t| {
+            let (year, month, day, ..) = t.civil();
+            mail::Day { year, month, day }
+        });
+        let t = &self.timeouts;
+        mail::imap::poll_since(&ep, &creds, &self.tls, t, after, since, limit)
             .await
             .map_err(|f| failure(plan, f))
     }
@@ -170,7 +180,7 @@ impl Io {
     /// sending anything.
     pub async fn check(&self, plan: &Plan) -> Result<(), ConnectionFailure> {
         match plan.protocol {
-            Protocol::Imap => self.imap_poll(plan, None, 0).await.map(drop),
+            Protocol::Imap => self.imap_poll(plan, None, None, 0).await.map(drop),
             Protocol::Pop3 => self.pop3_poll(plan, &HashSet::new(), 0).await.map(drop),
             Protocol::Smtp => {
                 let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;

@@ -39,11 +39,15 @@ pub use pass::Outcome;
 
 use crate::mail::{Timeouts, Tls};
 use crate::store::{Store, StoreError};
+use mailsync_core::Timestamp;
 
 /// How many due mailboxes one look at the schedule takes at most.
 const DUE_PER_TICK: usize = 2000;
-/// Candidates read beyond the known profiles' free connections.
-const NEW_PROFILE_SLACK: usize = 50;
+/// Looks at the schedule in one dispatch while they find mailboxes with nothing to do.
+const SIFT_ROUNDS: usize = 20;
+/// Candidates read beyond a profile's free connections: mailboxes whose pass has just
+/// started are still due in the database and are skipped.
+const STARTING_SLACK: usize = 8;
 
 /// `mailsync serve`'s options for the engine.
 #[derive(Debug, Clone, clap::Args)]
@@ -150,13 +154,53 @@ impl Engine {
         self: &Arc<Self>,
     ) -> Result<Vec<JoinHandle<Option<Outcome>>>, StoreError> {
         let now = self.clock.now();
-        // No more candidates than connections are free (and some for profiles not seen
-        // yet): a full profile's due mailboxes would only be read to be skipped.
-        let limit = self.dispatch.lock().map_or(DUE_PER_TICK, |d| {
-            let free: usize = d.limits.values().map(|(_, s)| s.available_permits()).sum();
-            (free + NEW_PROFILE_SLACK).min(DUE_PER_TICK)
-        });
-        let due = self.store.call(move |c| db::due(c, now, limit)).await?;
+        let mut passes = Vec::new();
+        // Candidates with nothing to do are moved out of the way without a connection;
+        // while a look finds such, the next one may find real work behind them.
+        for _ in 0..SIFT_ROUNDS {
+            let due = self.due(now).await?;
+            let (due, moved) = pass::sift(self, due, now).await?;
+            passes.extend(self.start_passes(due));
+            if moved == 0 {
+                break;
+            }
+        }
+        Ok(passes)
+    }
+
+    /// Each profile's due mailboxes up to its free connections (a few more: some may be
+    /// starting already), so a full profile's are not read only to be skipped and
+    /// cannot hide another profile's.
+    async fn due(&self, now: Timestamp) -> Result<Vec<db::Candidate>, StoreError> {
+        let free: HashMap<String, (i64, usize)> = self.dispatch.lock().map_or_else(
+            |_| HashMap::new(),
+            |d| {
+                d.limits
+                    .iter()
+                    .map(|(k, (limit, s))| (k.clone(), (*limit, s.available_permits())))
+                    .collect()
+            },
+        );
+        self.store
+            .call(move |c| {
+                db::due(c, now, DUE_PER_TICK, |profile, max| {
+                    let limit = max.clamp(1, 300);
+                    let permits = match free.get(profile.unwrap_or_default()) {
+                        Some((known, permits)) if *known == limit => *permits,
+                        _ => limit as usize,
+                    };
+                    if permits == 0 {
+                        0
+                    } else {
+                        permits + STARTING_SLACK
+                    }
+                })
+            })
+            .await
+    }
+
+    /// Starts a pass for each candidate whose profile has a free connection.
+    fn start_passes(self: &Arc<Self>, due: Vec<db::Candidate>) -> Vec<JoinHandle<Option<Outcome>>> {
         let mut passes = Vec::new();
         for candidate in due {
             let permit = {
@@ -206,7 +250,7 @@ impl Engine {
                 }
             }));
         }
-        Ok(passes)
+        passes
     }
 
     /// The server is stopping: no new passes, and the ones cut short are not reported

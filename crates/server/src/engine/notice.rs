@@ -28,12 +28,27 @@ pub async fn maybe_notify(
     let since = Timestamp(now.0 - WINDOW_SECS);
     let (pid, pname) = (profile.id.clone(), profile.name.clone());
     let default_id = default_profile.map(str::to_string);
+    // Counting the profile's mailboxes reads them all: done outside the write lock
+    // (every pass of a big failing profile asks), and not at all when the owner was
+    // told within the hour.
+    let key = pid.clone();
+    let share = engine
+        .store
+        .call(move |c| {
+            if db::noticed_since(c, &key, since)? {
+                return Ok(None);
+            }
+            db::failing_share(c, &key, since).map(Some)
+        })
+        .await?;
+    let Some((failing, total)) = share.filter(|(failing, total)| failing * 2 > *total) else {
+        return Ok(());
+    };
     // One transaction: two passes failing at once must not both email the owner.
     let claimed = engine
         .store
         .call(move |conn| write_tx(conn, |c| {
-            let (failing, total) = db::failing_share(c, &pid, since)?;
-            if failing * 2 <= total || !db::claim_notice(c, &pid, since, now)? {
+            if !db::claim_notice(c, &pid, since, now)? {
                 return Ok(None);
             }
             let Some((owner, to)) = db::profile_owner(c, &pid)? else {

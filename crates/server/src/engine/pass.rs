@@ -7,7 +7,7 @@ use mailsync_core::engine::alerts::{self, Alert};
 use mailsync_core::engine::cycle::{self, Event, Finished};
 use mailsync_core::engine::failure::recipient_refused;
 use mailsync_core::engine::protocol::{self, Plan, Protocol};
-use mailsync_core::engine::schedule::{self, Work, DIRECTIONS};
+use mailsync_core::engine::schedule::{self, Work};
 use mailsync_core::engine::{
     ConnectionFailure, DirectionResult, FailureKind, Mailbox, OrgSettings, Profile,
 };
@@ -17,6 +17,7 @@ use super::io::Io;
 use super::{notice, Engine};
 use crate::mail;
 use crate::store::{write_tx, StoreError};
+use mailsync_core::Timestamp;
 
 /// New messages taken from a mailbox in one cycle; the rest wait for the next.
 const TAKE_PER_CYCLE: usize = 200;
@@ -57,6 +58,45 @@ fn no_profile() -> ConnectionFailure {
     }
 }
 
+/// Splits due candidates: those core finds nothing to do for are moved to when they
+/// are due (core's `next_due`), all in one transaction and without taking one of their
+/// profile's connections; the others are returned, with how many were moved.
+pub async fn sift(
+    engine: &Engine,
+    candidates: Vec<db::Candidate>,
+    now: Timestamp,
+) -> Result<(Vec<db::Candidate>, usize), StoreError> {
+    if candidates.is_empty() {
+        return Ok((candidates, 0));
+    }
+    engine
+        .store
+        .call(move |c| {
+            write_tx(c, |tx| {
+                let (org, _) = db::org(tx)?;
+                let (mut keep, mut moved) = (Vec::new(), 0);
+                for candidate in candidates {
+                    let Some(l) = db::load(tx, &candidate.mailbox)? else {
+                        continue;
+                    };
+                    let m = &l.mailbox;
+                    if schedule::work(m, &org, now) != Work::Nothing {
+                        keep.push(candidate);
+                    } else if m.state_code == 0 && m.processing_state == 0 {
+                        let p = l.profile.unwrap_or_default();
+                        let to = schedule::next_due(m, &org, &p, now);
+                        let read = m.postpone_processing_until;
+                        if db::postpone_processing(tx, &m.id, read, to)? {
+                            moved += 1;
+                        }
+                    }
+                }
+                Ok((keep, moved))
+            })
+        })
+        .await
+}
+
 pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreError> {
     let now = engine.clock.now();
     let key = id.to_string();
@@ -78,8 +118,20 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
     else {
         return Ok(None);
     };
-    let work = schedule::work(&mailbox, now);
+    let work = schedule::work(&mailbox, &org, now);
     if work == Work::Nothing {
+        // The due query only narrows the search: a candidate core finds nothing to do
+        // for would be read again at once (every pass's end wakes the scheduler), so
+        // it waits until it really is due.
+        if mailbox.state_code == 0 && mailbox.processing_state == 0 {
+            let p = profile.unwrap_or_default();
+            let to = schedule::next_due(&mailbox, &org, &p, now);
+            let (key, read) = (mailbox.id.clone(), mailbox.postpone_processing_until);
+            engine
+                .store
+                .call(move |c| write_tx(c, |tx| db::postpone_processing(tx, &key, read, to)))
+                .await?;
+        }
         return Ok(None);
     }
     let begun = cycle::begin(&mailbox, now, &engine.config);
@@ -100,7 +152,7 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
     let finished = match work {
         Work::Test => {
             let mut results = Vec::new();
-            for dir in DIRECTIONS.into_iter().filter(|d| mailbox.uses_sss(*d)) {
+            for dir in schedule::engine_directions(&mailbox, &org) {
                 let r = match (&approval, profile.id.is_empty()) {
                     (Some(f), _) => Some(DirectionResult::Failed(f.clone())),
                     (None, true) => Some(DirectionResult::Failed(no_profile())),
@@ -146,6 +198,7 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
             cycle::finish_sync(
                 &begun,
                 &profile,
+                &org,
                 &results,
                 now,
                 engine.clock.now(),
@@ -154,10 +207,7 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
         }
         Work::Nothing => return Ok(None),
     };
-    let outcome = commit(
-        engine, &mailbox, &profile, &org, owner, finished, taken, test,
-    )
-    .await?;
+    let outcome = commit(engine, &begun, &profile, &org, owner, finished, taken, test).await?;
     if outcome.failed && !profile.id.is_empty() {
         notice::maybe_notify(engine, &profile, default_profile.as_deref()).await?;
     }
@@ -180,7 +230,8 @@ async fn sync_direction(
                 .store
                 .call(move |c| db::imap_position(c, &key))
                 .await?;
-            match io.imap_poll(plan, after, TAKE_PER_CYCLE).await {
+            let since = schedule::receive_since(mailbox);
+            match io.imap_poll(plan, after, since, TAKE_PER_CYCLE).await {
                 Err(f) => DirectionResult::Failed(f),
                 Ok(inbox) => {
                     let last = inbox.new.iter().map(|m| m.uid).max();
@@ -203,8 +254,16 @@ async fn sync_direction(
             match io.pop3_poll(plan, &seen, TAKE_PER_CYCLE).await {
                 Err(f) => DirectionResult::Failed(f),
                 Ok(drop) => {
+                    // Every new message is marked taken, the ones dated before
+                    // "Process email received after" without being recorded.
+                    let since = schedule::receive_since(mailbox);
                     taken.pop3_uidls = drop.new.iter().map(|m| m.uidl.clone()).collect();
-                    taken.received = drop.new.iter().map(|m| received(&m.headers)).collect();
+                    taken.received = drop
+                        .new
+                        .iter()
+                        .filter(|m| schedule::dated_after(since, m.headers.date.as_deref()))
+                        .map(|m| received(&m.headers))
+                        .collect();
                     DirectionResult::Done {
                         items: taken.received.len() as i64,
                         failed: 0,
@@ -242,15 +301,16 @@ async fn sync_direction(
                 }
                 Ok(results) => {
                     let (mut sent, mut failed) = (0, 0);
+                    let mut transient = None;
                     for (p, r) in pending.into_iter().zip(results) {
                         match r {
                             Ok(()) => {
                                 sent += 1;
                                 taken.sent.push((p, true));
                             }
-                            // The server refused this email (a recipient, the sender,
-                            // the content): it fails alone.
-                            Err(f) if f.kind == FailureKind::Protocol => {
+                            // The server refused this email for good (a recipient, the
+                            // sender, the content): it fails alone.
+                            Err(f) if f.kind == FailureKind::Rejected => {
                                 failed += 1;
                                 let error = recipient_refused(&p.subject, mailbox, &f.message);
                                 taken.email_failures.push(EmailFailure {
@@ -262,12 +322,20 @@ async fn sync_direction(
                                 });
                                 taken.sent.push((p, false));
                             }
-                            Err(_) => taken.attempted.push(p),
+                            // Not now (a 4xx, the connection lost): it stays Pending Send
+                            // and the direction is retried like any transient failure.
+                            Err(f) => {
+                                transient.get_or_insert(f);
+                                taken.attempted.push(p);
+                            }
                         }
                     }
-                    DirectionResult::Done {
-                        items: sent,
-                        failed,
+                    match transient {
+                        Some(f) => DirectionResult::Failed(f),
+                        None => DirectionResult::Done {
+                            items: sent,
+                            failed,
+                        },
                     }
                 }
             }
@@ -316,6 +384,7 @@ async fn commit(
     let items = finished.mailbox.items_processed;
     let now = engine.clock.now();
     let mailbox = finished.mailbox;
+    let base = before.clone();
     let profile_id = (!profile.id.is_empty()).then(|| profile.id.clone());
     let from = before.email_address.clone().unwrap_or_default();
     let written = engine
@@ -337,7 +406,7 @@ async fn commit(
                 for p in &taken.attempted {
                     db::attempted(tx, p, now)?;
                 }
-                db::save(tx, &mailbox, test)?;
+                db::save(tx, &base, &mailbox)?;
                 let n = db::write_alerts(tx, &alerts, &mailbox.id, profile_id.as_deref(), now)?;
                 db::count_pass(tx, profile_id.as_deref(), now, test, failed, items)?;
                 Ok(n)

@@ -125,9 +125,10 @@ impl Org {
             ("outgoingcredentialretrieval", Integer(0)),
             ("incomingusessl", Integer(1)),
             ("outgoingusessl", Integer(1)),
+            // SSL on IMAP's usual port: STARTTLS.
             (
                 "incomingportnumber",
-                Integer(self.mail.port("MAIL_IMAPS_PORT")),
+                Integer(self.mail.port("MAIL_IMAP_PORT")),
             ),
             (
                 "outgoingportnumber",
@@ -480,35 +481,46 @@ fn a_server_down_is_retried_ten_times_then_permanent() {
 }
 
 #[test]
-fn tls_against_a_plain_port_or_a_self_signed_certificate_is_a_secure_connection_error() {
+fn ssl_on_a_usual_port_is_starttls_and_an_untrusted_certificate_a_secure_connection_error() {
     let org = Org::new("tls");
     let (user, pw) = org.test_user("alice");
-    let plain = org.profile(
-        "TLS on a plain port",
-        &[(
-            "incomingportnumber",
-            Integer(org.mail.port("MAIL_IMAP_PORT")),
-        )],
-    );
-    let selfsigned = org.profile(
-        "Self-signed",
-        &[
-            (
-                "incomingserverlocation",
-                Text(org.mail.var("MAIL_SELFSIGNED_HOST")),
-            ),
-            (
-                "incomingportnumber",
-                Integer(org.mail.port("MAIL_IMAPS_SELFSIGNED_PORT")),
-            ),
-        ],
-    );
-    for p in [&plain, &selfsigned] {
-        let m = org.mailbox("Alice TLS", p, &user, &pw);
+    let selfsigned = org.mail.var("MAIL_SELFSIGNED_HOST");
+    // (server type, port): IMAP and POP3 with Use SSL on ports that are not their
+    // implicit-TLS ones, so they secure the session with STARTTLS / STLS.
+    for (server_type, port, selfsigned_port) in [
+        (4, "MAIL_IMAP_PORT", "MAIL_IMAP_SELFSIGNED_PORT"),
+        (1, "MAIL_POP3_PORT", "MAIL_POP3_SELFSIGNED_PORT"),
+    ] {
+        let good = org.profile(
+            &format!("STARTTLS {server_type}"),
+            &[
+                ("servertype", Integer(server_type)),
+                ("incomingportnumber", Integer(org.mail.port(port))),
+            ],
+        );
+        let m = org.mailbox("Alice STARTTLS", &good, &user, &pw);
+        org.schedule_test(&m);
+        org.run();
+        assert!(org.col::<bool>(&m, "enabledforincomingemail"), "{port}");
+        assert_eq!(org.col::<i64>(&m, "incomingemailstatus"), 1);
+        // The same server's STARTTLS listener that presents a self-signed certificate:
+        // the upgrade happens and the certificate is refused.
+        let bad = org.profile(
+            &format!("Self-signed {server_type}"),
+            &[
+                ("servertype", Integer(server_type)),
+                ("incomingserverlocation", Text(selfsigned.clone())),
+                (
+                    "incomingportnumber",
+                    Integer(org.mail.port(selfsigned_port)),
+                ),
+            ],
+        );
+        let m = org.mailbox("Alice Self-signed", &bad, &user, &pw);
         org.schedule_test(&m);
         org.run();
         assert!(!org.col::<bool>(&m, "enabledforincomingemail"));
-        let alerts = org.alerts(p);
+        let alerts = org.alerts(&bad);
         assert_eq!(alerts.len(), 1, "a profile-level Error: {alerts:?}");
         assert_eq!(alerts[0].0, 3);
         assert!(alerts[0]
@@ -626,11 +638,17 @@ fn a_profile_error_reaches_the_affected_mailbox_owners_when_asked() {
     org.set_org("notifymailboxownerofemailserverlevelalerts", true);
     let (user, pw) = org.test_user("alice");
     let p = org.profile(
-        "TLS on a plain port",
-        &[(
-            "incomingportnumber",
-            Integer(org.mail.port("MAIL_IMAP_PORT")),
-        )],
+        "Self-signed",
+        &[
+            (
+                "incomingserverlocation",
+                Text(org.mail.var("MAIL_SELFSIGNED_HOST")),
+            ),
+            (
+                "incomingportnumber",
+                Integer(org.mail.port("MAIL_IMAP_SELFSIGNED_PORT")),
+            ),
+        ],
     );
     let m = org.mailbox("Alice Notified", &p, &user, &pw);
     org.schedule_test(&m);
@@ -859,4 +877,549 @@ fn the_demo_organization_fails_as_it_really_would() {
         assert!(!c.inferred, "unclassified: {e}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A server that accepts connections and never says a word (a hung mail server): a
+/// pass against it holds its connection until the mail timeout.
+fn stalled_server() -> i64 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    i64::from(port)
+}
+
+fn at(org: &Org, mailbox: &str, column: &str) -> Option<Timestamp> {
+    org.col::<Option<String>>(mailbox, column)
+        .and_then(|t| Timestamp::parse(&t))
+        .map(|p| p.at)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_due_mailbox_with_nothing_to_do_is_not_read_again_until_it_is_due() {
+    let org = Org::new("idle");
+    let p = org.profile("Test IMAP/SMTP", &[]);
+    let (user, pw) = org.test_user("alice");
+    let now = org.clock_now();
+    // As the scale seed leaves them: pending a test that is not due yet, never
+    // processed.
+    let pending = org.mailbox("Alice Pending Test", &p, &user, &pw);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET testemailconfigurationscheduled = 1, \
+             postponetestemailconfigurationuntil = ?2, postponemailboxprocessinguntil = NULL \
+             WHERE mailboxid = ?1",
+            params![pending, Timestamp(now.0 + 300).to_rfc3339()],
+        )
+    });
+    // Due, but the only direction due was disabled by an administrator and incoming
+    // is backed off.
+    let backed = org.mailbox("Alice Backed Off", &p, &user, &pw);
+    org.enable(&backed);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET enabledforoutgoingemail = 0, receivingpostponeduntil = ?2 \
+             WHERE mailboxid = ?1",
+            params![backed, Timestamp(now.0 + 1200).to_rfc3339()],
+        )
+    });
+    // Both are due candidates; neither takes a connection, and neither is read again
+    // before it is due.
+    assert!(org.engine.dispatch().await.unwrap().is_empty());
+    assert!(org.engine.dispatch().await.unwrap().is_empty());
+    assert_eq!(
+        at(&org, &pending, "postponemailboxprocessinguntil"),
+        Some(Timestamp(now.0 + 300))
+    );
+    assert_eq!(
+        at(&org, &backed, "postponemailboxprocessinguntil"),
+        Some(Timestamp(now.0 + 1200))
+    );
+    org.clock.advance(300);
+    let o = org.engine.run_due().await.unwrap();
+    assert_eq!(o.len(), 1);
+    assert!(o[0].test, "the test runs when it is due");
+    org.clock.advance(900);
+    let o = org.engine.run_due().await.unwrap();
+    assert!(
+        o.iter().any(|o| !o.test),
+        "the backed-off mailbox synchronizes"
+    );
+    assert_eq!(org.col::<i64>(&backed, "processedtimes"), 1);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_profile_without_free_connections_does_not_hold_up_another() {
+    let org = Org::with_args("fair", |a| a.mail_timeout = 2);
+    let stalled = stalled_server();
+    let busy = org.profile(
+        "Busy",
+        &[
+            ("incomingportnumber", Integer(stalled)),
+            ("incomingusessl", Integer(0)),
+            ("maxconcurrentconnections", Integer(1)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let hour_ago = Timestamp(org.clock_now().0 - 3600).to_rfc3339();
+    // More overdue mailboxes than a look used to read.
+    for i in 0..60 {
+        let m = org.mailbox(&format!("Alice Busy {i}"), &busy, &user, &pw);
+        org.enable(&m);
+        org.sql(|c| {
+            c.execute(
+                "UPDATE mailbox SET postponemailboxprocessinguntil = ?2 WHERE mailboxid = ?1",
+                params![m, hour_ago],
+            )
+        });
+    }
+    let other = org.profile("Other", &[]);
+    let b = org.mailbox("Bob Other", &other, &user, &pw);
+    org.enable(&b);
+    let first = org.engine.dispatch().await.unwrap();
+    let second = org.engine.dispatch().await.unwrap();
+    assert_eq!(
+        first.len() + second.len(),
+        2,
+        "one of the busy profile's (its only connection) and the other profile's"
+    );
+    for pass in first.into_iter().chain(second) {
+        pass.await.unwrap();
+    }
+    assert_eq!(org.col::<i64>(&b, "processedtimes"), 1);
+}
+
+/// An email from `mailbox` to `to`, Pending Send; returns its id.
+fn pending_email(org: &Org, mailbox: &str, to: &str) -> String {
+    let id = new_guid().unwrap();
+    insert(
+        org,
+        "email",
+        &[
+            ("activityid", Text(id.clone())),
+            ("subject", Text(format!("To {to}"))),
+            ("torecipients", Text(to.into())),
+            ("directioncode", Integer(1)),
+            ("statuscode", Integer(6)),
+            ("sendermailboxid", Text(mailbox.into())),
+        ],
+    );
+    id
+}
+
+fn email_status(org: &Org, id: &str) -> (i64, i64) {
+    org.sql(|c| {
+        c.query_row(
+            "SELECT statuscode, deliveryattempts FROM email WHERE activityid = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    })
+}
+
+#[test]
+fn a_deferred_or_cut_off_email_stays_pending_and_is_retried() {
+    let org = Org::new("defer");
+    let p = org.profile("Test IMAP/SMTP", &[]);
+    let (user, pw) = org.test_user("alice");
+    let domain = org.mail.var("MAIL_DOMAIN");
+    let m = org.mailbox("Alice Greylisted", &p, &user, &pw);
+    org.enable(&m);
+    let deferred = pending_email(&org, &m, &org.mail.var("MAIL_DEFER_RCPT"));
+    let good = pending_email(&org, &m, &format!("bob@{domain}"));
+    org.run();
+    assert_eq!(email_status(&org, &deferred), (6, 1), "still Pending Send");
+    assert_eq!(email_status(&org, &good).0, 3, "the other one is Sent");
+    assert!(org.alerts(&deferred).is_empty(), "no email-level alert");
+    let on_mailbox = org.alerts(&m);
+    assert_eq!(on_mailbox.len(), 1, "{on_mailbox:?}");
+    assert_eq!(on_mailbox[0].0, 2, "a Warning: it is retried");
+    assert!(
+        on_mailbox[0].2.contains("asked to try again later") && on_mailbox[0].3.contains("451"),
+        "{on_mailbox:?}"
+    );
+    assert!(org.col::<bool>(&m, "enabledforoutgoingemail"));
+    assert_eq!(org.col::<i64>(&m, "lastsyncerrorcount"), 1);
+    // Sent again at the retry.
+    org.clock.advance(300);
+    org.run();
+    assert_eq!(email_status(&org, &deferred), (6, 2));
+    assert_eq!(org.col::<i64>(&m, "lastsyncerrorcount"), 2);
+
+    // The server hanging up mid-transaction: a connection failure, retried.
+    let h = org.mailbox("Alice Cut Off", &p, &user, &pw);
+    org.enable(&h);
+    let cut = pending_email(&org, &h, &org.mail.var("MAIL_HANGUP_RCPT"));
+    org.run();
+    assert_eq!(email_status(&org, &cut), (6, 1));
+    assert!(org.alerts(&cut).is_empty());
+    assert!(org.col::<bool>(&h, "enabledforoutgoingemail"));
+    let on_profile = org.alerts(&p);
+    assert!(
+        on_profile
+            .iter()
+            .any(|a| a.0 == 2 && a.2.contains("closed the connection")),
+        "{on_profile:?}"
+    );
+}
+
+#[test]
+fn outgoing_email_between_retries_does_not_save_a_down_incoming_server() {
+    // Not Dataverse's 10 x 5 minutes: 3 attempts, 15 minutes apart.
+    let org = Org::with_args("streak", |a| {
+        a.retry_limit = 3;
+        a.retry_interval = 900;
+    });
+    let p = org.profile(
+        "Incoming down",
+        &[
+            ("incomingportnumber", Integer(9)),
+            ("incomingusessl", Integer(0)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Streak", &p, &user, &pw);
+    org.enable(&m);
+    let start = org.clock_now().0;
+    let mut attempts = Vec::new();
+    let mut disabled_at = None;
+    for _ in 0..12 {
+        let before: i64 = org.col(&m, "lastsyncerrorcount");
+        let o = org.run();
+        let after: i64 = org.col(&m, "lastsyncerrorcount");
+        if after > before {
+            attempts.push(org.clock_now().0 - start);
+        }
+        if !o.is_empty() && disabled_at.is_none() {
+            assert!(
+                after >= before,
+                "a cycle of outgoing alone ended the streak"
+            );
+        }
+        if disabled_at.is_none() && !org.col::<bool>(&m, "enabledforincomingemail") {
+            disabled_at = Some(org.clock_now().0 - start);
+        }
+        org.clock.advance(300);
+    }
+    assert_eq!(attempts, vec![0, 900, 1800], "retried at the interval");
+    assert_eq!(disabled_at, Some(1800), "disabled at the third attempt");
+    assert_eq!(org.col::<i64>(&m, "incomingemailstatus"), 2);
+    assert!(org.col::<bool>(&m, "enabledforoutgoingemail"));
+    let errors = org.alerts(&p).into_iter().filter(|a| a.0 == 3).count();
+    assert_eq!(errors, 1, "the permanent error once");
+    let cycles: i64 = org.col(&m, "processedtimes");
+    assert!(
+        cycles > 3,
+        "outgoing ran between the retries: {cycles} cycles"
+    );
+}
+
+#[test]
+fn a_direction_disabled_by_a_sync_makes_the_mailbox_status_a_failure() {
+    let org = Org::with_args("mbstatus", |a| a.retry_limit = 2);
+    let p = org.profile(
+        "Down",
+        &[
+            ("incomingportnumber", Integer(9)),
+            ("incomingusessl", Integer(0)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Status", &p, &user, &pw);
+    org.enable(&m);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET mailboxstatus = 1 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    org.run();
+    assert!(org.col::<bool>(&m, "enabledforincomingemail"));
+    org.clock.advance(300);
+    org.run();
+    assert!(!org.col::<bool>(&m, "enabledforincomingemail"));
+    assert_eq!(org.col::<i64>(&m, "incomingemailstatus"), 2);
+    assert_eq!(
+        org.col::<i64>(&m, "mailboxstatus"),
+        2,
+        "all directions together follow"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pass_marks_the_mailbox_processed_and_keeps_an_administrators_change() {
+    let org = Org::with_args("overwrite", |a| a.mail_timeout = 2);
+    let stalled = stalled_server();
+    let p = org.profile(
+        "Hung",
+        &[
+            ("incomingportnumber", Integer(stalled)),
+            ("incomingusessl", Integer(0)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Hung", &p, &user, &pw);
+    org.enable(&m);
+    let passes = org.engine.dispatch().await.unwrap();
+    assert_eq!(passes.len(), 1);
+    // While the server keeps the pass waiting, the mailbox shows it is processed, by
+    // whom and since when.
+    let mut seen = false;
+    for _ in 0..100 {
+        if org.col::<i64>(&m, "processingstatecode") == 1 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(seen, "processingstatecode is 1 during the pass");
+    assert_eq!(
+        org.col::<Option<String>>(&m, "hostid").as_deref(),
+        Some(org.engine.config.host_id.as_str())
+    );
+    assert_eq!(
+        at(&org, &m, "processinglastattemptedon"),
+        Some(org.clock_now())
+    );
+    // An administrator turns outgoing email off meanwhile.
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET enabledforoutgoingemail = 0 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    for pass in passes {
+        pass.await.unwrap();
+    }
+    assert!(
+        !org.col::<bool>(&m, "enabledforoutgoingemail"),
+        "the administrator's change survives the pass"
+    );
+    assert_eq!(
+        org.col::<i64>(&m, "lastsyncerrorcount"),
+        1,
+        "the pass's own"
+    );
+    assert_eq!(org.col::<i64>(&m, "processingstatecode"), 0);
+    assert_eq!(org.col::<Option<String>>(&m, "hostid"), None);
+}
+
+#[test]
+fn with_the_email_router_the_engine_leaves_email_alone_and_syncs_act() {
+    let org = Org::new("router");
+    org.sql(|c| c.execute("UPDATE organization SET emailconnectionchannel = 1", []));
+    let (user, pw) = org.test_user("alice");
+    let domain = org.mail.var("MAIL_DOMAIN");
+    // IMAP/SMTP: incoming and outgoing only, both "Server-Side Synchronization or
+    // Email Router": the router's.
+    let imap = org.profile("Test IMAP/SMTP", &[]);
+    let m = org.mailbox("Alice Router", &imap, &user, &pw);
+    org.enable(&m);
+    let email = pending_email(&org, &m, &format!("bob@{domain}"));
+    let tested = org.mailbox("Alice Router Test", &imap, &user, &pw);
+    org.schedule_test(&tested);
+    // Exchange: appointments, contacts and tasks through server-side synchronization.
+    let ews = org.profile(
+        "Exchange",
+        &[
+            ("servertype", Integer(0)),
+            ("incomingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
+            ("outgoingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
+        ],
+    );
+    let x = org.mailbox("Alice Exchange", &ews, &user, &pw);
+    org.enable(&x);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET actdeliverymethod = 1, enabledforact = 1 WHERE mailboxid = ?1",
+            [&x],
+        )
+    });
+    let o = org.run();
+    assert_eq!(o.len(), 1, "only the Exchange mailbox's ACT: {o:?}");
+    assert!(!o[0].failed, "{:?}", org.alerts(&ews));
+    assert!(at(&org, &x, "receivingpostponeduntilforact").is_some());
+    assert_eq!(
+        at(&org, &x, "receivingpostponeduntil"),
+        None,
+        "incoming not run"
+    );
+    assert_eq!(email_status(&org, &email), (6, 0), "not sent, not tried");
+    assert_eq!(org.col::<i64>(&m, "processedtimes"), 0);
+    assert!(org.col::<bool>(&tested, "testemailconfigurationscheduled"));
+    assert!(org.alerts(&tested).is_empty());
+    // Back to server-side synchronization: the engine takes email over.
+    org.sql(|c| c.execute("UPDATE organization SET emailconnectionchannel = 0", []));
+    org.clock.advance(600);
+    org.run();
+    assert_eq!(email_status(&org, &email).0, 3, "sent");
+    assert!(!org.col::<bool>(&tested, "testemailconfigurationscheduled"));
+    assert!(at(&org, &x, "receivingpostponeduntil").is_some());
+}
+
+/// The organization sends notices through a profile holding carol's account, to the
+/// administrator (who owns the test profiles) at carol's address.
+fn notices_through_carol(org: &Org) {
+    let (carol, carol_pw) = org.test_user("carol");
+    let domain = org.mail.var("MAIL_DOMAIN");
+    let outgoing = org.profile(
+        "Organization SMTP",
+        &[
+            ("incomingcredentialretrieval", Integer(1)),
+            ("outgoingcredentialretrieval", Integer(1)),
+            ("incomingusername", Text(carol.clone())),
+            ("incomingpassword", Text(carol_pw)),
+        ],
+    );
+    org.sql(|c| {
+        c.execute(
+            "UPDATE organization SET defaultemailserverprofileid = ?1",
+            [&outgoing],
+        )
+    });
+    org.sql(|c| {
+        c.execute(
+            "UPDATE systemuser SET internalemailaddress = ?1 WHERE systemuserid = ?2",
+            params![format!("{carol}@{domain}"), ADMIN_ID],
+        )
+    });
+}
+
+fn notices(org: &Org) -> i64 {
+    org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM email WHERE sendermailboxid IS NULL AND directioncode = 1",
+            [],
+            |r| r.get(0),
+        )
+    })
+}
+
+#[test]
+fn the_owner_is_not_emailed_when_half_or_fewer_fail_or_the_profile_does_not_ask() {
+    let org = Org::new("nonotice");
+    notices_through_carol(&org);
+    let (user, pw) = org.test_user("alice");
+    // Half of a profile's mailboxes failing (a wrong password each) is not "more than
+    // half".
+    let p = org.profile("Half failing", &[("sendemailalert", Integer(1))]);
+    for i in 0..2 {
+        let good = org.mailbox(&format!("Alice Good {i}"), &p, &user, &pw);
+        org.enable(&good);
+        let bad = org.mailbox(&format!("Alice Bad {i}"), &p, &user, "wrong");
+        org.enable(&bad);
+    }
+    let o = org.run();
+    assert_eq!(o.iter().filter(|o| o.failed).count(), 2, "{o:?}");
+    assert_eq!(notices(&org), 0, "2 of 4 failed: no notice");
+    // Every mailbox of a profile failing, but the profile does not ask for notices.
+    let quiet = org.profile(
+        "Down, no notices",
+        &[
+            ("incomingportnumber", Integer(9)),
+            ("incomingusessl", Integer(0)),
+            ("sendemailalert", Integer(0)),
+        ],
+    );
+    for i in 0..3 {
+        let m = org.mailbox(&format!("Alice Quiet {i}"), &quiet, &user, &pw);
+        org.enable(&m);
+    }
+    let o = org.run();
+    assert_eq!(o.iter().filter(|o| o.failed).count(), 3, "{o:?}");
+    assert_eq!(notices(&org), 0, "sendemailalert is off");
+    // One more failing mailbox tips the first profile over half: now the owner hears.
+    let bad = org.mailbox("Alice Bad 2", &p, &user, "wrong");
+    org.enable(&bad);
+    org.run();
+    assert_eq!(notices(&org), 1, "3 of 5 failed");
+}
+
+/// Puts a message into `user`'s Maildir as delivered at `at` (its file time, IMAP's
+/// INTERNALDATE) and dated `at` (its Date header); returns its subject.
+fn deliver(org: &Org, user: &str, at: std::time::SystemTime) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let dir = Path::new(&org.mail.var("MAIL_MAILDIR_ROOT")).join(format!("{user}/Maildir"));
+    let owner = std::fs::metadata(&dir).unwrap();
+    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let subject = format!("Dated {}", new_guid().unwrap());
+    let (y, mo, d, h, mi, s) = Timestamp(secs).civil();
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let text = format!(
+        "From: sender@example.test\r\nTo: {user}@example.test\r\nSubject: {subject}\r\n\
+         Date: {d} {} {y} {h:02}:{mi:02}:{s:02} +0000\r\nMessage-ID: <{}@example.test>\r\n\r\nHello\r\n",
+        MONTHS[mo as usize - 1],
+        new_guid().unwrap()
+    );
+    let path = dir.join(format!("new/{secs}.{}.mailsync", new_guid().unwrap()));
+    std::fs::write(&path, text).unwrap();
+    std::os::unix::fs::chown(&path, Some(owner.uid()), Some(owner.gid())).unwrap();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(at).unwrap();
+    subject
+}
+
+fn received_subject(org: &Org, mailbox: &str, subject: &str) -> bool {
+    org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM email WHERE receivingmailboxid = ?1 AND subject = ?2",
+            params![mailbox, subject],
+            |r| r.get::<_, i64>(0),
+        )
+    }) > 0
+}
+
+#[test]
+fn mail_received_before_process_email_received_after_is_not_taken() {
+    use std::time::{Duration as D, SystemTime};
+    let org = Org::new("after");
+    // Alice's inbox stays small (the other tests send to bob and carol): the new
+    // message is within a cycle's reach.
+    let (user, pw) = org.test_user("alice");
+    let now = SystemTime::now();
+    let old = deliver(&org, &user, now - D::from_secs(3 * 86_400));
+    let after = Timestamp(
+        (now - D::from_secs(86_400))
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    );
+    let imap = org.profile("Test IMAP/SMTP", &[]);
+    let pop3 = org.profile(
+        "Test POP3/SMTP",
+        &[
+            ("servertype", Integer(1)),
+            (
+                "incomingportnumber",
+                Integer(org.mail.port("MAIL_POP3_PORT")),
+            ),
+        ],
+    );
+    let mailboxes = [
+        org.mailbox("Alice IMAP", &imap, &user, &pw),
+        org.mailbox("Alice POP3", &pop3, &user, &pw),
+    ];
+    for m in &mailboxes {
+        org.enable(m);
+        org.sql(|c| {
+            c.execute(
+                "UPDATE mailbox SET processemailreceivedafter = ?2 WHERE mailboxid = ?1",
+                params![m, after.to_rfc3339()],
+            )
+        });
+    }
+    org.run();
+    let new = deliver(&org, &user, now);
+    org.clock.advance(3600);
+    org.run();
+    for m in &mailboxes {
+        assert!(!received_subject(&org, m, &old), "older than the date");
+        assert!(received_subject(&org, m, &new), "received after the date");
+    }
 }

@@ -172,10 +172,10 @@ fn furthest(failures: Vec<(String, Failure)>) -> Failure {
     let rank = |k: &FailureKind| match k {
         FailureKind::Dns => 0,
         FailureKind::Refused => 1,
-        FailureKind::Timeout => 2,
+        FailureKind::Timeout | FailureKind::Closed => 2,
         FailureKind::Tls => 3,
         FailureKind::Http(_) => 4,
-        FailureKind::Protocol => 5,
+        FailureKind::Protocol | FailureKind::Rejected | FailureKind::Deferred => 5,
         FailureKind::Auth => 6,
     };
     let message = failures

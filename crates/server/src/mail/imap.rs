@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::net::{printable, Conn};
 use super::Headers;
-use super::{Credentials, Endpoint, Failure, FailureKind, Security, Timeouts, Tls};
+use super::{Credentials, Day, Endpoint, Failure, FailureKind, Security, Timeouts, Tls};
 
 /// Lines, literals and whole responses longer than these are refused, never buffered.
 /// A `* SEARCH` line of 1 MiB holds about 140,000 UIDs.
@@ -42,12 +42,27 @@ pub struct Message {
 /// Polls the INBOX. `after_uid` is the `(uidvalidity, uid)` of the last message already
 /// seen; under another UIDVALIDITY every message is new again. The mailbox is opened
 /// read-only (EXAMINE) and headers are fetched with BODY.PEEK: a poll changes no flag.
+#[cfg(test)]
 pub async fn poll(
     ep: &Endpoint,
     creds: &Credentials,
     tls: &Tls,
     timeouts: &Timeouts,
     after_uid: Option<(u32, u32)>,
+    limit: usize,
+) -> Result<Mailbox, Failure> {
+    poll_since(ep, creds, tls, timeouts, after_uid, None, limit).await
+}
+
+/// `poll`, only taking the messages the server received since the day `since`
+/// (`UID SEARCH SINCE`, with the UIDs above the position when there is one).
+pub async fn poll_since(
+    ep: &Endpoint,
+    creds: &Credentials,
+    tls: &Tls,
+    timeouts: &Timeouts,
+    after_uid: Option<(u32, u32)>,
+    since: Option<Day>,
     limit: usize,
 ) -> Result<Mailbox, Failure> {
     let mut s = Session {
@@ -74,7 +89,7 @@ pub async fn poll(
     }
     let mut mailbox = s.examine().await?;
     if limit > 0 && mailbox.exists > 0 {
-        mailbox.new = s.list_new(&mailbox, after_uid, limit).await?;
+        mailbox.new = s.list_new(&mailbox, after_uid, since, limit).await?;
     }
     if mailbox.uidnext == 0 {
         mailbox.uidnext = mailbox.new.last().map_or(1, |m| m.uid.saturating_add(1));
@@ -213,10 +228,16 @@ impl Session {
         &mut self,
         mailbox: &Mailbox,
         after_uid: Option<(u32, u32)>,
+        since: Option<Day>,
         limit: usize,
     ) -> Result<Vec<Message>, Failure> {
-        let after = match after_uid {
-            Some((validity, uid)) if validity == mailbox.uidvalidity => uid,
+        let since = since.map_or(String::new(), |d| format!(" SINCE {}", d.imap()));
+        let (after, search) = match after_uid {
+            Some((validity, uid)) if validity == mailbox.uidvalidity => (
+                uid,
+                format!("UID SEARCH UID {}:*{since}", u64::from(uid) + 1),
+            ),
+            _ if !since.is_empty() => (0, format!("UID SEARCH{since}")),
             _ => {
                 // Everything is new: sequence numbers 1..k are the k lowest UIDs, so
                 // no SEARCH is needed.
@@ -230,7 +251,7 @@ impl Session {
         }
         self.conn.stage = "search";
         let mut uids = Vec::new();
-        let cmd = format!("UID SEARCH UID {}:*", u64::from(after) + 1);
+        let cmd = search;
         let done = self
             .command(&[Part::Text(cmd.as_bytes())], &mut |data: &[u8]| {
                 let (word, rest) = split_word(data);
@@ -799,7 +820,7 @@ mod tests {
         assert_eq!(first, b"* 1 FETCH (BODY[] {5}\r\nab\r\nc UID 7)");
         assert_eq!(read_response(&mut conn).await.unwrap(), b"* OK done");
         let err = read_response(&mut conn).await.unwrap_err();
-        assert_eq!(err.kind, FailureKind::Protocol);
+        assert_eq!(err.kind, FailureKind::Closed);
 
         let huge = format!("* 1 FETCH (BODY[] {{{}}}\r\n", MAX_LITERAL + 1).into_bytes();
         let mut conn = Conn::new(&huge[..], Duration::from_secs(1));

@@ -3,7 +3,8 @@
 //! state between calls; the scheduler and rules on top decide what to poll and send.
 //!
 //! ```text
-//! imap::poll(&ep, &creds, &tls, &timeouts, after: Option<(uidvalidity, uid)>, limit)
+//! imap::poll_since(&ep, &creds, &tls, &timeouts, after: Option<(uidvalidity, uid)>,
+//!                  since: Option<Day>, limit)
 //!     -> Result<imap::Mailbox { uidvalidity, uidnext, exists, new: Vec<imap::Message> }, Failure>
 //! pop3::poll(&ep, &creds, &tls, &timeouts, seen: &HashSet<String>, limit)
 //!     -> Result<pop3::Maildrop { count, octets, new: Vec<pop3::Message> }, Failure>
@@ -61,6 +62,25 @@ pub enum Security {
     StartTls,
     /// TLS from the first byte (IMAPS 993, POP3S 995, SMTPS 465, HTTPS).
     Tls,
+}
+
+/// A calendar day, for IMAP's `SEARCH SINCE` (day granularity, no time, no zone).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Day {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl Day {
+    /// `3-Dec-2026`, RFC 3501's date.
+    pub fn imap(&self) -> String {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let month = MONTHS[(self.month.clamp(1, 12) - 1) as usize];
+        format!("{}-{month}-{}", self.day, self.year)
+    }
 }
 
 /// A mail server address for one direction of a mailbox.
@@ -136,8 +156,17 @@ pub enum FailureKind {
     /// The server refused the credentials (IMAP NO/BAD to LOGIN, POP3 -ERR to USER/PASS,
     /// SMTP 535, HTTP 401).
     Auth,
-    /// The server answered something unexpected, refused a command, or hung up.
+    /// The server answered something unexpected or refused a command.
     Protocol,
+    /// The connection broke mid-conversation: the server hung up or the network
+    /// reset it.
+    Closed,
+    /// SMTP: the server refused this message for good (a 5xx to MAIL FROM, RCPT TO or
+    /// DATA), or it can never be sent (no or malformed recipients, too big).
+    Rejected,
+    /// SMTP: the server asked to try this message again later (a 4xx: greylisting, a
+    /// full queue).
+    Deferred,
     /// An HTTP status that is neither success nor 401.
     Http(u16),
 }

@@ -329,7 +329,8 @@ impl<S> Conn<S> {
         if is_rustls(e) {
             self.fail(FailureKind::Tls, tls_message(e))
         } else {
-            self.fail(FailureKind::Protocol, e.to_string())
+            // A reset, a broken pipe: the connection is gone, whatever was said on it.
+            self.fail(FailureKind::Closed, e.to_string())
         }
     }
 }
@@ -348,7 +349,7 @@ impl<S: AsyncRead + Unpin> Conn<S> {
             Err(_) => Err(self.timed_out()),
             Ok(Ok(line)) => Ok(line),
             Ok(Err(ReadError::Eof)) => {
-                Err(self.fail(FailureKind::Protocol, "the server closed the connection"))
+                Err(self.fail(FailureKind::Closed, "the server closed the connection"))
             }
             Ok(Err(ReadError::TooLong)) => Err(self.fail(
                 FailureKind::Protocol,
@@ -364,7 +365,7 @@ impl<S: AsyncRead + Unpin> Conn<S> {
             Err(_) => Err(self.timed_out()),
             Ok(Ok(_)) => Ok(buf),
             Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                Err(self.fail(FailureKind::Protocol, "the server closed the connection"))
+                Err(self.fail(FailureKind::Closed, "the server closed the connection"))
             }
             Ok(Err(e)) => Err(self.io_failure(&e)),
         }

@@ -219,7 +219,7 @@ async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// One MAIL/RCPT/DATA transaction. `Err` is a broken connection; `Ok(Err)` a refusal
-/// after which the session can go on.
+/// after which the session can go on (`Rejected` for good, `Deferred` for now).
 async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut Conn<S>,
     ext: &Extensions,
@@ -227,14 +227,14 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<Result<(), Failure>, Failure> {
     conn.stage = "mail";
     if msg.to.is_empty() {
-        return Ok(Err(conn.fail(FailureKind::Protocol, "no recipient")));
+        return Ok(Err(conn.fail(FailureKind::Rejected, "no recipient")));
     }
     if let Some(bad) = std::iter::once(&msg.from)
         .chain(&msg.to)
         .find(|a| !valid_address(a))
     {
         return Ok(Err(conn.fail(
-            FailureKind::Protocol,
+            FailureKind::Rejected,
             format!("not an email address: {bad:?}"),
         )));
     }
@@ -242,7 +242,7 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     if let Some(max) = ext.size {
         if data.len() as u64 > max {
             return Ok(Err(conn.fail(
-                FailureKind::Protocol,
+                FailureKind::Rejected,
                 format!(
                     "the message is {} bytes; the server accepts {max}",
                     data.len()
@@ -257,12 +257,13 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     };
     let mail = format!("MAIL FROM:<{}>{body}", msg.from);
     if let Err(f) = command(conn, mail.as_bytes(), &[250]).await? {
-        return Ok(Err(f));
+        return Ok(Err(refusal(f)));
     }
     conn.stage = "rcpt";
     for rcpt in &msg.to {
         let line = format!("RCPT TO:<{rcpt}>");
         if let Err(f) = command(conn, line.as_bytes(), &[250, 251]).await? {
+            let f = refusal(f);
             let message = if f.message.contains(rcpt.as_str()) {
                 f.message
             } else {
@@ -273,14 +274,26 @@ async fn transaction<S: AsyncRead + AsyncWrite + Unpin>(
     }
     conn.stage = "data";
     if let Err(f) = command(conn, b"DATA", &[354]).await? {
-        return Ok(Err(f));
+        return Ok(Err(refusal(f)));
     }
     conn.write_all(&data).await?;
     let reply = read_reply(conn).await?;
     if reply.code != 250 {
-        return Ok(Err(conn.fail(FailureKind::Protocol, reply.text())));
+        return Ok(Err(refusal(conn.fail(FailureKind::Protocol, reply.text()))));
     }
     Ok(Ok(()))
+}
+
+/// A reply refusing a message, by its class: 5xx is for good (this message fails),
+/// 4xx is "not now" (it is sent again later). Anything else was not a refusal the
+/// server is entitled to at that point.
+fn refusal(f: Failure) -> Failure {
+    let kind = match f.message.as_bytes().first() {
+        Some(b'5') => FailureKind::Rejected,
+        Some(b'4') => FailureKind::Deferred,
+        _ => f.kind,
+    };
+    Failure { kind, ..f }
 }
 
 async fn quit<S: AsyncRead + AsyncWrite + Unpin>(conn: &mut Conn<S>) {

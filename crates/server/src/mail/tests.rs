@@ -154,6 +154,37 @@ async fn imap_implicit_tls_honours_after_uid_and_limit() {
     let all = imap::poll(&ep, &creds, &e.tls, &timeouts(), None, 1000)
         .await
         .unwrap();
+    // Without a position, only what the server received since a day: none since a
+    // day to come, all of it since one long past.
+    let day = |year| crate::mail::Day {
+        year,
+        month: 1,
+        day: 1,
+    };
+    let future = imap::poll_since(
+        &ep,
+        &creds,
+        &e.tls,
+        &timeouts(),
+        None,
+        Some(day(2999)),
+        1000,
+    )
+    .await
+    .unwrap();
+    assert!(future.new.is_empty());
+    let past = imap::poll_since(
+        &ep,
+        &creds,
+        &e.tls,
+        &timeouts(),
+        None,
+        Some(day(2000)),
+        1000,
+    )
+    .await
+    .unwrap();
+    assert!(past.new.len() >= all.new.len() && !all.new.is_empty());
     assert!(all.new.len() >= 3);
     let first = all.new[0].uid;
     let after_first = imap::poll(
@@ -665,7 +696,7 @@ async fn smtp_a_refused_recipient_fails_only_its_message() {
     assert_eq!(results.len(), 3);
     assert_eq!(results[0], Ok(()));
     let f = results[1].clone().unwrap_err();
-    assert_eq!((f.kind, f.stage), (FailureKind::Protocol, "rcpt"), "{f}");
+    assert_eq!((f.kind, f.stage), (FailureKind::Rejected, "rcpt"), "{f}");
     assert!(
         f.message.starts_with("550 ") && f.message.contains(&reject),
         "{f}"
@@ -833,8 +864,6 @@ async fn hostile_imap_servers_are_protocol_failures() {
     let cases: Vec<Case> = vec![
         (b"HTTP/1.1 400 Bad Request\r\n", vec![], "greeting"),
         (b"* BYE too many connections\r\n", vec![], "greeting"),
-        (b"", vec![], "greeting"),
-        (b"* OK hi\r\n", vec![b"* garbage\r\n"], "login"),
         (b"* OK hi\r\n", vec![b"{tag} MAYBE\r\n"], "login"),
         (
             b"* OK hi\r\n",
@@ -867,20 +896,28 @@ async fn hostile_imap_servers_are_protocol_failures() {
             ],
             "fetch",
         ),
-        (
-            b"* OK hi\r\n",
-            vec![
-                login_ok,
-                b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK\r\n",
-                b"* 1 FETCH (UID 1 BODY[HEADER] {10}\r\nshort",
-            ],
-            "fetch",
-        ),
     ];
     for (greeting, script, stage) in cases {
         let f = imap_against(greeting, &script).await;
         assert_eq!((f.kind, f.stage), (FailureKind::Protocol, stage), "{f}");
     }
+    // A literal cut short by the server hanging up: the connection is gone, not
+    // misunderstood.
+    let f = imap_against(
+        b"* OK hi\r\n",
+        &[
+            login_ok,
+            b"* 2 EXISTS\r\n* OK [UIDVALIDITY 7] v\r\n{tag} OK\r\n",
+            b"* 1 FETCH (UID 1 BODY[HEADER] {10}\r\nshort",
+        ],
+    )
+    .await;
+    assert_eq!((f.kind, f.stage), (FailureKind::Closed, "fetch"), "{f}");
+    let f = imap_against(b"", &[]).await;
+    assert_eq!((f.kind, f.stage), (FailureKind::Closed, "greeting"), "{f}");
+    // Untagged garbage, then nothing: the server hung up before answering.
+    let f = imap_against(b"* OK hi\r\n", &[b"* garbage\r\n"]).await;
+    assert_eq!((f.kind, f.stage), (FailureKind::Closed, "login"), "{f}");
     let huge = vec![b'x'; 2 * 1024 * 1024];
     let f = imap_against(&huge, &[]).await;
     assert_eq!(f.kind, FailureKind::Protocol, "{f}");
