@@ -390,6 +390,24 @@ pub fn finish_test(
     }
 }
 
+/// The profile's `lasttestexecutionstatus` after a Test & Enable of one of its
+/// mailboxes: 1 Success when every direction that connected passed, 0 Failure when
+/// none did, 2 Warning when some did; `None` when no direction connected (nothing
+/// was learnt about the profile's servers).
+pub fn profile_test_status(results: &[(Direction, Option<DirectionResult>)]) -> Option<i64> {
+    let ran: Vec<bool> = results
+        .iter()
+        .filter_map(|(_, r)| r.as_ref())
+        .map(|r| matches!(r, DirectionResult::Done { .. }))
+        .collect();
+    match (ran.iter().any(|ok| *ok), ran.iter().any(|ok| !*ok)) {
+        (false, false) => None,
+        (true, false) => Some(1),
+        (false, true) => Some(0),
+        (true, true) => Some(2),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -721,5 +739,36 @@ mod tests {
         );
         m.approved_by_o365_admin = true;
         assert_eq!(approval_failure(&m, &exo, &org), None);
+    }
+
+    #[test]
+    fn a_profiles_last_test_status() {
+        let done = || {
+            Some(DirectionResult::Done {
+                items: 0,
+                failed: 0,
+            })
+        };
+        let failed = || {
+            Some(DirectionResult::Failed(ConnectionFailure {
+                kind: crate::engine::FailureKind::Refused,
+                server: String::new(),
+                message: String::new(),
+            }))
+        };
+        use Direction::*;
+        assert_eq!(
+            profile_test_status(&[(Incoming, done()), (Outgoing, done())]),
+            Some(1)
+        );
+        assert_eq!(
+            profile_test_status(&[(Incoming, failed()), (Act, None)]),
+            Some(0)
+        );
+        assert_eq!(
+            profile_test_status(&[(Incoming, done()), (Outgoing, failed())]),
+            Some(2)
+        );
+        assert_eq!(profile_test_status(&[(Incoming, None)]), None);
     }
 }

@@ -125,6 +125,23 @@ pub fn due(
     Ok(out)
 }
 
+/// The profile's last test (`lasttestexecutionstatus`, `lastteststarttime`,
+/// `lasttesttotalexecutiontime`): the latest Test & Enable of one of its mailboxes.
+pub fn record_profile_test(
+    c: &Connection,
+    profile: &str,
+    status: i64,
+    started: Timestamp,
+    ms: i64,
+) -> Result<()> {
+    c.prepare_cached(
+        "UPDATE emailserverprofile SET lasttestexecutionstatus = ?2, lastteststarttime = ?3, \
+         lasttesttotalexecutiontime = ?4 WHERE emailserverprofileid = ?1",
+    )?
+    .execute(params![profile, status, started.to_rfc3339(), ms])?;
+    Ok(())
+}
+
 /// A mailbox as the engine processes it.
 #[derive(Debug, Clone)]
 pub struct Loaded {

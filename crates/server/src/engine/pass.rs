@@ -149,8 +149,11 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
     let approval = cycle::approval_failure(&mailbox, &profile, &org);
     let mut taken = Taken::default();
     let test = work == Work::Test;
+    // What a test learnt about the profile's servers: its status, start and duration.
+    let mut profile_test = None;
     let finished = match work {
         Work::Test => {
+            let checks_started = std::time::Instant::now();
             let mut results = Vec::new();
             for dir in schedule::engine_directions(&mailbox, &org) {
                 let r = match (&approval, profile.id.is_empty()) {
@@ -169,6 +172,12 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
                     },
                 };
                 results.push((dir, r));
+            }
+            if approval.is_none() && !profile.id.is_empty() {
+                profile_test = cycle::profile_test_status(&results).map(|status| {
+                    let ms = checks_started.elapsed().as_millis();
+                    (status, now, i64::try_from(ms).unwrap_or(i64::MAX))
+                });
             }
             cycle::finish_test(
                 &begun,
@@ -208,6 +217,13 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
         Work::Nothing => return Ok(None),
     };
     let outcome = commit(engine, &begun, &profile, &org, owner, finished, taken, test).await?;
+    if let Some((status, started, ms)) = profile_test {
+        let key = profile.id.clone();
+        engine
+            .store
+            .call(move |c| db::record_profile_test(c, &key, status, started, ms))
+            .await?;
+    }
     if outcome.failed && !profile.id.is_empty() {
         notice::maybe_notify(engine, &profile, default_profile.as_deref()).await?;
     }

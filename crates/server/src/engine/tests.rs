@@ -238,6 +238,18 @@ impl Org {
         })
     }
 
+    /// The profile's last test: status, start, duration in ms.
+    fn profile_test(&self, profile: &str) -> (Option<i64>, Option<String>, Option<i64>) {
+        self.sql(|c| {
+            c.query_row(
+                "SELECT lasttestexecutionstatus, lastteststarttime, lasttesttotalexecutiontime \
+                 FROM emailserverprofile WHERE emailserverprofileid = ?1",
+                [profile],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+        })
+    }
+
     /// (level, tracecode, text, errordetails) of the alerts regarding `record`.
     fn alerts(&self, record: &str) -> Vec<(i64, i64, String, String)> {
         self.sql(|c| {
@@ -286,11 +298,17 @@ fn good_credentials_test_and_enable_then_mail_is_received_and_sent() {
     let alice = org.mailbox("Alice Test", &p, &user, &pw);
     let (bob_user, bob_pw) = org.test_user("bob");
     let bob = org.mailbox("Bob Test", &p, &bob_user, &bob_pw);
+    assert_eq!(org.profile_test(&p), (None, None, None));
     org.schedule_test(&alice);
     org.schedule_test(&bob);
     let outcomes = org.run();
     assert_eq!(outcomes.len(), 2, "{outcomes:?}");
     assert!(outcomes.iter().all(|o| o.test && !o.failed), "{outcomes:?}");
+    // The profile's last test: a success, when it started and how long it took.
+    let (status, started, ms) = org.profile_test(&p);
+    assert_eq!(status, Some(1));
+    assert!(started.is_some_and(|t| Timestamp::parse(&t).is_some()));
+    assert!(ms.is_some_and(|ms| ms >= 0));
     for m in [&alice, &bob] {
         assert!(!org.col::<bool>(m, "testemailconfigurationscheduled"));
         assert!(org.col::<bool>(m, "enabledforincomingemail"));
@@ -420,8 +438,9 @@ fn a_wrong_password_is_permanent_and_disables_at_once() {
         error.2
     );
     assert!(error.3.contains("login"), "the server's words: {}", error.3);
-    // Mailbox level: nothing on the profile.
+    // Mailbox level: nothing on the profile; its last test failed.
     assert!(org.alerts(&p).is_empty());
+    assert_eq!(org.profile_test(&p).0, Some(0));
 }
 
 #[test]
