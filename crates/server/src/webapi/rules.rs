@@ -77,15 +77,20 @@ pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
         format!("SELECT mailboxid FROM mailbox WHERE regardingobjectid = {me} OR ownerid = {me}");
     let cond = match table.logical {
         "mailbox" => format!("regardingobjectid = {me} OR ownerid = {me}"),
-        "tracelog" => format!(
-            "regardingobjectid IN ({mine}) \
-             OR regardingobjectid IN (SELECT emailserverprofileid FROM emailserverprofile \
-                 WHERE ownerid = {me}) \
-             OR regardingobjectid IN (SELECT emailserverprofile FROM mailbox \
-                 WHERE regardingobjectid = {me} OR ownerid = {me}) \
-             OR regardingobjectid IN (SELECT activityid FROM email \
-                 WHERE sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine}))"
-        ),
+        // One IN over the records whose alerts are the user's, read through the
+        // regarding index: left to itself, SQLite walked a level filter's index over
+        // every alert of the organization (1.4 s for one count at a million alerts).
+        "tracelog" => {
+            return format!(
+                "(SELECT * FROM {t} INDEXED BY tracelog_regarding WHERE regardingobjectid IN (\
+                 {mine} \
+                 UNION SELECT emailserverprofileid FROM emailserverprofile WHERE ownerid = {me} \
+                 UNION SELECT emailserverprofile FROM mailbox \
+                     WHERE regardingobjectid = {me} OR ownerid = {me} \
+                 UNION SELECT activityid FROM email \
+                     WHERE sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine}))) AS {t}"
+            )
+        }
         "email" => format!(
             "ownerid = {me} OR sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine})"
         ),
