@@ -79,6 +79,10 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
 }
 
+/// Threads of tokio's blocking pool (see `run`); `store::POOL_IDLE` keeps as many
+/// connections.
+const BLOCKING_THREADS: usize = 24;
+
 /// Runs the server until Ctrl-C / SIGTERM. Errors are reported on stderr.
 pub fn run(args: ServeArgs) -> ExitCode {
     let dist = resolve_dist(args.dist, std::env::var_os(DIST_ENV).map(PathBuf::from));
@@ -93,8 +97,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The blocking pool runs the database calls (and name lookups). SQLite writes one
+    // at a time and this machine has few cores: past a few dozen threads, more only
+    // opened connections and kept allocator heaps alive (the engine's 100 concurrent
+    // passes held 400 MB).
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
         .build()
     {
         Ok(rt) => rt,

@@ -32,8 +32,9 @@ pub const DB_ENV: &str = "MAILSYNC_DB";
 
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Idle connections kept for reuse; more are opened under load and closed after.
-const POOL_IDLE: usize = 8;
+/// Idle connections kept for reuse; more are opened under load and closed after. As
+/// many as `mailsync serve` runs blocking threads, so a busy server reuses them all.
+const POOL_IDLE: usize = 24;
 
 /// An error of the store, with a message fit for a log line or an API error.
 #[derive(Debug)]
