@@ -110,6 +110,25 @@ impl Org {
     }
 
     /// An IMAP/SMTP profile on the test servers; `tune` changes its columns.
+    /// A profile whose incoming server is down: nothing listens on the loopback's port 9.
+    fn down_profile(&self, name: &str, tune: &[(&str, rusqlite::types::Value)]) -> String {
+        use rusqlite::types::Value::Integer;
+        let mut cols = vec![
+            ("incomingportnumber", Integer(9)),
+            ("incomingusessl", Integer(0)),
+        ];
+        cols.extend(tune.iter().cloned());
+        self.profile(name, &cols)
+    }
+
+    /// `n` mailboxes named `prefix 0`.. on `profile`, enabled and due now.
+    fn enabled_mailboxes(&self, prefix: &str, profile: &str, n: usize, user: &str, pw: &str) {
+        for i in 0..n {
+            let m = self.mailbox(&format!("{prefix} {i}"), profile, user, pw);
+            self.enable(&m);
+        }
+    }
+
     fn profile(&self, name: &str, tune: &[(&str, rusqlite::types::Value)]) -> String {
         use rusqlite::types::Value::{Integer, Text};
         let id = new_guid().unwrap();
@@ -447,13 +466,7 @@ fn a_wrong_password_is_permanent_and_disables_at_once() {
 fn a_server_down_is_retried_ten_times_then_permanent() {
     let org = Org::new("down");
     // Nothing listens on port 9 of the loopback.
-    let p = org.profile(
-        "Down",
-        &[
-            ("incomingportnumber", Integer(9)),
-            ("incomingusessl", Integer(0)),
-        ],
-    );
+    let p = org.down_profile("Down", &[]);
     let (user, pw) = org.test_user("alice");
     let m = org.mailbox("Alice Down", &p, &user, &pw);
     org.enable(&m);
@@ -623,13 +636,7 @@ fn each_alert_toggle_silences_its_level() {
         "the test passed"
     );
     assert!(org.alerts(&m).is_empty(), "no Information alert");
-    let down = org.profile(
-        "Down",
-        &[
-            ("incomingportnumber", Integer(9)),
-            ("incomingusessl", Integer(0)),
-        ],
-    );
+    let down = org.down_profile("Down", &[]);
     let d = org.mailbox("Alice Down Quiet", &down, &user, &pw);
     org.enable(&d);
     org.run();
@@ -808,18 +815,8 @@ fn most_mailboxes_of_a_profile_failing_emails_its_owner() {
             params![format!("{carol}@{domain}"), ADMIN_ID],
         )
     });
-    let failing = org.profile(
-        "Failing",
-        &[
-            ("incomingportnumber", Integer(9)),
-            ("incomingusessl", Integer(0)),
-            ("sendemailalert", Integer(1)),
-        ],
-    );
-    for i in 0..3 {
-        let m = org.mailbox(&format!("Alice Failing {i}"), &failing, &user, &pw);
-        org.enable(&m);
-    }
+    let failing = org.down_profile("Failing", &[("sendemailalert", Integer(1))]);
+    org.enabled_mailboxes("Alice Failing", &failing, 3, &user, &pw);
     org.run();
     let (status, to): (i64, String) = org.sql(|c| {
         c.query_row("SELECT statuscode, torecipients FROM email WHERE sendermailboxid IS NULL AND directioncode = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -1093,13 +1090,7 @@ fn outgoing_email_between_retries_does_not_save_a_down_incoming_server() {
         a.retry_limit = 3;
         a.retry_interval = 900;
     });
-    let p = org.profile(
-        "Incoming down",
-        &[
-            ("incomingportnumber", Integer(9)),
-            ("incomingusessl", Integer(0)),
-        ],
-    );
+    let p = org.down_profile("Incoming down", &[]);
     let (user, pw) = org.test_user("alice");
     let m = org.mailbox("Alice Streak", &p, &user, &pw);
     org.enable(&m);
@@ -1140,13 +1131,7 @@ fn outgoing_email_between_retries_does_not_save_a_down_incoming_server() {
 #[test]
 fn a_direction_disabled_by_a_sync_makes_the_mailbox_status_a_failure() {
     let org = Org::with_args("mbstatus", |a| a.retry_limit = 2);
-    let p = org.profile(
-        "Down",
-        &[
-            ("incomingportnumber", Integer(9)),
-            ("incomingusessl", Integer(0)),
-        ],
-    );
+    let p = org.down_profile("Down", &[]);
     let (user, pw) = org.test_user("alice");
     let m = org.mailbox("Alice Status", &p, &user, &pw);
     org.enable(&m);
@@ -1336,18 +1321,8 @@ fn the_owner_is_not_emailed_when_half_or_fewer_fail_or_the_profile_does_not_ask(
     assert_eq!(o.iter().filter(|o| o.failed).count(), 2, "{o:?}");
     assert_eq!(notices(&org), 0, "2 of 4 failed: no notice");
     // Every mailbox of a profile failing, but the profile does not ask for notices.
-    let quiet = org.profile(
-        "Down, no notices",
-        &[
-            ("incomingportnumber", Integer(9)),
-            ("incomingusessl", Integer(0)),
-            ("sendemailalert", Integer(0)),
-        ],
-    );
-    for i in 0..3 {
-        let m = org.mailbox(&format!("Alice Quiet {i}"), &quiet, &user, &pw);
-        org.enable(&m);
-    }
+    let quiet = org.down_profile("Down, no notices", &[("sendemailalert", Integer(0))]);
+    org.enabled_mailboxes("Alice Quiet", &quiet, 3, &user, &pw);
     let o = org.run();
     assert_eq!(o.iter().filter(|o| o.failed).count(), 3, "{o:?}");
     assert_eq!(notices(&org), 0, "sendemailalert is off");
