@@ -9,7 +9,11 @@ it back over IMAP). Recipients whose local part starts with "reject" are refused
 try again later) and "hangup" ones make the server drop the connection.
 
 EWS (HTTPS, Basic auth against the same users): POST /EWS/Exchange.asmx answers a
-GetFolder of the inbox with TotalCount/UnreadCount counted from the user's Maildir;
+GetFolder of the inbox with TotalCount/UnreadCount counted from the user's Maildir; a
+CreateItem (SendOnly/SendAndSaveCopy) by sending each t:Message like SMTP does (outbox,
+test users' Maildirs; "reject*@" recipients answer ResponseClass="Error"
+ErrorInvalidRecipients, "defer*@" ones ErrorServerBusy); a FindItem of the inbox by
+listing the user's Maildir messages, oldest first, with ids stable across new/ and cur/;
 POST /autodiscover/autodiscover.xml answers a POX Autodiscover request with that EWS
 URL; POST /status/<code> answers with that HTTP status (for failure tests).
 """
@@ -17,6 +21,7 @@ URL; POST /status/<code> answers with that HTTP status (for failure tests).
 import argparse
 import asyncio
 import base64
+import email.policy
 import email.utils
 import os
 import re
@@ -25,6 +30,9 @@ import socket
 import ssl
 import sys
 import time
+import xml.etree.ElementTree as ET
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -103,6 +111,31 @@ class Maildirs:
         # Written in tmp/, then renamed: dovecot never sees half a message.
         os.rename(tmp, md / "new" / name)
 
+    def items(self, user: str):
+        """The user's messages, oldest first: (stable id, mtime, parsed headers). The id is
+        the Maildir file's unique part (its name without the flags), so it stays the same
+        when dovecot moves the file from new/ to cur/ or changes its flags."""
+        md = self.maildir(user)
+        found = []
+        for sub in ("new", "cur"):
+            try:
+                names = os.listdir(md / sub)
+            except FileNotFoundError:
+                continue
+            for name in names:
+                path = md / sub / name
+                try:
+                    mtime = path.stat().st_mtime
+                    with open(path, "rb") as f:
+                        headers = BytesParser(policy=email.policy.default).parse(f, headersonly=True)
+                except (FileNotFoundError, PermissionError):
+                    continue
+                base = name.split(":2,", 1)[0]
+                item_id = base64.urlsafe_b64encode(f"{user}/{base}".encode()).decode()
+                found.append((mtime, base, item_id, headers))
+        found.sort(key=lambda f: (f[0], f[1]))
+        return [(item_id, mtime, headers) for mtime, _, item_id, headers in found]
+
     def counts(self, user: str):
         md = self.maildir(user)
         total = unread = 0
@@ -138,26 +171,32 @@ class Handler:
         return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
-        data = envelope.original_content
+        queue_id = self.store(envelope.mail_from, envelope.rcpt_tos,
+                              getattr(session, 'mailsync_login', ''), envelope.original_content)
+        return f"250 2.0.0 Ok: queued as {queue_id}"
+
+    def store(self, mail_from: str, rcpt_tos, login: str, data: bytes) -> str:
+        """Writes an accepted message to the outbox and delivers it to the test users
+        among its recipients; returns its queue id. (SMTP's DATA and EWS's CreateItem.)"""
         self.counter += 1
         queue_id = f"{int(time.time() * 1000)}-{os.getpid()}-{self.counter}"
         header = (
-            f"X-Mailsync-Envelope-From: {envelope.mail_from}\r\n"
-            f"X-Mailsync-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n"
-            f"X-Mailsync-Auth: {getattr(session, 'mailsync_login', '')}\r\n"
+            f"X-Mailsync-Envelope-From: {mail_from}\r\n"
+            f"X-Mailsync-Envelope-To: {', '.join(rcpt_tos)}\r\n"
+            f"X-Mailsync-Auth: {login}\r\n"
         ).encode()
         tmp = self.outbox / f".{queue_id}.eml.tmp"
         tmp.write_bytes(header + data)
         tmp.rename(self.outbox / f"{queue_id}.eml")
         delivered = set()
-        for rcpt in envelope.rcpt_tos:
+        for rcpt in rcpt_tos:
             user = local_part(rcpt)
             if user in delivered or not self.users.exists(user):
                 continue
             delivered.add(user)
-            trace = f"Return-Path: <{envelope.mail_from}>\r\nDelivered-To: {rcpt}\r\n".encode()
+            trace = f"Return-Path: <{mail_from}>\r\nDelivered-To: {rcpt}\r\n".encode()
             self.maildirs.deliver(user, trace + data)
-        return f"250 2.0.0 Ok: queued as {queue_id}"
+        return queue_id
 
 
 def authenticator(users: Users):
@@ -204,6 +243,95 @@ def soap_inbox(total: int, unread: int) -> str:
     </m:GetFolderResponse>
   </s:Body>
 </s:Envelope>
+"""
+
+
+NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+NS_T = "http://schemas.microsoft.com/exchange/services/2006/types"
+NS_M = "http://schemas.microsoft.com/exchange/services/2006/messages"
+T = "{" + NS_T + "}"
+M = "{" + NS_M + "}"
+
+
+def xml_text(value) -> str:
+    """Escaped for XML, without the characters XML 1.0 cannot carry."""
+    text = "".join(c for c in str(value) if c in "\t\n\r" or (" " <= c and c not in "\ufffe\uffff"))
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def soap_response(operation: str, messages: str, extra_ns: str = "") -> str:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="{NS_SOAP}">
+  <s:Header>
+    <h:ServerVersionInfo MajorVersion="15" MinorVersion="20" MajorBuildNumber="1" MinorBuildNumber="0"
+      xmlns:h="{NS_T}"/>
+  </s:Header>
+  <s:Body>
+    <m:{operation}Response xmlns:m="{NS_M}" xmlns:t="{NS_T}">
+      <m:ResponseMessages>
+{messages}      </m:ResponseMessages>
+    </m:{operation}Response>
+  </s:Body>
+</s:Envelope>
+"""
+
+
+def create_item_message(code: str = "NoError", text: str = "") -> str:
+    if code == "NoError":
+        return """        <m:CreateItemResponseMessage ResponseClass="Success">
+          <m:ResponseCode>NoError</m:ResponseCode>
+          <m:Items />
+        </m:CreateItemResponseMessage>
+"""
+    return f"""        <m:CreateItemResponseMessage ResponseClass="Error">
+          <m:MessageText>{xml_text(text)}</m:MessageText>
+          <m:ResponseCode>{code}</m:ResponseCode>
+          <m:DescriptiveLinkKey>0</m:DescriptiveLinkKey>
+          <m:Items />
+        </m:CreateItemResponseMessage>
+"""
+
+
+def header_address(headers, name: str) -> str:
+    """The first address of a header (its display name when it has no address)."""
+    try:
+        header = headers[name]
+        if header is None:
+            return ""
+        for a in getattr(header, "addresses", ()):
+            return a.addr_spec or a.display_name
+        return str(header)
+    except Exception:  # a malformed header: what it says, as it is
+        return str(headers.get(name, "") or "")
+
+
+def find_item_message(items, offset: int, total: int, last: bool) -> str:
+    out = []
+    for item_id, mtime, headers in items:
+        try:
+            subject = str(headers["Subject"] or "")
+            message_id = str(headers["Message-ID"] or "").strip()
+            to = str(headers["To"] or "")
+        except Exception:
+            subject = message_id = to = ""
+        sender = header_address(headers, "From")
+        received = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(mtime))
+        out.append(f"""              <t:Message>
+                <t:ItemId Id="{item_id}" ChangeKey="CQAAABYAAAA="/>
+                <t:Subject>{xml_text(subject)}</t:Subject>
+                <t:DateTimeReceived>{received}</t:DateTimeReceived>
+                <t:DisplayTo>{xml_text(to)}</t:DisplayTo>
+                <t:From><t:Mailbox><t:Name>{xml_text(sender)}</t:Name><t:EmailAddress>{xml_text(sender)}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType></t:Mailbox></t:From>
+                <t:InternetMessageId>{xml_text(message_id)}</t:InternetMessageId>
+              </t:Message>
+""")
+    return f"""        <m:FindItemResponseMessage ResponseClass="Success">
+          <m:ResponseCode>NoError</m:ResponseCode>
+          <m:RootFolder IndexedPagingOffset="{offset + len(items)}" TotalItemsInView="{total}" IncludesLastItemInRange="{'true' if last else 'false'}">
+            <t:Items>
+{''.join(out)}            </t:Items>
+          </m:RootFolder>
+        </m:FindItemResponseMessage>
 """
 
 
@@ -263,10 +391,12 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
 
 
 class Ews:
-    def __init__(self, users: Users, maildirs: Maildirs, base_url: str):
+    def __init__(self, users: Users, maildirs: Maildirs, handler: Handler, base_url: str, domain: str):
         self.users = users
         self.maildirs = maildirs
+        self.handler = handler
         self.base_url = base_url
+        self.domain = domain
 
     async def serve(self, reader, writer):
         try:
@@ -293,7 +423,8 @@ class Ews:
         length = int(headers.get("content-length", "0") or 0)
         if length > MAX_HTTP_BODY:
             return await self.respond(writer, 413, "text/plain", "too large\n")
-        body = (await reader.readexactly(length)).decode("utf-8", errors="replace")
+        raw = await reader.readexactly(length)
+        body = raw.decode("utf-8", errors="replace")
         if method != "POST":
             return await self.respond(writer, 405, "text/plain", "POST only\n")
         status = re.fullmatch(r"/status/(\d{3})", path)
@@ -306,11 +437,8 @@ class Ews:
             return await self.respond(writer, 401, "text/plain", "401 - Unauthorized: Access is denied due to invalid credentials.\n",
                                       extra='WWW-Authenticate: Basic realm="mailsync-test"\r\n')
         if path.lower() == "/ews/exchange.asmx":
-            if "GetFolder" not in body or 'Id="inbox"' not in body:
-                return await self.respond(writer, 500, "text/xml; charset=utf-8",
-                                          soap_fault("The request failed schema validation."))
-            total, unread = self.maildirs.counts(user)
-            return await self.respond(writer, 200, "text/xml; charset=utf-8", soap_inbox(total, unread))
+            code, answer = self.ews(user, raw, body)
+            return await self.respond(writer, code, "text/xml; charset=utf-8", answer)
         if path.lower() == "/autodiscover/autodiscover.xml":
             m = re.search(r"<EMailAddress>([^<]*)</EMailAddress>", body)
             address = m.group(1).strip() if m else ""
@@ -320,6 +448,80 @@ class Ews:
             return await self.respond(writer, 200, "text/xml; charset=utf-8",
                                       pox_settings(address, self.base_url + "/EWS/Exchange.asmx"))
         return await self.respond(writer, 404, "text/plain", "not found\n")
+
+    def ews(self, user: str, raw: bytes, body: str):
+        """(HTTP status, SOAP answer) of an EWS request: GetFolder, CreateItem, FindItem."""
+        invalid = (500, soap_fault("The request failed schema validation."))
+        try:
+            envelope = ET.fromstring(raw)
+        except ET.ParseError:
+            return invalid
+        soap_body = envelope.find("{" + NS_SOAP + "}Body")
+        if soap_body is None or len(soap_body) == 0:
+            return invalid
+        op = soap_body[0]
+        name = op.tag.rsplit("}", 1)[-1]
+        if name == "GetFolder" and 'Id="inbox"' in body:
+            total, unread = self.maildirs.counts(user)
+            return 200, soap_inbox(total, unread)
+        if name == "CreateItem":
+            return self.create_item(user, op)
+        if name == "FindItem":
+            return self.find_item(user, op)
+        return invalid
+
+    def create_item(self, user: str, op):
+        """Sends each t:Message like the SMTP side would: the outbox, then the test users'
+        Maildirs. Recipients "reject*@" refuse the message (ErrorInvalidRecipients),
+        "defer*@" make the server busy (ErrorServerBusy)."""
+        items = op.find(M + "Items")
+        if op.get("MessageDisposition") not in ("SendOnly", "SendAndSaveCopy") or items is None:
+            return 500, soap_fault("The request failed schema validation.")
+        answers = []
+        for msg in items.findall(T + "Message"):
+            to = [(e.text or "").strip()
+                  for e in msg.iterfind(f"{T}ToRecipients/{T}Mailbox/{T}EmailAddress")]
+            to = [a for a in to if a]
+            if not to or any(local_part(a).startswith("reject") for a in to):
+                answers.append(create_item_message(
+                    "ErrorInvalidRecipients",
+                    "At least one recipient isn't valid., A message can't be sent because it contains no recipients."
+                    if not to else f"At least one recipient isn't valid.: {', '.join(to)}"))
+                continue
+            if any(local_part(a).startswith("defer") for a in to):
+                answers.append(create_item_message(
+                    "ErrorServerBusy", "The server cannot service this request right now. Try again later."))
+                continue
+            sender = (msg.findtext(f"{T}From/{T}Mailbox/{T}EmailAddress") or "").strip() \
+                or f"{user}@{self.domain}"
+            message = EmailMessage(policy=email.policy.SMTP)
+            message["From"] = sender
+            message["To"] = ", ".join(to)
+            message["Subject"] = msg.findtext(T + "Subject") or ""
+            message["Date"] = email.utils.formatdate(usegmt=True)
+            message["Message-ID"] = (msg.findtext(T + "InternetMessageId") or "").strip() \
+                or email.utils.make_msgid(domain=self.domain)
+            message["X-Mailsync-Via"] = "EWS CreateItem"
+            message.set_content(msg.findtext(T + "Body") or "")
+            self.handler.store(sender, to, user, bytes(message))
+            answers.append(create_item_message())
+        return 200, soap_response("CreateItem", "".join(answers))
+
+    def find_item(self, user: str, op):
+        """The inbox's messages, oldest first, a page at a time (IndexedPageItemView)."""
+        folder = op.find(f"{M}ParentFolderIds/{T}DistinguishedFolderId")
+        if folder is None or folder.get("Id") != "inbox":
+            return 500, soap_fault("The request failed schema validation.")
+        view = op.find(M + "IndexedPageItemView")
+        try:
+            offset = max(0, int(view.get("Offset", "0"))) if view is not None else 0
+            limit = max(1, int(view.get("MaxEntriesReturned", "1000"))) if view is not None else 1000
+        except ValueError:
+            return 500, soap_fault("The request failed schema validation.")
+        items = self.maildirs.items(user)
+        page = items[offset:offset + limit]
+        last = offset + len(page) >= len(items)
+        return 200, soap_response("FindItem", find_item_message(page, offset, len(items), last))
 
     def authenticated(self, header: str):
         scheme, _, value = header.partition(" ")
@@ -379,7 +581,7 @@ async def main():
         await loop.create_server(submission, args.host, args.submission_port, reuse_address=True),
         await loop.create_server(smtps, args.host, args.smtps_port, ssl=tls, reuse_address=True),
     ]
-    ews = Ews(users, maildirs, f"https://{args.host}:{args.ews_port}")
+    ews = Ews(users, maildirs, handler, f"https://{args.host}:{args.ews_port}", args.domain)
     servers.append(await asyncio.start_server(ews.serve, args.host, args.ews_port, ssl=tls,
                                               reuse_address=True, limit=64 * 1024))
     args.pidfile.write_text(f"{os.getpid()}\n")

@@ -135,6 +135,15 @@ pub fn dated_after(since: Option<Timestamp>, date: Option<&str>) -> bool {
     }
 }
 
+/// Whether an Exchange item received at `received` (EWS's DateTimeReceived, ISO 8601)
+/// is taken under `since`; one without a readable time is, as in `dated_after`.
+pub fn received_after(since: Option<Timestamp>, received: Option<&str>) -> bool {
+    match (since, received.and_then(Timestamp::parse)) {
+        (Some(since), Some(at)) => at.at >= since,
+        _ => true,
+    }
+}
+
 /// The polling interval of the profile, in seconds (at least 5 minutes).
 pub fn base_interval_secs(profile: &Profile) -> i64 {
     effective_polling_minutes(profile.min_polling_interval_minutes) * 60
@@ -299,6 +308,12 @@ mod tests {
         ));
         assert!(dated_after(Some(since), Some("not a date")));
         assert!(dated_after(None, Some("Mon, 1 Jan 2001 00:00:00 +0000")));
+        // Exchange's DateTimeReceived.
+        assert!(!received_after(Some(since), Some("2026-12-02T23:59:59Z")));
+        assert!(received_after(Some(since), Some("2026-12-03T00:00:00Z")));
+        assert!(received_after(Some(since), Some("garbage")));
+        assert!(received_after(Some(since), None));
+        assert!(received_after(None, Some("2001-01-01T00:00:00Z")));
     }
 
     #[test]

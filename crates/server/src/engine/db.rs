@@ -501,6 +501,22 @@ pub fn add_pop3_seen(c: &Connection, mailbox: &str, uidl: &str) -> Result<()> {
     Ok(())
 }
 
+/// Exchange items are kept with POP3's UIDLs, told apart by this prefix (a mailbox
+/// moved from a POP3 profile to an Exchange one keeps both, never mixed up).
+const EWS_SEEN: &str = "ews:";
+
+/// The EWS ItemIds of the inbox items already taken from a mailbox.
+pub fn ews_seen(c: &Connection, mailbox: &str) -> Result<std::collections::HashSet<String>> {
+    Ok(pop3_seen(c, mailbox)?
+        .into_iter()
+        .filter_map(|s| s.strip_prefix(EWS_SEEN).map(str::to_string))
+        .collect())
+}
+
+pub fn add_ews_seen(c: &Connection, mailbox: &str, item: &str) -> Result<()> {
+    add_pop3_seen(c, mailbox, &format!("{EWS_SEEN}{item}"))
+}
+
 /// A message found in a mailbox, recorded as a received email activity.
 #[derive(Debug, Clone, Default)]
 pub struct Received {

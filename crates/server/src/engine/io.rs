@@ -149,8 +149,9 @@ impl Io {
             .collect())
     }
 
-    /// Exchange: the inbox through EWS, after autodiscover when the profile asks.
-    pub async fn ews_inbox(&self, plan: &Plan) -> Result<mail::ews::EwsInbox, ConnectionFailure> {
+    /// Exchange: the EWS URL of a plan (autodiscover when the profile asks) and the
+    /// credentials to use there.
+    async fn ews_url(&self, plan: &Plan) -> Result<(String, Credentials), ConnectionFailure> {
         // Server-to-server and OAuth profiles carry no password: EWS is asked without.
         let creds = credentials(plan).unwrap_or_else(|| Credentials::new("", ""));
         let url = match &plan.target {
@@ -170,9 +171,45 @@ impl Io {
             }
             Target::Server { .. } => return Err(unsupported(plan)),
         };
+        Ok((url, creds))
+    }
+
+    /// Exchange: the inbox's counts through EWS (GetFolder).
+    pub async fn ews_inbox(&self, plan: &Plan) -> Result<mail::ews::EwsInbox, ConnectionFailure> {
+        let (url, creds) = self.ews_url(plan).await?;
         mail::ews::get_inbox(&url, &creds, &self.tls, &self.timeouts)
             .await
             .map_err(|f| failure(plan, f))
+    }
+
+    /// Exchange: the inbox's items not in `seen` (FindItem).
+    pub async fn ews_find(
+        &self,
+        plan: &Plan,
+        seen: &HashSet<String>,
+        limit: usize,
+    ) -> Result<mail::ews::EwsFound, ConnectionFailure> {
+        let (url, creds) = self.ews_url(plan).await?;
+        mail::ews::find_inbox(&url, &creds, &self.tls, &self.timeouts, seen, limit)
+            .await
+            .map_err(|f| failure(plan, f))
+    }
+
+    /// Exchange: each message sent with CreateItem (SendAndSaveCopy); one result per
+    /// message, like `smtp_send`.
+    pub async fn ews_send(
+        &self,
+        plan: &Plan,
+        msgs: &[mail::smtp::Outgoing],
+    ) -> Result<Vec<Result<(), ConnectionFailure>>, ConnectionFailure> {
+        let (url, creds) = self.ews_url(plan).await?;
+        let results = mail::ews::send(&url, &creds, &self.tls, &self.timeouts, msgs)
+            .await
+            .map_err(|f| failure(plan, f))?;
+        Ok(results
+            .into_iter()
+            .map(|r| r.map_err(|f| failure(plan, f)))
+            .collect())
     }
 
     /// Test & Enable's check of a direction: connect, secure, sign in and open the

@@ -11,6 +11,7 @@ use mailsync_core::engine::schedule::{self, Work};
 use mailsync_core::engine::{
     ConnectionFailure, DirectionResult, FailureKind, Mailbox, OrgSettings, Profile,
 };
+use mailsync_core::report::Direction;
 
 use super::db::{self, Loaded, Pending, Received};
 use super::io::Io;
@@ -45,6 +46,8 @@ struct Taken {
     received: Vec<Received>,
     position: Option<(u32, u32)>,
     pop3_uidls: Vec<String>,
+    /// EWS ItemIds taken from the inbox.
+    ews_items: Vec<String>,
     sent: Vec<(Pending, bool)>,
     attempted: Vec<Pending>,
     email_failures: Vec<EmailFailure>,
@@ -287,84 +290,131 @@ async fn sync_direction(
                 }
             }
         }
-        Protocol::Smtp => {
-            let key = id.clone();
-            let pending = engine
-                .store
-                .call(move |c| db::pending_send(c, &key, SEND_PER_CYCLE))
-                .await?;
-            if pending.is_empty() {
-                return Ok(DirectionResult::Done {
-                    items: 0,
-                    failed: 0,
-                });
-            }
-            let from = mailbox.email_address.clone().unwrap_or_default();
-            let msgs: Vec<mail::smtp::Outgoing> = pending
-                .iter()
-                .map(|p| mail::smtp::Outgoing {
-                    from: from.clone(),
-                    to: p.to.clone(),
-                    subject: p.subject.clone(),
-                    body: p.body.clone(),
-                    message_id: p.message_id.clone(),
-                })
-                .collect();
-            match io.smtp_send(plan, &msgs).await {
-                Err(f) => {
-                    taken.attempted = pending;
-                    DirectionResult::Failed(f)
-                }
-                Ok(results) => {
-                    let (mut sent, mut failed) = (0, 0);
-                    let mut transient = None;
-                    for (p, r) in pending.into_iter().zip(results) {
-                        match r {
-                            Ok(()) => {
-                                sent += 1;
-                                taken.sent.push((p, true));
-                            }
-                            // The server refused this email for good (a recipient, the
-                            // sender, the content): it fails alone.
-                            Err(f) if f.kind == FailureKind::Rejected => {
-                                failed += 1;
-                                let error = recipient_refused(&p.subject, mailbox, &f.message);
-                                taken.email_failures.push(EmailFailure {
-                                    email: p.id.clone(),
-                                    event: Event::Error {
-                                        error,
-                                        permanent: true,
-                                    },
-                                });
-                                taken.sent.push((p, false));
-                            }
-                            // Not now (a 4xx, the connection lost): it stays Pending Send
-                            // and the direction is retried like any transient failure.
-                            Err(f) => {
-                                transient.get_or_insert(f);
-                                taken.attempted.push(p);
-                            }
+        Protocol::Smtp => send_pending(engine, io, mailbox, plan, taken).await?,
+        Protocol::Ews => match plan.direction {
+            Direction::Outgoing => send_pending(engine, io, mailbox, plan, taken).await?,
+            Direction::Incoming => {
+                let key = id.clone();
+                let seen = engine.store.call(move |c| db::ews_seen(c, &key)).await?;
+                match io.ews_find(plan, &seen, TAKE_PER_CYCLE).await {
+                    Err(f) => DirectionResult::Failed(f),
+                    Ok(found) => {
+                        // Like POP3: every new item is marked taken, the ones received
+                        // before "Process email received after" without being recorded.
+                        let since = schedule::receive_since(mailbox);
+                        taken.ews_items = found.new.iter().map(|i| i.id.clone()).collect();
+                        taken.received = found
+                            .new
+                            .iter()
+                            .filter(|i| schedule::received_after(since, i.received.as_deref()))
+                            .map(|i| Received {
+                                message_id: i.message_id.clone(),
+                                subject: i.subject.clone(),
+                                from: i.from.clone(),
+                                to: i.to.clone(),
+                            })
+                            .collect();
+                        DirectionResult::Done {
+                            items: taken.received.len() as i64,
+                            failed: 0,
                         }
                     }
-                    match transient {
-                        Some(f) => DirectionResult::Failed(f),
-                        None => DirectionResult::Done {
-                            items: sent,
-                            failed,
-                        },
+                }
+            }
+            // Appointments, contacts and tasks: the mailbox is reached and opened; the
+            // local organization has no such records to synchronize.
+            Direction::Act => match io.ews_inbox(plan).await {
+                Ok(_) => DirectionResult::Done {
+                    items: 0,
+                    failed: 0,
+                },
+                Err(f) => DirectionResult::Failed(f),
+            },
+        },
+    })
+}
+
+/// Outgoing email (SMTP, or EWS CreateItem): each Pending Send email of the mailbox is
+/// sent; one the server refuses for good fails alone with an alert on the email; any
+/// other failure leaves the emails it touched Pending Send and fails the direction.
+async fn send_pending(
+    engine: &Engine,
+    io: &Io,
+    mailbox: &Mailbox,
+    plan: &Plan,
+    taken: &mut Taken,
+) -> Result<DirectionResult, StoreError> {
+    let key = mailbox.id.clone();
+    let pending = engine
+        .store
+        .call(move |c| db::pending_send(c, &key, SEND_PER_CYCLE))
+        .await?;
+    if pending.is_empty() {
+        return Ok(DirectionResult::Done {
+            items: 0,
+            failed: 0,
+        });
+    }
+    let from = mailbox.email_address.clone().unwrap_or_default();
+    let msgs: Vec<mail::smtp::Outgoing> = pending
+        .iter()
+        .map(|p| mail::smtp::Outgoing {
+            from: from.clone(),
+            to: p.to.clone(),
+            subject: p.subject.clone(),
+            body: p.body.clone(),
+            message_id: p.message_id.clone(),
+        })
+        .collect();
+    let results = match plan.protocol {
+        Protocol::Ews => io.ews_send(plan, &msgs).await,
+        _ => io.smtp_send(plan, &msgs).await,
+    };
+    Ok(match results {
+        Err(f) => {
+            taken.attempted = pending;
+            DirectionResult::Failed(f)
+        }
+        Ok(results) => {
+            let (mut sent, mut failed) = (0, 0);
+            let mut transient = None;
+            for (p, r) in pending.into_iter().zip(results) {
+                match r {
+                    Ok(()) => {
+                        sent += 1;
+                        taken.sent.push((p, true));
+                    }
+                    // The server refused this email for good (a recipient, the
+                    // sender, the content): it fails alone.
+                    Err(f) if f.kind == FailureKind::Rejected => {
+                        failed += 1;
+                        let error = recipient_refused(&p.subject, mailbox, &f.message);
+                        taken.email_failures.push(EmailFailure {
+                            email: p.id.clone(),
+                            event: Event::Error {
+                                error,
+                                permanent: true,
+                            },
+                        });
+                        taken.sent.push((p, false));
+                    }
+                    // Not now (a 4xx, the connection lost, another EWS error): it stays
+                    // Pending Send and the direction is retried like any transient
+                    // failure.
+                    Err(f) => {
+                        transient.get_or_insert(f);
+                        taken.attempted.push(p);
                     }
                 }
             }
+            match transient {
+                Some(f) => DirectionResult::Failed(f),
+                None => DirectionResult::Done {
+                    items: sent,
+                    failed,
+                },
+            }
         }
-        // Exchange: the mailbox is reached and opened through EWS; items are not
-        // promoted from it (the local organization reads only the inbox's counts).
-        Protocol::Ews => match io.ews_inbox(plan).await {
-            Ok(_) => DirectionResult::Done {
-                items: 0,
-                failed: 0,
-            },
-            Err(f) => DirectionResult::Failed(f),
-        },
     })
 }
 
@@ -415,6 +465,9 @@ async fn commit(
                 }
                 for uidl in &taken.pop3_uidls {
                     db::add_pop3_seen(tx, &mailbox.id, uidl)?;
+                }
+                for item in &taken.ews_items {
+                    db::add_ews_seen(tx, &mailbox.id, item)?;
                 }
                 for (p, sent) in &taken.sent {
                     db::delivered(tx, p, *sent, &from, now)?;

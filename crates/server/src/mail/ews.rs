@@ -1,4 +1,5 @@
-//! Exchange Web Services: GetFolder of the inbox (SOAP, Basic auth) and POX Autodiscover.
+//! Exchange Web Services (SOAP, Basic auth): GetFolder of the inbox, CreateItem to send,
+//! FindItem to list the inbox; and POX Autodiscover.
 
 use std::collections::VecDeque;
 
@@ -7,6 +8,7 @@ use base64::Engine;
 
 use super::http::{self, Url};
 use super::net::printable;
+use super::smtp::Outgoing;
 use super::{Credentials, Failure, FailureKind, Timeouts, Tls};
 
 /// Redirects (HTTP, `redirectUrl`, `redirectAddr`) one Autodiscover follows at most.
@@ -68,6 +70,291 @@ pub async fn get_inbox(
                 printable(body.as_bytes(), 200)
             ),
         )),
+    }
+}
+
+/// EWS ResponseCodes that refuse one message for good: it fails alone, like an SMTP
+/// 5xx. Any other error fails the direction (the message stays to be sent again).
+const REFUSED: &[&str] = &[
+    "ErrorInvalidRecipients",
+    "ErrorInvalidSmtpAddress",
+    "ErrorMessageSizeExceeded",
+];
+
+/// Items one FindItem page asks for.
+const FIND_PAGE: usize = 100;
+/// Pages one `find_inbox` reads at most (a bound against a server that never says
+/// it is done).
+const MAX_FIND_PAGES: usize = 1000;
+
+const SOAP_HEAD: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+  xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"
+  xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
+  <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></soap:Header>
+  <soap:Body>
+"#;
+const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
+
+/// Sends each message with one SOAP `CreateItem` (`MessageDisposition="SendAndSaveCopy"`,
+/// a copy in Sent Items), as the signed-in mailbox. `Err` when the request as a whole
+/// fails: HTTP 401 is `Auth`, another status `Http(status)`, an answer that is not one
+/// response message per message `Protocol`. Otherwise one result per message, in
+/// order: an EWS error refusing the message for good (`ErrorInvalidRecipients`, ...) or
+/// a message without a usable recipient is `Rejected` (that message alone); any other
+/// EWS error is `Protocol`.
+pub async fn send(
+    url: &str,
+    creds: &Credentials,
+    tls: &Tls,
+    timeouts: &Timeouts,
+    msgs: &[Outgoing],
+) -> Result<Vec<Result<(), Failure>>, Failure> {
+    const STAGE: &str = "createitem";
+    let url = Url::parse(url).map_err(|m| Failure::new(FailureKind::Protocol, STAGE, m))?;
+    let mut results: Vec<Option<Result<(), Failure>>> = vec![None; msgs.len()];
+    let mut batch = Vec::new();
+    for (i, m) in msgs.iter().enumerate() {
+        let to: Vec<&str> =
+            m.to.iter()
+                .map(|a| a.trim())
+                .filter(|a| !a.is_empty())
+                .collect();
+        let bad = to.iter().find(|a| !plausible_address(a));
+        results[i] = match (to.is_empty(), bad) {
+            (true, _) => Some(Err(Failure::new(
+                FailureKind::Rejected,
+                STAGE,
+                "no recipient",
+            ))),
+            (false, Some(bad)) => Some(Err(Failure::new(
+                FailureKind::Rejected,
+                STAGE,
+                format!("not an email address: {:?}", printable(bad.as_bytes(), 100)),
+            ))),
+            (false, None) => {
+                batch.push(i);
+                None
+            }
+        };
+    }
+    if !batch.is_empty() {
+        let mut request = String::from(SOAP_HEAD);
+        request.push_str(
+            "    <m:CreateItem MessageDisposition=\"SendAndSaveCopy\">\n      \
+             <m:SavedItemFolderId><t:DistinguishedFolderId Id=\"sentitems\"/></m:SavedItemFolderId>\n      \
+             <m:Items>\n",
+        );
+        for &i in &batch {
+            request.push_str(&message_xml(&msgs[i]));
+        }
+        request.push_str("      </m:Items>\n    </m:CreateItem>\n");
+        request.push_str(SOAP_TAIL);
+        let resp = http::post(&url, &request_headers(creds), request, tls, timeouts).await?;
+        let body = String::from_utf8_lossy(&resp.body);
+        if resp.status != 200 {
+            return Err(status_failure(&resp, &body, STAGE));
+        }
+        let answers = scan(&body, Some("CreateItemResponseMessage"));
+        if answers.len() != batch.len() {
+            let message = ews_error(&body).unwrap_or_else(|| {
+                format!(
+                    "{} response messages for {} messages: {}",
+                    answers.len(),
+                    batch.len(),
+                    printable(body.as_bytes(), 200)
+                )
+            });
+            return Err(Failure::new(FailureKind::Protocol, STAGE, message));
+        }
+        for (&i, (_, attrs, inner)) in batch.iter().zip(answers) {
+            let class = attribute(attrs, "ResponseClass").unwrap_or_default();
+            results[i] = Some(if class == "Error" {
+                let code = element_text(inner, "ResponseCode").unwrap_or_default();
+                let text = element_text(inner, "MessageText").unwrap_or_default();
+                let kind = if REFUSED.contains(&code.trim()) {
+                    FailureKind::Rejected
+                } else {
+                    FailureKind::Protocol
+                };
+                let message = format!("{}: {}", code.trim(), printable(text.as_bytes(), 300));
+                Err(Failure::new(kind, STAGE, message.trim_matches([' ', ':'])))
+            } else {
+                // Success, or Warning: the message went.
+                Ok(())
+            });
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(Failure::new(FailureKind::Protocol, STAGE, "no answer"))))
+        .collect())
+}
+
+fn plausible_address(a: &str) -> bool {
+    a.rsplit_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !domain.is_empty()
+            && !a.contains(|c: char| c.is_whitespace() || c.is_control() || "<>\"".contains(c))
+    })
+}
+
+fn message_xml(m: &Outgoing) -> String {
+    let mailbox = |a: &str| {
+        format!(
+            "<t:Mailbox><t:EmailAddress>{}</t:EmailAddress></t:Mailbox>",
+            xml_escape(a.trim())
+        )
+    };
+    let to: String =
+        m.to.iter()
+            .filter(|a| !a.trim().is_empty())
+            .map(|a| mailbox(a))
+            .collect();
+    let id = m.message_id.trim().trim_matches(['<', '>']);
+    let mut xml = format!(
+        "        <t:Message>\n          <t:Subject>{}</t:Subject>\n          \
+         <t:Body BodyType=\"Text\">{}</t:Body>\n          \
+         <t:ToRecipients>{to}</t:ToRecipients>\n",
+        xml_escape(&m.subject),
+        xml_escape(&m.body),
+    );
+    if !m.from.trim().is_empty() {
+        xml.push_str(&format!(
+            "          <t:From>{}</t:From>\n",
+            mailbox(&m.from)
+        ));
+    }
+    if !id.is_empty() {
+        xml.push_str(&format!(
+            "          <t:InternetMessageId>{}</t:InternetMessageId>\n",
+            xml_escape(&format!("<{id}>"))
+        ));
+    }
+    xml.push_str("        </t:Message>\n");
+    xml
+}
+
+/// An item of the inbox, as FindItem lists it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EwsItem {
+    /// The EWS ItemId: stable for the item's life in the folder.
+    pub id: String,
+    pub subject: Option<String>,
+    /// The sender's address (its name when the server gives no address).
+    pub from: Option<String>,
+    /// DisplayTo: the To recipients' names.
+    pub to: Option<String>,
+    /// DateTimeReceived, ISO 8601 as the server wrote it.
+    pub received: Option<String>,
+    pub message_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EwsFound {
+    /// TotalItemsInView: the inbox's items.
+    pub total: u64,
+    /// Items whose id is not in `seen`, oldest received first, at most `limit`.
+    pub new: Vec<EwsItem>,
+}
+
+/// The inbox's items not in `seen` (ItemIds), oldest received first, at most `limit`:
+/// SOAP `FindItem` (Shallow, IdOnly plus Subject, From, DisplayTo, DateTimeReceived,
+/// InternetMessageId), a page of 100 at a time. Failures as `get_inbox`'s.
+pub async fn find_inbox(
+    url: &str,
+    creds: &Credentials,
+    tls: &Tls,
+    timeouts: &Timeouts,
+    seen: &std::collections::HashSet<String>,
+    limit: usize,
+) -> Result<EwsFound, Failure> {
+    const STAGE: &str = "finditem";
+    let url = Url::parse(url).map_err(|m| Failure::new(FailureKind::Protocol, STAGE, m))?;
+    let mut found = EwsFound::default();
+    let mut offset = 0usize;
+    for _ in 0..MAX_FIND_PAGES {
+        let request = format!(
+            "{SOAP_HEAD}    <m:FindItem Traversal=\"Shallow\">\n      <m:ItemShape>\n        \
+             <t:BaseShape>IdOnly</t:BaseShape>\n        <t:AdditionalProperties>\n          \
+             <t:FieldURI FieldURI=\"item:Subject\"/>\n          \
+             <t:FieldURI FieldURI=\"message:From\"/>\n          \
+             <t:FieldURI FieldURI=\"item:DisplayTo\"/>\n          \
+             <t:FieldURI FieldURI=\"item:DateTimeReceived\"/>\n          \
+             <t:FieldURI FieldURI=\"message:InternetMessageId\"/>\n        \
+             </t:AdditionalProperties>\n      </m:ItemShape>\n      \
+             <m:IndexedPageItemView MaxEntriesReturned=\"{FIND_PAGE}\" Offset=\"{offset}\" BasePoint=\"Beginning\"/>\n      \
+             <m:SortOrder><t:FieldOrder Order=\"Ascending\"><t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:FieldOrder></m:SortOrder>\n      \
+             <m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds>\n    \
+             </m:FindItem>\n{SOAP_TAIL}"
+        );
+        let resp = http::post(&url, &request_headers(creds), request, tls, timeouts).await?;
+        let body = String::from_utf8_lossy(&resp.body);
+        if resp.status != 200 {
+            return Err(status_failure(&resp, &body, STAGE));
+        }
+        if let Some(error) = ews_error(&body) {
+            return Err(Failure::new(FailureKind::Protocol, STAGE, error));
+        }
+        let Some((_, attrs, root)) = scan(&body, Some("RootFolder")).into_iter().next() else {
+            return Err(Failure::new(
+                FailureKind::Protocol,
+                STAGE,
+                format!(
+                    "no RootFolder in the answer: {}",
+                    printable(body.as_bytes(), 200)
+                ),
+            ));
+        };
+        found.total = attribute(attrs, "TotalItemsInView")
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0);
+        let last = attribute(attrs, "IncludesLastItemInRange").is_none_or(|l| l.trim() != "false");
+        let items = elements(root, "Items").into_iter().next().unwrap_or("");
+        let items = scan(items, None);
+        let page = items.len();
+        for (_, _, inner) in items {
+            let item = parse_item(inner);
+            if item.id.is_empty() || seen.contains(&item.id) {
+                continue;
+            }
+            if found.new.len() >= limit {
+                return Ok(found);
+            }
+            found.new.push(item);
+        }
+        offset += page;
+        if last || page == 0 {
+            return Ok(found);
+        }
+    }
+    Ok(found)
+}
+
+fn parse_item(xml: &str) -> EwsItem {
+    let id = scan(xml, Some("ItemId"))
+        .into_iter()
+        .next()
+        .and_then(|(_, attrs, _)| attribute(attrs, "Id"))
+        .unwrap_or_default();
+    let text = |name| {
+        element_text(xml, name)
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    };
+    let from = elements(xml, "From").into_iter().next().and_then(|f| {
+        element_text(f, "EmailAddress")
+            .or_else(|| element_text(f, "Name"))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    });
+    EwsItem {
+        id,
+        subject: text("Subject"),
+        from,
+        to: text("DisplayTo"),
+        received: text("DateTimeReceived"),
+        message_id: text("InternetMessageId"),
     }
 }
 
@@ -321,6 +608,15 @@ fn ews_error(body: &str) -> Option<String> {
 /// The inner XML of every element with this local name (any namespace prefix), in
 /// document order. Nested elements of the same name are not expected here.
 fn elements<'a>(xml: &'a str, local: &str) -> Vec<&'a str> {
+    scan(xml, Some(local))
+        .into_iter()
+        .map(|(_, _, inner)| inner)
+        .collect()
+}
+
+/// `(local name, attributes, inner XML)` of the elements named `local` (any prefix),
+/// looking inside the others; with `None`, of the top-level elements only.
+fn scan<'a>(xml: &'a str, local: Option<&str>) -> Vec<(&'a str, &'a str, &'a str)> {
     let mut out = Vec::new();
     let mut at = 0;
     while let Some(open) = xml[at..].find('<').map(|i| at + i) {
@@ -337,17 +633,19 @@ fn elements<'a>(xml: &'a str, local: &str) -> Vec<&'a str> {
             .split(|c: char| c.is_whitespace() || c == '/')
             .next()
             .unwrap_or("");
-        if name.rsplit(':').next() != Some(local) {
+        let name_local = name.rsplit(':').next().unwrap_or("");
+        if local.is_some_and(|l| l != name_local) {
             continue;
         }
+        let attrs = tag[name.len()..].trim_end_matches('/');
         if tag.ends_with('/') {
-            out.push("");
+            out.push((name_local, attrs, ""));
             continue;
         }
         let close = format!("</{name}>");
         match xml[at..].find(&close) {
             Some(i) => {
-                out.push(&xml[at..at + i]);
+                out.push((name_local, attrs, &xml[at..at + i]));
                 at += i + close.len();
             }
             None => break,
@@ -356,15 +654,49 @@ fn elements<'a>(xml: &'a str, local: &str) -> Vec<&'a str> {
     out
 }
 
+/// The value of attribute `name` in a tag's attributes (`Id="..."` or `Id='...'`).
+fn attribute(attrs: &str, name: &str) -> Option<String> {
+    let mut rest = attrs;
+    while let Some(i) = rest.find(name) {
+        let before_ok = rest[..i].ends_with(|c: char| c.is_whitespace()) || i == 0;
+        let after = rest[i + name.len()..].trim_start();
+        rest = &rest[i + name.len()..];
+        let Some(after) = after.strip_prefix('=') else {
+            continue;
+        };
+        if !before_ok {
+            continue;
+        }
+        let after = after.trim_start();
+        let quote = after.chars().next().filter(|q| *q == '"' || *q == '\'')?;
+        let value = &after[1..];
+        let end = value.find(quote)?;
+        return Some(xml_unescape(&value[..end]));
+    }
+    None
+}
+
 fn element_text(xml: &str, local: &str) -> Option<String> {
     elements(xml, local).into_iter().next().map(xml_unescape)
 }
 
+/// Text for an XML element or attribute: markup escaped, and the characters XML 1.0
+/// cannot carry at all (control characters but tab, LF, CR; U+FFFE, U+FFFF) dropped.
 fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() && (c as u32) < 0x20 => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn xml_unescape(s: &str) -> String {
@@ -444,6 +776,54 @@ mod tests {
             let _ = elements(junk, "a");
             let _ = element_text(junk, "a");
             let _ = xml_unescape(junk);
+        }
+    }
+
+    #[test]
+    fn items_attributes_and_messages() {
+        let xml = r#"<m:RootFolder TotalItemsInView="2" IncludesLastItemInRange='true'><t:Items>
+<t:Message><t:ItemId Id="AAA=" ChangeKey="x"/><t:Subject>Hi &amp; bye</t:Subject>
+<t:From><t:Mailbox><t:Name>Bob</t:Name><t:EmailAddress>bob@x.test</t:EmailAddress></t:Mailbox></t:From>
+<t:DateTimeReceived>2026-12-03T09:00:00Z</t:DateTimeReceived><t:InternetMessageId>&lt;a@x&gt;</t:InternetMessageId></t:Message>
+<t:MeetingRequest><t:ItemId Id="BBB="/><t:From><t:Mailbox><t:Name>Carol</t:Name></t:Mailbox></t:From></t:MeetingRequest>
+</t:Items></m:RootFolder>"#;
+        let (_, attrs, root) = scan(xml, Some("RootFolder"))[0];
+        assert_eq!(attribute(attrs, "TotalItemsInView").as_deref(), Some("2"));
+        assert_eq!(
+            attribute(attrs, "IncludesLastItemInRange").as_deref(),
+            Some("true")
+        );
+        assert_eq!(attribute(attrs, "InView"), None);
+        let items = scan(elements(root, "Items")[0], None);
+        assert_eq!(items.len(), 2);
+        let a = parse_item(items[0].2);
+        assert_eq!(a.id, "AAA=");
+        assert_eq!(a.subject.as_deref(), Some("Hi & bye"));
+        assert_eq!(a.from.as_deref(), Some("bob@x.test"));
+        assert_eq!(a.message_id.as_deref(), Some("<a@x>"));
+        assert_eq!(a.received.as_deref(), Some("2026-12-03T09:00:00Z"));
+        let b = parse_item(items[1].2);
+        assert_eq!((b.id.as_str(), b.from.as_deref()), ("BBB=", Some("Carol")));
+        assert_eq!(b.subject, None);
+
+        let m = message_xml(&Outgoing {
+            from: "a@x.test".into(),
+            to: vec!["b@x.test".into(), " ".into()],
+            subject: "<R&D>\u{1}".into(),
+            body: "line\n".into(),
+            message_id: "id@x".into(),
+        });
+        assert!(m.contains("<t:Subject>&lt;R&amp;D&gt;</t:Subject>"), "{m}");
+        assert!(m.contains("<t:InternetMessageId>&lt;id@x&gt;</t:InternetMessageId>"));
+        assert_eq!(m.matches("<t:Mailbox>").count(), 2, "one To, the From");
+        for bad in ["", "a", "@x", "a@", "a b@x", "<a@x>"] {
+            assert!(!plausible_address(bad), "{bad:?}");
+        }
+        assert!(plausible_address("a.b+c@x.test"));
+        for junk in ["<a x=\"", "<a x=>", "<a/><b>", "<x:Items><"] {
+            let _ = scan(junk, None);
+            let _ = attribute(junk, "x");
+            let _ = parse_item(junk);
         }
     }
 

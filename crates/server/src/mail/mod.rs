@@ -12,6 +12,10 @@
 //! smtp::send(&ep, creds: Option<&Credentials>, &tls, &timeouts, &[smtp::Outgoing])
 //!     -> Result<Vec<Result<(), Failure>>, Failure>   // one result per message, in order
 //! ews::get_inbox(url, &creds, &tls, &timeouts) -> Result<ews::EwsInbox { total, unread }, Failure>
+//! ews::send(url, &creds, &tls, &timeouts, &[smtp::Outgoing])
+//!     -> Result<Vec<Result<(), Failure>>, Failure>   // CreateItem, one result per message
+//! ews::find_inbox(url, &creds, &tls, &timeouts, seen: &HashSet<String>, limit)
+//!     -> Result<ews::EwsFound { total, new: Vec<ews::EwsItem> }, Failure>   // FindItem
 //! ews::autodiscover(email, &creds, &tls, &timeouts) -> Result<String /* EWS URL */, Failure>
 //! ```
 //!
@@ -26,7 +30,8 @@
 //!   and the server's own words or the OS/TLS error. Stages: `dns`, `connect`, `tls`,
 //!   `greeting`, `starttls` (also STLS), `login` (IMAP LOGIN, POP3 USER/PASS); IMAP
 //!   `select`, `search`, `fetch`; POP3 `stat`, `uidl`, `list`, `top`; SMTP `ehlo`,
-//!   `auth`, `mail`, `rcpt`, `data`, `rset`; EWS `http`, `autodiscover`. Failures
+//!   `auth`, `mail`, `rcpt`, `data`, `rset`; EWS `http` (GetFolder), `createitem`,
+//!   `finditem`, `autodiscover`. Failures
 //!   while saying goodbye (LOGOUT, QUIT) are ignored: the result is already in hand.
 //!
 //! Every future is `Send`. Every read is bounded (line length, literal and body sizes)

@@ -748,6 +748,147 @@ async fn ews_inbox_counts_and_failures() {
 }
 
 #[tokio::test]
+async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
+    let e = env();
+    let url = e.get("MAIL_EWS_URL");
+    let bob = e.creds("bob");
+    let before = ews::find_inbox(&url, &bob, &e.tls, &timeouts(), &HashSet::new(), 100_000)
+        .await
+        .unwrap();
+    let seen: HashSet<String> = before.new.iter().map(|i| i.id.clone()).collect();
+    assert!(before.new.iter().all(|i| !i.id.is_empty()));
+
+    let ids = [
+        unique("ews-a"),
+        unique("ews-b"),
+        unique("ews-c"),
+        unique("ews-d"),
+    ];
+    let (to_bob, reject) = (e.address("bob"), e.get("MAIL_REJECT_RCPT"));
+    let msgs = [
+        outgoing(e, &[&to_bob], "EWS first", &ids[0]),
+        outgoing(e, &[&to_bob, &reject], "EWS refused", &ids[1]),
+        outgoing(e, &[&to_bob], &format!("Grüße {}", ids[2]), &ids[2]),
+        outgoing(e, &[], "EWS to nobody", &ids[3]),
+    ];
+    let started = Instant::now();
+    let results = ews::send(&url, &e.creds("alice"), &e.tls, &timeouts(), &msgs)
+        .await
+        .unwrap();
+    eprintln!("EWS CreateItem of 4 messages: {:?}", started.elapsed());
+    assert_eq!(results.len(), 4);
+    assert_eq!(results[0], Ok(()));
+    let f = results[1].clone().unwrap_err();
+    assert_eq!(
+        (f.kind, f.stage),
+        (FailureKind::Rejected, "createitem"),
+        "{f}"
+    );
+    assert!(
+        f.message.starts_with("ErrorInvalidRecipients: ") && f.message.contains(&reject),
+        "{f}"
+    );
+    assert_eq!(results[2], Ok(()));
+    let f = results[3].clone().unwrap_err();
+    assert_eq!(
+        (f.kind, f.message.as_str()),
+        (FailureKind::Rejected, "no recipient")
+    );
+    let eml = outbox_file_with(e, &ids[0]).expect("the message in the outbox");
+    assert!(eml.contains("X-Mailsync-Auth: alice"), "{eml}");
+    assert!(eml.contains("X-Mailsync-Via: EWS CreateItem"), "{eml}");
+    assert!(outbox_file_with(e, &ids[1]).is_none());
+    assert!(outbox_file_with(e, &ids[2]).is_some());
+    assert!(outbox_file_with(e, &ids[3]).is_none());
+
+    // Bob's inbox lists them, with what FindItem says of them.
+    let after = ews::find_inbox(&url, &bob, &e.tls, &timeouts(), &seen, 100_000)
+        .await
+        .unwrap();
+    assert!(after.total as usize >= seen.len() + 2, "{}", after.total);
+    let item = |id: &str| {
+        after
+            .new
+            .iter()
+            .find(|i| i.message_id.as_deref() == Some(format!("<{id}@mailsync.test>").as_str()))
+            .unwrap_or_else(|| panic!("{id} not in bob's inbox: {:?}", after.new))
+    };
+    let first = item(&ids[0]);
+    assert_eq!(first.subject.as_deref(), Some("EWS first"));
+    assert_eq!(first.from.as_deref(), Some(e.address("alice").as_str()));
+    assert!(first.to.as_deref().is_some_and(|t| t.contains(&to_bob)));
+    assert!(first.received.as_deref().is_some_and(|t| t.ends_with('Z')));
+    let third = item(&ids[2]);
+    assert_eq!(
+        third.subject.as_deref(),
+        Some(format!("Grüße {}", ids[2]).as_str())
+    );
+    // What is seen is not listed again; `limit` bounds a call.
+    let all: HashSet<String> = seen
+        .iter()
+        .cloned()
+        .chain(after.new.iter().map(|i| i.id.clone()))
+        .collect();
+    let again = ews::find_inbox(&url, &bob, &e.tls, &timeouts(), &all, 100_000)
+        .await
+        .unwrap();
+    assert!(again.new.iter().all(|i| !all.contains(&i.id)));
+    assert!(!again.new.iter().any(|i| i.id == first.id));
+    let one = ews::find_inbox(&url, &bob, &e.tls, &timeouts(), &HashSet::new(), 1)
+        .await
+        .unwrap();
+    assert_eq!(one.new.len(), 1);
+
+    // A busy server fails the message for now (not refused); a wrong password and an
+    // HTTP error fail the whole call.
+    let defer = outgoing(
+        e,
+        &[&e.get("MAIL_DEFER_RCPT")],
+        "EWS busy",
+        &unique("ews-e"),
+    );
+    let results = ews::send(
+        &url,
+        &e.creds("alice"),
+        &e.tls,
+        &timeouts(),
+        std::slice::from_ref(&defer),
+    )
+    .await
+    .unwrap();
+    let f = results[0].clone().unwrap_err();
+    assert_eq!(f.kind, FailureKind::Protocol, "{f}");
+    assert!(f.message.starts_with("ErrorServerBusy: "), "{f}");
+    let f = ews::send(
+        &url,
+        &Credentials::new("alice", "wrong"),
+        &e.tls,
+        &timeouts(),
+        &msgs[..1],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!((f.kind, f.stage), (FailureKind::Auth, "createitem"), "{f}");
+    let status = format!(
+        "https://{}:{}/status/503",
+        e.get("MAIL_HOST"),
+        e.get("MAIL_EWS_PORT")
+    );
+    let f = ews::send(&status, &e.creds("alice"), &e.tls, &timeouts(), &msgs[..1])
+        .await
+        .unwrap_err();
+    assert_eq!(f.kind, FailureKind::Http(503), "{f}");
+    let f = ews::find_inbox(&status, &bob, &e.tls, &timeouts(), &HashSet::new(), 10)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (f.kind, f.stage),
+        (FailureKind::Http(503), "finditem"),
+        "{f}"
+    );
+}
+
+#[tokio::test]
 async fn autodiscover_finds_the_ews_url() {
     let e = env();
     let here = e.get("MAIL_AUTODISCOVER_URL");
@@ -970,4 +1111,6 @@ fn every_call_is_a_send_future() {
     send(smtp::send(&ep, Some(&creds), &tls, &t, &[]));
     send(ews::get_inbox("https://x/", &creds, &tls, &t));
     send(ews::autodiscover("a@x", &creds, &tls, &t));
+    send(ews::send("https://x/", &creds, &tls, &t, &[]));
+    send(ews::find_inbox("https://x/", &creds, &tls, &t, &seen, 1));
 }
