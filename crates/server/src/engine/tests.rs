@@ -1417,3 +1417,168 @@ fn mail_received_before_process_email_received_after_is_not_taken() {
         assert!(received_subject(&org, m, &new), "received after the date");
     }
 }
+
+/// An Exchange profile whose EWS URL is the fake EWS (no autodiscover).
+fn exchange_profile(org: &Org) -> String {
+    let url = org.mail.var("MAIL_EWS_URL");
+    org.profile(
+        "Test Exchange",
+        &[
+            ("servertype", Integer(0)),
+            ("incomingserverlocation", Text(url.clone())),
+            ("outgoingserverlocation", Text(url)),
+        ],
+    )
+}
+
+fn outbox_with(org: &Org, needle: &str) -> Option<String> {
+    std::fs::read_dir(org.mail.var("MAIL_OUTBOX"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .find(|m| m.contains(needle))
+}
+
+#[test]
+fn exchange_outgoing_sends_pending_email_and_a_refused_recipient_fails_alone() {
+    let org = Org::new("ews-send");
+    let p = exchange_profile(&org);
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Exchange", &p, &user, &pw);
+    org.enable(&m);
+    // Outgoing only: what the cycle counts is what it sent.
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET enabledforincomingemail = 0 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    let domain = org.mail.var("MAIL_DOMAIN");
+    let good = pending_email(&org, &m, &format!("bob@{domain}"));
+    let bad = pending_email(&org, &m, &org.mail.var("MAIL_REJECT_RCPT"));
+    let also = pending_email(&org, &m, &format!("carol@{domain}; bob@{domain}"));
+    let o = org.run();
+    assert_eq!(o.len(), 1, "{o:?}");
+    assert!(!o[0].failed, "{:?}", org.alerts(&m));
+    assert_eq!(email_status(&org, &good), (3, 1), "Sent");
+    assert_eq!(email_status(&org, &also), (3, 1), "Sent");
+    assert_eq!(email_status(&org, &bad), (8, 1), "Failed");
+    assert_eq!(org.col::<i64>(&m, "itemsprocessedforlastsync"), 2);
+    assert_eq!(org.col::<i64>(&m, "itemsfailedforlastsync"), 1);
+    // The fake EWS took them through CreateItem, as alice, into the outbox.
+    for id in [&good, &also] {
+        let eml = outbox_with(&org, &format!("<{id}@mailsync.local>"))
+            .unwrap_or_else(|| panic!("{id} not in the outbox"));
+        assert!(eml.contains("X-Mailsync-Via: EWS CreateItem"), "{eml}");
+        assert!(eml.contains(&format!("X-Mailsync-Auth: {user}")), "{eml}");
+    }
+    assert!(outbox_with(&org, &format!("<{bad}@mailsync.local>")).is_none());
+    // The refused email alone has an alert; the mailbox goes on.
+    let alerts = org.alerts(&bad);
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0]
+            .2
+            .contains("the email server refused the recipient")
+            && alerts[0].2.contains("ErrorInvalidRecipients"),
+        "{alerts:?}"
+    );
+    assert!(org.col::<bool>(&m, "enabledforoutgoingemail"));
+    assert_eq!(org.col::<i64>(&m, "outgoingemailstatus"), 1);
+    // Nothing is sent twice: the next cycle finds nothing Pending Send.
+    org.clock.advance(600);
+    org.run();
+    assert_eq!(email_status(&org, &good), (3, 1));
+    assert_eq!(org.col::<i64>(&m, "itemsprocessedforlastsync"), 0);
+}
+
+#[test]
+fn exchange_outgoing_with_a_wrong_password_leaves_email_pending() {
+    let org = Org::new("ews-send-badpw");
+    let p = exchange_profile(&org);
+    let (user, _) = org.test_user("alice");
+    let m = org.mailbox("Alice Exchange", &p, &user, "wrong");
+    org.enable(&m);
+    let domain = org.mail.var("MAIL_DOMAIN");
+    let email = pending_email(&org, &m, &format!("bob@{domain}"));
+    let o = org.run();
+    assert!(o[0].failed, "{o:?}");
+    assert_eq!(email_status(&org, &email), (6, 1), "still Pending Send");
+    assert!(
+        !org.col::<bool>(&m, "enabledforoutgoingemail"),
+        "credentials: permanent"
+    );
+    assert!(org.alerts(&email).is_empty(), "a mailbox-level failure");
+    assert!(!org.alerts(&m).is_empty());
+}
+
+/// The received emails of `mailbox`: (message id, subject).
+fn received_emails(org: &Org, mailbox: &str) -> Vec<(Option<String>, Option<String>)> {
+    org.sql(|c| {
+        let mut s = c.prepare(
+            "SELECT messageid, subject FROM email WHERE receivingmailboxid = ?1 AND statuscode = 4",
+        )?;
+        let rows = s
+            .query_map([mailbox], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>();
+        rows
+    })
+}
+
+#[test]
+fn exchange_incoming_records_the_inbox_once_then_only_what_is_new() {
+    let org = Org::new("ews-find");
+    let p = exchange_profile(&org);
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Exchange", &p, &user, &pw);
+    org.enable(&m);
+    let first = deliver(&org, &user, std::time::SystemTime::now());
+    let o = org.run();
+    assert!(!o[0].failed, "{:?}", org.alerts(&m));
+    let got = received_emails(&org, &m);
+    assert!(got.len() >= 4, "the seeded messages and ours: {got:?}");
+    assert!(got
+        .iter()
+        .any(|(_, s)| s.as_deref() == Some("Welcome to the test mailbox")));
+    assert!(received_subject(&org, &m, &first));
+    assert_eq!(
+        org.col::<i64>(&m, "itemsprocessedforlastsync"),
+        got.len() as i64
+    );
+    let (owner, from): (Option<String>, Option<String>) = org.sql(|c| {
+        c.query_row(
+            "SELECT ownerid, sender FROM email WHERE receivingmailboxid = ?1 AND subject = ?2",
+            params![m, first],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    });
+    assert!(owner.is_some());
+    assert_eq!(from.as_deref(), Some("sender@example.test"));
+
+    // The next cycle takes only the message delivered since.
+    let second = deliver(&org, &user, std::time::SystemTime::now());
+    org.clock.advance(3600);
+    let o = org.run();
+    assert!(!o.is_empty() && !o[0].failed, "{o:?}");
+    let again = received_emails(&org, &m);
+    assert!(received_subject(&org, &m, &second));
+    let once = |s: &str| {
+        again
+            .iter()
+            .filter(|(_, x)| x.as_deref() == Some(s))
+            .count()
+    };
+    assert_eq!((once(&first), once(&second)), (1, 1), "{again:?}");
+    let mut ids: Vec<_> = again.iter().filter_map(|(id, _)| id.clone()).collect();
+    let n = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "no message recorded twice");
+    assert_eq!(
+        org.col::<i64>(&m, "itemsprocessedforlastsync"),
+        (again.len() - got.len()) as i64
+    );
+    // Nothing new: nothing taken.
+    org.clock.advance(3600);
+    org.run();
+    assert_eq!(received_emails(&org, &m).len(), again.len());
+}
