@@ -80,6 +80,13 @@ const REFUSED: &[&str] = &[
     "ErrorInvalidSmtpAddress",
     "ErrorMessageSizeExceeded",
 ];
+/// EWS ResponseCodes that ask to try again later, like an SMTP 4xx.
+const DEFERRED: &[&str] = &[
+    "ErrorServerBusy",
+    "ErrorTimeoutExpired",
+    "ErrorInternalServerTransientError",
+    "ErrorMailboxStoreUnavailable",
+];
 
 /// Items one FindItem page asks for.
 const FIND_PAGE: usize = 100;
@@ -101,8 +108,9 @@ const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
 /// fails: HTTP 401 is `Auth`, another status `Http(status)`, an answer that is not one
 /// response message per message `Protocol`. Otherwise one result per message, in
 /// order: an EWS error refusing the message for good (`ErrorInvalidRecipients`, ...) or
-/// a message without a usable recipient is `Rejected` (that message alone); any other
-/// EWS error is `Protocol`.
+/// a message without a usable recipient is `Rejected` (that message alone); one asking
+/// to try again later (`ErrorServerBusy`, ...) is `Deferred`; any other EWS error is
+/// `Protocol`.
 pub async fn send(
     url: &str,
     creds: &Credentials,
@@ -174,6 +182,8 @@ pub async fn send(
                 let text = element_text(inner, "MessageText").unwrap_or_default();
                 let kind = if REFUSED.contains(&code.trim()) {
                     FailureKind::Rejected
+                } else if DEFERRED.contains(&code.trim()) {
+                    FailureKind::Deferred
                 } else {
                     FailureKind::Protocol
                 };

@@ -167,10 +167,11 @@ pub enum FailureKind {
     /// reset it.
     Closed,
     /// SMTP: the server refused this message for good (a 5xx to MAIL FROM, RCPT TO or
-    /// DATA), or it can never be sent (no or malformed recipients, too big).
+    /// DATA), or it can never be sent (no or malformed recipients, too big); EWS: a
+    /// CreateItem error such as `ErrorInvalidRecipients`.
     Rejected,
     /// SMTP: the server asked to try this message again later (a 4xx: greylisting, a
-    /// full queue).
+    /// full queue); EWS: `ErrorServerBusy` and the like.
     Deferred,
     /// An HTTP status that is neither success nor 401.
     Http(u16),

@@ -839,8 +839,8 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
         .unwrap();
     assert_eq!(one.new.len(), 1);
 
-    // A busy server fails the message for now (not refused); a wrong password and an
-    // HTTP error fail the whole call.
+    // A busy server defers the message (not refused); a wrong password and an HTTP
+    // error fail the whole call.
     let defer = outgoing(
         e,
         &[&e.get("MAIL_DEFER_RCPT")],
@@ -857,7 +857,7 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
     .await
     .unwrap();
     let f = results[0].clone().unwrap_err();
-    assert_eq!(f.kind, FailureKind::Protocol, "{f}");
+    assert_eq!(f.kind, FailureKind::Deferred, "{f}");
     assert!(f.message.starts_with("ErrorServerBusy: "), "{f}");
     let f = ews::send(
         &url,
