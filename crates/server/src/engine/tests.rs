@@ -1582,3 +1582,38 @@ fn exchange_incoming_records_the_inbox_once_then_only_what_is_new() {
     org.run();
     assert_eq!(received_emails(&org, &m).len(), again.len());
 }
+
+#[test]
+fn exchange_busy_leaves_that_email_pending_and_is_retried() {
+    let org = Org::new("ews-busy");
+    let p = exchange_profile(&org);
+    let (user, pw) = org.test_user("alice");
+    let m = org.mailbox("Alice Exchange Busy", &p, &user, &pw);
+    org.enable(&m);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET enabledforincomingemail = 0 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    let domain = org.mail.var("MAIL_DOMAIN");
+    let busy = pending_email(&org, &m, &org.mail.var("MAIL_DEFER_RCPT"));
+    let good = pending_email(&org, &m, &format!("bob@{domain}"));
+    org.run();
+    assert_eq!(email_status(&org, &busy), (6, 1), "still Pending Send");
+    assert_eq!(email_status(&org, &good).0, 3, "the other one is Sent");
+    assert!(org.alerts(&busy).is_empty(), "no email-level alert");
+    let on_mailbox = org.alerts(&m);
+    assert_eq!(on_mailbox.len(), 1, "{on_mailbox:?}");
+    assert_eq!(on_mailbox[0].0, 2, "a Warning: it is retried");
+    assert!(
+        on_mailbox[0].2.contains("asked to try again later")
+            && on_mailbox[0].3.contains("ErrorServerBusy"),
+        "{on_mailbox:?}"
+    );
+    assert!(org.col::<bool>(&m, "enabledforoutgoingemail"));
+    org.clock.advance(300);
+    org.run();
+    assert_eq!(email_status(&org, &busy), (6, 2), "tried again");
+    assert_eq!(email_status(&org, &good), (3, 1), "not sent twice");
+}
