@@ -112,9 +112,6 @@ async fn send(engine: &Engine, via: &Profile, p: &Pending) -> bool {
     let Ok(Some(plan)) = protocol::plan(&sender, via, Direction::Outgoing) else {
         return false;
     };
-    if plan.protocol != protocol::Protocol::Smtp {
-        return false;
-    }
     let msg = mail::smtp::Outgoing {
         from,
         to: p.to.clone(),
@@ -122,12 +119,11 @@ async fn send(engine: &Engine, via: &Profile, p: &Pending) -> bool {
         body: p.body.clone(),
         message_id: p.message_id.clone(),
     };
-    matches!(
-        engine
-            .io
-            .smtp_send(&plan, std::slice::from_ref(&msg))
-            .await
-            .as_deref(),
-        Ok([Ok(())])
-    )
+    let msgs = std::slice::from_ref(&msg);
+    let result = match plan.protocol {
+        protocol::Protocol::Smtp => engine.io.smtp_send(&plan, msgs).await,
+        protocol::Protocol::Ews => engine.io.ews_send(&plan, msgs).await,
+        _ => return false,
+    };
+    matches!(result.as_deref(), Ok([Ok(())]))
 }

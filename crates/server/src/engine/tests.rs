@@ -1267,18 +1267,19 @@ fn with_the_email_router_the_engine_leaves_email_alone_and_syncs_act() {
 
 /// The organization sends notices through a profile holding carol's account, to the
 /// administrator (who owns the test profiles) at carol's address.
-fn notices_through_carol(org: &Org) {
+/// The organization's default profile holds carol's account (`tune`: its server
+/// type and places, IMAP/SMTP unless told).
+fn notices_through_carol(org: &Org, tune: &[(&str, rusqlite::types::Value)]) {
     let (carol, carol_pw) = org.test_user("carol");
     let domain = org.mail.var("MAIL_DOMAIN");
-    let outgoing = org.profile(
-        "Organization SMTP",
-        &[
-            ("incomingcredentialretrieval", Integer(1)),
-            ("outgoingcredentialretrieval", Integer(1)),
-            ("incomingusername", Text(carol.clone())),
-            ("incomingpassword", Text(carol_pw)),
-        ],
-    );
+    let mut cols = vec![
+        ("incomingcredentialretrieval", Integer(1)),
+        ("outgoingcredentialretrieval", Integer(1)),
+        ("incomingusername", Text(carol.clone())),
+        ("incomingpassword", Text(carol_pw)),
+    ];
+    cols.extend(tune.iter().cloned());
+    let outgoing = org.profile("Organization default", &cols);
     org.sql(|c| {
         c.execute(
             "UPDATE organization SET defaultemailserverprofileid = ?1",
@@ -1306,7 +1307,7 @@ fn notices(org: &Org) -> i64 {
 #[test]
 fn the_owner_is_not_emailed_when_half_or_fewer_fail_or_the_profile_does_not_ask() {
     let org = Org::new("nonotice");
-    notices_through_carol(&org);
+    notices_through_carol(&org, &[]);
     let (user, pw) = org.test_user("alice");
     // Half of a profile's mailboxes failing (a wrong password each) is not "more than
     // half".
@@ -1429,6 +1430,37 @@ fn exchange_profile(org: &Org) -> String {
             ("outgoingserverlocation", Text(url)),
         ],
     )
+}
+
+#[test]
+fn the_owners_notice_goes_out_through_an_exchange_default_profile() {
+    let org = Org::new("ews-notice");
+    let url = org.mail.var("MAIL_EWS_URL");
+    notices_through_carol(
+        &org,
+        &[
+            ("servertype", Integer(0)),
+            ("incomingserverlocation", Text(url.clone())),
+            ("outgoingserverlocation", Text(url)),
+        ],
+    );
+    let (user, pw) = org.test_user("alice");
+    let down = org.down_profile("Down, notices", &[("sendemailalert", Integer(1))]);
+    org.enabled_mailboxes("Alice Down", &down, 3, &user, &pw);
+    org.run();
+    let (status, subject): (i64, String) = org.sql(|c| {
+        c.query_row(
+            "SELECT statuscode, subject FROM email WHERE sendermailboxid IS NULL \
+             AND directioncode = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    });
+    assert_eq!(status, 3, "sent over EWS");
+    assert!(
+        outbox_with(&org, &subject).is_some(),
+        "the fake EWS took it into the outbox"
+    );
 }
 
 fn outbox_with(org: &Org, needle: &str) -> Option<String> {
