@@ -580,6 +580,19 @@ pub struct Pending {
     pub message_id: String,
 }
 
+impl Pending {
+    /// The message as the mail clients send it, from `from`.
+    pub fn outgoing(&self, from: &str) -> crate::mail::smtp::Outgoing {
+        crate::mail::smtp::Outgoing {
+            from: from.to_string(),
+            to: self.to.clone(),
+            subject: self.subject.clone(),
+            body: self.body.clone(),
+            message_id: self.message_id.clone(),
+        }
+    }
+}
+
 pub fn pending_send(c: &Connection, mailbox: &str, limit: usize) -> Result<Vec<Pending>> {
     let mut stmt = c.prepare_cached(
         "SELECT activityid, COALESCE(subject, ''), COALESCE(description, ''), \

@@ -133,16 +133,26 @@ impl Io {
             .map_err(|f| failure(plan, f))
     }
 
-    pub async fn smtp_send(
+    /// Sends each message through the plan's outgoing protocol (SMTP, or EWS's
+    /// CreateItem): one result per message, or the failure of the whole connection.
+    pub async fn send(
         &self,
         plan: &Plan,
         msgs: &[mail::smtp::Outgoing],
     ) -> Result<Vec<Result<(), ConnectionFailure>>, ConnectionFailure> {
-        let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
-        let creds = credentials(plan);
-        let results = mail::smtp::send(&ep, creds.as_ref(), &self.tls, &self.timeouts, msgs)
-            .await
-            .map_err(|f| failure(plan, f))?;
+        let results = match plan.protocol {
+            Protocol::Smtp => {
+                let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
+                let creds = credentials(plan);
+                mail::smtp::send(&ep, creds.as_ref(), &self.tls, &self.timeouts, msgs).await
+            }
+            Protocol::Ews => {
+                let (url, creds) = self.ews_url(plan).await?;
+                mail::ews::send(&url, &creds, &self.tls, &self.timeouts, msgs).await
+            }
+            Protocol::Imap | Protocol::Pop3 => return Err(unsupported(plan)),
+        }
+        .map_err(|f| failure(plan, f))?;
         Ok(results
             .into_iter()
             .map(|r| r.map_err(|f| failure(plan, f)))
@@ -193,23 +203,6 @@ impl Io {
         mail::ews::find_inbox(&url, &creds, &self.tls, &self.timeouts, seen, limit)
             .await
             .map_err(|f| failure(plan, f))
-    }
-
-    /// Exchange: each message sent with CreateItem (SendAndSaveCopy); one result per
-    /// message, like `smtp_send`.
-    pub async fn ews_send(
-        &self,
-        plan: &Plan,
-        msgs: &[mail::smtp::Outgoing],
-    ) -> Result<Vec<Result<(), ConnectionFailure>>, ConnectionFailure> {
-        let (url, creds) = self.ews_url(plan).await?;
-        let results = mail::ews::send(&url, &creds, &self.tls, &self.timeouts, msgs)
-            .await
-            .map_err(|f| failure(plan, f))?;
-        Ok(results
-            .into_iter()
-            .map(|r| r.map_err(|f| failure(plan, f)))
-            .collect())
     }
 
     /// Test & Enable's check of a direction: connect, secure, sign in and open the

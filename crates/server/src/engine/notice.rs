@@ -11,7 +11,6 @@ use mailsync_core::Timestamp;
 
 use super::db::{self, Pending};
 use super::Engine;
-use crate::mail;
 use crate::store::{write_tx, StoreError};
 
 const WINDOW_SECS: i64 = 3600;
@@ -112,18 +111,6 @@ async fn send(engine: &Engine, via: &Profile, p: &Pending) -> bool {
     let Ok(Some(plan)) = protocol::plan(&sender, via, Direction::Outgoing) else {
         return false;
     };
-    let msg = mail::smtp::Outgoing {
-        from,
-        to: p.to.clone(),
-        subject: p.subject.clone(),
-        body: p.body.clone(),
-        message_id: p.message_id.clone(),
-    };
-    let msgs = std::slice::from_ref(&msg);
-    let result = match plan.protocol {
-        protocol::Protocol::Smtp => engine.io.smtp_send(&plan, msgs).await,
-        protocol::Protocol::Ews => engine.io.ews_send(&plan, msgs).await,
-        _ => return false,
-    };
+    let result = engine.io.send(&plan, &[p.outgoing(&from)]).await;
     matches!(result.as_deref(), Ok([Ok(())]))
 }

@@ -233,6 +233,14 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
     Ok(Some(outcome))
 }
 
+/// An incoming direction that took what it found: as many items as it received.
+fn received_all(taken: &Taken) -> DirectionResult {
+    DirectionResult::Done {
+        items: taken.received.len() as i64,
+        failed: 0,
+    }
+}
+
 /// One direction of a sync cycle, for real.
 async fn sync_direction(
     engine: &Engine,
@@ -260,10 +268,7 @@ async fn sync_direction(
                         (None, _) => (inbox.uidvalidity, inbox.uidnext.saturating_sub(1)),
                     });
                     taken.received = inbox.new.iter().map(|m| received(&m.headers)).collect();
-                    DirectionResult::Done {
-                        items: taken.received.len() as i64,
-                        failed: 0,
-                    }
+                    received_all(taken)
                 }
             }
         }
@@ -283,10 +288,7 @@ async fn sync_direction(
                         .filter(|m| schedule::dated_after(since, m.headers.date.as_deref()))
                         .map(|m| received(&m.headers))
                         .collect();
-                    DirectionResult::Done {
-                        items: taken.received.len() as i64,
-                        failed: 0,
-                    }
+                    received_all(taken)
                 }
             }
         }
@@ -314,10 +316,7 @@ async fn sync_direction(
                                 to: i.to.clone(),
                             })
                             .collect();
-                        DirectionResult::Done {
-                            items: taken.received.len() as i64,
-                            failed: 0,
-                        }
+                        received_all(taken)
                     }
                 }
             }
@@ -356,20 +355,8 @@ async fn send_pending(
         });
     }
     let from = mailbox.email_address.clone().unwrap_or_default();
-    let msgs: Vec<mail::smtp::Outgoing> = pending
-        .iter()
-        .map(|p| mail::smtp::Outgoing {
-            from: from.clone(),
-            to: p.to.clone(),
-            subject: p.subject.clone(),
-            body: p.body.clone(),
-            message_id: p.message_id.clone(),
-        })
-        .collect();
-    let results = match plan.protocol {
-        Protocol::Ews => io.ews_send(plan, &msgs).await,
-        _ => io.smtp_send(plan, &msgs).await,
-    };
+    let msgs: Vec<mail::smtp::Outgoing> = pending.iter().map(|p| p.outgoing(&from)).collect();
+    let results = io.send(plan, &msgs).await;
     Ok(match results {
         Err(f) => {
             taken.attempted = pending;
