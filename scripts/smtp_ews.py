@@ -217,17 +217,7 @@ def authenticator(users: Users):
 
 
 def soap_inbox(total: int, unread: int) -> str:
-    return f"""<?xml version="1.0" encoding="utf-8"?>
-<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
-  <s:Header>
-    <h:ServerVersionInfo MajorVersion="15" MinorVersion="20" MajorBuildNumber="1" MinorBuildNumber="0"
-      xmlns:h="http://schemas.microsoft.com/exchange/services/2006/types"/>
-  </s:Header>
-  <s:Body>
-    <m:GetFolderResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"
-      xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">
-      <m:ResponseMessages>
-        <m:GetFolderResponseMessage ResponseClass="Success">
+    return soap_response("GetFolder", f"""        <m:GetFolderResponseMessage ResponseClass="Success">
           <m:ResponseCode>NoError</m:ResponseCode>
           <m:Folders>
             <t:Folder>
@@ -239,11 +229,7 @@ def soap_inbox(total: int, unread: int) -> str:
             </t:Folder>
           </m:Folders>
         </m:GetFolderResponseMessage>
-      </m:ResponseMessages>
-    </m:GetFolderResponse>
-  </s:Body>
-</s:Envelope>
-"""
+""")
 
 
 NS_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -259,7 +245,7 @@ def xml_text(value) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-def soap_response(operation: str, messages: str, extra_ns: str = "") -> str:
+def soap_response(operation: str, messages: str) -> str:
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <s:Envelope xmlns:s="{NS_SOAP}">
   <s:Header>

@@ -1463,6 +1463,19 @@ fn the_owners_notice_goes_out_through_an_exchange_default_profile() {
     );
 }
 
+/// A mailbox on `profile` enabled for outgoing email only.
+fn exchange_sender(org: &Org, profile: &str, name: &str, user: &str, pw: &str) -> String {
+    let m = org.mailbox(name, profile, user, pw);
+    org.enable(&m);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET enabledforincomingemail = 0 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    m
+}
+
 fn outbox_with(org: &Org, needle: &str) -> Option<String> {
     std::fs::read_dir(org.mail.var("MAIL_OUTBOX"))
         .unwrap()
@@ -1475,15 +1488,8 @@ fn exchange_outgoing_sends_pending_email_and_a_refused_recipient_fails_alone() {
     let org = Org::new("ews-send");
     let p = exchange_profile(&org);
     let (user, pw) = org.test_user("alice");
-    let m = org.mailbox("Alice Exchange", &p, &user, &pw);
-    org.enable(&m);
     // Outgoing only: what the cycle counts is what it sent.
-    org.sql(|c| {
-        c.execute(
-            "UPDATE mailbox SET enabledforincomingemail = 0 WHERE mailboxid = ?1",
-            [&m],
-        )
-    });
+    let m = exchange_sender(&org, &p, "Alice Exchange", &user, &pw);
     let domain = org.mail.var("MAIL_DOMAIN");
     let good = pending_email(&org, &m, &format!("bob@{domain}"));
     let bad = pending_email(&org, &m, &org.mail.var("MAIL_REJECT_RCPT"));
@@ -1620,14 +1626,7 @@ fn exchange_busy_leaves_that_email_pending_and_is_retried() {
     let org = Org::new("ews-busy");
     let p = exchange_profile(&org);
     let (user, pw) = org.test_user("alice");
-    let m = org.mailbox("Alice Exchange Busy", &p, &user, &pw);
-    org.enable(&m);
-    org.sql(|c| {
-        c.execute(
-            "UPDATE mailbox SET enabledforincomingemail = 0 WHERE mailboxid = ?1",
-            [&m],
-        )
-    });
+    let m = exchange_sender(&org, &p, "Alice Exchange Busy", &user, &pw);
     let domain = org.mail.var("MAIL_DOMAIN");
     let busy = pending_email(&org, &m, &org.mail.var("MAIL_DEFER_RCPT"));
     let good = pending_email(&org, &m, &format!("bob@{domain}"));

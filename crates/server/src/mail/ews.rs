@@ -20,18 +20,11 @@ pub struct EwsInbox {
     pub unread: u64,
 }
 
-const GET_INBOX: &str = r#"<?xml version="1.0" encoding="utf-8"?>
-<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
-  xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"
-  xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
-  <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></soap:Header>
-  <soap:Body>
-    <m:GetFolder>
+/// The body of the GetFolder request, between `SOAP_HEAD` and `SOAP_TAIL`.
+const GET_INBOX: &str = r#"    <m:GetFolder>
       <m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>
       <m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds>
     </m:GetFolder>
-  </soap:Body>
-</soap:Envelope>
 "#;
 
 /// The inbox's TotalCount and UnreadCount. HTTP 401 is `Auth`; any other status that is
@@ -47,7 +40,7 @@ pub async fn get_inbox(
     let resp = http::post(
         &url,
         &request_headers(creds),
-        GET_INBOX.to_string(),
+        format!("{SOAP_HEAD}{GET_INBOX}{SOAP_TAIL}"),
         tls,
         timeouts,
     )
