@@ -18,6 +18,7 @@ pub mod export;
 pub mod extract;
 pub mod fleet;
 pub mod kb;
+pub mod metadata;
 pub mod model;
 pub mod odata;
 pub mod options;

@@ -24,7 +24,9 @@
 //! assert_eq!(err.message(), "Could not find a property named 'foo' on type 'Microsoft.Dynamics.CRM.mailbox'.");
 //! ```
 
+mod apply;
 mod cursor;
+mod fetchxml;
 mod filter;
 mod lex;
 mod query;
@@ -32,7 +34,15 @@ mod value;
 
 use std::fmt;
 
+pub use apply::{
+    parse_apply, Aggregate, AggregateMethod, Apply, AGGREGATE_RECORD_LIMIT,
+    AGGREGATE_RECORD_LIMIT_CODE, AGGREGATE_RECORD_LIMIT_MESSAGE,
+};
 pub use cursor::{decode_skiptoken, encode_skiptoken};
+pub use fetchxml::{
+    fetchxml_paging_cookie_annotation, paging_cookie, parse_fetch, FetchQuery, MAX_CONDITIONS,
+    MAX_FETCH_DEPTH, MAX_FETCH_LEN, MAX_SIMPLE_PAGING_ROWS,
+};
 pub use filter::{parse_filter, CmpOp, Filter, TextFn, MAX_DEPTH};
 pub use lex::MAX_TOKENS;
 pub use query::{
