@@ -35,7 +35,9 @@ SMTP_PORT="${MAILSERVERS_SMTP_PORT:-31587}"
 SMTPS_PORT="${MAILSERVERS_SMTPS_PORT:-31465}"
 EWS_PORT="${MAILSERVERS_EWS_PORT:-31443}"
 
-TEST_USERS=(alice bob carol)
+# svc is a service account: the fake EWS lets it impersonate the others.
+TEST_USERS=(alice bob carol svc)
+IMPERSONATORS=svc
 
 # Unix socket paths are limited to 108 bytes; a deep checkout would overflow them.
 BASE_DIR="$DIR/run"
@@ -159,7 +161,7 @@ bulk_users() { cat "$DIR/bulk-users" 2>/dev/null || echo 0; }
 
 seed_alice() {
   local md="$MAILDATA/mail/alice/Maildir"
-  [ -d "$md" ] && return
+  [ -n "$(ls -A "$md/new" "$md/cur" 2>/dev/null)" ] && return
   info "seeding alice's INBOX"
   mkdir -p "$md/cur" "$md/new" "$md/tmp"
   local now i
@@ -325,7 +327,8 @@ smtp_args() {
   printf '%s\n' --host "$HOST" --domain "$DOMAIN" \
     --submission-port "$SMTP_PORT" --smtps-port "$SMTPS_PORT" --ews-port "$EWS_PORT" \
     --cert "$DIR/server.pem" --key "$DIR/server.key" --users "$MAILDATA/users" \
-    --maildir-root "$MAILDATA/mail" --outbox "$DIR/outbox" --pidfile "$SMTP_PID"
+    --maildir-root "$MAILDATA/mail" --outbox "$DIR/outbox" --pidfile "$SMTP_PID" \
+    --impersonators "$IMPERSONATORS"
 }
 
 start_smtp() {
@@ -387,6 +390,7 @@ write_env() {
     echo "MAIL_DEFER_RCPT=defer@$DOMAIN"
     echo "MAIL_HANGUP_RCPT=hangup@$DOMAIN"
     echo "MAIL_TEST_USERS=$(IFS=,; echo "${TEST_USERS[*]}")"
+    echo "MAIL_IMPERSONATOR=$IMPERSONATORS"
     for u in "${TEST_USERS[@]}"; do
       echo "MAIL_USER_${u^^}=$u"
       echo "MAIL_PASSWORD_${u^^}=$u-pw"
@@ -400,7 +404,13 @@ write_env() {
 
 prepare_dirs() {
   mkdir -p "$DIR" "$DIR/outbox" "$MAILDATA/mail"
-  [ -f "$MAILDATA/users" ] || write_users 0
+  local u missing=0
+  for u in "${TEST_USERS[@]}"; do
+    grep -q "^$u:" "$MAILDATA/users" 2>/dev/null || missing=1
+    # Every test user has a Maildir from the start (tests deliver into it directly).
+    mkdir -p "$MAILDATA/mail/$u/Maildir/cur" "$MAILDATA/mail/$u/Maildir/new" "$MAILDATA/mail/$u/Maildir/tmp"
+  done
+  if [ "$missing" = 1 ]; then write_users "$(bulk_users)"; fi
 }
 
 cmd_start() {

@@ -15,7 +15,15 @@ test users' Maildirs; "reject*@" recipients answer ResponseClass="Error"
 ErrorInvalidRecipients, "defer*@" ones ErrorServerBusy); a FindItem of the inbox by
 listing the user's Maildir messages, oldest first, with ids stable across new/ and cur/;
 POST /autodiscover/autodiscover.xml answers a POX Autodiscover request with that EWS
-URL; POST /status/<code> answers with that HTTP status (for failure tests).
+URL (an address whose local part starts with "redirect" gets a redirectUrl to a host
+outside the domain, as a hostile server would send); POST /status/<code> answers with
+that HTTP status (for failure tests).
+
+Impersonation, as Exchange does it: without an ExchangeImpersonation SOAP header every
+call acts on the signed-in account's own mailbox. With one (ConnectingSID /
+PrimarySmtpAddress), an account listed in --impersonators acts on that mailbox (it must
+also send X-AnchorMailbox naming it); any other account gets the SOAP fault
+ErrorImpersonateUserDenied, and an unknown mailbox ErrorNonExistentMailbox.
 """
 
 import argparse
@@ -321,13 +329,19 @@ def find_item_message(items, offset: int, total: int, last: bool) -> str:
 """
 
 
-def soap_fault(text: str) -> str:
+def soap_fault(text: str, code: str = "") -> str:
+    """A SOAP fault; with `code`, Exchange's faultcode and detail (ResponseCode) for it."""
+    faultcode = f"a:{code}" if code else "s:Client"
+    detail = (f"""
+      <detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">{code}</e:ResponseCode>
+      <e:Message xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">{xml_text(text)}</e:Message></detail>"""
+              if code else "")
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">
   <s:Body>
     <s:Fault>
-      <faultcode>s:Client</faultcode>
-      <faultstring xml:lang="en-US">{text}</faultstring>
+      <faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">{faultcode}</faultcode>
+      <faultstring xml:lang="en-US">{xml_text(text)}</faultstring>{detail}
     </s:Fault>
   </s:Body>
 </s:Envelope>
@@ -357,6 +371,19 @@ def pox_settings(email_address: str, ews_url: str) -> str:
 """
 
 
+def pox_redirect(url: str) -> str:
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
+  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">
+    <Account>
+      <Action>redirectUrl</Action>
+      <RedirectUrl>{xml_text(url)}</RedirectUrl>
+    </Account>
+  </Response>
+</Autodiscover>
+"""
+
+
 def pox_error(text: str) -> str:
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">
@@ -377,12 +404,14 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
 
 
 class Ews:
-    def __init__(self, users: Users, maildirs: Maildirs, handler: Handler, base_url: str, domain: str):
+    def __init__(self, users: Users, maildirs: Maildirs, handler: Handler, base_url: str, domain: str,
+                 impersonators=()):
         self.users = users
         self.maildirs = maildirs
         self.handler = handler
         self.base_url = base_url
         self.domain = domain
+        self.impersonators = set(impersonators)
 
     async def serve(self, reader, writer):
         try:
@@ -423,11 +452,14 @@ class Ews:
             return await self.respond(writer, 401, "text/plain", "401 - Unauthorized: Access is denied due to invalid credentials.\n",
                                       extra='WWW-Authenticate: Basic realm="mailsync-test"\r\n')
         if path.lower() == "/ews/exchange.asmx":
-            code, answer = self.ews(user, raw, body)
+            code, answer = self.ews(user, raw, body, headers.get("x-anchormailbox", ""))
             return await self.respond(writer, code, "text/xml; charset=utf-8", answer)
         if path.lower() == "/autodiscover/autodiscover.xml":
             m = re.search(r"<EMailAddress>([^<]*)</EMailAddress>", body)
             address = m.group(1).strip() if m else ""
+            if local_part(address).startswith("redirect"):
+                return await self.respond(writer, 200, "text/xml; charset=utf-8",
+                                          pox_redirect("https://attacker.invalid/autodiscover/autodiscover.xml"))
             if not address or not self.users.exists(local_part(address)):
                 return await self.respond(writer, 200, "text/xml; charset=utf-8",
                                           pox_error("The email address can't be found."))
@@ -435,13 +467,27 @@ class Ews:
                                       pox_settings(address, self.base_url + "/EWS/Exchange.asmx"))
         return await self.respond(writer, 404, "text/plain", "not found\n")
 
-    def ews(self, user: str, raw: bytes, body: str):
+    def ews(self, user: str, raw: bytes, body: str, anchor: str = ""):
         """(HTTP status, SOAP answer) of an EWS request: GetFolder, CreateItem, FindItem."""
         invalid = (500, soap_fault("The request failed schema validation."))
         try:
             envelope = ET.fromstring(raw)
         except ET.ParseError:
             return invalid
+        target = envelope.findtext(
+            f"{{{NS_SOAP}}}Header/{T}ExchangeImpersonation/{T}ConnectingSID/{T}PrimarySmtpAddress")
+        if target is not None:
+            target = target.strip()
+            if user not in self.impersonators:
+                return 500, soap_fault("The account does not have permission to impersonate the requested user.",
+                                       "ErrorImpersonateUserDenied")
+            if anchor.strip().lower() != target.lower():
+                return 500, soap_fault(f"X-AnchorMailbox must name the impersonated mailbox {target}.",
+                                       "ErrorInvalidRequest")
+            if not self.users.exists(local_part(target)):
+                return 500, soap_fault(f"The SMTP address has no mailbox associated with it: {target}.",
+                                       "ErrorNonExistentMailbox")
+            user = local_part(target)
         soap_body = envelope.find("{" + NS_SOAP + "}Body")
         if soap_body is None or len(soap_body) == 0:
             return invalid
@@ -543,6 +589,7 @@ async def main():
     p.add_argument("--maildir-root", type=Path, required=True)
     p.add_argument("--outbox", type=Path, required=True)
     p.add_argument("--pidfile", type=Path, required=True)
+    p.add_argument("--impersonators", default="", help="accounts that may impersonate (comma-separated)")
     args = p.parse_args()
 
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -567,7 +614,8 @@ async def main():
         await loop.create_server(submission, args.host, args.submission_port, reuse_address=True),
         await loop.create_server(smtps, args.host, args.smtps_port, ssl=tls, reuse_address=True),
     ]
-    ews = Ews(users, maildirs, handler, f"https://{args.host}:{args.ews_port}", args.domain)
+    ews = Ews(users, maildirs, handler, f"https://{args.host}:{args.ews_port}", args.domain,
+              [u for u in args.impersonators.split(",") if u])
     servers.append(await asyncio.start_server(ews.serve, args.host, args.ews_port, ssl=tls,
                                               reuse_address=True, limit=64 * 1024))
     args.pidfile.write_text(f"{os.getpid()}\n")

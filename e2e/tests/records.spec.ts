@@ -102,7 +102,7 @@ test('mailbox form: a save after someone else\'s keeps both, unless they changed
   await openForm(page, mb.name, mb.mailboxid);
   // Someone else (or the engine) changes another column: the save still goes through.
   await page.getByLabel('Name', { exact: true }).fill(`${mb.name} (edited)`);
-  await api(request, 'PATCH', `mailboxes(${mb.mailboxid})`, { deleteemails: true });
+  await api(request, 'PATCH', `mailboxes(${mb.mailboxid})`, { processanddeleteemails: true });
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.locator('.record-note')).toHaveText('Saved.');
   await expect(page.getByLabel('Name', { exact: true })).toHaveValue(`${mb.name} (edited)`);
@@ -113,7 +113,7 @@ test('mailbox form: a save after someone else\'s keeps both, unless they changed
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await expect(page.locator('.record-note')).toContainText('Not saved: someone else changed this mailbox');
   await expect(page.getByLabel('Name', { exact: true })).toHaveValue(`${mb.name} (theirs)`);
-  await api(request, 'PATCH', `mailboxes(${mb.mailboxid})`, { name: mb.name, deleteemails: false });
+  await api(request, 'PATCH', `mailboxes(${mb.mailboxid})`, { name: mb.name, processanddeleteemails: false });
   expect(errors.filter((e) => !/status of 412/.test(e))).toEqual([]);
 });
 

@@ -298,13 +298,13 @@ mod tests {
 
     #[test]
     fn only_edits_of_changed_properties_conflict() {
-        let saved = map(json!({"name": "A", "deleteemails": false, "processedtimes": 1}));
-        let draft = map(json!({"name": "B", "deleteemails": false, "processedtimes": 1}));
+        let saved = map(json!({"name": "A", "processanddeleteemails": false, "processedtimes": 1}));
+        let draft = map(json!({"name": "B", "processanddeleteemails": false, "processedtimes": 1}));
         // The engine changed a column the user did not touch: no conflict.
-        let fresh = map(json!({"name": "A", "deleteemails": false, "processedtimes": 2}));
+        let fresh = map(json!({"name": "A", "processanddeleteemails": false, "processedtimes": 2}));
         assert!(conflicts(&saved, &draft, &fresh).is_empty());
         // Someone renamed it too: a conflict on name.
-        let fresh = map(json!({"name": "C", "deleteemails": false, "processedtimes": 2}));
+        let fresh = map(json!({"name": "C", "processanddeleteemails": false, "processedtimes": 2}));
         assert_eq!(conflicts(&saved, &draft, &fresh), vec!["name".to_string()]);
         // A typed password conflicts with nothing (never read back).
         let draft = map(json!({"name": "A", "password": "x"}));

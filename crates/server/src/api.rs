@@ -3,8 +3,7 @@
 //! needs a signed-in user (401 otherwise); unknown `/api` paths are JSON 404s in
 //! Dataverse's error shape, never the console's `index.html`.
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, StatusCode, Uri};
+use axum::http::{header, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -12,83 +11,8 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::auth::{self, CurrentUser};
-use crate::store::{Store, StoreError};
-
-/// Shared state of the API handlers.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub store: Store,
-    /// Per-user service protection limits (`throttle`).
-    pub throttle: std::sync::Arc<crate::throttle::Throttle>,
-}
-
-/// Largest request body of the Web API (a full `$batch`).
-pub const BODY_LIMIT: usize = 16 * 1024 * 1024;
-
-/// Dataverse's error codes used here.
-pub mod codes {
-    /// Unauthorized: no or bad credentials.
-    pub const UNAUTHORIZED: &str = "0x80040220";
-    /// A request parameter or body is invalid.
-    pub const INVALID_ARGUMENT: &str = "0x80040203";
-    /// Resource not found for the segment.
-    pub const NOT_FOUND: &str = "0x80060888";
-    /// An unexpected error on the server.
-    pub const UNEXPECTED: &str = "0x80040216";
-}
-
-/// An error answered as `{"error": {"code": "0x...", "message": "..."}}`.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
-    }
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, codes::INVALID_ARGUMENT, message)
-    }
-    pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
-    }
-    pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        eprintln!("mailsync serve: {e}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            codes::UNEXPECTED,
-            format!("An unexpected error occurred: {e}"),
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut resp = (
-            self.status,
-            Json(json!({"error": {"code": self.code, "message": self.message}})),
-        )
-            .into_response();
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        resp
-    }
-}
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// The `/api` router (nested under `/api` by `serve::app`).
 pub fn router(state: AppState) -> Router {
@@ -96,12 +20,9 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(auth::logout))
         .route("/auth/me", get(auth::me))
         .route("/data/v9.2/WhoAmI", get(who_am_i))
-        // The entity sets of core's model (`webapi`); WhoAmI above wins over it.
-        // A `$batch` of 1,000 operations can exceed axum's default 2 MB body limit.
-        .route(
-            "/data/v9.2/{*path}",
-            any(crate::webapi::entity).layer(DefaultBodyLimit::max(BODY_LIMIT)),
-        )
+        // The entity sets of core's model (`webapi`, which reads bodies up to its own
+        // limits); WhoAmI above wins over it.
+        .route("/data/v9.2/{*path}", any(crate::webapi::entity))
         .fallback(not_found)
         // Service protection limits per user: inside `require_user`, which knows the user.
         .layer(middleware::from_fn_with_state(
@@ -145,12 +66,8 @@ async fn errors_in_dataverse_shape(resp: Response) -> Response {
     match resp.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "0x80040203",
-            format!(
-                "The request body is larger than the {} MB the Web API accepts; send fewer \
-                 operations per $batch.",
-                BODY_LIMIT / (1024 * 1024)
-            ),
+            crate::error::codes::INVALID_ARGUMENT,
+            "The request body is larger than this resource accepts.",
         )
         .into_response(),
         // axum adds the `Allow` header after this layer: the message cannot name it.

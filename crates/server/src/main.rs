@@ -14,11 +14,15 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod analyze;
 mod api;
 mod auth;
+mod boundary;
 mod engine;
+mod error;
+mod listen;
 mod mail;
 mod odata_sql;
 mod samples;
 mod serve;
+mod state;
 mod store;
 mod throttle;
 mod webapi;
@@ -37,7 +41,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the built console (a Trunk `dist/` directory) over HTTP.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Analyze Mailbox Details log files and print a diagnosis.
     Analyze {
         /// Print the report as JSON instead of text.
@@ -65,7 +69,7 @@ fn main() -> ExitCode {
     // clap prints usage errors and exits with status 2 on bad usage.
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Analyze { json, paths } => analyze::run(json, &paths),
         Command::SampleLogs { count, out, seed } => samples::run(count, &out, seed),
     }

@@ -18,13 +18,17 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{header, StatusCode, Uri};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::services::ServeDir;
 
-use crate::api::{self, AppState};
+use crate::api;
+use crate::boundary::{self, Boundary};
 use crate::engine::{Engine, EngineArgs, Switch, SystemClock};
+use crate::listen;
+use crate::state::{AppState, Security};
 use crate::store::secrets;
 use crate::store::seed::{self, Outcome, SeedKind};
 use crate::store::{self as db, Store};
@@ -75,6 +79,45 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub throttle_window: u64,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key. The session
+    /// cookie is then `Secure` (`__Host-mailsync_session`).
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// A name this server is reached by, besides the loopback names and the --bind
+    /// address (repeatable); requests for any other Host are refused (DNS rebinding).
+    #[arg(long = "public-host", value_name = "NAME")]
+    pub public_hosts: Vec<String>,
+    /// An origin the console may connect to besides this server, Microsoft Entra ID and
+    /// Dataverse (`https://login.microsoftonline.us`, a proxy...; repeatable): the
+    /// Content-Security-Policy's connect-src.
+    #[arg(long = "connect-src", value_name = "ORIGIN")]
+    pub connect_src: Vec<String>,
+    /// Seconds without a request after which a session ends (it ends 8 hours after
+    /// sign-in in any case).
+    #[arg(long, value_name = "SECS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(2..=28_800))]
+    pub session_idle_timeout: u64,
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    pub max_connections: u64,
+    /// Seconds a client has to send a request's headers (and the TLS handshake); also
+    /// how long an idle keep-alive connection is kept.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_read_timeout: u64,
+    /// Seconds a request, its body included, may take to be answered.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_timeout: u64,
+    /// Seconds a connection may go without a byte moving either way (at least the
+    /// request timeout).
+    #[arg(long, value_name = "SECS", default_value_t = 90,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub idle_timeout: u64,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -118,8 +161,50 @@ pub fn run(args: ServeArgs) -> ExitCode {
         max_concurrent: args.max_concurrent,
         max_execution: std::time::Duration::from_secs(args.max_execution_time),
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match listen::tls_config(cert, key) {
+            Ok(c) => Some(c),
+            Err(msg) => {
+                eprintln!("mailsync serve: {msg}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => None,
+    };
+    if tls.is_none() && !is_loopback(args.bind) {
+        eprintln!(
+            "mailsync serve: WARNING: listening on {} without TLS. Passwords, session \
+             cookies and the organization's mail settings will cross the network in clear; \
+             give --tls-cert and --tls-key, or put a TLS proxy in front and --bind 127.0.0.1.",
+            args.bind
+        );
+    }
+    let net = listen::Limits {
+        max_connections: args.max_connections as usize,
+        header_read_timeout: std::time::Duration::from_secs(args.header_read_timeout),
+        request_timeout: std::time::Duration::from_secs(args.request_timeout),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout.max(args.request_timeout)),
+    };
+    let boundary = Boundary::new(
+        args.bind,
+        &args.public_hosts,
+        tls.is_some(),
+        &args.connect_src,
+    );
+    let security = Security::new(
+        tls.is_some(),
+        std::time::Duration::from_secs(args.session_idle_timeout),
+    );
+    let site = Site {
+        dist,
+        store,
+        limits,
+        boundary,
+        security,
+        request_timeout: net.request_timeout,
+    };
     let addr = SocketAddr::new(args.bind, args.port);
-    match runtime.block_on(serve(addr, dist, store, limits, args.engine)) {
+    match runtime.block_on(serve(addr, site, net, tls, args.engine)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("mailsync serve: {msg}");
@@ -220,11 +305,26 @@ fn check_dist(dist: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether only this machine can reach the address.
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}
+
+/// Everything the HTTP application is made of.
+pub struct Site {
+    pub dist: PathBuf,
+    pub store: Store,
+    pub limits: Limits,
+    pub boundary: Boundary,
+    pub security: Security,
+    pub request_timeout: std::time::Duration,
+}
+
 async fn serve(
     addr: SocketAddr,
-    dist: PathBuf,
-    store: Store,
-    limits: Limits,
+    site: Site,
+    net: listen::Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     engine: EngineArgs,
 ) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(addr)
@@ -235,7 +335,7 @@ async fn serve(
             let clock = Arc::new(SystemClock {
                 period: std::time::Duration::from_secs(1),
             });
-            let e = Engine::new(store.clone(), clock, &engine)
+            let e = Engine::new(site.store.clone(), clock, &engine)
                 .map_err(|e| format!("cannot start the synchronization engine: {e}"))?;
             e.clone().start();
             eprintln!("mailsync serve: synchronization engine running");
@@ -247,16 +347,14 @@ async fn serve(
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
 
-    println!("mailsync console: http://{}/", display_addr(local));
-    eprintln!("serving {} (Ctrl-C to stop)", dist.display());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("mailsync console: {scheme}://{}/", display_addr(local));
+    eprintln!("serving {} (Ctrl-C to stop)", site.dist.display());
 
-    let served = axum::serve(listener, app(dist, store, limits))
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    listen::serve(listener, app(site), net, tls, shutdown_signal()).await;
     if let Some(e) = engine {
         e.stop();
     }
-    served.map_err(|e| format!("server error: {e}"))?;
     eprintln!("mailsync serve: stopped");
     Ok(())
 }
@@ -291,45 +389,83 @@ fn display_addr(addr: SocketAddr) -> SocketAddr {
 }
 
 /// The HTTP application: the API under `/api` (JSON errors, never `index.html`), then
-/// static files with the SPA fallback.
-pub fn app(dist: PathBuf, store: Store, limits: Limits) -> Router {
-    let index = Arc::new(dist.join("index.html"));
+/// static files with the SPA fallback; around both, the browser boundary (`boundary`:
+/// Host check, forgery check on the API, security headers, time limit).
+pub fn app(site: Site) -> Router {
+    let boundary = Arc::new(site.boundary);
+    let index = Arc::new(Index {
+        path: site.dist.join("index.html"),
+        connect_src: boundary.connect_src.clone(),
+    });
     let fallback = get(spa_fallback).with_state(index);
     // Directories (including `/`) go to the fallback too, so every HTML response
     // is the no-cache index.html and a rebuilt console is never half-cached.
-    let files = ServeDir::new(dist)
+    let files = ServeDir::new(site.dist)
         .append_index_html_on_directories(false)
         .fallback(fallback);
+    let api = api::router(AppState {
+        store: site.store,
+        throttle: Throttle::new(site.limits),
+        security: Arc::new(site.security),
+    })
+    .layer(middleware::from_fn_with_state(
+        boundary.clone(),
+        boundary::check_origin,
+    ));
     Router::new()
-        .nest(
-            "/api",
-            api::router(AppState {
-                store,
-                throttle: Throttle::new(limits),
-            }),
-        )
+        .nest("/api", api)
         .fallback_service(files)
+        .layer(middleware::from_fn_with_state(
+            site.request_timeout,
+            boundary::time_limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            boundary.clone(),
+            boundary::secure_headers,
+        ))
+        .layer(middleware::from_fn_with_state(
+            boundary,
+            boundary::check_host,
+        ))
 }
 
-async fn spa_fallback(State(index): State<Arc<PathBuf>>, uri: Uri) -> Response {
+/// The console's page and what its Content-Security-Policy allows.
+struct Index {
+    path: PathBuf,
+    connect_src: Vec<String>,
+}
+
+async fn spa_fallback(State(index): State<Arc<Index>>, uri: Uri) -> Response {
     if looks_like_file(uri.path()) {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
-    // Read per request so a rebuilt console is picked up without a restart.
-    match tokio::fs::read(index.as_path()).await {
-        Ok(body) => (
-            [
-                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                (header::CACHE_CONTROL, "no-cache"),
-            ],
-            body,
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cannot read {}: {e}\n", index.display()),
-        )
-            .into_response(),
+    // Read per request so a rebuilt console is picked up without a restart (and its
+    // inline loader's hash with it).
+    match tokio::fs::read_to_string(&index.path).await {
+        Ok(body) => {
+            let csp = boundary::console_csp(&body, &index.connect_src);
+            let mut resp = (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-cache"),
+                ],
+                body,
+            )
+                .into_response();
+            if let Ok(v) = header::HeaderValue::from_str(&csp) {
+                resp.headers_mut()
+                    .insert(header::CONTENT_SECURITY_POLICY, v);
+            }
+            resp
+        }
+        Err(e) => {
+            eprintln!("mailsync serve: cannot read {}: {e}", index.path.display());
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the console's index.html cannot be read; see the server's log\n",
+            )
+                .into_response()
+        }
     }
 }
 

@@ -26,8 +26,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::api::{ApiError, AppState};
 use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Number of requests over the time window.
 pub const REQUESTS_EXCEEDED: &str = "0x80072322";

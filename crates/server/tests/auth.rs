@@ -48,18 +48,24 @@ fn sign_in_with_bearer_and_cookie_then_sign_out() {
         assert_eq!(r.error_code(), "0x80040220");
         assert!(r.header("set-cookie").is_none());
     }
-    // Malformed bodies are 400s, not crashes.
+    // Malformed bodies are 400s, not crashes; a body that does not say it is JSON
+    // (a form or text/plain post, what another site can send) is not read at all.
     for body in ["", "{", "[]", "{\"username\": 1}", "null"] {
-        let r = request(port, "POST", "/api/auth/login", &[], body);
+        let json = [("Content-Type", "application/json")];
+        let r = request(port, "POST", "/api/auth/login", &json, body);
         assert_eq!(r.status, 400, "{body:?}");
         assert_eq!(r.error_code(), "0x80040203");
+        let r = request(port, "POST", "/api/auth/login", &[], body);
+        assert_eq!(r.status, 415, "{body:?}");
     }
 
     // Oversized credentials are refused before any hashing.
-    let huge = "x".repeat(100_000);
+    let huge = "x".repeat(2_000);
     let r = login(port, "admin", &huge);
     assert_eq!(r.status, 400);
     assert_eq!(r.error_code(), "0x80040203");
+    let r = login(port, "admin", &"x".repeat(100_000));
+    assert_eq!(r.status, 413, "the sign-in body limit");
 
     // The right password.
     let r = login(port, "admin", PASSWORD);

@@ -261,7 +261,7 @@ fn MailboxForm() -> impl IntoView {
                             <TextField form=form prop="emailaddress" label="Email Address" hint="Changing the address sets the approval back to Pending Approval." />
                             <ReadOnly label="Owner" value=Signal::derive(move || names.with(|n| n.0.clone()).unwrap_or_default()) />
                             <ReadOnly label="Regarding" value=Signal::derive(move || names.with(|n| n.1.clone()).unwrap_or_default()) />
-                            <CheckField form=form prop="deleteemails" label="Delete Emails after Processing" />
+                            <CheckField form=form prop="processanddeleteemails" label="Delete Emails after Processing" />
                             <CheckField form=form prop="isforwardmailbox" label="Is Forward Mailbox" />
                         </div>
                     </section>

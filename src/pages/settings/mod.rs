@@ -45,8 +45,35 @@ async fn load() -> Result<(Org, Vec<Profile>), ApiError> {
     Ok((org, profiles.value))
 }
 
+/// A user without a security role does not read the organization's settings (the
+/// server answers 403, as Dataverse does for a basic user): say so instead of asking.
 #[component]
 pub fn Settings() -> impl IntoView {
+    let session = use_session();
+    let plain =
+        Memo::new(move |_| matches!(session.auth(), Auth::SignedIn(u) if u.roles.is_empty()));
+    view! {
+        <Show when=move || !plain.get() fallback=|| view! { <NotForYou /> }>
+            <SettingsForm />
+        </Show>
+    }
+}
+
+#[component]
+fn NotForYou() -> impl IntoView {
+    view! {
+        <section class="page settings-page">
+            <h1>"System Settings"</h1>
+            <p class="callout callout-info settings-forbidden">
+                "System Settings are open to administrators and to Exchange Administrators \
+                 and Delegated Mailbox Approvers. Ask an administrator to change them."
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn SettingsForm() -> impl IntoView {
     let session = use_session();
     let editable = Memo::new(move |_| can_edit(&session.auth()));
     let saved = RwSignal::new(None::<Org>);

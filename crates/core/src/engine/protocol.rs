@@ -51,6 +51,10 @@ pub struct Plan {
     pub protocol: Protocol,
     pub target: Target,
     pub credentials: Option<Credentials>,
+    /// Exchange with "Use impersonation": the mailbox's address, which every EWS call
+    /// names (`ExchangeImpersonation`, `X-AnchorMailbox`) so that the profile's service
+    /// account acts as that mailbox and reads that mailbox, never its own.
+    pub impersonate: Option<String>,
 }
 
 /// The protocol of a direction on a server type; `None` when that server type does
@@ -211,11 +215,30 @@ pub fn plan(
             security: security_of(protocol, c.use_ssl, port),
         }
     };
+    let impersonate = if protocol == Protocol::Ews && authentication(profile, dir).use_impersonation
+    {
+        let email = mailbox
+            .email_address
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| e.contains('@'))
+            .ok_or_else(|| {
+                fail(
+                    FailureKind::NoCredentials,
+                    "The email server profile uses impersonation, and the mailbox has no \
+                     email address to impersonate.",
+                )
+            })?;
+        Some(email.to_string())
+    } else {
+        None
+    };
     Ok(Some(Plan {
         direction: dir,
         protocol,
         target,
         credentials: credentials(mailbox, profile, dir)?,
+        impersonate,
     }))
 }
 
@@ -331,6 +354,49 @@ mod tests {
         assert_eq!(
             u.target,
             Target::Url("https://mail.example.test/EWS/Exchange.asmx".into())
+        );
+    }
+
+    #[test]
+    fn impersonation_names_the_mailbox_on_every_exchange_direction() {
+        let mut p = imap_profile();
+        p.server_type = Some(0);
+        p.incoming.location = Some("https://mail.example.test/EWS/Exchange.asmx".into());
+        p.incoming.credential_retrieval = Some(1);
+        p.incoming.username = Some("svc".into());
+        p.incoming.password = Some("svc-pw".into());
+        p.incoming.use_impersonation = true;
+        for dir in [Direction::Incoming, Direction::Outgoing, Direction::Act] {
+            let plan = plan(&mailbox(), &p, dir).unwrap().unwrap();
+            assert_eq!(
+                plan.impersonate.as_deref(),
+                Some("alice@example.test"),
+                "{dir:?}"
+            );
+            assert_eq!(plan.credentials.unwrap().username, "svc");
+        }
+        // Without an address there is nobody to impersonate: fails before connecting.
+        let mut no_address = mailbox();
+        no_address.email_address = None;
+        let e = plan(&no_address, &p, Direction::Incoming).unwrap_err();
+        assert_eq!(e.kind, FailureKind::NoCredentials);
+        // Off: the account acts as itself; never on POP3/IMAP/SMTP.
+        p.incoming.use_impersonation = false;
+        assert_eq!(
+            plan(&mailbox(), &p, Direction::Incoming)
+                .unwrap()
+                .unwrap()
+                .impersonate,
+            None
+        );
+        let mut imap = imap_profile();
+        imap.incoming.use_impersonation = true;
+        assert_eq!(
+            plan(&mailbox(), &imap, Direction::Incoming)
+                .unwrap()
+                .unwrap()
+                .impersonate,
+            None
         );
     }
 

@@ -64,6 +64,8 @@ pub struct Connection {
     pub port: Option<i64>,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// `incominguseimpersonation` / `outgoinguseimpersonation` (Exchange only).
+    pub use_impersonation: bool,
 }
 
 /// The email server profile, as the engine uses it.

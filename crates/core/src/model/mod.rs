@@ -81,8 +81,13 @@ pub struct Column {
     pub access: Access,
     /// A choice column's valid values (labels too); any other value is refused on write.
     pub options: Option<OptionSet>,
+    /// A text column's MaxLength in characters, as Microsoft's table reference gives it;
+    /// a longer value is refused on write.
+    pub max_len: Option<u32>,
     filter: bool,
     sort: bool,
+    /// Accepted on update too (Dataverse's IsValidForUpdate); `false`: set on create only.
+    update: bool,
 }
 
 impl Column {
@@ -93,8 +98,10 @@ impl Column {
             kind,
             access: Access::ReadWrite,
             options: None,
+            max_len: None,
             filter: true,
             sort: true,
+            update: true,
         }
     }
 
@@ -110,6 +117,23 @@ impl Column {
     pub fn allows(&self, value: i64) -> bool {
         self.options
             .is_none_or(|set| set.iter().any(|(v, _)| i64::from(*v) == value))
+    }
+
+    /// At most `n` characters (a text column's MaxLength).
+    pub const fn max(self, n: u32) -> Self {
+        Column {
+            max_len: Some(n),
+            ..self
+        }
+    }
+
+    /// Written when the record is created, never changed after (Dataverse's
+    /// IsValidForUpdate false: a mailbox's `regardingobjectid`).
+    pub const fn create_only(self) -> Self {
+        Column {
+            update: false,
+            ..self
+        }
     }
 
     pub const fn read_only(self) -> Self {
@@ -154,9 +178,20 @@ impl Column {
         matches!(self.access, Access::ReadWrite | Access::ReadOnly)
     }
 
-    /// Accepted on create/update.
+    /// Accepted on create.
     pub const fn writable(&self) -> bool {
         matches!(self.access, Access::ReadWrite | Access::WriteOnly)
+    }
+
+    /// Accepted on update.
+    pub const fn updatable(&self) -> bool {
+        self.writable() && self.update
+    }
+
+    /// Whether a text value fits the column's MaxLength (counted in characters).
+    pub fn fits(&self, text: &str) -> bool {
+        self.max_len
+            .is_none_or(|max| text.len() <= max as usize || text.chars().count() <= max as usize)
     }
 
     /// Usable in `$filter`: never for a column that is not readable.
@@ -264,6 +299,25 @@ mod tests {
         assert!(!MAILBOX.column("statecode").unwrap().allows(5));
         // Other kinds take any value of their type.
         assert!(MAILBOX.column("noemailcount").unwrap().allows(12345));
+    }
+
+    /// No text column is unbounded: each has Microsoft's MaxLength (a 15 MiB name was
+    /// once stored).
+    #[test]
+    fn every_text_column_has_a_max_length() {
+        for t in TABLES {
+            for c in t.columns.iter().filter(|c| c.kind == Kind::Text) {
+                assert!(c.max_len.is_some(), "{}.{}", t.logical, c.name);
+            }
+        }
+        let name = MAILBOX.column("name").unwrap();
+        assert_eq!(name.max_len, Some(200));
+        assert!(name.fits(&"é".repeat(200)) && !name.fits(&"a".repeat(201)));
+        assert_eq!(TRACELOG.column("text").unwrap().max_len, Some(2000));
+        // Set when the mailbox is created for its user or queue, never changed after.
+        let regarding = MAILBOX.column("regardingobjectid").unwrap();
+        assert!(regarding.writable() && !regarding.updatable());
+        assert!(MAILBOX.column("name").unwrap().updatable());
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub struct Loaded {
 }
 
 const MAILBOX_COLUMNS: &str = "mailboxid, name, emailaddress, regardingobjecttypecode, \
-    emailrouteraccessapproval, isemailaddressapprovedbyo365admin, username, mailsync_open(password), \
+    emailrouteraccessapproval, isemailaddressapprovedbyo365admin, username, mailsync_open(password, 'mailbox', 'password', mailboxid), \
     allowemailconnectortousecredentials, incomingemaildeliverymethod, outgoingemaildeliverymethod, \
     actdeliverymethod, enabledforincomingemail, enabledforoutgoingemail, enabledforact, \
     incomingemailstatus, outgoingemailstatus, actstatus, mailboxstatus, \
@@ -229,6 +229,7 @@ fn connection(r: &Row<'_>, base: usize) -> rusqlite::Result<Conn> {
         port: r.get(base + 3)?,
         username: r.get(base + 4)?,
         password: r.get(base + 5)?,
+        use_impersonation: false,
     })
 }
 
@@ -239,9 +240,10 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
              usesamesettingsforoutgoingconnections, maxconcurrentconnections, \
              minpollingintervalinminutes, timeoutmailboxconnection, timeoutmailboxconnectionafteramount, \
              incomingserverlocation, incomingcredentialretrieval, incomingusessl, incomingportnumber, \
-             incomingusername, mailsync_open(incomingpassword), \
+             incomingusername, mailsync_open(incomingpassword, 'emailserverprofile', 'incomingpassword', emailserverprofileid), \
              outgoingserverlocation, outgoingcredentialretrieval, outgoingusessl, outgoingportnumber, \
-             outgoingusername, mailsync_open(outgoingpassword), sendemailalert \
+             outgoingusername, mailsync_open(outgoingpassword, 'emailserverprofile', 'outgoingpassword', emailserverprofileid), sendemailalert, \
+             incominguseimpersonation, outgoinguseimpersonation \
              FROM emailserverprofile WHERE emailserverprofileid = ?1",
         )?
         .query_row([id], |r| {
@@ -255,8 +257,14 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
                 max_concurrent_connections: r.get(5)?,
                 min_polling_interval_minutes: r.get(6)?,
                 connection_timeout_ms: if timeout { r.get(8)? } else { None },
-                incoming: connection(r, 9)?,
-                outgoing: connection(r, 15)?,
+                incoming: Conn {
+                    use_impersonation: r.get(22)?,
+                    ..connection(r, 9)?
+                },
+                outgoing: Conn {
+                    use_impersonation: r.get(23)?,
+                    ..connection(r, 15)?
+                },
                 send_email_alert: r.get(21)?,
             })
         })

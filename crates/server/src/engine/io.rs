@@ -16,6 +16,8 @@ use crate::mail::{self, Credentials, Endpoint, Timeouts, Tls};
 pub struct Io {
     pub tls: Tls,
     pub timeouts: Timeouts,
+    /// Where Autodiscover may send a profile's credentials.
+    pub autodiscover_hosts: mail::ews::AutodiscoverHosts,
 }
 
 /// Where a plan connects, in words for alerts ("imap.example.com:993").
@@ -148,7 +150,8 @@ impl Io {
             }
             Protocol::Ews => {
                 let (url, creds) = self.ews_url(plan).await?;
-                mail::ews::send(&url, &creds, &self.tls, &self.timeouts, msgs).await
+                let as_user = plan.impersonate.as_deref();
+                mail::ews::send(&url, &creds, as_user, &self.tls, &self.timeouts, msgs).await
             }
             Protocol::Imap | Protocol::Pop3 => return Err(unsupported(plan)),
         }
@@ -167,17 +170,23 @@ impl Io {
         let url = match &plan.target {
             Target::Url(u) => u.clone(),
             Target::Autodiscover { email } => {
-                mail::ews::autodiscover(email, &creds, &self.tls, &self.timeouts)
-                    .await
-                    .map_err(|f| {
-                        // Autodiscover that finds nothing: "the mailbox location could
-                        // not be determined", whatever stopped it.
-                        let mut c = failure(plan, f);
-                        if c.kind != FailureKind::Auth {
-                            c.kind = FailureKind::Dns;
-                        }
-                        c
-                    })?
+                mail::ews::autodiscover(
+                    email,
+                    &self.autodiscover_hosts,
+                    &creds,
+                    &self.tls,
+                    &self.timeouts,
+                )
+                .await
+                .map_err(|f| {
+                    // Autodiscover that finds nothing: "the mailbox location could
+                    // not be determined", whatever stopped it.
+                    let mut c = failure(plan, f);
+                    if c.kind != FailureKind::Auth {
+                        c.kind = FailureKind::Dns;
+                    }
+                    c
+                })?
             }
             Target::Server { .. } => return Err(unsupported(plan)),
         };
@@ -187,7 +196,8 @@ impl Io {
     /// Exchange: the inbox's counts through EWS (GetFolder).
     pub async fn ews_inbox(&self, plan: &Plan) -> Result<mail::ews::EwsInbox, ConnectionFailure> {
         let (url, creds) = self.ews_url(plan).await?;
-        mail::ews::get_inbox(&url, &creds, &self.tls, &self.timeouts)
+        let as_user = plan.impersonate.as_deref();
+        mail::ews::get_inbox(&url, &creds, as_user, &self.tls, &self.timeouts)
             .await
             .map_err(|f| failure(plan, f))
     }
@@ -200,9 +210,18 @@ impl Io {
         limit: usize,
     ) -> Result<mail::ews::EwsFound, ConnectionFailure> {
         let (url, creds) = self.ews_url(plan).await?;
-        mail::ews::find_inbox(&url, &creds, &self.tls, &self.timeouts, seen, limit)
-            .await
-            .map_err(|f| failure(plan, f))
+        let as_user = plan.impersonate.as_deref();
+        mail::ews::find_inbox(
+            &url,
+            &creds,
+            as_user,
+            &self.tls,
+            &self.timeouts,
+            seen,
+            limit,
+        )
+        .await
+        .map_err(|f| failure(plan, f))
     }
 
     /// Test & Enable's check of a direction: connect, secure, sign in and open the

@@ -72,6 +72,11 @@ pub struct EngineArgs {
     #[arg(long, value_name = "SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub mail_timeout: u64,
+    /// A host Exchange Autodiscover may send a profile's credentials to, besides the
+    /// mailbox's own domain and Microsoft's Autodiscover hosts (outlook.office365.com,
+    /// autodiscover-s.outlook.com); repeatable.
+    #[arg(long = "autodiscover-host", value_name = "HOST")]
+    pub autodiscover_hosts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -119,6 +124,9 @@ impl Engine {
             io: io::Io {
                 tls,
                 timeouts: Timeouts { connect: t, io: t },
+                autodiscover_hosts: crate::mail::ews::AutodiscoverHosts::with(
+                    &args.autodiscover_hosts,
+                ),
             },
             dispatch: Mutex::new(Dispatch::default()),
             freed: tokio::sync::Notify::new(),

@@ -89,6 +89,7 @@ impl Org {
             retry_interval: 300,
             trust_ca: vec![PathBuf::from(mail.var("MAIL_CA"))],
             mail_timeout: 5,
+            autodiscover_hosts: vec!["127.0.0.1".into()],
         };
         tune(&mut args);
         let engine = Engine::new(store.clone(), clock.clone(), &args).unwrap();
@@ -853,6 +854,7 @@ fn the_demo_organization_fails_as_it_really_would() {
         retry_interval: 300,
         trust_ca: vec![PathBuf::from(mail.var("MAIL_CA"))],
         mail_timeout: 5,
+        autodiscover_hosts: Vec::new(),
     };
     let engine = Engine::new(store.clone(), clock, &args).unwrap();
     let rt = runtime();
@@ -1647,4 +1649,89 @@ fn exchange_busy_leaves_that_email_pending_and_is_retried() {
     org.run();
     assert_eq!(email_status(&org, &busy), (6, 2), "tried again");
     assert_eq!(email_status(&org, &good), (3, 1), "not sent twice");
+}
+
+/// Issue 10.1: with "Use impersonation", every EWS call names the mailbox it acts for,
+/// so two mailboxes on one service account's profile receive their own items only,
+/// never the service account's inbox; an account without the right is refused.
+#[test]
+fn impersonation_gives_each_mailbox_its_own_items() {
+    let org = Org::new("ews-impersonate");
+    let url = org.mail.var("MAIL_EWS_URL");
+    let (svc, svc_pw) = org.test_user(&org.mail.var("MAIL_IMPERSONATOR"));
+    let p = org.profile(
+        "Exchange, impersonation",
+        &[
+            ("servertype", Integer(0)),
+            ("incomingserverlocation", Text(url.clone())),
+            ("outgoingserverlocation", Text(url)),
+            ("incomingcredentialretrieval", Integer(1)),
+            ("outgoingcredentialretrieval", Integer(1)),
+            ("incomingusername", Text(svc.clone())),
+            ("incomingpassword", Text(svc_pw)),
+            ("incominguseimpersonation", Integer(1)),
+        ],
+    );
+    let (alice, _) = org.test_user("alice");
+    let (bob, _) = org.test_user("bob");
+    // Each mailbox's own user name and password are not used: the profile's account is.
+    let a = org.mailbox("Alice Impersonated", &p, &alice, "unused");
+    let b = org.mailbox("Bob Impersonated", &p, &bob, "unused");
+    org.enable(&a);
+    org.enable(&b);
+    let to_alice = deliver(&org, &alice, std::time::SystemTime::now());
+    let to_bob = deliver(&org, &bob, std::time::SystemTime::now());
+    let to_svc = deliver(&org, &svc, std::time::SystemTime::now());
+    let outcomes = org.run();
+    assert_eq!(outcomes.len(), 2);
+    assert!(
+        outcomes.iter().all(|o| !o.failed),
+        "{:?} {:?}",
+        org.alerts(&a),
+        org.alerts(&b)
+    );
+    assert!(received_subject(&org, &a, &to_alice) && !received_subject(&org, &a, &to_bob));
+    assert!(received_subject(&org, &b, &to_bob) && !received_subject(&org, &b, &to_alice));
+    for m in [&a, &b] {
+        assert!(
+            !received_subject(&org, m, &to_svc),
+            "the service account's own mail leaked"
+        );
+    }
+
+    // An account that may not impersonate: Exchange refuses, and the engine says why.
+    let (carol, carol_pw) = org.test_user("carol");
+    let denied = org.profile(
+        "Exchange, impersonation denied",
+        &[
+            ("servertype", Integer(0)),
+            ("incomingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
+            ("outgoingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
+            ("incomingcredentialretrieval", Integer(1)),
+            ("outgoingcredentialretrieval", Integer(1)),
+            ("incomingusername", Text(carol)),
+            ("incomingpassword", Text(carol_pw)),
+            ("incominguseimpersonation", Integer(1)),
+        ],
+    );
+    let d = org.mailbox("Alice Denied", &denied, &alice, "unused");
+    org.enable(&d);
+    let before = received_emails(&org, &d).len();
+    org.clock.advance(3600);
+    org.run();
+    assert_eq!(received_emails(&org, &d).len(), before, "nothing taken");
+    let error: String = org.col(&d, "lastsyncerror");
+    assert!(
+        error.contains("credentials specified in the associated email server profile"),
+        "{error}"
+    );
+    // A profile-level error (the profile's account lacks the right): the profile's
+    // alert, with Exchange's own words in its details.
+    let alerts = org.alerts(&denied);
+    assert!(
+        alerts
+            .iter()
+            .any(|(_, _, text, details)| (text.clone() + details).contains("impersonate")),
+        "{alerts:?}"
+    );
 }

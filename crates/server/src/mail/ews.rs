@@ -1,5 +1,15 @@
 //! Exchange Web Services (SOAP, Basic auth): GetFolder of the inbox, CreateItem to send,
 //! FindItem to list the inbox; and POX Autodiscover.
+//!
+//! With impersonation (`as_user`: a profile's "Use impersonation"), every call names the
+//! mailbox it acts for, as Exchange requires: the SOAP header
+//! `ExchangeImpersonation/ConnectingSID/PrimarySmtpAddress` and the `X-AnchorMailbox`
+//! HTTP header. Without it, Exchange answers for the signed-in account's own mailbox,
+//! so a service account would read its own inbox for every mailbox on the profile.
+//!
+//! Autodiscover sends the profile's credentials only to hosts inside the mailbox's
+//! domain or on an allow-list (`AutodiscoverHosts`: Microsoft's own Autodiscover hosts
+//! by default); a redirect anywhere else is refused, never followed.
 
 use std::collections::VecDeque;
 
@@ -20,7 +30,7 @@ pub struct EwsInbox {
     pub unread: u64,
 }
 
-/// The body of the GetFolder request, between `SOAP_HEAD` and `SOAP_TAIL`.
+/// The body of the GetFolder request, between `soap_head` and `SOAP_TAIL`.
 const GET_INBOX: &str = r#"    <m:GetFolder>
       <m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>
       <m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds>
@@ -33,14 +43,15 @@ const GET_INBOX: &str = r#"    <m:GetFolder>
 pub async fn get_inbox(
     url: &str,
     creds: &Credentials,
+    as_user: Option<&str>,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<EwsInbox, Failure> {
     let url = Url::parse(url).map_err(|m| Failure::new(FailureKind::Protocol, "http", m))?;
     let resp = http::post(
         &url,
-        &request_headers(creds),
-        format!("{SOAP_HEAD}{GET_INBOX}{SOAP_TAIL}"),
+        &request_headers(creds, as_user),
+        format!("{}{GET_INBOX}{SOAP_TAIL}", soap_head(as_user)),
         tls,
         timeouts,
     )
@@ -87,13 +98,25 @@ const FIND_PAGE: usize = 100;
 /// it is done).
 const MAX_FIND_PAGES: usize = 1000;
 
-const SOAP_HEAD: &str = r#"<?xml version="1.0" encoding="utf-8"?>
+const SOAP_OPEN: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
   xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"
   xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
-  <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/></soap:Header>
-  <soap:Body>
-"#;
+  <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/>"#;
+
+/// The envelope up to `<soap:Body>`, impersonating `as_user` when given.
+fn soap_head(as_user: Option<&str>) -> String {
+    let mut head = String::from(SOAP_OPEN);
+    if let Some(user) = as_user {
+        head.push_str(&format!(
+            "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{}\
+             </t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>",
+            xml_escape(user)
+        ));
+    }
+    head.push_str("</soap:Header>\n  <soap:Body>\n");
+    head
+}
 const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
 
 /// Sends each message with one SOAP `CreateItem` (`MessageDisposition="SendAndSaveCopy"`,
@@ -107,6 +130,7 @@ const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
 pub async fn send(
     url: &str,
     creds: &Credentials,
+    as_user: Option<&str>,
     tls: &Tls,
     timeouts: &Timeouts,
     msgs: &[Outgoing],
@@ -140,7 +164,7 @@ pub async fn send(
         };
     }
     if !batch.is_empty() {
-        let mut request = String::from(SOAP_HEAD);
+        let mut request = soap_head(as_user);
         request.push_str(
             "    <m:CreateItem MessageDisposition=\"SendAndSaveCopy\">\n      \
              <m:SavedItemFolderId><t:DistinguishedFolderId Id=\"sentitems\"/></m:SavedItemFolderId>\n      \
@@ -151,7 +175,14 @@ pub async fn send(
         }
         request.push_str("      </m:Items>\n    </m:CreateItem>\n");
         request.push_str(SOAP_TAIL);
-        let resp = http::post(&url, &request_headers(creds), request, tls, timeouts).await?;
+        let resp = http::post(
+            &url,
+            &request_headers(creds, as_user),
+            request,
+            tls,
+            timeouts,
+        )
+        .await?;
         let body = String::from_utf8_lossy(&resp.body);
         if resp.status != 200 {
             return Err(status_failure(&resp, &body, STAGE));
@@ -267,6 +298,7 @@ pub struct EwsFound {
 pub async fn find_inbox(
     url: &str,
     creds: &Credentials,
+    as_user: Option<&str>,
     tls: &Tls,
     timeouts: &Timeouts,
     seen: &std::collections::HashSet<String>,
@@ -278,7 +310,7 @@ pub async fn find_inbox(
     let mut offset = 0usize;
     for _ in 0..MAX_FIND_PAGES {
         let request = format!(
-            "{SOAP_HEAD}    <m:FindItem Traversal=\"Shallow\">\n      <m:ItemShape>\n        \
+            "{}    <m:FindItem Traversal=\"Shallow\">\n      <m:ItemShape>\n        \
              <t:BaseShape>IdOnly</t:BaseShape>\n        <t:AdditionalProperties>\n          \
              <t:FieldURI FieldURI=\"item:Subject\"/>\n          \
              <t:FieldURI FieldURI=\"message:From\"/>\n          \
@@ -289,9 +321,17 @@ pub async fn find_inbox(
              <m:IndexedPageItemView MaxEntriesReturned=\"{FIND_PAGE}\" Offset=\"{offset}\" BasePoint=\"Beginning\"/>\n      \
              <m:SortOrder><t:FieldOrder Order=\"Ascending\"><t:FieldURI FieldURI=\"item:DateTimeReceived\"/></t:FieldOrder></m:SortOrder>\n      \
              <m:ParentFolderIds><t:DistinguishedFolderId Id=\"inbox\"/></m:ParentFolderIds>\n    \
-             </m:FindItem>\n{SOAP_TAIL}"
+             </m:FindItem>\n{SOAP_TAIL}",
+            soap_head(as_user)
         );
-        let resp = http::post(&url, &request_headers(creds), request, tls, timeouts).await?;
+        let resp = http::post(
+            &url,
+            &request_headers(creds, as_user),
+            request,
+            tls,
+            timeouts,
+        )
+        .await?;
         let body = String::from_utf8_lossy(&resp.body);
         if resp.status != 200 {
             return Err(status_failure(&resp, &body, STAGE));
@@ -369,11 +409,60 @@ fn parse_item(xml: &str) -> EwsItem {
 /// of them in its message.
 pub async fn autodiscover(
     email: &str,
+    hosts: &AutodiscoverHosts,
     creds: &Credentials,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<String, Failure> {
-    discover(email, &candidates, creds, tls, timeouts).await
+    discover(email, &candidates, hosts, creds, tls, timeouts).await
+}
+
+/// Where Autodiscover may send a profile's credentials: hosts inside the mailbox's
+/// own domain, and these (Microsoft's Autodiscover hosts, where custom domains
+/// legitimately redirect, plus `--autodiscover-host` names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutodiscoverHosts {
+    pub allowed: Vec<String>,
+}
+
+/// Microsoft's own Autodiscover hosts.
+pub const MICROSOFT_AUTODISCOVER: &[&str] =
+    &["outlook.office365.com", "autodiscover-s.outlook.com"];
+
+impl Default for AutodiscoverHosts {
+    fn default() -> Self {
+        AutodiscoverHosts {
+            allowed: MICROSOFT_AUTODISCOVER
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+        }
+    }
+}
+
+impl AutodiscoverHosts {
+    /// The defaults and `extra`.
+    pub fn with(extra: &[String]) -> Self {
+        let mut hosts = AutodiscoverHosts::default();
+        hosts.allowed.extend(
+            extra
+                .iter()
+                .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase()),
+        );
+        hosts
+    }
+
+    /// Whether credentials for a mailbox of `domain` may go to `host`.
+    pub fn permits(&self, domain: &str, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        (!domain.is_empty() && (host == domain || host.ends_with(&format!(".{domain}"))))
+            || self.allowed.contains(&host)
+    }
+}
+
+fn domain_of(email: &str) -> &str {
+    email.rsplit_once('@').map_or("", |(_, d)| d.trim())
 }
 
 fn candidates(email: &str) -> Result<Vec<String>, Failure> {
@@ -398,15 +487,34 @@ fn candidates(email: &str) -> Result<Vec<String>, Failure> {
 pub(crate) async fn discover(
     email: &str,
     places: &(dyn Fn(&str) -> Result<Vec<String>, Failure> + Sync),
+    hosts: &AutodiscoverHosts,
     creds: &Credentials,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<String, Failure> {
     let mut email = email.trim().to_string();
+    // The mailbox's own domain, whatever address a redirect names later.
+    let domain = domain_of(&email).to_string();
     let mut queue: VecDeque<String> = places(&email)?.into();
     let mut failures: Vec<(String, Failure)> = Vec::new();
     let mut hops = 0;
     while let Some(url) = queue.pop_front() {
+        let host = Url::parse(&url).map(|u| u.host).unwrap_or_default();
+        if !hosts.permits(&domain, &host) {
+            failures.push((
+                url.clone(),
+                Failure::new(
+                    FailureKind::Protocol,
+                    "autodiscover",
+                    format!(
+                        "refused to send the credentials to {host:?}: it is outside the \
+                         mailbox's domain {domain:?} and the allowed Autodiscover hosts \
+                         (mailsync serve --autodiscover-host adds one)"
+                    ),
+                ),
+            ));
+            continue;
+        }
         let answer = match pox(&url, &email, creds, tls, timeouts).await {
             Ok(answer) => answer,
             Err(f) if matches!(f.kind, FailureKind::Auth) => return Err(f),
@@ -512,7 +620,14 @@ async fn pox(
 "#,
         xml_escape(email)
     );
-    let resp = http::post(&parsed, &request_headers(creds), request, tls, timeouts).await?;
+    let resp = http::post(
+        &parsed,
+        &request_headers(creds, None),
+        request,
+        tls,
+        timeouts,
+    )
+    .await?;
     let body = String::from_utf8_lossy(&resp.body);
     if matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
         if let Some(location) = &resp.location {
@@ -562,13 +677,18 @@ async fn pox(
     ))
 }
 
-fn request_headers(creds: &Credentials) -> Vec<(&'static str, String)> {
+fn request_headers(creds: &Credentials, as_user: Option<&str>) -> Vec<(&'static str, String)> {
     let basic = B64.encode(format!("{}:{}", creds.username, creds.password));
-    vec![
+    let mut headers = vec![
         ("content-type", "text/xml; charset=utf-8".to_string()),
         ("accept", "text/xml".to_string()),
         ("authorization", format!("Basic {basic}")),
-    ]
+    ];
+    // Exchange routes an impersonated request to the mailbox's server by this header.
+    if let Some(user) = as_user.filter(|u| u.bytes().all(|b| b.is_ascii_graphic())) {
+        headers.push(("x-anchormailbox", user.to_string()));
+    }
+    headers
 }
 
 fn status_failure(resp: &http::Response, body: &str, stage: &'static str) -> Failure {
@@ -587,7 +707,12 @@ fn status_failure(resp: &http::Response, body: &str, stage: &'static str) -> Fai
             ));
         }
     }
-    let kind = if resp.status == 401 {
+    // An account that may not impersonate the mailbox is refused with a SOAP fault
+    // (HTTP 500); it is the account's rights that are wrong, as with a 401.
+    let denied = ["ErrorImpersonateUserDenied", "ErrorImpersonationDenied"]
+        .iter()
+        .any(|code| body.contains(code));
+    let kind = if resp.status == 401 || denied {
         FailureKind::Auth
     } else {
         FailureKind::Http(resp.status)

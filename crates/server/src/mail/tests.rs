@@ -296,6 +296,7 @@ async fn nothing_listening_is_refused() {
     let f = ews::get_inbox(
         &format!("https://127.0.0.1:{port}/EWS/Exchange.asmx"),
         &e.creds("alice"),
+        None,
         &e.tls,
         &t,
     )
@@ -713,7 +714,7 @@ async fn smtp_a_refused_recipient_fails_only_its_message() {
 async fn ews_inbox_counts_and_failures() {
     let e = env();
     let url = e.get("MAIL_EWS_URL");
-    let inbox = ews::get_inbox(&url, &e.creds("alice"), &e.tls, &timeouts())
+    let inbox = ews::get_inbox(&url, &e.creds("alice"), None, &e.tls, &timeouts())
         .await
         .unwrap();
     assert!(inbox.total >= 3 && inbox.unread <= inbox.total, "{inbox:?}");
@@ -721,6 +722,7 @@ async fn ews_inbox_counts_and_failures() {
     let f = ews::get_inbox(
         &url,
         &Credentials::new("alice", "wrong"),
+        None,
         &e.tls,
         &timeouts(),
     )
@@ -734,15 +736,21 @@ async fn ews_inbox_counts_and_failures() {
         e.get("MAIL_HOST"),
         e.get("MAIL_EWS_PORT")
     );
-    let f = ews::get_inbox(&status, &e.creds("alice"), &e.tls, &timeouts())
+    let f = ews::get_inbox(&status, &e.creds("alice"), None, &e.tls, &timeouts())
         .await
         .unwrap_err();
     assert_eq!(f.kind, FailureKind::Http(503), "{f}");
     assert!(f.message.contains("Simulated HTTP 503"), "{f}");
 
-    let f = ews::get_inbox(&url, &e.creds("alice"), &Tls::webpki_only(), &timeouts())
-        .await
-        .unwrap_err();
+    let f = ews::get_inbox(
+        &url,
+        &e.creds("alice"),
+        None,
+        &Tls::webpki_only(),
+        &timeouts(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(f.kind, FailureKind::Tls, "{f}");
     assert!(f.message.contains("UnknownIssuer"), "{f}");
 }
@@ -752,9 +760,17 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
     let e = env();
     let url = e.get("MAIL_EWS_URL");
     let bob = e.creds("bob");
-    let before = ews::find_inbox(&url, &bob, &e.tls, &timeouts(), &HashSet::new(), 100_000)
-        .await
-        .unwrap();
+    let before = ews::find_inbox(
+        &url,
+        &bob,
+        None,
+        &e.tls,
+        &timeouts(),
+        &HashSet::new(),
+        100_000,
+    )
+    .await
+    .unwrap();
     let seen: HashSet<String> = before.new.iter().map(|i| i.id.clone()).collect();
     assert!(before.new.iter().all(|i| !i.id.is_empty()));
 
@@ -772,7 +788,7 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
         outgoing(e, &[], "EWS to nobody", &ids[3]),
     ];
     let started = Instant::now();
-    let results = ews::send(&url, &e.creds("alice"), &e.tls, &timeouts(), &msgs)
+    let results = ews::send(&url, &e.creds("alice"), None, &e.tls, &timeouts(), &msgs)
         .await
         .unwrap();
     eprintln!("EWS CreateItem of 4 messages: {:?}", started.elapsed());
@@ -802,7 +818,7 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
     assert!(outbox_file_with(e, &ids[3]).is_none());
 
     // Bob's inbox lists them, with what FindItem says of them.
-    let after = ews::find_inbox(&url, &bob, &e.tls, &timeouts(), &seen, 100_000)
+    let after = ews::find_inbox(&url, &bob, None, &e.tls, &timeouts(), &seen, 100_000)
         .await
         .unwrap();
     assert!(after.total as usize >= seen.len() + 2, "{}", after.total);
@@ -829,12 +845,12 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
         .cloned()
         .chain(after.new.iter().map(|i| i.id.clone()))
         .collect();
-    let again = ews::find_inbox(&url, &bob, &e.tls, &timeouts(), &all, 100_000)
+    let again = ews::find_inbox(&url, &bob, None, &e.tls, &timeouts(), &all, 100_000)
         .await
         .unwrap();
     assert!(again.new.iter().all(|i| !all.contains(&i.id)));
     assert!(!again.new.iter().any(|i| i.id == first.id));
-    let one = ews::find_inbox(&url, &bob, &e.tls, &timeouts(), &HashSet::new(), 1)
+    let one = ews::find_inbox(&url, &bob, None, &e.tls, &timeouts(), &HashSet::new(), 1)
         .await
         .unwrap();
     assert_eq!(one.new.len(), 1);
@@ -850,6 +866,7 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
     let results = ews::send(
         &url,
         &e.creds("alice"),
+        None,
         &e.tls,
         &timeouts(),
         std::slice::from_ref(&defer),
@@ -862,6 +879,7 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
     let f = ews::send(
         &url,
         &Credentials::new("alice", "wrong"),
+        None,
         &e.tls,
         &timeouts(),
         &msgs[..1],
@@ -874,13 +892,28 @@ async fn ews_send_then_find_the_items_in_the_recipients_inbox() {
         e.get("MAIL_HOST"),
         e.get("MAIL_EWS_PORT")
     );
-    let f = ews::send(&status, &e.creds("alice"), &e.tls, &timeouts(), &msgs[..1])
-        .await
-        .unwrap_err();
+    let f = ews::send(
+        &status,
+        &e.creds("alice"),
+        None,
+        &e.tls,
+        &timeouts(),
+        &msgs[..1],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(f.kind, FailureKind::Http(503), "{f}");
-    let f = ews::find_inbox(&status, &bob, &e.tls, &timeouts(), &HashSet::new(), 10)
-        .await
-        .unwrap_err();
+    let f = ews::find_inbox(
+        &status,
+        &bob,
+        None,
+        &e.tls,
+        &timeouts(),
+        &HashSet::new(),
+        10,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         (f.kind, f.stage),
         (FailureKind::Http(503), "finditem"),
@@ -897,9 +930,11 @@ async fn autodiscover_finds_the_ews_url() {
         closed_port().await
     );
     let places = move |_: &str| Ok(vec![dead.clone(), here.clone()]);
+    let loopback = ews::AutodiscoverHosts::with(&["127.0.0.1".to_string()]);
     let url = ews::discover(
         &e.address("alice"),
         &places,
+        &loopback,
         &e.creds("alice"),
         &e.tls,
         &timeouts(),
@@ -911,6 +946,7 @@ async fn autodiscover_finds_the_ews_url() {
     let f = ews::discover(
         &format!("nobody@{}", e.get("MAIL_DOMAIN")),
         &places,
+        &loopback,
         &e.creds("alice"),
         &e.tls,
         &timeouts(),
@@ -923,6 +959,7 @@ async fn autodiscover_finds_the_ews_url() {
     let f = ews::discover(
         &e.address("alice"),
         &places,
+        &loopback,
         &Credentials::new("alice", "x"),
         &e.tls,
         &timeouts(),
@@ -932,11 +969,115 @@ async fn autodiscover_finds_the_ews_url() {
     assert_eq!(f.kind, FailureKind::Auth, "{f}");
 }
 
+/// Impersonation as Exchange does it: the service account reads the impersonated
+/// mailbox, never its own; an account without the right is refused.
+#[tokio::test]
+async fn ews_impersonation_reads_the_impersonated_mailbox() {
+    let e = env();
+    let url = e.get("MAIL_EWS_URL");
+    let svc = e.creds(&e.get("MAIL_IMPERSONATOR"));
+    let all = HashSet::new();
+    let find = |creds: Credentials, as_user: Option<String>| {
+        let (url, tls) = (url.clone(), e.tls.clone());
+        let all = all.clone();
+        async move {
+            ews::find_inbox(
+                &url,
+                &creds,
+                as_user.as_deref(),
+                &tls,
+                &timeouts(),
+                &all,
+                100_000,
+            )
+            .await
+        }
+    };
+    let alice_own = find(e.creds("alice"), None).await.unwrap();
+    let as_alice = find(svc.clone(), Some(e.address("alice"))).await.unwrap();
+    let svc_own = find(svc.clone(), None).await.unwrap();
+    let ids = |f: &ews::EwsFound| f.new.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
+    assert!(alice_own.total >= 3, "{alice_own:?}");
+    assert_eq!(
+        ids(&as_alice),
+        ids(&alice_own),
+        "the service account read alice's inbox"
+    );
+    assert_ne!(
+        ids(&svc_own),
+        ids(&alice_own),
+        "without impersonation: its own inbox"
+    );
+    let inbox = ews::get_inbox(&url, &svc, Some(&e.address("alice")), &e.tls, &timeouts())
+        .await
+        .unwrap();
+    assert_eq!(inbox.total, alice_own.total);
+
+    // bob may not impersonate: Exchange's ErrorImpersonateUserDenied, which the
+    // knowledge base knows.
+    let f = find(e.creds("bob"), Some(e.address("alice")))
+        .await
+        .unwrap_err();
+    assert_eq!(f.kind, FailureKind::Auth, "{f}");
+    assert!(
+        f.message
+            .contains("does not have permission to impersonate"),
+        "{f}"
+    );
+}
+
+/// Autodiscover never sends a profile's credentials outside the mailbox's domain and
+/// the allowed hosts, whatever a server redirects to.
+#[tokio::test]
+async fn autodiscover_refuses_a_redirect_outside_the_domain() {
+    let e = env();
+    let here = e.get("MAIL_AUTODISCOVER_URL");
+    let places = move |_: &str| Ok(vec![here.clone()]);
+    let loopback = ews::AutodiscoverHosts::with(&["127.0.0.1".to_string()]);
+    let f = ews::discover(
+        &format!("redirect-me@{}", e.get("MAIL_DOMAIN")),
+        &places,
+        &loopback,
+        &e.creds("alice"),
+        &e.tls,
+        &timeouts(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        f.message
+            .contains("refused to send the credentials to \"attacker.invalid\""),
+        "{f}"
+    );
+    // Nor to the first place when it is outside: nothing is asked at all.
+    let f = ews::discover(
+        &e.address("alice"),
+        &places,
+        &ews::AutodiscoverHosts::default(),
+        &e.creds("alice"),
+        &e.tls,
+        &timeouts(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        f.message
+            .contains("refused to send the credentials to \"127.0.0.1\""),
+        "{f}"
+    );
+    let hosts = ews::AutodiscoverHosts::default();
+    assert!(hosts.permits("contoso.com", "autodiscover.contoso.com"));
+    assert!(hosts.permits("contoso.com", "outlook.office365.com"));
+    assert!(!hosts.permits("contoso.com", "contoso.com.evil.example"));
+    assert!(!hosts.permits("contoso.com", "evilcontoso.com"));
+}
+
 #[tokio::test]
 async fn autodiscover_of_an_unknown_domain_is_dns() {
     let started = Instant::now();
     let f = ews::autodiscover(
         "alice@mail.invalid",
+        &ews::AutodiscoverHosts::default(),
         &Credentials::new("alice", "x"),
         &Tls::webpki_only(),
         &timeouts(),
@@ -1109,8 +1250,22 @@ fn every_call_is_a_send_future() {
     send(pop3::poll(&ep, &creds, &tls, &t, &seen, 1));
     send(smtp::check(&ep, Some(&creds), &tls, &t));
     send(smtp::send(&ep, Some(&creds), &tls, &t, &[]));
-    send(ews::get_inbox("https://x/", &creds, &tls, &t));
-    send(ews::autodiscover("a@x", &creds, &tls, &t));
-    send(ews::send("https://x/", &creds, &tls, &t, &[]));
-    send(ews::find_inbox("https://x/", &creds, &tls, &t, &seen, 1));
+    send(ews::get_inbox("https://x/", &creds, None, &tls, &t));
+    send(ews::autodiscover(
+        "a@x",
+        &ews::AutodiscoverHosts::default(),
+        &creds,
+        &tls,
+        &t,
+    ));
+    send(ews::send("https://x/", &creds, None, &tls, &t, &[]));
+    send(ews::find_inbox(
+        "https://x/",
+        &creds,
+        None,
+        &tls,
+        &t,
+        &seen,
+        1,
+    ));
 }

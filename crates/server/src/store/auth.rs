@@ -128,10 +128,11 @@ pub fn check_credentials(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
+    // One argon2 verification whatever the outcome: an unknown user, a user without a
+    // password and a wrong password take the same time, so timing tells no names.
     match row {
-        Some((id, Some(hash))) if verify_password(password, &hash) => Ok(Some(id)),
-        Some(_) => Ok(None),
-        None => {
+        Some((id, Some(hash))) => Ok(verify_password(password, &hash).then_some(id)),
+        _ => {
             verify_password(password, dummy_hash());
             Ok(None)
         }
@@ -159,7 +160,8 @@ pub fn create_session(conn: &Connection, systemuserid: &str, now: Timestamp) -> 
     let token = hex(&random_bytes::<32>()?);
     conn.execute("DELETE FROM session WHERE expireson <= ?1", [iso(now)])?;
     conn.execute(
-        "INSERT INTO session (tokenhash, systemuserid, createdon, expireson) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO session (tokenhash, systemuserid, createdon, expireson, lastusedon)
+         VALUES (?1, ?2, ?3, ?4, ?3)",
         params![
             token_hash(&token),
             systemuserid,
@@ -170,33 +172,81 @@ pub fn create_session(conn: &Connection, systemuserid: &str, now: Timestamp) -> 
     Ok(token)
 }
 
-/// The user a token signs in, if the session exists, has not expired and the user is
-/// enabled.
+/// How often a session's last use is written down, at most: an idle time is exact to
+/// this much (or a third of the idle time, when that is shorter), and a busy session
+/// costs one small write a minute, not one per request.
+pub const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The user a token signs in, if the session exists, has not expired, was used within
+/// `idle_secs` and the user is enabled. Records the use (see `TOUCH_EVERY_SECS`)
+/// without ever waiting for the database's write lock: a request is not held up
+/// behind another's write to keep a session's clock exact.
 pub fn session_user(
     conn: &Connection,
     token: &str,
     now: Timestamp,
+    idle_secs: i64,
 ) -> Result<Option<SignedInUser>> {
     if token.is_empty() || token.len() > 256 {
         return Ok(None);
     }
-    let user = conn
+    let hash = token_hash(token);
+    let found = conn
         .query_row(
-            "SELECT u.systemuserid, u.fullname, u.domainname, u.roles
+            "SELECT u.systemuserid, u.fullname, u.domainname, u.roles, s.lastusedon
              FROM session s JOIN systemuser u ON u.systemuserid = s.systemuserid
              WHERE s.tokenhash = ?1 AND s.expireson > ?2 AND u.isdisabled = 0",
-            params![token_hash(token), iso(now)],
+            params![hash, iso(now)],
             |r| {
-                Ok(SignedInUser {
-                    systemuserid: r.get(0)?,
-                    fullname: r.get(1)?,
-                    domainname: r.get(2)?,
-                    roles: roles_from_column(&r.get::<_, String>(3)?),
-                })
+                Ok((
+                    SignedInUser {
+                        systemuserid: r.get(0)?,
+                        fullname: r.get(1)?,
+                        domainname: r.get(2)?,
+                        roles: roles_from_column(&r.get::<_, String>(3)?),
+                    },
+                    r.get::<_, Option<String>>(4)?,
+                ))
             },
         )
         .optional()?;
-    Ok(user)
+    let Some((user, last)) = found else {
+        return Ok(None);
+    };
+    let last = last
+        .as_deref()
+        .and_then(Timestamp::parse)
+        .map_or(0, |t| t.at.0);
+    if now.0 - last >= idle_secs {
+        return Ok(None);
+    }
+    if now.0 - last >= TOUCH_EVERY_SECS.min(idle_secs / 3) {
+        touch(conn, &hash, now)?;
+    }
+    Ok(Some(user))
+}
+
+/// Writes a session's last use unless another writer holds the database: then the
+/// next request will.
+fn touch(conn: &Connection, hash: &str, now: Timestamp) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    let out = conn.execute(
+        "UPDATE session SET lastusedon = ?2 WHERE tokenhash = ?1",
+        params![hash, iso(now)],
+    );
+    conn.busy_timeout(super::BUSY_TIMEOUT)?;
+    match out {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Ends the session of `token` (no error when there is none).
@@ -238,7 +288,7 @@ mod tests {
                      VALUES ('u1', 'Ann', 'ann', 'Exchange Administrator')",
                     [],
                 )?;
-                // No password set: nobody signs in.
+                // No password set: nobody signs in (and it takes a verification).
                 assert_eq!(check_credentials(c, "ann", "")?, None);
                 set_password(c, "u1", Some("s3cret!"))?;
                 let hash: String =
@@ -256,19 +306,36 @@ mod tests {
                 let stored: String =
                     c.query_row("SELECT tokenhash FROM session", [], |r| r.get(0))?;
                 assert_ne!(stored, token, "the token itself is never stored");
-                let me = session_user(c, &token, now)?.unwrap();
+                let idle = 1800;
+                let me = session_user(c, &token, now, idle)?.unwrap();
                 assert_eq!(me.domainname, "ann");
                 assert_eq!(me.roles, [Role::ExchangeAdministrator]);
                 assert!(me.can_approve_exchange_online());
-                assert!(session_user(c, "nope", now)?.is_none());
+                assert!(session_user(c, "nope", now, idle)?.is_none());
                 // Expired.
-                assert!(session_user(c, &token, Timestamp(now.0 + SESSION_SECS))?.is_none());
+                assert!(
+                    session_user(c, &token, Timestamp(now.0 + SESSION_SECS), i64::MAX)?.is_none()
+                );
+                // Idle: used within the idle time keeps it alive (and is written down
+                // once a minute); unused for longer ends it.
+                let t = |s: i64| Timestamp(now.0 + s);
+                assert!(session_user(c, &token, t(idle - 1), idle)?.is_some());
+                let last: String =
+                    c.query_row("SELECT lastusedon FROM session", [], |r| r.get(0))?;
+                assert_eq!(last, iso(t(idle - 1)));
+                assert!(
+                    session_user(c, &token, t(idle + 30), idle)?.is_some(),
+                    "not idle yet"
+                );
+                assert!(session_user(c, &token, t(2 * idle), idle)?.is_none());
                 // Disabled user.
+                let fresh = create_session(c, "u1", now)?;
                 c.execute("UPDATE systemuser SET isdisabled = 1", [])?;
-                assert!(session_user(c, &token, now)?.is_none());
+                assert!(session_user(c, &fresh, now, idle)?.is_none());
                 c.execute("UPDATE systemuser SET isdisabled = 0", [])?;
-                delete_session(c, &token)?;
-                assert!(session_user(c, &token, now)?.is_none());
+                assert!(session_user(c, &fresh, now, idle)?.is_some());
+                delete_session(c, &fresh)?;
+                assert!(session_user(c, &fresh, now, idle)?.is_none());
                 Ok(())
             })
             .unwrap();

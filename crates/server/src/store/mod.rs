@@ -31,7 +31,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub const DB_ENV: &str = "MAILSYNC_DB";
 
 /// How long a connection waits for another writer before giving up.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Idle connections kept for reuse; more are opened under load and closed after. As
 /// many as `mailsync serve` runs blocking threads, so a busy server reuses them all.
 const POOL_IDLE: usize = 24;
@@ -95,6 +95,7 @@ impl Store {
             })?;
         }
         let key = Arc::new(secrets::load_or_create(&secrets::key_path(path))?);
+        owner_only(path)?;
         let mut conn = open_connection(path, &key)?;
         // WAL is a property of the file: set once, kept by every later connection.
         let mode: String = conn
@@ -178,6 +179,42 @@ pub fn write_tx<T>(
     let out = f(&tx)?;
     tx.commit()?;
     Ok(out)
+}
+
+/// The database holds other people's mail settings and sealed passwords: it is
+/// created readable by its owner only (0600), and an existing file (with its `-wal` and
+/// `-shm`, which SQLite creates with the database's permissions) is narrowed to that.
+fn owner_only(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        let fail = |e: std::io::Error| {
+            StoreError::Other(format!(
+                "cannot restrict {} to its owner: {e}",
+                path.display()
+            ))
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = path.as_os_str().to_os_string();
+            name.push(suffix);
+            let file = Path::new(&name);
+            match std::fs::metadata(file) {
+                Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                        .map_err(fail)?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
@@ -332,6 +369,33 @@ mod tests {
         // Opening again is a no-op migration.
         drop(store);
         Store::open(&path).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_files_are_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = TempDir::new("mode");
+        let path = dir.path().join("org.sqlite");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let store = Store::open(&path).unwrap();
+        store
+            .with_conn(|c| {
+                c.execute("INSERT INTO queue (queueid, name) VALUES ('q', 'Q')", [])?;
+                Ok(())
+            })
+            .unwrap();
+        let wal = dir.path().join("org.sqlite-wal");
+        let shm = dir.path().join("org.sqlite-shm");
+        for p in [&path, &wal, &shm, &secrets::key_path(&path)] {
+            assert!(p.exists(), "{}", p.display());
+            assert_eq!(mode(p), 0o600, "{}", p.display());
+        }
+        drop(store);
+        // A file left readable by others (an older version, a copy) is narrowed at open.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Store::open(&path).unwrap();
+        assert_eq!(mode(&path), 0o600);
     }
 
     /// Every row of `table`, column by column (name, value), in rowid order.
@@ -498,16 +562,23 @@ mod tests {
                         .any(|(col, v)| secrets::is_secret(t, col) && *v != Value::Null);
                     for (old_row, new_row) in old.iter().zip(&new) {
                         for (col, was) in old_row {
+                            // V6 gave "Delete Emails after Processing" Dataverse's name.
+                            let renamed = match (*t, col.as_str()) {
+                                ("mailbox", "deleteemails") => "processanddeleteemails",
+                                _ => col.as_str(),
+                            };
                             let now = &new_row
                                 .iter()
-                                .find(|(n, _)| n == col)
+                                .find(|(n, _)| n == renamed)
                                 .unwrap_or_else(|| panic!("{t}.{col} lost"))
                                 .1;
                             if secrets::is_secret(t, col) {
                                 // Sealed at open; it opens to what was stored.
+                                let key = mailsync_core::model::table(t).unwrap().key;
+                                let row_key = &new_row.iter().find(|(n, _)| n == key).unwrap().1;
                                 let opened: Option<String> = c.query_row(
-                                    &format!("SELECT {}(?1)", secrets::OPEN),
-                                    [now],
+                                    &format!("SELECT {}(?1, '{t}', '{col}', ?2)", secrets::OPEN),
+                                    [now, row_key],
                                     |r| r.get(0),
                                 )?;
                                 assert_ne!(now, was, "{t}.{col} still in clear");
@@ -567,16 +638,19 @@ mod tests {
         };
         let raw = read("SELECT password FROM mailbox");
         assert!(
-            raw.starts_with("sealed1:") && !raw.contains("mailbox-pw"),
+            raw.starts_with("sealed2:") && !raw.contains("mailbox-pw"),
             "{raw}"
         );
-        assert!(read("SELECT incomingpassword FROM emailserverprofile").starts_with("sealed1:"));
+        assert!(read("SELECT incomingpassword FROM emailserverprofile").starts_with("sealed2:"));
         assert_eq!(
-            read("SELECT mailsync_open(password) FROM mailbox"),
+            read("SELECT mailsync_open(password, 'mailbox', 'password', mailboxid) FROM mailbox"),
             "mailbox-pw"
         );
         assert_eq!(
-            read("SELECT mailsync_open(incomingpassword) FROM emailserverprofile"),
+            read(
+                "SELECT mailsync_open(incomingpassword, 'emailserverprofile', \
+                 'incomingpassword', emailserverprofileid) FROM emailserverprofile"
+            ),
             "profile-pw"
         );
         assert_eq!(store.with_conn(|c| secrets::unopenable(c)).unwrap(), 0);
@@ -588,11 +662,11 @@ mod tests {
         assert_eq!(store.with_conn(|c| secrets::unopenable(c)).unwrap(), 2);
         let opened: Option<String> = store
             .with_conn(|c| {
-                Ok(
-                    c.query_row("SELECT mailsync_open(password) FROM mailbox", [], |r| {
-                        r.get(0)
-                    })?,
-                )
+                Ok(c.query_row(
+                    "SELECT mailsync_open(password, 'mailbox', 'password', mailboxid) FROM mailbox",
+                    [],
+                    |r| r.get(0),
+                )?)
             })
             .unwrap();
         assert_eq!(opened, None);

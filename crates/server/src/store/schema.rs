@@ -356,8 +356,14 @@ const V5: &str =
     "CREATE INDEX mailbox_profile_due ON mailbox(emailserverprofile, postponemailboxprocessinguntil) \
      WHERE statecode = 0;";
 
+/// Version 6: when each session was last used (sessions end after an idle time), and
+/// the mailbox's "Delete Emails after Processing" under Dataverse's name.
+const V6: &str = "ALTER TABLE session ADD COLUMN lastusedon TEXT;
+UPDATE session SET lastusedon = createdon;
+ALTER TABLE mailbox RENAME COLUMN deleteemails TO processanddeleteemails;";
+
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// Applies the pending migrations up to `target` in one immediate transaction.
 /// Refuses a file written by a newer mailsync (its version is above ours).

@@ -230,7 +230,11 @@ const PEOPLE: &[(&str, &str, &[Role])] = &[
         &[Role::SystemAdministrator, Role::GlobalAdministrator],
     ),
     ("megan", "Megan Bowen", &[Role::SystemAdministrator]),
-    ("isaiah", "Isaiah Langer", &[Role::SystemAdministrator]),
+    (
+        "isaiah",
+        "Isaiah Langer",
+        &[Role::SystemAdministrator, Role::DelegatedMailboxApprover],
+    ),
     ("alex", "Alex Wilber", &[Role::ExchangeAdministrator]),
     ("patti", "Patti Fernandez", &[Role::GlobalAdministrator]),
     (
@@ -399,11 +403,16 @@ fn insert(tx: &Transaction<'_>, table: &str, rows: &[Row]) -> Result<u64> {
         return Ok(0);
     };
     let cols: Vec<&str> = first.iter().map(|(c, _)| *c).collect();
+    // Secrets are sealed for their row: the key's parameter names it.
+    let key = mailsync_core::model::table(table)
+        .and_then(|t| cols.iter().position(|c| *c == t.key))
+        .map_or("NULL".to_string(), |i| format!("?{}", i + 1));
     let marks: Vec<String> = cols
         .iter()
-        .map(|c| match secrets::is_secret(table, c) {
-            true => format!("{}(?)", secrets::SEAL),
-            false => "?".to_owned(),
+        .enumerate()
+        .map(|(i, c)| match secrets::is_secret(table, c) {
+            true => secrets::seal_sql(table, c, &format!("?{}", i + 1), &key),
+            false => format!("?{}", i + 1),
         })
         .collect();
     let sql = format!(
@@ -1300,8 +1309,8 @@ mod tests {
                 // Mailbox and profile passwords are sealed, and open to the demo's values;
                 // the admin's password is only a hash.
                 assert_eq!(count(c, "SELECT count(*) FROM mailbox WHERE password LIKE '%demo-only%'"), 0);
-                assert!(count(c, "SELECT count(*) FROM mailbox WHERE mailsync_open(password) = 'demo-only-mailbox-password'") > 0);
-                assert_eq!(count(c, "SELECT count(*) FROM emailserverprofile WHERE mailsync_open(incomingpassword) LIKE 'demo-only-%'"), 2);
+                assert!(count(c, "SELECT count(*) FROM mailbox WHERE mailsync_open(password, 'mailbox', 'password', mailboxid) = 'demo-only-mailbox-password'") > 0);
+                assert_eq!(count(c, "SELECT count(*) FROM emailserverprofile WHERE mailsync_open(incomingpassword, 'emailserverprofile', 'incomingpassword', emailserverprofileid) LIKE 'demo-only-%'"), 2);
                 assert_eq!(count(c, "SELECT count(*) FROM systemuser WHERE passwordhash LIKE '%pw-for-tests%'"), 0);
                 assert_eq!(auth::check_credentials(c, "admin", "pw-for-tests")?.as_deref(), Some(ADMIN_ID));
                 assert!(auth::check_credentials(c, "nestor", "pw-for-tests")?.is_some());
@@ -1372,7 +1381,8 @@ mod tests {
                     Some(ADMIN_ID)
                 );
                 let me =
-                    auth::session_user(c, &auth::create_session(c, ADMIN_ID, NOW)?, NOW)?.unwrap();
+                    auth::session_user(c, &auth::create_session(c, ADMIN_ID, NOW)?, NOW, 1800)?
+                        .unwrap();
                 assert_eq!(
                     me.roles,
                     [Role::SystemAdministrator, Role::GlobalAdministrator]

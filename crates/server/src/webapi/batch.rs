@@ -27,10 +27,15 @@
 //!   headers (`OData-EntityId`, `ETag`, `Content-Type`, ...) and body; a change set's
 //!   answers are nested in `changesetresponse_<guid>`. `Server-Timing: batch;dur=<ms>`
 //!   is the time spent executing.
-//! * The whole batch runs in one immediate transaction with a savepoint per operation
-//!   and per change set: a failure rolls back to its savepoint only, so each operation
-//!   is still independent, while the batch commits once. (A commit per operation made
-//!   committing most of the cost of 1,000 approvals.)
+//! * Writes run in an immediate transaction with a savepoint per operation and per
+//!   change set: a failure rolls back to its savepoint only, so each operation is still
+//!   independent, while the batch commits rarely (a commit per operation made
+//!   committing most of the cost of 1,000 approvals). GETs run outside it, so reading
+//!   never holds the write lock, and the transaction is committed whenever it has been
+//!   held for `HOLD` (100 ms): another user's write waits that long at most.
+//! * The answer is at most `MAX_RESPONSE_BYTES` (16 MB): an operation whose answer
+//!   would go past it gets a 400 in its place, so a thousand GETs of 5,000 records each
+//!   cannot make the server build gigabytes.
 //! * At most 1,000 operations (counting those inside change sets); more, a malformed
 //!   body or a nested batch → 400 in Dataverse's error shape and nothing runs.
 
@@ -42,11 +47,11 @@ use axum::body::Bytes;
 use axum::http::header::{self, HeaderName};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use rusqlite::TransactionBehavior;
 
 use super::{base_url, errcodes, execute, Ctx, Reply, PREFIX};
-use crate::api::{ApiError, AppState};
 use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{new_guid, StoreError};
 
 /// Most operations in one batch, as in Dataverse.
@@ -179,7 +184,76 @@ async fn batch(
     Ok(resp)
 }
 
-/// Runs every item on one connection, in order (see the module's documentation).
+/// Most bytes a batch's answer holds: an operation whose answer would go past it is
+/// answered with an error instead (and counts as failed), so a small request asking for
+/// a thousand big pages cannot make the server build gigabytes.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Longest time a batch holds the database's write lock at a stretch: past it, what
+/// is done is committed and the next write starts a new transaction, so another
+/// user's write waits for at most this much (plus one operation).
+const HOLD: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The write transaction a batch holds, opened and closed in SQL (`BEGIN IMMEDIATE`,
+/// savepoints) so that its GETs can run on the same connection between two of them,
+/// outside any transaction, without holding the write lock.
+struct Writer<'c> {
+    conn: &'c rusqlite::Connection,
+    since: Option<Instant>,
+}
+
+impl<'c> Writer<'c> {
+    /// Inside a write transaction (a new one when none is open, or after `HOLD`).
+    fn begin(&mut self) -> Result<(), StoreError> {
+        if self.since.is_some_and(|t| t.elapsed() >= HOLD) {
+            self.commit()?;
+        }
+        if self.since.is_none() {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.since = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Commits what is open, if anything.
+    fn commit(&mut self) -> Result<(), StoreError> {
+        if self.since.take().is_some() {
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
+    /// Runs `f` inside a savepoint: released when it succeeds, rolled back to when it
+    /// fails.
+    fn savepoint<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T, ApiError>,
+    ) -> Result<Result<T, ApiError>, StoreError> {
+        self.begin()?;
+        self.conn.execute_batch("SAVEPOINT op")?;
+        let out = f(self.conn);
+        if out.is_ok() {
+            self.conn.execute_batch("RELEASE op")?;
+        } else {
+            self.conn.execute_batch("ROLLBACK TO op; RELEASE op")?;
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for Writer<'_> {
+    /// A batch that stopped on a database error leaves nothing half-open on its pooled
+    /// connection.
+    fn drop(&mut self) {
+        if self.since.is_some() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Runs every item on one connection, in order (see the module's documentation): GETs
+/// outside the write transaction, writes in it with a savepoint each (a change set one
+/// savepoint for all), the answers within `MAX_RESPONSE_BYTES`.
 fn run_items(
     conn: &mut rusqlite::Connection,
     user: &CurrentUser,
@@ -188,16 +262,8 @@ fn run_items(
     items: Vec<Item>,
     continue_on_error: bool,
 ) -> Result<Vec<Outcome>, StoreError> {
-    let writes = items.iter().any(|i| match i {
-        Item::Single(op) => op.request.as_ref().is_ok_and(|r| r.method != Method::GET),
-        Item::ChangeSet(_) => true,
-    });
-    let behavior = if writes {
-        TransactionBehavior::Immediate
-    } else {
-        TransactionBehavior::Deferred
-    };
-    let mut batch = conn.transaction_with_behavior(behavior)?;
+    let mut writer = Writer { conn, since: None };
+    let mut budget = MAX_RESPONSE_BYTES;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let failed = match item {
@@ -215,20 +281,19 @@ fn run_items(
                             uri: &uri,
                             base,
                         };
-                        if m == Method::GET {
-                            execute(&batch, &ctx, &m, &body)
+                        if m == Method::GET && budget == 0 {
+                            // The answer is full: the read would only be thrown away.
+                            Err(answer_full())
+                        } else if m == Method::GET {
+                            writer.commit()?;
+                            execute(writer.conn, &ctx, &m, &body)
                         } else {
-                            let sp = batch.savepoint()?;
-                            let r = execute(&sp, &ctx, &m, &body);
-                            if r.is_ok() {
-                                sp.commit()?;
-                            }
-                            r
+                            writer.savepoint(|c| execute(c, &ctx, &m, &body))?
                         }
                     }
                     Err(e) => Err(e),
                 };
-                let reply = reply.unwrap_or_else(|e| Reply::error(&e));
+                let reply = within(&mut budget, reply.unwrap_or_else(|e| Reply::error(&e)));
                 let failed = !reply.status.is_success();
                 out.push(Outcome::Single(Answer {
                     content_id: op.content_id,
@@ -237,68 +302,79 @@ fn run_items(
                 failed
             }
             Item::ChangeSet(ops) => {
-                let sp = batch.savepoint()?;
                 let mut answers = Vec::with_capacity(ops.len());
-                let mut refs: HashMap<String, String> = HashMap::new();
                 let mut failure = None;
-                for op in &ops {
-                    let result = prepare(op, host.as_ref(), base, &refs).and_then(
-                        |Prepared {
-                             method: m,
-                             uri,
-                             headers,
-                             body,
-                         }| {
-                            if m == Method::GET {
-                                return Err(bad(
-                                    "A change set holds only POST, PATCH and DELETE operations; \
-                                     send GET requests outside change sets.",
-                                ));
+                let applied = writer.savepoint(|sp| {
+                    let mut refs: HashMap<String, String> = HashMap::new();
+                    for op in &ops {
+                        let result = prepare(op, host.as_ref(), base, &refs).and_then(
+                            |Prepared {
+                                 method: m,
+                                 uri,
+                                 headers,
+                                 body,
+                             }| {
+                                if m == Method::GET {
+                                    return Err(bad(
+                                        "A change set holds only POST, PATCH and DELETE \
+                                         operations; send GET requests outside change sets.",
+                                    ));
+                                }
+                                let ctx = Ctx {
+                                    user: &user.0,
+                                    headers: &headers,
+                                    uri: &uri,
+                                    base,
+                                };
+                                execute(sp, &ctx, &m, &body)
+                            },
+                        );
+                        match result {
+                            Ok(reply) => {
+                                if let (Some(id), Some(url)) = (
+                                    &op.content_id,
+                                    reply
+                                        .headers
+                                        .get("OData-EntityId")
+                                        .and_then(|v| v.to_str().ok()),
+                                ) {
+                                    refs.insert(id.clone(), url.to_string());
+                                }
+                                answers.push(Answer {
+                                    content_id: op.content_id.clone(),
+                                    reply,
+                                });
                             }
-                            let ctx = Ctx {
-                                user: &user.0,
-                                headers: &headers,
-                                uri: &uri,
-                                base,
-                            };
-                            execute(&sp, &ctx, &m, &body)
-                        },
-                    );
-                    match result {
-                        Ok(reply) => {
-                            if let (Some(id), Some(url)) = (
-                                &op.content_id,
-                                reply
-                                    .headers
-                                    .get("OData-EntityId")
-                                    .and_then(|v| v.to_str().ok()),
-                            ) {
-                                refs.insert(id.clone(), url.to_string());
+                            Err(e) => {
+                                failure = Some(Answer {
+                                    content_id: op.content_id.clone(),
+                                    reply: Reply::error(&e),
+                                });
+                                return Err(e);
                             }
-                            answers.push(Answer {
-                                content_id: op.content_id.clone(),
-                                reply,
-                            });
-                        }
-                        Err(e) => {
-                            failure = Some(Answer {
-                                content_id: op.content_id.clone(),
-                                reply: Reply::error(&e),
-                            });
-                            break;
                         }
                     }
-                }
-                match failure {
-                    Some(f) => {
-                        drop(sp); // rolls back to the savepoint
-                        out.push(Outcome::Failed(f));
-                        true
-                    }
-                    None => {
-                        sp.commit()?;
+                    Ok(())
+                })?;
+                match (applied, failure) {
+                    (Ok(()), _) => {
+                        let answers = answers
+                            .into_iter()
+                            .map(|a| Answer {
+                                reply: within(&mut budget, a.reply),
+                                ..a
+                            })
+                            .collect();
                         out.push(Outcome::ChangeSet(answers));
                         false
+                    }
+                    (Err(e), f) => {
+                        let f = f.unwrap_or_else(|| Answer {
+                            content_id: None,
+                            reply: Reply::error(&e),
+                        });
+                        out.push(Outcome::Failed(f));
+                        true
                     }
                 }
             }
@@ -307,8 +383,32 @@ fn run_items(
             break;
         }
     }
-    batch.commit()?;
+    writer.commit()?;
     Ok(out)
+}
+
+/// `reply`, or an error in its place when its body would take the batch's answer past
+/// `MAX_RESPONSE_BYTES` (then the answer counts as full: later reads are not run).
+fn within(budget: &mut usize, reply: Reply) -> Reply {
+    if reply.body.len() <= *budget {
+        *budget -= reply.body.len();
+        return reply;
+    }
+    *budget = 0;
+    Reply::error(&answer_full())
+}
+
+fn answer_full() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        crate::error::codes::INVALID_ARGUMENT,
+        format!(
+            "The answers of this batch would be larger than the {} MB a batch may answer; \
+             ask for fewer records per operation (Prefer: odata.maxpagesize, $top, \
+             $select) or send fewer operations per batch.",
+            MAX_RESPONSE_BYTES / (1024 * 1024)
+        ),
+    )
 }
 
 /// An operation ready to run: its URL and its binds resolved.
@@ -576,26 +676,26 @@ fn reason(status: StatusCode) -> &'static str {
     status.canonical_reason().unwrap_or("Unknown")
 }
 
-fn write_answer(out: &mut String, a: &Answer) {
-    out.push_str("Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n");
+fn write_answer(out: &mut Vec<u8>, a: &Answer) {
+    out.extend_from_slice(
+        b"Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n",
+    );
     if let Some(id) = &a.content_id {
-        out.push_str(&format!("Content-ID: {id}\r\n"));
+        out.extend_from_slice(format!("Content-ID: {id}\r\n").as_bytes());
     }
-    out.push_str("\r\n");
+    out.extend_from_slice(b"\r\n");
     let r = &a.reply;
-    out.push_str(&format!(
-        "HTTP/1.1 {} {}\r\n",
-        r.status.as_u16(),
-        reason(r.status)
-    ));
+    out.extend_from_slice(
+        format!("HTTP/1.1 {} {}\r\n", r.status.as_u16(), reason(r.status)).as_bytes(),
+    );
     for (k, v) in &r.headers {
         if let Ok(v) = v.to_str() {
-            out.push_str(&format!("{}: {v}\r\n", canonical(k.as_str())));
+            out.extend_from_slice(format!("{}: {v}\r\n", canonical(k.as_str())).as_bytes());
         }
     }
-    out.push_str("\r\n");
-    out.push_str(&String::from_utf8_lossy(&r.body));
-    out.push_str("\r\n");
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&r.body);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// `odata-entityid` → `OData-EntityId` (header names as Dataverse writes them).
@@ -617,26 +717,35 @@ fn canonical(name: &str) -> String {
     }
 }
 
-fn render(boundary: &str, outcomes: &[Outcome]) -> Result<String, StoreError> {
-    let mut out = String::new();
+/// The multipart answer, built once into one buffer (its size is bounded by
+/// `MAX_RESPONSE_BYTES` plus the parts' heads).
+fn render(boundary: &str, outcomes: &[Outcome]) -> Result<Vec<u8>, StoreError> {
+    let bodies: usize = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Single(a) | Outcome::Failed(a) => a.reply.body.len() + 256,
+            Outcome::ChangeSet(answers) => answers.iter().map(|a| a.reply.body.len() + 256).sum(),
+        })
+        .sum();
+    let mut out = Vec::with_capacity(bodies + 128);
     for o in outcomes {
-        out.push_str(&format!("--{boundary}\r\n"));
+        out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
         match o {
             Outcome::Single(a) | Outcome::Failed(a) => write_answer(&mut out, a),
             Outcome::ChangeSet(answers) => {
                 let cs = format!("changesetresponse_{}", new_guid()?);
-                out.push_str(&format!(
-                    "Content-Type: multipart/mixed; boundary={cs}\r\n\r\n"
-                ));
+                out.extend_from_slice(
+                    format!("Content-Type: multipart/mixed; boundary={cs}\r\n\r\n").as_bytes(),
+                );
                 for a in answers {
-                    out.push_str(&format!("--{cs}\r\n"));
+                    out.extend_from_slice(format!("--{cs}\r\n").as_bytes());
                     write_answer(&mut out, a);
                 }
-                out.push_str(&format!("--{cs}--\r\n"));
+                out.extend_from_slice(format!("--{cs}--\r\n").as_bytes());
             }
         }
     }
-    out.push_str(&format!("--{boundary}--\r\n"));
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
     Ok(out)
 }
 

@@ -12,10 +12,10 @@ use mailsync_core::odata::Guid;
 use mailsync_core::writer::{render, TraceEntry};
 use mailsync_core::Timestamp;
 
-use super::rules;
+use super::privileges;
 use super::write::load;
 use super::{record_not_found, Ctx, Reply};
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::odata_sql::SqlParam;
 
 /// The log's spelling of a stored value of `kind`.
@@ -54,7 +54,7 @@ fn choice(key: &str, v: i64) -> String {
 }
 
 pub fn mailbox_details(ctx: &Ctx, c: &rusqlite::Connection, id: Guid) -> Result<Reply, ApiError> {
-    let from = rules::from_clause(&MAILBOX, ctx.user);
+    let from = privileges::from_clause(&MAILBOX, ctx.user);
     let mailbox = load(c, &MAILBOX, &from, id)?.ok_or_else(|| record_not_found(&MAILBOX, id))?;
     let mut fields: HashMap<&'static str, String> = HashMap::new();
     for (col, v) in mailbox.cols.iter().zip(&mailbox.values) {
@@ -69,7 +69,9 @@ pub fn mailbox_details(ctx: &Ctx, c: &rusqlite::Connection, id: Guid) -> Result<
         _ => None,
     };
     if let Some(pid) = profile {
-        let from = crate::odata_sql::quote(EMAILSERVERPROFILE.logical);
+        // Through the user's view: a user without a role reads the profile's settings,
+        // never the accounts it signs in with.
+        let from = privileges::from_clause(&EMAILSERVERPROFILE, ctx.user);
         if let Some(p) = load(c, &EMAILSERVERPROFILE, &from, pid)? {
             for (col, v) in p.cols.iter().zip(&p.values) {
                 if col.readable() && !fields.contains_key(col.name) {

@@ -14,7 +14,7 @@ use mailsync_core::options::describe;
 use mailsync_core::Timestamp;
 use serde_json::{Map, Value as Json};
 
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::odata_sql::SqlParam;
 
 /// A stored value as rusqlite returns it, owned.
@@ -89,7 +89,7 @@ pub fn parse_body(table: &Table, body: &[u8], mode: Mode) -> Result<Vec<Change>,
     let mut out: Vec<Change> = Vec::new();
     for (key, value) in obj {
         let change = if let Some(nav) = key.strip_suffix("@odata.bind") {
-            bind(table, nav, &value)?
+            bind(table, nav, &value, mode)?
         } else if key.starts_with('@') || key.contains('@') {
             // Instance and property annotations (`@odata.etag`, `x@OData.Community...`).
             continue;
@@ -126,6 +126,12 @@ fn property(table: &Table, key: &str, value: &Json, mode: Mode) -> Result<Change
     }
     let is_key = column.name == table.key;
     let key_on_create = is_key && mode == Mode::Create;
+    if column.writable() && !column.updatable() && mode == Mode::Update {
+        return Err(ApiError::bad_request(format!(
+            "The property '{key}' of '{}' can only be set when the record is created.",
+            table.type_name()
+        )));
+    }
     if !(column.writable() || key_on_create) {
         return Err(ApiError::bad_request(format!(
             "The property '{key}' of '{}' is read-only: it is set by the system and cannot be \
@@ -158,7 +164,28 @@ pub fn convert(column: &Column, value: &Json) -> Result<SqlParam, ApiError> {
     };
     Ok(match (column.kind, value) {
         (_, Json::Null) => SqlParam::Null,
-        (Kind::Text, Json::String(s)) => SqlParam::Text(s.clone()),
+        (Kind::Text, Json::String(s)) => {
+            if !column.fits(s) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    crate::error::codes::TOO_LONG,
+                    format!(
+                        "A validation error occurred.  The length of the '{name}' attribute \
+                         exceeded the maximum allowed length of '{}'.",
+                        column.max_len.unwrap_or(0)
+                    ),
+                ));
+            }
+            if column.access == mailsync_core::model::Access::WriteOnly
+                && crate::store::secrets::looks_sealed(s)
+            {
+                return Err(ApiError::bad_request(format!(
+                    "The value of '{name}' looks like a sealed secret of this server; send \
+                     the secret itself."
+                )));
+            }
+            SqlParam::Text(s.clone())
+        }
         (Kind::Int | Kind::Choice, Json::Number(n)) => {
             let i = n.as_i64().ok_or_else(wrong)?;
             i32::try_from(i).map_err(|_| wrong())?;
@@ -192,7 +219,7 @@ pub fn convert(column: &Column, value: &Json) -> Result<SqlParam, ApiError> {
 
 /// `"nav@odata.bind": "/<set>(<id>)"`; `nav` is the lookup's logical name, or
 /// `<name>_<target logical name>` for a lookup to several tables.
-fn bind(table: &Table, nav: &str, value: &Json) -> Result<Change, ApiError> {
+fn bind(table: &Table, nav: &str, value: &Json, mode: Mode) -> Result<Change, ApiError> {
     let (column, hinted) = match table.column(nav).filter(|c| c.kind.is_lookup()) {
         Some(c) => (c, None),
         None => table
@@ -223,6 +250,11 @@ fn bind(table: &Table, nav: &str, value: &Json) -> Result<Change, ApiError> {
     if !column.writable() {
         return Err(ApiError::bad_request(format!(
             "The lookup '{nav}' is read-only and cannot be bound."
+        )));
+    }
+    if !column.updatable() && mode == Mode::Update {
+        return Err(ApiError::bad_request(format!(
+            "The lookup '{nav}' can only be bound when the record is created."
         )));
     }
     if value.is_null() {

@@ -22,11 +22,12 @@
 mod batch;
 mod download;
 mod json;
+mod privileges;
 mod read;
 mod rules;
 mod write;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -34,12 +35,19 @@ use mailsync_core::model::{self, Table};
 use mailsync_core::odata::{Guid, ODataError};
 use rusqlite::{Connection, TransactionBehavior};
 
-use crate::api::{ApiError, AppState};
 use crate::auth::CurrentUser;
+use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::auth::SignedInUser;
 
 /// Where the Web API lives, inside `/api`.
 pub const PREFIX: &str = "/data/v9.2/";
+
+/// Largest body of one operation: a record whose text columns are all at their
+/// MaxLength (an email's description is 1 MB) fits.
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+/// Largest `$batch` body: 1,000 operations.
+pub const BATCH_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 /// Error codes of the entity routes, as Dataverse answers them.
 pub mod errcodes {
@@ -182,10 +190,25 @@ pub async fn entity(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
-    if relative_path(uri.path()) == "$batch" {
+    let is_batch = relative_path(uri.path()) == "$batch";
+    let limit = if is_batch {
+        BATCH_BODY_LIMIT
+    } else {
+        BODY_LIMIT
+    };
+    let body = match crate::auth::read_body(&headers, body, limit).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    if is_batch {
         return batch::handle(state, user, method, headers, body).await;
+    }
+    if !body.is_empty() {
+        if let Err(e) = crate::auth::require_json(&headers) {
+            return e.into_response();
+        }
     }
     let base = base_url(&headers);
     let out = state

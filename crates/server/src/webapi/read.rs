@@ -9,9 +9,9 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::{json, Map, Value as Json_};
 
 use super::json;
-use super::rules;
+use super::privileges;
 use super::{record_not_found, Ctx, Reply};
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::odata_sql::{self, quote, SqlParam};
 
 /// Whether the raw query string has this system query option (percent-decoded name).
@@ -42,13 +42,14 @@ fn context(ctx: &Ctx, table: &Table, q: &Query, selected: bool, suffix: &str) ->
 /// parsing, SQL, JSON).
 pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result<Reply, ApiError> {
     let started = Instant::now();
+    privileges::check_read(ctx.user, table)?;
     let raw = ctx.uri.query().unwrap_or("").to_string();
     let q = parse_query(table, &raw)?;
     let prefer = ctx.prefer()?;
     let page_size = prefer.max_page_size.unwrap_or(MAX_PAGE_SIZE);
     let page = odata_sql::page(&q, page_size);
     let cols = odata_sql::fetch_columns(&q);
-    let from = rules::from_clause(table, ctx.user);
+    let from = privileges::from_clause(table, ctx.user);
     let sql = format!(
         "SELECT {}, \"versionnumber\" FROM {from}{}",
         odata_sql::select_list(&q),
@@ -147,9 +148,10 @@ pub fn fetch_one(
     table: &'static Table,
     id: Guid,
 ) -> Result<Json_, ApiError> {
+    privileges::check_read(ctx.user, table)?;
     let raw = ctx.uri.query().unwrap_or("").to_string();
     let q = parse_query(table, &raw)?;
-    let from = rules::from_clause(table, ctx.user);
+    let from = privileges::from_clause(table, ctx.user);
     let list: Vec<String> = q.select.iter().map(|c| quote(c.name)).collect();
     let sql = format!(
         "SELECT {}, \"versionnumber\" FROM {from} WHERE {} = ?1",

@@ -1,29 +1,20 @@
 //! What the local organization enforces, as Dataverse would:
 //!
-//! * **Who sees what.** A user with any role sees every record. A plain user sees their
-//!   own mailboxes (`regardingobjectid` or `ownerid` is them), their alerts and emails;
-//!   other tables are readable by everyone signed in. A record outside the caller's view is a
-//!   404, as if it did not exist.
-//! * **Who writes what.** System and Global Administrators write everything. Any other
-//!   user (an Exchange Administrator or Delegated Mailbox Approver over every record, a
-//!   plain user over their own) may update mailboxes and delete alerts; approvers may
-//!   also approve or reject a user or queue (a PATCH of `emailrouteraccessapproval`
-//!   alone). Creating and deleting mailboxes and writing organizations, users, queues,
-//!   profiles and emails needs an administrator: an approver managing users could
-//!   otherwise disable the administrator.
+//! * **Who sees and writes what**: `privileges.rs`, per tier and per column, checked
+//!   before these rules (`check_op`, `check_columns`).
 //! * **Approve / Reject Email** (`emailrouteraccessapproval` on a mailbox, user or
 //!   queue): needs the approve privilege (`can_approve_email`); for a mailbox on an
 //!   Exchange Online profile (`mailsync_core::rules::is_exchange_online`) also
 //!   `can_approve_exchange_online`, else 403 and nothing changes. Approve (1) and
 //!   Reject (3) are mirrored between the mailbox and its user or queue. Changing a
-//!   mailbox's address sets it back to pending (2).
+//!   mailbox's address or profile sets it back to pending (2) unless the same change
+//!   approves it. A user without a role approves only their own user mailbox whose
+//!   address is their sign-in name (`may_self_approve`, Microsoft's self-approval).
 //! * **Test & Enable** (`testemailconfigurationscheduled: true`) resets the test retry
 //!   count and makes it due now; nothing here ever marks a test as run (those columns
 //!   are read-only).
 //! * **Alerts** (`tracelogs`) are created and deleted, never updated; deleting needs
-//!   `canbedeleted`. A plain user's wall: the alerts of their mailboxes, of the
-//!   profiles they own or their mailboxes use (a profile-level error stops their
-//!   mailboxes too) and of their mailboxes' emails.
+//!   `canbedeleted`; a profile's alerts are deleted by administrators only.
 //! * **Choices** (every option set column) take only the values of core's model
 //!   (`json::convert`); `organization.defaultemailsettings` must be a document core's
 //!   `email_settings` reads.
@@ -39,7 +30,7 @@
 use axum::http::StatusCode;
 use mailsync_core::email_settings::DefaultMethods;
 use mailsync_core::model::{Column, Table};
-use mailsync_core::odata::Guid;
+
 use mailsync_core::rules::{
     check_profile, forces_auto_detect, is_exchange_online, takes_profile_credentials,
     ConnectionRule, ProfileSettings,
@@ -48,55 +39,15 @@ use mailsync_core::Severity;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::json::Change;
+use super::privileges::{self, Tier};
 use super::{errcodes, forbidden};
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::odata_sql::{quote, SqlParam};
-use crate::store::auth::{Role, SignedInUser};
+use crate::store::auth::SignedInUser;
 
 /// System or Global Administrator: may write every table.
 pub fn is_admin(user: &SignedInUser) -> bool {
-    user.has(Role::SystemAdministrator) || user.has(Role::GlobalAdministrator)
-}
-
-/// Any role sees every record; a plain user sees their own.
-pub fn sees_all(user: &SignedInUser) -> bool {
-    !user.roles.is_empty()
-}
-
-/// The rows of `table` the user may see, as a `FROM` source named like the table. The
-/// user's id comes from the session (a GUID, checked), never from the request.
-pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
-    let t = quote(table.logical);
-    if sees_all(user) {
-        return t;
-    }
-    let Some(me) = Guid::parse(&user.systemuserid).map(|g| format!("'{g}'")) else {
-        return format!("(SELECT * FROM {t} WHERE 0) AS {t}");
-    };
-    let mine =
-        format!("SELECT mailboxid FROM mailbox WHERE regardingobjectid = {me} OR ownerid = {me}");
-    let cond = match table.logical {
-        "mailbox" => format!("regardingobjectid = {me} OR ownerid = {me}"),
-        // One IN over the records whose alerts are the user's, read through the
-        // regarding index: left to itself, SQLite walked a level filter's index over
-        // every alert of the organization (1.4 s for one count at a million alerts).
-        "tracelog" => {
-            return format!(
-                "(SELECT * FROM {t} INDEXED BY tracelog_regarding WHERE regardingobjectid IN (\
-                 {mine} \
-                 UNION SELECT emailserverprofileid FROM emailserverprofile WHERE ownerid = {me} \
-                 UNION SELECT emailserverprofile FROM mailbox \
-                     WHERE regardingobjectid = {me} OR ownerid = {me} \
-                 UNION SELECT activityid FROM email \
-                     WHERE sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine}))) AS {t}"
-            )
-        }
-        "email" => format!(
-            "ownerid = {me} OR sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine})"
-        ),
-        _ => return t,
-    };
-    format!("(SELECT * FROM {t} WHERE {cond}) AS {t}")
+    Tier::of(user) == Tier::Administrator
 }
 
 /// The operations of the entity routes.
@@ -134,23 +85,61 @@ pub fn check_op(table: &Table, user: &SignedInUser, op: Op) -> Result<(), ApiErr
             ),
         ));
     }
-    if is_admin(user) {
+    let tier = Tier::of(user);
+    let allowed = match op {
+        Op::Create => privileges::may_create(tier, table),
+        Op::Update => privileges::updatable(tier, table).is_some(),
+        Op::Delete => privileges::may_delete(tier, table),
+    };
+    if allowed {
         return Ok(());
     }
-    match (table.logical, op) {
-        ("mailbox", Op::Update) | ("tracelog", Op::Delete) => Ok(()),
-        // Only an approval; `approval_of_owner` refuses any other column.
-        ("systemuser" | "queue", Op::Update) if user.can_approve_email() => Ok(()),
-        _ => Err(forbidden(format!(
-            "You do not have the privilege to {} records of '{}': it needs the System \
-             Administrator or Global Administrator role.",
-            match op {
-                Op::Create => "create",
-                Op::Update => "change",
-                Op::Delete => "delete",
-            },
-            table.entity_set
-        ))),
+    Err(forbidden(format!(
+        "You do not have the privilege to {} records of '{}': it needs the System \
+         Administrator or Global Administrator role.",
+        match op {
+            Op::Create => "create",
+            Op::Update => "change",
+            Op::Delete => "delete",
+        },
+        table.entity_set
+    )))
+}
+
+/// The columns of an update that `user` may not change: refused (403 naming the
+/// column), or dropped when the request sends the value the record already has.
+pub fn check_columns(
+    user: &SignedInUser,
+    table: &Table,
+    old: &Stored,
+    changes: &mut Vec<Change>,
+) -> Result<(), ApiError> {
+    let tier = Tier::of(user);
+    let Some(Some(allowed)) = privileges::updatable(tier, table) else {
+        return Ok(());
+    };
+    let mut refused = None;
+    changes.retain(|c| {
+        if allowed.contains(&c.column.name) {
+            return true;
+        }
+        if same_value(&c.value, old.get(c.column.name)) {
+            return false;
+        }
+        refused.get_or_insert(c.column.name);
+        true
+    });
+    match refused {
+        Some(column) => Err(privileges::column_refused(tier, table, column)),
+        None => Ok(()),
+    }
+}
+
+/// Equal as stored (GUIDs compared without case).
+fn same_value(new: &SqlParam, old: &SqlParam) -> bool {
+    match (new, old) {
+        (SqlParam::Text(a), SqlParam::Text(b)) => a == b || a.eq_ignore_ascii_case(b),
+        (a, b) => a == b,
     }
 }
 
@@ -280,6 +269,27 @@ pub fn before_write(
     }
 }
 
+fn same_id(a: &SqlParam, b: &SqlParam) -> bool {
+    match (a, b) {
+        (SqlParam::Text(a), SqlParam::Text(b)) => a.eq_ignore_ascii_case(b),
+        (a, b) => a == b,
+    }
+}
+
+/// Self-approval as Microsoft documents it: a user may approve their own user mailbox
+/// (never a queue's) when its address is their sign-in name. (The organization's
+/// "require a privilege to self-approve" setting is the engine-rules work's.)
+fn may_self_approve(user: &SignedInUser, old: Option<&Stored>, changes: &[Change]) -> bool {
+    let Some(old) = old else {
+        return false;
+    };
+    let mine = text(old.get("regardingobjecttypecode")) == Some("systemuser")
+        && text(old.get("regardingobjectid"))
+            .is_some_and(|id| id.eq_ignore_ascii_case(&user.systemuserid));
+    let address = text(merged(Some(old), changes, "emailaddress")).unwrap_or("");
+    mine && !address.is_empty() && address.eq_ignore_ascii_case(user.domainname.trim())
+}
+
 fn approval_value(v: &SqlParam) -> Result<i64, ApiError> {
     match int(v) {
         Some(a @ 0..=3) => Ok(a),
@@ -362,10 +372,16 @@ fn mailbox(
         }
         Ok(())
     };
+    let profile_changed = old.is_some_and(|o| {
+        changed(changes, "emailserverprofile")
+            .is_some_and(|new| !same_id(new, o.get("emailserverprofile")))
+    });
     match requested {
         Some(v) => {
             let value = approval_value(&v)?;
-            need_approver(user)?;
+            if !(value == 1 && may_self_approve(user, old, changes)) {
+                need_approver(user)?;
+            }
             let profile = text(merged(old, changes, "emailserverprofile")).map(str::to_string);
             if profile_is_exchange_online(tx, profile.as_deref())?
                 && !user.can_approve_exchange_online()
@@ -383,7 +399,8 @@ fn mailbox(
                 mirror(value)?;
             }
         }
-        None if address_changed => {
+        // Approval is for this address on this profile: another one needs it again.
+        None if address_changed || profile_changed => {
             set(
                 table,
                 changes,
@@ -488,6 +505,23 @@ fn approval_of_owner(
 }
 
 fn profile(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) -> Result<(), ApiError> {
+    if old.is_none() {
+        // A server type says what the profile is: nothing sensible can be assumed.
+        if changed(changes, "servertype").is_none_or(|v| *v == SqlParam::Null) {
+            return Err(ApiError::bad_request(
+                "The property 'servertype' is required to create an email server profile \
+                 (0 Exchange Server, 1 Other (POP3/SMTP), 2 Exchange Server (Hybrid), \
+                 3 Exchange Online (Hybrid), 4 IMAP/SMTP).",
+            ));
+        }
+        // The reference's defaults: no autodiscover (a POP3/IMAP profile made without
+        // saying so stays valid), connections time out.
+        for (column, default) in [("useautodiscover", 0), ("timeoutmailboxconnection", 1)] {
+            if changed(changes, column).is_none() {
+                set(table, changes, column, SqlParam::Int(default));
+            }
+        }
+    }
     for dir in ["incoming", "outgoing"] {
         let cr_col = format!("{dir}credentialretrieval");
         let proto_col = format!("{dir}authenticationprotocol");

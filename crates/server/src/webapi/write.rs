@@ -1,7 +1,7 @@
 //! `POST /<set>`, `PATCH /<set>(<id>)`, `DELETE /<set>(<id>)`.
 //!
 //! Each runs in one immediate transaction: the record is read through the caller's
-//! view (`rules::from_clause`), `If-Match` is compared with its `versionnumber`, the
+//! view (`privileges::from_clause`), `If-Match` is compared with its `versionnumber`, the
 //! table's rules apply (`rules::before_write`), and any refusal rolls everything back.
 
 use axum::http::{header, HeaderValue, StatusCode};
@@ -10,9 +10,10 @@ use mailsync_core::odata::Guid;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use super::json::{self, Change, Mode};
+use super::privileges::{self, Tier};
 use super::rules::{self, Op, Stored};
 use super::{errcodes, record_not_found, Ctx, Reply};
-use crate::api::ApiError;
+use crate::error::ApiError;
 use crate::odata_sql::{quote, SqlParam};
 use crate::store::{new_guid, secrets};
 
@@ -113,10 +114,11 @@ fn record_not_found_text(table: &Table, id: &str) -> ApiError {
 }
 
 /// The SQL for the `i`th parameter of a write: write-only columns (passwords) are sealed
-/// on their way in (`store::secrets`).
-fn value_sql(change: &Change, i: usize) -> String {
+/// on their way in, bound to the row whose key is the SQL expression `key`
+/// (`store::secrets`).
+fn value_sql(table: &Table, change: &Change, i: usize, key: &str) -> String {
     if change.column.access == Access::WriteOnly {
-        format!("{}(?{i})", secrets::SEAL)
+        secrets::seal_sql(table.logical, change.column.name, &format!("?{i}"), key)
     } else {
         format!("?{i}")
     }
@@ -124,10 +126,14 @@ fn value_sql(change: &Change, i: usize) -> String {
 
 fn insert(tx: &Connection, table: &Table, changes: &[Change]) -> Result<(), ApiError> {
     let cols: Vec<String> = changes.iter().map(|c| quote(c.column.name)).collect();
+    let key = changes
+        .iter()
+        .position(|c| c.column.name == table.key)
+        .map_or("NULL".to_string(), |i| format!("?{}", i + 1));
     let marks: Vec<String> = changes
         .iter()
         .enumerate()
-        .map(|(i, c)| value_sql(c, i + 1))
+        .map(|(i, c)| value_sql(table, c, i + 1, &key))
         .collect();
     tx.prepare_cached(&format!(
         "INSERT INTO {} ({}) VALUES ({})",
@@ -216,20 +222,28 @@ pub fn update(
     rules::check_op(table, user, Op::Update)?;
     let mut changes = json::parse_body(table, body, Mode::Update)?;
     let if_match = ctx.header("if-match");
-    let from = rules::from_clause(table, user);
+    let from = privileges::from_clause(table, user);
     {
         let old = load(tx, table, &from, id)?.ok_or_else(|| record_not_found(table, id))?;
         if !if_match_ok(if_match, old.get("versionnumber")) {
             return Err(precondition_failed());
         }
+        rules::check_columns(user, table, &old, &mut changes)?;
         rules::before_write(tx, user, table, Some(&old), &mut changes)?;
         if changes.is_empty() {
             return answer(ctx, tx, table, id.to_string(), false);
         }
+        let key = format!("?{}", changes.len() + 1);
         let sets: Vec<String> = changes
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{} = {}", quote(c.column.name), value_sql(c, i + 1)))
+            .map(|(i, c)| {
+                format!(
+                    "{} = {}",
+                    quote(c.column.name),
+                    value_sql(table, c, i + 1, &key)
+                )
+            })
             .collect();
         let mut values: Vec<SqlParam> = changes.iter().map(|c| c.value.clone()).collect();
         values.push(SqlParam::Text(id.to_string()));
@@ -255,13 +269,25 @@ pub fn delete(
     let user = ctx.user;
     rules::check_op(table, user, Op::Delete)?;
     let if_match = ctx.header("if-match");
-    let from = rules::from_clause(table, user);
+    let from = privileges::from_clause(table, user);
     {
         let old = load(tx, table, &from, id)?.ok_or_else(|| record_not_found(table, id))?;
         if !if_match_ok(if_match, old.get("versionnumber")) {
             return Err(precondition_failed());
         }
         rules::before_delete(table, &old)?;
+        if table.logical == "tracelog" {
+            let regarding = match old.get("regardingobjecttypecode") {
+                SqlParam::Text(t) => Some(t.as_str()),
+                _ => None,
+            };
+            if !privileges::may_delete_alert(Tier::of(user), regarding) {
+                return Err(super::forbidden(
+                    "Only a System or Global Administrator deletes an email server profile's \
+                     alerts: they concern every mailbox on the profile.",
+                ));
+            }
+        }
         tx.prepare_cached(&format!(
             "DELETE FROM {} WHERE {} = ?1",
             quote(table.logical),

@@ -126,11 +126,12 @@ impl Drop for Server {
     }
 }
 
-/// `mailsync console: http://127.0.0.1:PORT/` -> PORT
+/// `mailsync console: http://127.0.0.1:PORT/` (or `https://`) -> PORT
 pub fn parse_port(line: &str) -> Option<u16> {
+    let line = line.trim();
     let rest = line
-        .trim()
-        .strip_prefix("mailsync console: http://127.0.0.1:")?;
+        .strip_prefix("mailsync console: http://127.0.0.1:")
+        .or_else(|| line.strip_prefix("mailsync console: https://127.0.0.1:"))?;
     rest.strip_suffix('/')?.parse().ok().filter(|p| *p != 0)
 }
 
@@ -182,9 +183,24 @@ pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], bo
     }
     req.push_str("\r\n");
     req.push_str(body);
-    s.write_all(req.as_bytes()).unwrap();
+    // The server may answer (413) and close before reading a large body: the answer
+    // counts, not the rest of the write.
+    if let Err(e) = s.write_all(req.as_bytes()) {
+        assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            ),
+            "write: {e}"
+        );
+    }
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).expect("read response");
+    if let Err(e) = s.read_to_end(&mut raw) {
+        assert!(
+            e.kind() == std::io::ErrorKind::ConnectionReset && !raw.is_empty(),
+            "read response: {e}"
+        );
+    }
     let raw = String::from_utf8(raw).expect("utf-8 response");
     let (head, body) = raw.split_once("\r\n\r\n").expect("header/body separator");
     let mut lines = head.lines();

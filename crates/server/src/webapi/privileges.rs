@@ -1,0 +1,312 @@
+//! Who may read and write what, per table and per column: the local organization's
+//! security roles written down as data, as Dataverse's privileges (Read, Write, Create,
+//! Delete at a depth: the user's own records or the organization's) and its field
+//! security profiles decide them. Every operation of the Web API, alone or inside a
+//! `$batch`, goes through these lists; `rules.rs` then applies the business rules.
+//!
+//! Three tiers (a user holding several roles gets the highest):
+//!
+//! * **Administrators** — System Administrator or Global Administrator: everything the
+//!   model lets anyone write, including a record's owner (Assign).
+//! * **Approvers** — Exchange Administrator or Delegated Mailbox Approver: read every
+//!   record; change mailboxes (`APPROVER_MAILBOX`: approve or reject, Test & Enable,
+//!   their settings, never their owner), approve or reject a user's or queue's address,
+//!   delete alerts that are not a profile's.
+//! * **Users** without a role (a Dataverse basic user): read their own mailboxes
+//!   (`regardingobjectid` or `ownerid` is them), the alerts and emails of those
+//!   mailboxes, their own user record, the queues they own and the profiles their
+//!   mailboxes use or they own (with the profile's user names read as null: field
+//!   security); change on their own mailboxes only `OWNER_MAILBOX` (their credentials
+//!   and Test & Enable; approval only where self-approval applies, `rules.rs`); delete
+//!   their own mailboxes' alerts. Organization settings and sync statistics are not
+//!   theirs to read (403).
+//!
+//! A record outside the caller's view is a 404, as if it did not exist. A column a tier
+//! may not write is a 403 naming it, unless the request sends the value it already has
+//! (a form saving every field changes nothing there).
+
+use mailsync_core::model::{Access, Table};
+use mailsync_core::odata::Guid;
+
+use super::errcodes;
+use crate::error::ApiError;
+use crate::odata_sql::quote;
+use crate::store::auth::{Role, SignedInUser};
+
+/// What a user may do, by their roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tier {
+    User,
+    Approver,
+    Administrator,
+}
+
+impl Tier {
+    pub fn of(user: &SignedInUser) -> Tier {
+        if user.has(Role::SystemAdministrator) || user.has(Role::GlobalAdministrator) {
+            Tier::Administrator
+        } else if user.has(Role::ExchangeAdministrator) || user.has(Role::DelegatedMailboxApprover)
+        {
+            Tier::Approver
+        } else {
+            Tier::User
+        }
+    }
+}
+
+/// The mailbox columns an approver may change.
+pub const APPROVER_MAILBOX: &[&str] = &[
+    "name",
+    "emailaddress",
+    "emailserverprofile",
+    "emailrouteraccessapproval",
+    "incomingemaildeliverymethod",
+    "outgoingemaildeliverymethod",
+    "actdeliverymethod",
+    "enabledforincomingemail",
+    "enabledforoutgoingemail",
+    "enabledforact",
+    "testemailconfigurationscheduled",
+    "orgmarkedasprimaryforexchangesync",
+    "processemailreceivedafter",
+    "allowemailconnectortousecredentials",
+    "processanddeleteemails",
+    "username",
+    "password",
+];
+
+/// The columns a user without a role may change on their own mailbox: their
+/// credentials and Test & Enable with its options. `emailrouteraccessapproval` only
+/// to approve themselves where self-approval applies (`rules::may_self_approve`).
+pub const OWNER_MAILBOX: &[&str] = &[
+    "username",
+    "password",
+    "testemailconfigurationscheduled",
+    "orgmarkedasprimaryforexchangesync",
+    "processemailreceivedafter",
+    "emailrouteraccessapproval",
+];
+
+/// The user and queue column an approver may change: Approve / Reject Email.
+const APPROVAL_ONLY: &[&str] = &["emailrouteraccessapproval"];
+
+/// Profile columns read as null by users without a role: the accounts the profile
+/// signs in with are not theirs to know (passwords are never readable by anyone).
+pub const MASKED_PROFILE: &[&str] = &["incomingusername", "outgoingusername", "oauthclientid"];
+
+/// The columns `tier` may change on an existing record of `table`: `None` when it may
+/// not update the table at all, `Some(None)` for every column the model allows.
+pub fn updatable(tier: Tier, table: &Table) -> Option<Option<&'static [&'static str]>> {
+    match (tier, table.logical) {
+        (Tier::Administrator, _) => Some(None),
+        (Tier::Approver, "mailbox") => Some(Some(APPROVER_MAILBOX)),
+        (Tier::Approver, "systemuser" | "queue") => Some(Some(APPROVAL_ONLY)),
+        (Tier::User, "mailbox") => Some(Some(OWNER_MAILBOX)),
+        _ => None,
+    }
+}
+
+/// May `tier` create records of `table`?
+pub fn may_create(tier: Tier, _table: &Table) -> bool {
+    tier == Tier::Administrator
+}
+
+/// May `tier` delete records of `table` (those it sees; a profile's alerts need an
+/// administrator: `may_delete_alert`)?
+pub fn may_delete(tier: Tier, table: &Table) -> bool {
+    tier == Tier::Administrator || table.logical == "tracelog"
+}
+
+/// Whether `tier` may delete an alert regarding a record of `regarding_table`: only
+/// administrators delete a profile's alerts (they concern every mailbox on it).
+pub fn may_delete_alert(tier: Tier, regarding_table: Option<&str>) -> bool {
+    tier == Tier::Administrator || regarding_table != Some("emailserverprofile")
+}
+
+/// The refusal of a column `tier` may not change.
+pub fn column_refused(tier: Tier, table: &Table, column: &str) -> ApiError {
+    let needs = match (table.logical, column) {
+        ("mailbox", "ownerid") => "an administrator (Assign)",
+        (_, _) if APPROVER_MAILBOX.contains(&column) && table.logical == "mailbox" => {
+            "an Exchange Administrator, a Delegated Mailbox Approver or an administrator"
+        }
+        _ => "the System Administrator or Global Administrator role",
+    };
+    let who = match tier {
+        Tier::User => "Users without a security role",
+        Tier::Approver => "Exchange Administrators and Delegated Mailbox Approvers",
+        Tier::Administrator => "Administrators",
+    };
+    ApiError::forbidden(
+        errcodes::PRIVILEGE_DENIED,
+        format!(
+            "{who} may not change '{column}' of a {}: that needs {needs}.",
+            table.logical
+        ),
+    )
+}
+
+/// The refusal of a table `user` may not read at all, in Dataverse's words.
+pub fn read_refused(user: &SignedInUser, table: &Table) -> ApiError {
+    ApiError::forbidden(
+        errcodes::PRIVILEGE_DENIED,
+        format!(
+            "Principal user (Id={}) is missing prvRead{} privilege: only administrators and \
+             approvers read {}.",
+            user.systemuserid, table.logical, table.entity_set
+        ),
+    )
+}
+
+/// Whether `user` may read `table` at all (their view may still be a part of it).
+pub fn check_read(user: &SignedInUser, table: &Table) -> Result<(), ApiError> {
+    match (Tier::of(user), table.logical) {
+        (Tier::User, "organization" | "mailsync_syncstatistic") => Err(read_refused(user, table)),
+        _ => Ok(()),
+    }
+}
+
+/// The rows and columns of `table` the user may see, as a `FROM` source named like the
+/// table: the table itself for those who see everything; otherwise a subquery of their
+/// rows, with the masked columns read as null. The user's id comes from the session (a
+/// GUID, checked), never from the request.
+pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
+    let t = quote(table.logical);
+    if Tier::of(user) >= Tier::Approver {
+        return t;
+    }
+    let Some(me) = Guid::parse(&user.systemuserid).map(|g| format!("'{g}'")) else {
+        return format!("(SELECT * FROM {t} WHERE 0) AS {t}");
+    };
+    let mine =
+        format!("SELECT mailboxid FROM mailbox WHERE regardingobjectid = {me} OR ownerid = {me}");
+    let cond = match table.logical {
+        "mailbox" => format!("regardingobjectid = {me} OR ownerid = {me}"),
+        // One IN over the records whose alerts are the user's, read through the
+        // regarding index: left to itself, SQLite walked a level filter's index over
+        // every alert of the organization (1.4 s for one count at a million alerts).
+        // A profile's alerts only when the user owns it: a profile-level error reaches
+        // the owners of its mailboxes as an alert on their mailbox (the engine's
+        // "Notify mailbox owner"), without the other mailboxes' names in it.
+        "tracelog" => {
+            return format!(
+                "(SELECT * FROM {t} INDEXED BY tracelog_regarding WHERE regardingobjectid IN (\
+                 {mine} \
+                 UNION SELECT emailserverprofileid FROM emailserverprofile WHERE ownerid = {me} \
+                 UNION SELECT activityid FROM email \
+                     WHERE sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine}))) AS {t}"
+            )
+        }
+        "email" => format!(
+            "ownerid = {me} OR sendermailboxid IN ({mine}) OR receivingmailboxid IN ({mine})"
+        ),
+        "systemuser" => format!("systemuserid = {me}"),
+        "queue" => format!("ownerid = {me}"),
+        "emailserverprofile" => format!(
+            "ownerid = {me} OR emailserverprofileid IN \
+             (SELECT emailserverprofile FROM mailbox WHERE regardingobjectid = {me} OR ownerid = {me})"
+        ),
+        _ => "0".to_string(),
+    };
+    let columns = match table.logical {
+        "emailserverprofile" => table
+            .columns
+            .iter()
+            .filter(|c| c.access != Access::Hidden)
+            .map(|c| {
+                if MASKED_PROFILE.contains(&c.name) {
+                    format!("NULL AS {}", quote(c.name))
+                } else {
+                    quote(c.name)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "*".to_string(),
+    };
+    format!("(SELECT {columns} FROM {t} WHERE {cond}) AS {t}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailsync_core::model::{EMAILSERVERPROFILE, MAILBOX, ORGANIZATION, TABLES};
+
+    fn user(roles: &[Role]) -> SignedInUser {
+        SignedInUser {
+            systemuserid: "11111111-1111-4111-8111-111111111111".into(),
+            fullname: "U".into(),
+            domainname: "u".into(),
+            roles: roles.to_vec(),
+        }
+    }
+
+    #[test]
+    fn tiers() {
+        assert_eq!(Tier::of(&user(&[])), Tier::User);
+        assert_eq!(
+            Tier::of(&user(&[Role::DelegatedMailboxApprover])),
+            Tier::Approver
+        );
+        assert_eq!(
+            Tier::of(&user(&[
+                Role::ExchangeAdministrator,
+                Role::SystemAdministrator
+            ])),
+            Tier::Administrator
+        );
+        assert_eq!(
+            Tier::of(&user(&[Role::GlobalAdministrator])),
+            Tier::Administrator
+        );
+    }
+
+    #[test]
+    fn every_listed_column_exists_and_can_be_written() {
+        for list in [APPROVER_MAILBOX, OWNER_MAILBOX] {
+            for name in list {
+                let c = MAILBOX.column(name).unwrap_or_else(|| panic!("{name}"));
+                assert!(c.updatable(), "{name}");
+            }
+        }
+        for name in MASKED_PROFILE {
+            assert!(EMAILSERVERPROFILE.column(name).is_some(), "{name}");
+        }
+        // Never the owner, the regarding record or the profile for a plain user.
+        for name in [
+            "ownerid",
+            "regardingobjectid",
+            "emailserverprofile",
+            "emailaddress",
+        ] {
+            assert!(!OWNER_MAILBOX.contains(&name), "{name}");
+        }
+        assert!(!APPROVER_MAILBOX.contains(&"ownerid"));
+    }
+
+    #[test]
+    fn plain_users_read_a_part_and_never_the_organization() {
+        let plain = user(&[]);
+        assert!(check_read(&plain, &ORGANIZATION).is_err());
+        assert!(check_read(&user(&[Role::ExchangeAdministrator]), &ORGANIZATION).is_ok());
+        for t in TABLES {
+            let from = from_clause(t, &plain);
+            if check_read(&plain, t).is_ok() {
+                assert!(from.starts_with("(SELECT"), "{}: {from}", t.logical);
+            }
+            assert_eq!(
+                from_clause(t, &user(&[Role::DelegatedMailboxApprover])),
+                quote(t.logical)
+            );
+        }
+        let profiles = from_clause(&EMAILSERVERPROFILE, &plain);
+        assert!(
+            profiles.contains("NULL AS \"incomingusername\""),
+            "{profiles}"
+        );
+        assert!(
+            profiles.contains("\"incomingserverlocation\""),
+            "{profiles}"
+        );
+    }
+}
