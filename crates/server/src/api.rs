@@ -7,34 +7,44 @@ use axum::http::{header, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
-use axum::{Json, Router};
-use serde_json::json;
+use axum::Router;
 
-use crate::auth::{self, CurrentUser};
+use crate::auth;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The `/api` router (nested under `/api` by `serve::app`).
 pub fn router(state: AppState) -> Router {
-    let signed_in = Router::new()
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/data/v9.2/WhoAmI", get(who_am_i))
-        // The entity sets of core's model (`webapi`, which reads bodies up to its own
-        // limits); WhoAmI above wins over it.
-        .route("/data/v9.2/{*path}", any(crate::webapi::entity))
-        .fallback(not_found)
-        // Service protection limits per user: inside `require_user`, which knows the user.
-        .layer(middleware::from_fn_with_state(
+    // Every route but sign-in needs a signed-in user (`layer`, not `route_layer`:
+    // unknown paths need a session too, so the API's shape is not revealed to anyone
+    // signed out), then the service protection limits (which need the user).
+    let signed_in = |r: Router<AppState>| {
+        r.layer(middleware::from_fn_with_state(
             state.clone(),
             crate::throttle::limit,
         ))
-        // `layer` (not `route_layer`): unknown paths need a session too, so the API's
-        // shape is not revealed to anyone signed out.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_user,
-        ));
+        ))
+    };
+    // The service document, `$metadata`, WhoAmI, EntityDefinitions and the entity sets
+    // of core's model (`webapi`, which reads bodies up to its own limits), open to
+    // other origins with a bearer token, as Dataverse's Web API is.
+    let data = signed_in(
+        Router::new()
+            .route("/data/v9.2", any(crate::webapi::entity))
+            .route("/data/v9.2/", any(crate::webapi::entity))
+            .route("/data/v9.2/{*path}", any(crate::webapi::entity)),
+    )
+    .layer(cors());
+    // The local organization's own sign-in: same origin only (no CORS).
+    let account = signed_in(
+        Router::new()
+            .route("/auth/logout", post(auth::logout))
+            .route("/auth/me", get(auth::me))
+            .fallback(not_found),
+    );
     Router::new()
         .route(
             "/auth/login",
@@ -47,9 +57,49 @@ pub fn router(state: AppState) -> Router {
                 )
             }),
         )
-        .merge(signed_in)
+        .merge(data)
+        .merge(account)
         .layer(middleware::map_response(errors_in_dataverse_shape))
         .with_state(state)
+}
+
+/// CORS as Dataverse's Web API answers it for single-page applications: any origin,
+/// preflights for the headers an OData client sends (cached an hour), the headers it
+/// must read exposed, and never `Access-Control-Allow-Credentials`: a browser sends
+/// no cookie with these requests, and a cookie from another origin is refused
+/// (`boundary::check_origin`).
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let h = HeaderName::from_static;
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            h("odata-version"),
+            h("odata-maxversion"),
+            h("prefer"),
+        ])
+        .expose_headers([
+            h("odata-entityid"),
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::LOCATION,
+            h("preference-applied"),
+            h("odata-version"),
+        ])
+        .max_age(std::time::Duration::from_secs(3600))
 }
 
 /// axum answers a body over the limit with a plain-text 413 and a wrong method with an
@@ -86,32 +136,3 @@ async fn not_found(uri: Uri) -> ApiError {
     let segment = uri.path().rsplit('/').find(|s| !s.is_empty()).unwrap_or("");
     ApiError::not_found(format!("Resource not found for the segment '{segment}'."))
 }
-
-/// `GET /api/data/v9.2/WhoAmI`, as Dataverse answers it.
-async fn who_am_i(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    user: CurrentUser,
-) -> Result<Response, ApiError> {
-    let org: Option<String> = state
-        .store
-        .call(|c| {
-            use rusqlite::OptionalExtension;
-            Ok(
-                c.query_row("SELECT organizationid FROM organization LIMIT 1", [], |r| {
-                    r.get(0)
-                })
-                .optional()?,
-            )
-        })
-        .await?;
-    let body = json!({
-        "@odata.context": "$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse",
-        "BusinessUnitId": BUSINESS_UNIT_ID,
-        "UserId": user.0.systemuserid,
-        "OrganizationId": org,
-    });
-    Ok(([("OData-Version", "4.0")], Json(body)).into_response())
-}
-
-/// The local organization has one business unit.
-pub const BUSINESS_UNIT_ID: &str = "00000000-0000-4000-8000-0000000000b1";

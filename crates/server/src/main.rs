@@ -20,6 +20,7 @@ mod error;
 mod listen;
 mod mail;
 mod odata_sql;
+mod oidc;
 mod samples;
 mod serve;
 mod state;

@@ -19,7 +19,7 @@
 //! ascending, last descending).
 
 use mailsync_core::model::{Column, Kind};
-use mailsync_core::odata::{CmpOp, Filter, Guid, OrderKey, Query, TextFn, Value};
+use mailsync_core::odata::{Apply, CmpOp, Filter, Guid, OrderKey, Query, TextFn, Value};
 use mailsync_core::Timestamp;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -139,6 +139,36 @@ pub fn page(q: &Query, max_page_size: u32) -> Page {
         params: b.params,
         page_size,
     }
+}
+
+/// A `$apply` as SQL over `from`: `SELECT <group keys>, <aggregates> FROM from WHERE ...
+/// GROUP BY ...` (group keys first, then each aggregate under its alias, in order), and
+/// a `SELECT 1` of the rows it aggregates over (to count them: Dataverse refuses more
+/// than 50,000).
+pub fn aggregate(apply: &Apply, from: &str) -> (String, String, Vec<SqlParam>) {
+    use mailsync_core::odata::AggregateMethod as M;
+    let mut b = Builder::default();
+    let cond = apply.filter.as_ref().map(|f| b.filter(f));
+    let tail = where_clause(&cond.into_iter().collect::<Vec<_>>());
+    let mut list: Vec<String> = apply.group_by.iter().map(|c| quote(c.name)).collect();
+    for a in &apply.aggregates {
+        let col = a.column.map(|c| quote(c.name)).unwrap_or_default();
+        list.push(match a.method {
+            M::Count => "count(*)".to_string(),
+            M::Sum => format!("total({col})"),
+            M::Min => format!("min({col})"),
+            M::Max => format!("max({col})"),
+            M::Average => format!("avg({col})"),
+            M::CountDistinct => format!("count(DISTINCT {col})"),
+        });
+    }
+    let mut sql = format!("SELECT {} FROM {from}{tail}", list.join(", "));
+    if !apply.group_by.is_empty() {
+        let keys: Vec<String> = apply.group_by.iter().map(|c| quote(c.name)).collect();
+        sql.push_str(&format!(" GROUP BY {}", keys.join(", ")));
+        sql.push_str(&format!(" ORDER BY {}", keys.join(", ")));
+    }
+    (sql, format!("SELECT 1 FROM {from}{tail}"), b.params)
 }
 
 /// The tail of the `SELECT COUNT(*)` for `@odata.count`: the filter only (a count is of

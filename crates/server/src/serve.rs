@@ -118,6 +118,15 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 90,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub idle_timeout: u64,
+    /// OpenID Connect mode: accept bearer access tokens (JWTs) of this issuer (its
+    /// discovery document and keys are read from it), e.g.
+    /// https://login.microsoftonline.com/<tenant>/v2.0; needs --oidc-audience.
+    #[arg(long, value_name = "URL", requires = "oidc_audiences")]
+    pub oidc_issuer: Option<String>,
+    /// The audience a token must name (this organization's URI, or an application id);
+    /// repeatable.
+    #[arg(long = "oidc-audience", value_name = "URI", requires = "oidc_issuer")]
+    pub oidc_audiences: Vec<String>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -191,10 +200,28 @@ pub fn run(args: ServeArgs) -> ExitCode {
         tls.is_some(),
         &args.connect_src,
     );
-    let security = Security::new(
+    let mut security = Security::new(
         tls.is_some(),
         std::time::Duration::from_secs(args.session_idle_timeout),
     );
+    if let Some(issuer) = &args.oidc_issuer {
+        // The issuer is reached with the same trust as the mail servers (--trust-ca).
+        let trust = match crate::mail::Tls::new(&args.engine.trust_ca) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("mailsync serve: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let t = std::time::Duration::from_secs(10);
+        security.oidc = Some(Arc::new(crate::oidc::Oidc::new(
+            issuer,
+            &args.oidc_audiences,
+            trust,
+            crate::mail::Timeouts { connect: t, io: t },
+        )));
+        eprintln!("mailsync serve: accepting bearer tokens of {issuer}");
+    }
     let site = Site {
         dist,
         store,

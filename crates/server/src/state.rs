@@ -25,6 +25,8 @@ pub struct Security {
     pub session_idle: Duration,
     /// Failed sign-ins per account and per client address.
     pub logins: LoginGuard,
+    /// `--oidc-issuer`: bearer JWTs of that issuer are accepted too.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 impl Security {
@@ -34,6 +36,7 @@ impl Security {
             tls,
             session_idle,
             logins: LoginGuard::default(),
+            oidc: None,
         }
     }
 }

@@ -45,7 +45,9 @@ pub static SYSTEMUSER: Table = Table {
     entity_set: "systemusers",
     key: "systemuserid",
     primary_name: "fullname",
-    columns: cols![
+    // Not `cols!`: `azureactivedirectoryobjectid` came later (schema V7) and SQLite
+    // appends an added column after the record columns.
+    columns: &[
         ro("systemuserid", Guid),
         c("fullname", Text).max(200),
         c("domainname", Text).max(1024),
@@ -55,6 +57,13 @@ pub static SYSTEMUSER: Table = Table {
         ro("defaultmailbox", Lookup(TO_MAILBOX)),
         ro("roles", Text).max(1000),
         hidden("passwordhash").max(1000),
+        ro("versionnumber", Int),
+        ro("createdon", DateTime),
+        ro("modifiedon", DateTime),
+        // The user's object id in Microsoft Entra ID: how a bearer token finds its
+        // user. Read-only in Dataverse (its directory sync writes it); the local
+        // organization has no directory, so an administrator sets it.
+        c("azureactivedirectoryobjectid", Guid),
     ],
 };
 

@@ -232,7 +232,7 @@ pub struct Prefer {
 /// Parses a `Prefer` header value (all of them joined with `,` if repeated).
 pub fn parse_prefer(header: &str) -> Result<Prefer, ODataError> {
     let mut out = Prefer::default();
-    for pref in header.split(',') {
+    for pref in split_unquoted(header, ',') {
         // Parameters after `;` are not used by any preference we honour.
         let pref = pref.split(';').next().unwrap_or("").trim();
         let (name, value) = match pref.split_once('=') {
@@ -258,6 +258,24 @@ pub fn parse_prefer(header: &str) -> Result<Prefer, ODataError> {
         }
     }
     Ok(out)
+}
+
+/// `text` split at `sep` outside double quotes: `odata.include-annotations="A,B"` is
+/// one preference, its value a comma list.
+fn split_unquoted(text: &str, sep: char) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in text.char_indices() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if c == sep && !quoted {
+            parts.push(&text[start..i]);
+            start = i + c.len_utf8();
+        }
+    }
+    parts.push(&text[start..]);
+    parts
 }
 
 /// URL query decoding: `%XX` and `+` for space; the result must be UTF-8.

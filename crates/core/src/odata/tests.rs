@@ -505,6 +505,16 @@ fn prefer_header() {
         Some(MAX_PAGE_SIZE)
     );
     assert_eq!(parse_prefer("").unwrap(), Prefer::default());
+    // A comma list inside the quotes is one value.
+    let p = parse_prefer(
+        "odata.include-annotations=\"Microsoft.Dynamics.CRM.totalrecordcount,OData.Community.Display.V1.FormattedValue\",odata.maxpagesize=5",
+    )
+    .unwrap();
+    assert_eq!(
+        p.include_annotations.as_deref(),
+        Some("Microsoft.Dynamics.CRM.totalrecordcount,OData.Community.Display.V1.FormattedValue")
+    );
+    assert_eq!(p.max_page_size, Some(5));
     assert_eq!(
         parse_prefer("respond-async; wait=10").unwrap(),
         Prefer::default()

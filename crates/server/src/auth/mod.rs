@@ -127,8 +127,19 @@ pub async fn require_user(
     next: Next,
 ) -> Response {
     let Some(token) = request_token(request.headers(), state.security.tls) else {
-        return not_signed_in().into_response();
+        return unauthorized(&state, not_signed_in());
     };
+    if let Some(oidc) = state.security.oidc.as_ref() {
+        if crate::oidc::looks_like_jwt(&token) {
+            return match bearer_user(&state, oidc, &token).await {
+                Ok(user) => {
+                    request.extensions_mut().insert(CurrentUser(user));
+                    next.run(request).await
+                }
+                Err(e) => unauthorized(&state, e),
+            };
+        }
+    }
     let lookup = token.clone();
     let idle = state.security.session_idle.as_secs() as i64;
     let user = state
@@ -141,12 +152,50 @@ pub async fn require_user(
             request.extensions_mut().insert(SessionToken(token));
             next.run(request).await
         }
-        Ok(None) => ApiError::unauthorized(
-            "The session has expired or is not valid: sign in again (POST /api/auth/login).",
-        )
-        .into_response(),
+        Ok(None) => unauthorized(
+            &state,
+            ApiError::unauthorized(
+                "The session has expired or is not valid: sign in again (POST /api/auth/login).",
+            ),
+        ),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+/// The user of a bearer JWT (OpenID Connect mode).
+async fn bearer_user(
+    state: &AppState,
+    oidc: &crate::oidc::Oidc,
+    token: &str,
+) -> Result<SignedInUser, ApiError> {
+    let identity = oidc
+        .validate(token)
+        .await
+        .map_err(|why| ApiError::unauthorized(format!("The access token was refused: {why}.")))?;
+    let (oid, name) = (identity.object_id.clone(), identity.name.clone());
+    state
+        .store
+        .call(move |c| store_auth::user_of_identity(c, oid.as_deref(), name.as_deref()))
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized(format!(
+                "The access token is valid, but no enabled user of this organization has the \
+                 object id {} or the name {}.",
+                identity.object_id.as_deref().unwrap_or("(none)"),
+                identity.name.as_deref().unwrap_or("(none)")
+            ))
+        })
+}
+
+/// A 401, with Dataverse's challenge naming the token issuer in OpenID Connect mode.
+fn unauthorized(state: &AppState, e: ApiError) -> Response {
+    let mut resp = e.into_response();
+    if let Some(oidc) = state.security.oidc.as_ref() {
+        if let Ok(v) = HeaderValue::from_str(&oidc.challenge()) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+    }
+    resp
 }
 
 #[derive(Deserialize)]

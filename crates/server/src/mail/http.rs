@@ -121,6 +121,27 @@ pub(crate) async fn post(
     tls: &Tls,
     t: &Timeouts,
 ) -> Result<Response, Failure> {
+    send(Method::POST, url, headers, body, tls, t).await
+}
+
+/// A GET (an OpenID Connect discovery document, a key set).
+pub(crate) async fn get(
+    url: &Url,
+    headers: &[(&'static str, String)],
+    tls: &Tls,
+    t: &Timeouts,
+) -> Result<Response, Failure> {
+    send(Method::GET, url, headers, String::new(), tls, t).await
+}
+
+async fn send(
+    method: Method,
+    url: &Url,
+    headers: &[(&'static str, String)],
+    body: String,
+    tls: &Tls,
+    t: &Timeouts,
+) -> Result<Response, Failure> {
     let stream = net::connect(&url.endpoint(), tls, t).await?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
@@ -130,7 +151,7 @@ pub(crate) async fn post(
         let _ = conn.await;
     }));
     let mut req = Request::builder()
-        .method(Method::POST)
+        .method(method)
         .uri(url.path.as_str())
         .header(HOST, url.authority());
     for (name, value) in headers {

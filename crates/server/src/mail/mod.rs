@@ -42,7 +42,7 @@
 
 pub mod ews;
 mod headers;
-mod http;
+pub(crate) mod http;
 pub mod imap;
 mod net;
 pub mod pop3;

@@ -249,6 +249,46 @@ fn touch(conn: &Connection, hash: &str, now: Timestamp) -> Result<()> {
     }
 }
 
+/// The enabled user a bearer token's identity names: by directory object id, else by
+/// sign-in name or primary email (without regard to case).
+pub fn user_of_identity(
+    conn: &Connection,
+    object_id: Option<&str>,
+    name: Option<&str>,
+) -> Result<Option<SignedInUser>> {
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok(SignedInUser {
+            systemuserid: r.get(0)?,
+            fullname: r.get(1)?,
+            domainname: r.get(2)?,
+            roles: roles_from_column(&r.get::<_, String>(3)?),
+        })
+    };
+    const COLUMNS: &str = "SELECT systemuserid, fullname, domainname, roles FROM systemuser";
+    if let Some(oid) = object_id.filter(|o| !o.is_empty()) {
+        let found = conn
+            .prepare_cached(&format!(
+                "{COLUMNS} WHERE azureactivedirectoryobjectid = ?1 AND isdisabled = 0"
+            ))?
+            .query_row([oid], row)
+            .optional()?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(conn
+        .prepare_cached(&format!(
+            "{COLUMNS} WHERE (domainname = ?1 COLLATE NOCASE \
+             OR internalemailaddress = ?1 COLLATE NOCASE) AND isdisabled = 0 \
+             ORDER BY domainname = ?1 COLLATE NOCASE DESC LIMIT 1"
+        ))?
+        .query_row([name], row)
+        .optional()?)
+}
+
 /// Ends the session of `token` (no error when there is none).
 pub fn delete_session(conn: &Connection, token: &str) -> Result<()> {
     conn.execute(

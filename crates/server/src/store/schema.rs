@@ -362,8 +362,15 @@ const V6: &str = "ALTER TABLE session ADD COLUMN lastusedon TEXT;
 UPDATE session SET lastusedon = createdon;
 ALTER TABLE mailbox RENAME COLUMN deleteemails TO processanddeleteemails;";
 
+/// Version 7: a user's object id in Microsoft Entra ID (bearer tokens' `oid`).
+const V7: &str =
+    "ALTER TABLE systemuser ADD COLUMN azureactivedirectoryobjectid TEXT COLLATE NOCASE;
+CREATE UNIQUE INDEX systemuser_aadobjectid ON systemuser(azureactivedirectoryobjectid)
+    WHERE azureactivedirectoryobjectid IS NOT NULL;
+CREATE INDEX systemuser_internalemailaddress ON systemuser(internalemailaddress COLLATE NOCASE);";
+
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// Applies the pending migrations up to `target` in one immediate transaction.
 /// Refuses a file written by a newer mailsync (its version is above ours).

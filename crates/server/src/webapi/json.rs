@@ -12,7 +12,7 @@ use mailsync_core::model::{Column, Kind, Table};
 use mailsync_core::odata::Guid;
 use mailsync_core::options::describe;
 use mailsync_core::Timestamp;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::error::ApiError;
 use crate::odata_sql::SqlParam;
@@ -46,16 +46,6 @@ pub fn etag(version: &SqlParam) -> String {
         SqlParam::Int(v) => format!("W/\"{v}\""),
         _ => "W/\"0\"".to_string(),
     }
-}
-
-/// One record: `@odata.etag` then `cols` (each by its property name) from `values`.
-pub fn record(cols: &[&'static Column], values: &[SqlParam], version: &SqlParam) -> Json {
-    let mut m = Map::new();
-    m.insert("@odata.etag".into(), Json::String(etag(version)));
-    for (c, v) in cols.iter().zip(values) {
-        m.insert(c.property(), to_json(c.kind, v));
-    }
-    Json::Object(m)
 }
 
 /// One column set by a request body.

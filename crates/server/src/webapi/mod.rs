@@ -25,7 +25,10 @@ mod json;
 mod privileges;
 mod read;
 mod rules;
+mod service;
 mod write;
+
+pub use service::BUSINESS_UNIT_ID;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -33,7 +36,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use mailsync_core::model::{self, Table};
 use mailsync_core::odata::{Guid, ODataError};
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
@@ -265,6 +268,11 @@ pub(crate) fn execute(
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     let rel = relative_path(ctx.uri.path());
+    if method == Method::GET {
+        if let Some(reply) = service::route(ctx, conn, rel) {
+            return reply;
+        }
+    }
     let target = parse_target(rel)?;
     match (method, target.key, target.function.as_deref()) {
         (&Method::GET, None, None) => read::collection(ctx, conn, target.table),
@@ -282,6 +290,16 @@ pub(crate) fn execute(
         {
             download::mailbox_details(ctx, conn, id)
         }
+        (&Method::GET, Some(id), Some(f))
+            if target.table.entity_set == "systemusers"
+                && matches!(
+                    f,
+                    "Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"
+                        | "Microsoft.Dynamics.CRM.RetrieveUserPrivileges"
+                ) =>
+        {
+            user_privileges(ctx, conn, id)
+        }
         (_, _, Some(f)) => Err(ApiError::not_found(format!(
             "Resource not found for the segment '{f}'."
         ))),
@@ -291,6 +309,49 @@ pub(crate) fn execute(
             format!("The HTTP method '{method}' is not supported for the resource '{rel}'.",),
         )),
     }
+}
+
+/// `systemusers(<id>)/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`: what the user's
+/// roles allow, in Dataverse's shape (the same rules the API enforces:
+/// `privileges::role_privileges`). A user the caller cannot see is a 404.
+fn user_privileges(ctx: &Ctx, conn: &Connection, id: Guid) -> Result<Reply, ApiError> {
+    use mailsync_core::model::SYSTEMUSER;
+    let from = privileges::from_clause(&SYSTEMUSER, ctx.user);
+    let roles: String = conn
+        .query_row(
+            &format!("SELECT roles FROM {from} WHERE systemuserid = ?1"),
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| record_not_found(&SYSTEMUSER, id))?;
+    let user = SignedInUser {
+        systemuserid: id.to_string(),
+        fullname: String::new(),
+        domainname: String::new(),
+        roles: crate::store::auth::roles_from_column(&roles),
+    };
+    let list: Vec<serde_json::Value> = privileges::role_privileges(privileges::Tier::of(&user))
+        .into_iter()
+        .map(|(name, depth)| {
+            serde_json::json!({
+                "Depth": depth.as_str(),
+                "PrivilegeId": mailsync_core::metadata::metadata_id(&format!("privilege:{name}")),
+                "BusinessUnitId": BUSINESS_UNIT_ID,
+                "PrivilegeName": name,
+            })
+        })
+        .collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "@odata.context": format!(
+                "{}$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse",
+                ctx.base
+            ),
+            "RolePrivileges": list,
+        }),
+    ))
 }
 
 /// `http://host/api/data/v9.2/` as the client called it.

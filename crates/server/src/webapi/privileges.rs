@@ -227,6 +227,83 @@ pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
     format!("(SELECT {columns} FROM {t} WHERE {cond}) AS {t}")
 }
 
+/// How far a privilege reaches, in Dataverse's words (`RetrieveUserPrivileges`'
+/// `Depth`): the user's own records, or the whole organization's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    Basic,
+    Global,
+}
+
+impl Depth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Depth::Basic => "Basic",
+            Depth::Global => "Global",
+        }
+    }
+}
+
+/// The Dataverse privilege name of each table (`prvRead<Name>`): emails are
+/// activities, tracelogs traces, systemusers users.
+fn privilege_entity(table: &Table) -> &'static str {
+    match table.logical {
+        "systemuser" => "User",
+        "queue" => "Queue",
+        "emailserverprofile" => "EmailServerProfile",
+        "mailbox" => "Mailbox",
+        "tracelog" => "TraceLog",
+        "organization" => "Organization",
+        "email" => "Activity",
+        "mailsync_syncstatistic" => "mailsync_syncstatistic",
+        _ => "Unknown",
+    }
+}
+
+/// The privileges a tier holds, as `RetrieveUserPrivileges` reports them: derived from
+/// the same rules the API enforces (`check_read`, `updatable`, `may_create`,
+/// `may_delete`), plus `prvApproveRejectEmailAddress` for those who approve.
+pub fn role_privileges(tier: Tier) -> Vec<(String, Depth)> {
+    let depth = match tier {
+        Tier::User => Depth::Basic,
+        _ => Depth::Global,
+    };
+    let probe = SignedInUser {
+        systemuserid: String::new(),
+        fullname: String::new(),
+        domainname: String::new(),
+        roles: match tier {
+            Tier::User => vec![],
+            Tier::Approver => vec![Role::ExchangeAdministrator],
+            Tier::Administrator => vec![Role::SystemAdministrator],
+        },
+    };
+    let mut out = Vec::new();
+    for table in mailsync_core::model::TABLES {
+        let name = privilege_entity(table);
+        let never_written = matches!(table.logical, "mailsync_syncstatistic");
+        if check_read(&probe, table).is_ok() {
+            out.push((format!("prvRead{name}"), depth));
+        }
+        if !never_written && updatable(tier, table).is_some() && table.logical != "tracelog" {
+            out.push((format!("prvWrite{name}"), depth));
+        }
+        if !never_written && may_create(tier, table) && table.logical != "organization" {
+            out.push((format!("prvCreate{name}"), depth));
+        }
+        if !never_written && may_delete(tier, table) && table.logical != "organization" {
+            out.push((format!("prvDelete{name}"), depth));
+        }
+        if tier == Tier::Administrator && table.column("ownerid").is_some() {
+            out.push((format!("prvAssign{name}"), depth));
+        }
+    }
+    if tier >= Tier::Approver {
+        out.push(("prvApproveRejectEmailAddress".to_string(), Depth::Global));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +316,37 @@ mod tests {
             domainname: "u".into(),
             roles: roles.to_vec(),
         }
+    }
+
+    #[test]
+    fn the_privileges_reported_are_the_ones_enforced() {
+        let names = |t| {
+            role_privileges(t)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect::<Vec<_>>()
+        };
+        let admin = names(Tier::Administrator);
+        let approver = names(Tier::Approver);
+        let user = names(Tier::User);
+        for p in [
+            "prvWriteOrganization",
+            "prvCreateMailbox",
+            "prvApproveRejectEmailAddress",
+            "prvWriteEmailServerProfile",
+        ] {
+            assert!(admin.iter().any(|n| n == p), "{p}");
+        }
+        assert!(approver.iter().any(|n| n == "prvWriteMailbox"));
+        assert!(approver.iter().any(|n| n == "prvApproveRejectEmailAddress"));
+        assert!(!approver.iter().any(|n| n == "prvWriteOrganization"));
+        assert!(user.iter().any(|n| n == "prvWriteMailbox"));
+        assert!(!user
+            .iter()
+            .any(|n| n == "prvReadOrganization" || n == "prvApproveRejectEmailAddress"));
+        assert!(role_privileges(Tier::User)
+            .iter()
+            .all(|(_, d)| *d == Depth::Basic));
     }
 
     #[test]

@@ -1,10 +1,35 @@
-//! `GET /<set>` (collections, with paging) and `GET /<set>(<id>)`.
+//! `GET /<set>` (collections, with paging; `fetchXml=` and `$apply=` too) and
+//! `GET /<set>(<id>)`, answered as Dataverse answers them:
+//!
+//! * `$count=true` counts up to 5,000, as Dataverse does: `@odata.count` is at most
+//!   5,000, and with `Prefer: odata.include-annotations` naming them,
+//!   `@Microsoft.Dynamics.CRM.totalrecordcount` (-1 without `$count`) and
+//!   `…totalrecordcountlimitexceeded`. Counting stops at 5,001 rows, so it costs no more
+//!   than that on a large table.
+//! * Annotations (`Prefer: odata.include-annotations="..."`, core's
+//!   `metadata::wants_annotation`): a property's `@OData.Community.Display.V1.
+//!   FormattedValue` (choice labels, Yes/No, numbers, dates; a lookup's record name,
+//!   read through the caller's view), and a lookup's `@Microsoft.Dynamics.CRM.
+//!   lookuplogicalname` / `…associatednavigationproperty`.
+//! * `fetchXml=`: core's `odata::parse_fetch` into the same query, with page numbers
+//!   or paging cookies (`@Microsoft.Dynamics.CRM.fetchxmlpagingcookie`,
+//!   `…morerecords`); properties that are null are left out, as Dataverse does.
+//! * `$apply=`: core's `odata::parse_apply`, grouped and aggregated in SQL; more than
+//!   50,000 rows to aggregate is Dataverse's error `0x8004e023`.
+//!
+//! Rows are turned into JSON one at a time into the answer's bytes, never as a tree of
+//! every row.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use axum::http::{header, HeaderValue, StatusCode};
-use mailsync_core::model::{Column, Table};
-use mailsync_core::odata::{parse_query, percent_decode, Guid, Query, MAX_PAGE_SIZE};
+use mailsync_core::metadata::{formatted_value, wants_annotation, FORMATTED_VALUE};
+use mailsync_core::model::{self, Column, Kind, Table};
+use mailsync_core::odata::{
+    self, parse_query, percent_decode, Guid, Query, AGGREGATE_RECORD_LIMIT,
+    AGGREGATE_RECORD_LIMIT_CODE, AGGREGATE_RECORD_LIMIT_MESSAGE, MAX_PAGE_SIZE,
+};
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::{json, Map, Value as Json_};
 
@@ -14,12 +39,29 @@ use super::{record_not_found, Ctx, Reply};
 use crate::error::ApiError;
 use crate::odata_sql::{self, quote, SqlParam};
 
+/// Dataverse's `$count` stops here.
+pub const COUNT_LIMIT: i64 = 5000;
+
+const TOTAL_COUNT: &str = "Microsoft.Dynamics.CRM.totalrecordcount";
+const TOTAL_COUNT_EXCEEDED: &str = "Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded";
+const LOOKUP_LOGICAL_NAME: &str = "Microsoft.Dynamics.CRM.lookuplogicalname";
+const NAVIGATION_PROPERTY: &str = "Microsoft.Dynamics.CRM.associatednavigationproperty";
+const PAGING_COOKIE: &str = "Microsoft.Dynamics.CRM.fetchxmlpagingcookie";
+const MORE_RECORDS: &str = "Microsoft.Dynamics.CRM.morerecords";
+
+/// The value of a query option (percent-decoded name and value).
+fn option(raw: &str, name: &str) -> Option<String> {
+    raw.split('&').find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        percent_decode(k)
+            .is_ok_and(|k| k == name)
+            .then(|| percent_decode(v).unwrap_or_default())
+    })
+}
+
 /// Whether the raw query string has this system query option (percent-decoded name).
 fn has_option(raw: &str, name: &str) -> bool {
-    raw.split('&').any(|p| {
-        let k = p.split_once('=').map_or(p, |(k, _)| k);
-        percent_decode(k).is_ok_and(|k| k == name)
-    })
+    option(raw, name).is_some()
 }
 
 /// `$metadata#mailboxes` or `$metadata#mailboxes(name,emailaddress)`.
@@ -35,6 +77,259 @@ fn context(ctx: &Ctx, table: &Table, q: &Query, selected: bool, suffix: &str) ->
     s
 }
 
+/// The annotations a request asked for.
+struct Wanted<'a> {
+    prefer: Option<&'a str>,
+}
+
+impl Wanted<'_> {
+    fn has(&self, annotation: &str) -> bool {
+        self.prefer.is_some_and(|p| wants_annotation(p, annotation))
+    }
+}
+
+/// A lookup's record by `(column index, id)`: its table and name.
+type Names = HashMap<(usize, String), (&'static str, String)>;
+
+/// The names of the records the lookups of `rows` point at, read through the caller's
+/// view (a record they may not see gets no name).
+fn lookup_names(
+    ctx: &Ctx,
+    conn: &Connection,
+    cols: &[&'static Column],
+    rows: &[Vec<SqlParam>],
+) -> Result<Names, ApiError> {
+    let mut out = HashMap::new();
+    for (i, c) in cols.iter().enumerate() {
+        let Kind::Lookup(targets) = c.kind else {
+            continue;
+        };
+        let mut ids: Vec<String> = rows
+            .iter()
+            .filter_map(|r| match &r[i] {
+                SqlParam::Text(id) => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        ids.sort();
+        ids.dedup();
+        for target in targets.iter().filter_map(|t| model::table(t)) {
+            if privileges::check_read(ctx.user, target).is_err() {
+                continue;
+            }
+            let from = privileges::from_clause(target, ctx.user);
+            for chunk in ids.chunks(500) {
+                let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("?{n}")).collect();
+                let sql = format!(
+                    "SELECT {}, {} FROM {from} WHERE {} IN ({})",
+                    quote(target.key),
+                    quote(target.primary_name),
+                    quote(target.key),
+                    marks.join(", ")
+                );
+                let mut stmt = conn.prepare(&sql)?;
+                let found = stmt
+                    .query_map(params_from_iter(chunk.iter()), |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                for (id, name) in found {
+                    out.insert((i, id), (target.logical, name.unwrap_or_default()));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One record as JSON, with the annotations asked for; null properties left out when
+/// `skip_nulls` (FetchXML's answers).
+#[allow(clippy::too_many_arguments)]
+fn record(
+    cols: &[&'static Column],
+    values: &[SqlParam],
+    version: &SqlParam,
+    wanted: &Wanted,
+    names: &Names,
+    skip_nulls: bool,
+) -> Json_ {
+    let mut m = Map::new();
+    m.insert("@odata.etag".into(), Json_::String(json::etag(version)));
+    for (i, (c, v)) in cols.iter().zip(values).enumerate() {
+        let value = json::to_json(c.kind, v);
+        if skip_nulls && value.is_null() {
+            continue;
+        }
+        let prop = c.property();
+        if c.kind.is_lookup() {
+            if let SqlParam::Text(id) = v {
+                if let Some((table, name)) = names.get(&(i, id.clone())) {
+                    if wanted.has(FORMATTED_VALUE) {
+                        m.insert(
+                            format!("{prop}@{FORMATTED_VALUE}"),
+                            Json_::String(name.clone()),
+                        );
+                    }
+                    if wanted.has(NAVIGATION_PROPERTY) {
+                        let nav = if matches!(c.kind, Kind::Lookup(t) if t.len() > 1) {
+                            format!("{}_{table}", c.name)
+                        } else {
+                            c.name.to_string()
+                        };
+                        m.insert(format!("{prop}@{NAVIGATION_PROPERTY}"), Json_::String(nav));
+                    }
+                    if wanted.has(LOOKUP_LOGICAL_NAME) {
+                        m.insert(
+                            format!("{prop}@{LOOKUP_LOGICAL_NAME}"),
+                            Json_::String((*table).to_string()),
+                        );
+                    }
+                }
+            }
+        } else if wanted.has(FORMATTED_VALUE) {
+            if let Some(f) = formatted_value(c, &value) {
+                m.insert(format!("{prop}@{FORMATTED_VALUE}"), Json_::String(f));
+            }
+        }
+        m.insert(prop, value);
+    }
+    Json_::Object(m)
+}
+
+/// A page of a query's rows: the fetched columns (`fetch_columns`) and the version,
+/// at most `page_size` of them, and whether more follow (with the last row for the
+/// cursor).
+struct Rows {
+    cols: Vec<&'static Column>,
+    rows: Vec<Vec<SqlParam>>,
+    more: bool,
+}
+
+fn read_rows(
+    conn: &Connection,
+    from: &str,
+    q: &Query,
+    page_size: u32,
+    skip: u32,
+) -> Result<Rows, ApiError> {
+    let page = odata_sql::page(q, page_size);
+    let cols = odata_sql::fetch_columns(q);
+    let mut sql = format!(
+        "SELECT {}, \"versionnumber\" FROM {from}{}",
+        odata_sql::select_list(q),
+        page.sql
+    );
+    if skip > 0 {
+        sql.push_str(&format!(" OFFSET {skip}"));
+    }
+    let n = cols.len();
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut rows = stmt
+        .query_map(params_from_iter(page.params.iter()), |r| {
+            (0..=n)
+                .map(|i| r.get_ref(i).map(json::param_of))
+                .collect::<rusqlite::Result<Vec<SqlParam>>>()
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut more = false;
+    if let Some(size) = page.page_size {
+        if rows.len() > size as usize {
+            rows.truncate(size as usize);
+            more = true;
+        }
+    }
+    Ok(Rows { cols, rows, more })
+}
+
+/// The rows matching `q`'s filter, counted up to `COUNT_LIMIT + 1`.
+fn count_capped(conn: &Connection, from: &str, q: &Query) -> Result<i64, ApiError> {
+    let (tail, params) = odata_sql::count(q);
+    let sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM {from}{tail} LIMIT {})",
+        COUNT_LIMIT + 1
+    );
+    Ok(conn.query_row(&sql, params_from_iter(params.iter()), |r| r.get(0))?)
+}
+
+/// The skiptoken after the last row of a page.
+fn cursor_after(q: &Query, rows: &Rows) -> Option<String> {
+    let last = rows.rows.last()?;
+    let value_of = |c: &Column| {
+        rows.cols
+            .iter()
+            .position(|k| k == &c)
+            .map_or(SqlParam::Null, |i| last[i].clone())
+    };
+    odata_sql::skiptoken_after(q, value_of)
+}
+
+/// The answer's body: the collection's annotations, then `value` written record by
+/// record, then the trailing annotations (nextLink).
+struct Body {
+    head: Map<String, Json_>,
+    tail: Map<String, Json_>,
+}
+
+impl Body {
+    fn render(self, records: impl Iterator<Item = Json_>) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.push(b'{');
+        for (k, v) in &self.head {
+            push_member(&mut out, k, v);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"value\":[");
+        for (i, r) in records.enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let _ = serde_json::to_writer(&mut out, &r);
+        }
+        out.push(b']');
+        for (k, v) in &self.tail {
+            out.push(b',');
+            push_member(&mut out, k, v);
+        }
+        out.push(b'}');
+        out
+    }
+}
+
+fn push_member(out: &mut Vec<u8>, k: &str, v: &Json_) {
+    let _ = serde_json::to_writer(&mut *out, k);
+    out.push(b':');
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+fn json_reply(body: Vec<u8>) -> Reply {
+    let mut r = Reply::empty(StatusCode::OK);
+    r.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; odata.metadata=minimal"),
+    );
+    r.body = body;
+    r
+}
+
+/// `count` → `@odata.count` and the total-count annotations asked for.
+fn count_annotations(head: &mut Map<String, Json_>, count: Option<i64>, wanted: &Wanted) {
+    if let Some(n) = count {
+        head.insert("@odata.count".into(), json!(n.min(COUNT_LIMIT)));
+    }
+    if wanted.has(TOTAL_COUNT) {
+        head.insert(
+            format!("@{TOTAL_COUNT}"),
+            json!(count.map_or(-1, |n| n.min(COUNT_LIMIT))),
+        );
+    }
+    if wanted.has(TOTAL_COUNT_EXCEEDED) {
+        head.insert(
+            format!("@{TOTAL_COUNT_EXCEEDED}"),
+            json!(count.is_some_and(|n| n > COUNT_LIMIT)),
+        );
+    }
+}
+
 /// `GET /<set>?$select=..&$filter=..&$orderby=..&$top=..&$count=true` with
 /// `Prefer: odata.maxpagesize=N` (default and cap 5000): one page and, when more rows
 /// follow, `@odata.nextLink` with a keyset `$skiptoken`. `Server-Timing: db;dur=<ms>` is
@@ -44,68 +339,47 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
     let started = Instant::now();
     privileges::check_read(ctx.user, table)?;
     let raw = ctx.uri.query().unwrap_or("").to_string();
-    let q = parse_query(table, &raw)?;
     let prefer = ctx.prefer()?;
+    let wanted = Wanted {
+        prefer: prefer.include_annotations.as_deref(),
+    };
+    if let Some(xml) = option(&raw, "fetchXml") {
+        return fetch(ctx, conn, table, &xml, &wanted);
+    }
+    if let Some(apply) = option(&raw, "$apply") {
+        return aggregate(ctx, conn, table, &apply, &wanted);
+    }
+    let q = parse_query(table, &raw)?;
     let page_size = prefer.max_page_size.unwrap_or(MAX_PAGE_SIZE);
-    let page = odata_sql::page(&q, page_size);
-    let cols = odata_sql::fetch_columns(&q);
     let from = privileges::from_clause(table, ctx.user);
-    let sql = format!(
-        "SELECT {}, \"versionnumber\" FROM {from}{}",
-        odata_sql::select_list(&q),
-        page.sql
-    );
-    let count_sql = q.count.then(|| {
-        let (tail, params) = odata_sql::count(&q);
-        (format!("SELECT COUNT(*) FROM {from}{tail}"), params)
-    });
-    let n = cols.len();
     let db_started = Instant::now();
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt
-        .query_map(params_from_iter(page.params.iter()), |r| {
-            (0..=n)
-                .map(|i| r.get_ref(i).map(json::param_of))
-                .collect::<rusqlite::Result<Vec<SqlParam>>>()
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    let count = match count_sql {
-        Some((sql, params)) => {
-            Some(conn.query_row(&sql, params_from_iter(params.iter()), |r| {
-                r.get::<_, i64>(0)
-            })?)
-        }
-        None => None,
+    let rows = read_rows(conn, &from, &q, page_size, 0)?;
+    let count = if q.count {
+        Some(count_capped(conn, &from, &q)?)
+    } else {
+        None
     };
     let db_ms = db_started.elapsed().as_secs_f64() * 1000.0;
-    let mut next = None;
-    if let Some(size) = page.page_size {
-        if rows.len() > size as usize {
-            rows.truncate(size as usize);
-            if let Some(last) = rows.last() {
-                let value_of = |c: &Column| {
-                    cols.iter()
-                        .position(|k| k == &c)
-                        .map_or(SqlParam::Null, |i| last[i].clone())
-                };
-                next = odata_sql::skiptoken_after(&q, value_of);
-            }
-        }
-    }
-    let selected = q.select.len();
-    let value: Vec<Json_> = rows
-        .iter()
-        .map(|r| json::record(&q.select, &r[..selected], &r[n]))
-        .collect();
-    let mut body = Map::new();
-    body.insert(
+    let next = if rows.more {
+        cursor_after(&q, &rows)
+    } else {
+        None
+    };
+    let names = if wanted.has(FORMATTED_VALUE)
+        || wanted.has(LOOKUP_LOGICAL_NAME)
+        || wanted.has(NAVIGATION_PROPERTY)
+    {
+        lookup_names(ctx, conn, &q.select, &rows.rows)?
+    } else {
+        HashMap::new()
+    };
+    let mut head = Map::new();
+    head.insert(
         "@odata.context".into(),
         Json_::String(context(ctx, table, &q, has_option(&raw, "$select"), "")),
     );
-    if let Some(count) = count {
-        body.insert("@odata.count".into(), json!(count));
-    }
-    body.insert("value".into(), Json_::Array(value));
+    count_annotations(&mut head, count, &wanted);
+    let mut tail = Map::new();
     if let Some(token) = next {
         let mut kept: Vec<&str> = raw
             .split('&')
@@ -117,7 +391,7 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
             .collect();
         let token = format!("$skiptoken={token}");
         kept.push(&token);
-        body.insert(
+        tail.insert(
             "@odata.nextLink".into(),
             Json_::String(format!(
                 "{}{}?{}",
@@ -127,10 +401,21 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
             )),
         );
     }
-    let mut resp = Reply::json(StatusCode::OK, &Json_::Object(body));
+    let selected = q.select.len();
+    let n = rows.cols.len();
+    let records = rows
+        .rows
+        .iter()
+        .map(|r| record(&q.select, &r[..selected], &r[n], &wanted, &names, false));
+    let mut resp = json_reply(Body { head, tail }.render(records));
     if let (Some(n), None) = (prefer.max_page_size, q.top) {
         if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
-            resp.headers.insert("Preference-Applied", v);
+            resp.headers.append("Preference-Applied", v);
+        }
+    }
+    if let Some(a) = prefer.include_annotations.as_deref() {
+        if let Ok(v) = HeaderValue::from_str(&format!("odata.include-annotations=\"{a}\"")) {
+            resp.headers.append("Preference-Applied", v);
         }
     }
     let total_ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -138,6 +423,188 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
         resp.headers.insert("Server-Timing", v);
     }
     Ok(resp)
+}
+
+/// `GET /<set>?fetchXml=<fetch>`.
+fn fetch(
+    ctx: &Ctx,
+    conn: &Connection,
+    table: &'static Table,
+    xml: &str,
+    wanted: &Wanted,
+) -> Result<Reply, ApiError> {
+    let me = Guid::parse(&ctx.user.systemuserid);
+    let f = odata::parse_fetch(xml, me)?;
+    if f.table.logical != table.logical {
+        return Err(ApiError::bad_request(format!(
+            "The entity '{}' of the FetchXML does not match the entity set '{}'.",
+            f.table.logical, table.entity_set
+        )));
+    }
+    let q = &f.query;
+    let from = privileges::from_clause(table, ctx.user);
+    let page_size = f.page_size.unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE);
+    let rows = read_rows(conn, &from, q, page_size, f.skip)?;
+    let count = if q.count || f.total_record_count {
+        Some(count_capped(conn, &from, q)?)
+    } else {
+        None
+    };
+    let names = lookup_names(ctx, conn, &q.select, &rows.rows)?;
+    let mut head = Map::new();
+    head.insert(
+        "@odata.context".into(),
+        Json_::String(context(ctx, table, q, true, "")),
+    );
+    count_annotations(&mut head, count, wanted);
+    // The next page's cookie holds this page's last row (a keyset cursor), as
+    // Dataverse's holds its first and last keys; on the last page neither annotation.
+    if rows.more {
+        if let Some(token) = cursor_after(q, &rows) {
+            let cookie = odata::paging_cookie(f.page, &token);
+            if wanted.has(PAGING_COOKIE) {
+                head.insert(
+                    format!("@{PAGING_COOKIE}"),
+                    Json_::String(odata::fetchxml_paging_cookie_annotation(
+                        f.page + 1,
+                        &cookie,
+                    )),
+                );
+            }
+            if wanted.has(MORE_RECORDS) {
+                head.insert(format!("@{MORE_RECORDS}"), Json_::Bool(true));
+            }
+        }
+    }
+    let selected = q.select.len();
+    let n = rows.cols.len();
+    let records = rows
+        .rows
+        .iter()
+        .map(|r| record(&q.select, &r[..selected], &r[n], wanted, &names, true));
+    Ok(json_reply(
+        Body {
+            head,
+            tail: Map::new(),
+        }
+        .render(records),
+    ))
+}
+
+/// `GET /<set>?$apply=...`: groups and aggregates, as Dataverse answers them (null
+/// group values left out; formatted values of the aliases when asked).
+fn aggregate(
+    ctx: &Ctx,
+    conn: &Connection,
+    table: &'static Table,
+    raw: &str,
+    wanted: &Wanted,
+) -> Result<Reply, ApiError> {
+    let apply = odata::parse_apply(table, raw)?;
+    let from = privileges::from_clause(table, ctx.user);
+    let (sql, rows_sql, params) = odata_sql::aggregate(&apply, &from);
+    let over: i64 = conn.query_row(
+        &format!(
+            "SELECT count(*) FROM ({rows_sql} LIMIT {})",
+            AGGREGATE_RECORD_LIMIT + 1
+        ),
+        params_from_iter(params.iter()),
+        |r| r.get(0),
+    )?;
+    if over as u64 > AGGREGATE_RECORD_LIMIT {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            AGGREGATE_RECORD_LIMIT_CODE,
+            AGGREGATE_RECORD_LIMIT_MESSAGE,
+        ));
+    }
+    let keys = apply.group_by.len();
+    let width = keys + apply.aggregates.len();
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params_from_iter(params.iter()), |r| {
+            (0..width)
+                .map(|i| r.get_ref(i).map(json::param_of))
+                .collect::<rusqlite::Result<Vec<SqlParam>>>()
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let records = rows.iter().map(|r| {
+        let mut m = Map::new();
+        for (c, v) in apply.group_by.iter().zip(r) {
+            let value = json::to_json(c.kind, v);
+            if value.is_null() {
+                continue;
+            }
+            if wanted.has(FORMATTED_VALUE) {
+                if let Some(f) = formatted_value(c, &value) {
+                    m.insert(
+                        format!("{}@{FORMATTED_VALUE}", c.property()),
+                        Json_::String(f),
+                    );
+                }
+            }
+            m.insert(c.property(), value);
+        }
+        for (a, v) in apply.aggregates.iter().zip(&r[keys..]) {
+            let kind = match (a.method, a.column) {
+                (odata::AggregateMethod::Min | odata::AggregateMethod::Max, Some(c)) => c.kind,
+                (odata::AggregateMethod::Average | odata::AggregateMethod::Sum, _) => Kind::Decimal,
+                _ => Kind::Int,
+            };
+            let value = json::to_json(kind, v);
+            if wanted.has(FORMATTED_VALUE) {
+                let shown = a
+                    .column
+                    .filter(|_| kind != Kind::Int && kind != Kind::Decimal);
+                let f = match shown {
+                    Some(c) => formatted_value(c, &value),
+                    None => value
+                        .as_f64()
+                        .map(|n| group_thousands(n, kind == Kind::Decimal)),
+                };
+                if let Some(f) = f {
+                    m.insert(format!("{}@{FORMATTED_VALUE}", a.alias), Json_::String(f));
+                }
+            }
+            m.insert(a.alias.clone(), value);
+        }
+        Json_::Object(m)
+    });
+    let mut head = Map::new();
+    head.insert(
+        "@odata.context".into(),
+        Json_::String(format!("{}$metadata#{}", ctx.base_url(), table.entity_set)),
+    );
+    Ok(json_reply(
+        Body {
+            head,
+            tail: Map::new(),
+        }
+        .render(records),
+    ))
+}
+
+/// `1,234` (or `1,234.50` with decimals), as Dataverse formats numbers in English.
+fn group_thousands(n: f64, decimals: bool) -> String {
+    let whole = n.trunc().abs() as u64;
+    let digits = whole.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0.0 {
+        out.insert(0, '-');
+    }
+    if decimals {
+        out.push_str(&format!(
+            ".{:02}",
+            ((n.fract().abs() * 100.0).round() as u64).min(99)
+        ));
+    }
+    out
 }
 
 /// The record as JSON (with `@odata.context`), through the caller's view, `$select`
@@ -151,6 +618,10 @@ pub fn fetch_one(
     privileges::check_read(ctx.user, table)?;
     let raw = ctx.uri.query().unwrap_or("").to_string();
     let q = parse_query(table, &raw)?;
+    let prefer = ctx.prefer()?;
+    let wanted = Wanted {
+        prefer: prefer.include_annotations.as_deref(),
+    };
     let from = privileges::from_clause(table, ctx.user);
     let list: Vec<String> = q.select.iter().map(|c| quote(c.name)).collect();
     let sql = format!(
@@ -168,7 +639,12 @@ pub fn fetch_one(
         })
         .optional()?
         .ok_or_else(|| record_not_found(table, id))?;
-    let mut rec = json::record(&q.select, &row[..n], &row[n]);
+    let names = if prefer.include_annotations.is_some() {
+        lookup_names(ctx, conn, &q.select, std::slice::from_ref(&row))?
+    } else {
+        HashMap::new()
+    };
+    let mut rec = record(&q.select, &row[..n], &row[n], &wanted, &names, false);
     if let Json_::Object(m) = &mut rec {
         let context = context(ctx, table, &q, has_option(&raw, "$select"), "/$entity");
         let mut out = Map::new();
@@ -196,4 +672,25 @@ pub fn single(
         resp.headers.insert(header::ETAG, e);
     }
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(group_thousands(8.0, false), "8");
+        assert_eq!(group_thousands(1234.0, false), "1,234");
+        assert_eq!(group_thousands(1234567.0, false), "1,234,567");
+        assert_eq!(group_thousands(-1234.5, true), "-1,234.50");
+    }
+
+    #[test]
+    fn metadata_annotation_names_are_dataverse_s() {
+        // The annotation constants are the ones core's matcher knows.
+        assert!(wants_annotation("*", TOTAL_COUNT));
+        assert!(wants_annotation("Microsoft.Dynamics.CRM.*", PAGING_COOKIE));
+        assert!(!wants_annotation(FORMATTED_VALUE, LOOKUP_LOGICAL_NAME));
+    }
 }
