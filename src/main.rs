@@ -6,7 +6,9 @@
 mod api;
 mod app;
 mod form;
+mod format;
 mod handoff;
+mod org;
 mod pages;
 mod session;
 

@@ -1,9 +1,11 @@
 //! Who is signed in: the session context, the header's session menu and the guard
 //! that sends signed-out users to `/signin`.
 //!
-//! `App` calls [`Session::provide`] once; it asks the server (`GET /api/auth/me`) and
-//! then holds the answer. Sign-in (`pages/signin.rs`) and sign-out update it. The
-//! session itself is the server's HttpOnly cookie, so a reload starts from `me()` again.
+//! `App` calls [`Session::provide`] once; it asks the organization in use who is
+//! signed in (`api::me`: the local organization's session cookie, or a Dataverse
+//! environment's token) and then holds the answer. Sign-in (`pages/signin.rs`), the
+//! organization switcher and sign-out update it. A reload starts from `me()` again (an
+//! environment's access token is in memory only: its refresh token renews it).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -82,6 +84,14 @@ impl Session {
     /// Records a successful sign-in.
     pub fn signed_in(self, user: User) {
         self.auth.set(Auth::SignedIn(user));
+    }
+
+    /// Asks the organization in use again (after switching organization or a sign-in
+    /// to an environment).
+    pub fn refresh(self) {
+        let auth = self.auth;
+        auth.set(Auth::Checking);
+        spawn_local(async move { auth.set(check().await) });
     }
 
     /// Signs out on the server, then locally.
@@ -214,6 +224,7 @@ pub fn SessionMenu() -> impl IntoView {
             let title = format!("Signed in as {} ({})", user.domainname, user.fullname);
             view! {
                 <div class="session" data-testid="session">
+                    <OrgSwitcher />
                     <div class="session-user" title=title>
                         <span class="session-avatar" aria-hidden="true">
                             {initials(&name)}
@@ -239,6 +250,7 @@ pub fn SessionMenu() -> impl IntoView {
             let on_sign_in = move || location.pathname.get() == "/signin";
             view! {
                 <div class="session" data-testid="session">
+                    <OrgSwitcher />
                     <Show when=move || !on_sign_in()>
                         <A href=move || sign_in_href(&here()) attr:class="btn btn-sm session-signin">
                             "Sign in"
@@ -248,6 +260,53 @@ pub fn SessionMenu() -> impl IntoView {
             }
             .into_any()
         }
+    }
+}
+
+/// The organization in use, and a switch to the others the console knows (the local
+/// organization and the saved Dataverse environments). Switching asks the chosen one
+/// who is signed in; signed out there, the page goes to sign-in.
+#[component]
+fn OrgSwitcher() -> impl IntoView {
+    use crate::org::current::{self, Org};
+    let session = use_session();
+    let here = current_path();
+    let navigate = leptos_router::hooks::use_navigate();
+    let options: Vec<(String, String)> = std::iter::once(Org::Local)
+        .chain(current::saved().into_iter().map(Org::Dataverse))
+        .map(|o| (o.key(), o.label()))
+        .collect();
+    let selected = current::current().key();
+    let on_change = move |ev: leptos::ev::Event| {
+        let key = event_target_value(&ev);
+        let org = if key == "local" {
+            Org::Local
+        } else {
+            match current::saved().into_iter().find(|e| e.url == key) {
+                Some(e) => Org::Dataverse(e),
+                None => return,
+            }
+        };
+        current::select(org);
+        session.refresh();
+        let path = untrack(here);
+        if !path.starts_with("/signin") && !path.starts_with("/analyzer") {
+            navigate(&path, NavigateOptions::default());
+        }
+    };
+    view! {
+        <label class="org-switch" title="The organization this console works with">
+            <span class="sr-only">"Organization"</span>
+            <select class="input org-switch-select" data-testid="org-switch" on:change=on_change>
+                {options
+                    .into_iter()
+                    .map(|(key, label)| {
+                        let is = key == selected;
+                        view! { <option value=key selected=is>{label}</option> }
+                    })
+                    .collect_view()}
+            </select>
+        </label>
     }
 }
 

@@ -46,15 +46,16 @@ export async function signIn(page: Page, user = ADMIN.user, password = ADMIN.pas
 }
 
 /**
- * An organization of the test's own: `mailsync serve --port 0` on a new database with
- * `args` (e.g. `--seed demo --engine on`). Resolves to its address once it listens;
- * `stop()` ends it.
+ * An organization of the test's own: `mailsync serve --port 0` (unless `args` name a
+ * port) on a new database with `args` (e.g. `--seed demo --engine on`). Resolves to its
+ * address once it listens; `stop()` ends it.
  */
 export async function startOrganization(args: string[]): Promise<{ base: string; stop: () => void }> {
   const bin = process.env.MAILSYNC_E2E_BIN ?? '../target/release/mailsync';
   const dist = process.env.MAILSYNC_E2E_DIST ?? '../dist';
   const db = path.join(mkdtempSync(path.join(tmpdir(), 'mailsync-e2e-own-')), 'org.sqlite');
-  const server = spawn(bin, ['serve', '--port', '0', '--dist', dist, '--db', db, ...args], {
+  const port = args.includes('--port') ? [] : ['--port', '0'];
+  const server = spawn(bin, ['serve', ...port, '--dist', dist, '--db', db, ...args], {
     env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: ADMIN.password },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -68,4 +69,17 @@ export async function startOrganization(args: string[]): Promise<{ base: string;
     server.on('exit', (code) => reject(new Error(`mailsync serve exited with ${code}`)));
   });
   return { base, stop: () => server.kill() };
+}
+
+/** A TCP port free on 127.0.0.1 now (for a server that must know its address first). */
+export async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

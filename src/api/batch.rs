@@ -16,6 +16,37 @@ pub struct Op {
     pub method: &'static str,
     pub url: String,
     pub body: Option<String>,
+    /// The operation's own `Prefer` header (e.g. a read's page size).
+    pub prefer: Option<&'static str>,
+}
+
+impl Op {
+    pub fn get(url: String) -> Self {
+        Op {
+            method: "GET",
+            url,
+            body: None,
+            prefer: None,
+        }
+    }
+
+    pub fn patch(url: String, body: String) -> Self {
+        Op {
+            method: "PATCH",
+            url,
+            body: Some(body),
+            prefer: None,
+        }
+    }
+
+    pub fn delete(url: String) -> Self {
+        Op {
+            method: "DELETE",
+            url,
+            body: None,
+            prefer: None,
+        }
+    }
 }
 
 /// One response part: HTTP status and body (a Dataverse error for failures).
@@ -43,6 +74,11 @@ pub fn build(boundary: &str, ops: &[Op]) -> String {
         out.push(' ');
         out.push_str(&op.url);
         out.push_str(" HTTP/1.1\r\n");
+        if let Some(prefer) = op.prefer {
+            out.push_str("Prefer: ");
+            out.push_str(prefer);
+            out.push_str("\r\n");
+        }
         match &op.body {
             Some(body) => {
                 out.push_str("Content-Type: application/json; type=entry\r\n\r\n");
@@ -144,11 +180,7 @@ mod tests {
     use super::*;
 
     fn op(id: &str, body: &str) -> Op {
-        Op {
-            method: "PATCH",
-            url: format!("/api/data/v9.2/mailboxes({id})"),
-            body: Some(body.to_string()),
-        }
+        Op::patch(format!("/api/data/v9.2/mailboxes({id})"), body.to_string())
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! The console's client for the local organization's API (`/api`, served by
-//! `mailsync serve`), over gloo-net's `fetch`.
+//! The console's client for the Web API of the organization in use, over gloo-net's
+//! `fetch`: the local organization (`/api`, served by `mailsync serve`) or a real
+//! Dataverse environment (`crate::org`).
 //!
-//! Every request is same-origin and sends the session cookie (`credentials:
-//! same-origin`). The cookie is HttpOnly: the console never sees the token, it only
-//! asks the server who is signed in (`me`). Failures become [`ApiError`], which reads
-//! Dataverse's `{"error": {"code": "0x...", "message": "..."}}` body, so pages can show
-//! the server's own message.
+//! Pages write paths as `/api/data/v9.2/...`; `org::current::resolve` sends them to
+//! the organization in use. Local requests are same-origin and send the HttpOnly
+//! session cookie (the console never sees it); Dataverse requests go cross-origin with
+//! `Authorization: Bearer` and no cookie, the token renewed before it expires and once
+//! after a 401. Failures become [`ApiError`], which reads Dataverse's
+//! `{"error": {"code": "0x...", "message": "..."}}` body, so pages can show the server's
+//! own message.
 //!
 //! Every call honours Dataverse's service protection: a 429 waits for `Retry-After` and
 //! is sent again (up to `THROTTLE_RETRIES` times).
@@ -16,11 +19,13 @@
 mod auth;
 pub mod batch;
 mod collection;
+mod labels;
 mod records;
 mod url;
 
 pub use auth::{login, logout, me, User};
-pub use collection::{count_mailboxes, fetch_all, names, profile_names, Collection};
+pub use collection::{counts, fetch_all, names, profile_names, Collection, Total, ANNOTATED};
+pub use labels::{provide_option_labels, OrgLabels};
 pub use records::{create, delete, patch_json, same_origin};
 pub use url::{decode, encode};
 
@@ -138,18 +143,44 @@ fn notice_unauthorized(response: &Response) {
     }
 }
 
-/// A same-origin request to `path` (e.g. `/api/auth/me`) that sends the session cookie.
+/// A request to `path` for the organization in use: same-origin with the session
+/// cookie, or to the Dataverse environment with its bearer token and no cookie.
 fn request(method: Method, path: &str) -> RequestBuilder {
-    RequestBuilder::new(path)
+    let to = crate::org::current::resolve(path);
+    let credentials = if to.same_origin {
+        RequestCredentials::SameOrigin
+    } else {
+        RequestCredentials::Omit
+    };
+    let builder = RequestBuilder::new(&to.url)
         .method(method)
-        .credentials(RequestCredentials::SameOrigin)
-        .header("Accept", "application/json")
+        .credentials(credentials)
+        .header("Accept", "application/json");
+    match to.bearer {
+        Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
+        None => builder,
+    }
+}
+
+/// Before a request: the environment's token, renewed if it is about to expire.
+/// After a 401 from an environment: renewed once, then the request is sent again.
+async fn renewed_after(status: u16, renewed: &mut bool) -> bool {
+    if status != 401 || *renewed {
+        return false;
+    }
+    let crate::org::current::Org::Dataverse(env) = crate::org::current::current() else {
+        return false;
+    };
+    *renewed = true;
+    matches!(crate::org::flow::renew(&env).await, Ok(true))
 }
 
 /// Sends the request `build` makes; a non-2xx answer becomes an [`ApiError`] read from
 /// its body. A 429 is honoured: it waits for `Retry-After` and builds the request again.
 async fn send(build: impl Fn() -> Result<Request, gloo_net::Error>) -> ApiResult<Response> {
     let mut attempt = 0;
+    let mut renewed = false;
+    crate::org::flow::ensure_token().await;
     loop {
         let request = build().map_err(ApiError::network)?;
         let response = request.send().await.map_err(ApiError::network)?;
@@ -158,7 +189,10 @@ async fn send(build: impl Fn() -> Result<Request, gloo_net::Error>) -> ApiResult
         }
         if response.status() == 429 && attempt < THROTTLE_RETRIES {
             attempt += 1;
-            sleep_ms(retry_after_ms(&response)).await;
+            sleep_ms(retry_after_ms(&response, attempt)).await;
+            continue;
+        }
+        if renewed_after(response.status(), &mut renewed).await {
             continue;
         }
         notice_unauthorized(&response);
@@ -171,13 +205,15 @@ async fn send(build: impl Fn() -> Result<Request, gloo_net::Error>) -> ApiResult
     }
 }
 
-/// `Retry-After` of a 429 (seconds; 1 when absent), in milliseconds.
-fn retry_after_ms(response: &Response) -> i32 {
+/// How long to wait after the `attempt`th 429 (1-based): its `Retry-After` in seconds,
+/// or, when the header cannot be read (Dataverse does not say it exposes it to other
+/// origins), an exponential back-off: 2, 4, 8 ... 60 seconds.
+fn retry_after_ms(response: &Response, attempt: u32) -> i32 {
     let secs = response
         .headers()
         .get("retry-after")
         .and_then(|v| v.trim().parse::<f64>().ok())
-        .unwrap_or(1.0)
+        .unwrap_or_else(|| f64::from(2u32.saturating_pow(attempt.min(6))).min(60.0))
         .clamp(0.0, 300.0);
     (secs * 1000.0) as i32
 }
@@ -253,6 +289,8 @@ pub async fn send_raw(
     body: Option<&str>,
 ) -> ApiResult<RawResponse> {
     let mut attempt = 0;
+    let mut renewed = false;
+    crate::org::flow::ensure_token().await;
     loop {
         let mut builder = request(method.clone(), path);
         for (k, v) in headers {
@@ -267,7 +305,10 @@ pub async fn send_raw(
         let status = response.status();
         if status == 429 && attempt < THROTTLE_RETRIES {
             attempt += 1;
-            sleep_ms(retry_after_ms(&response)).await;
+            sleep_ms(retry_after_ms(&response, attempt)).await;
+            continue;
+        }
+        if renewed_after(status, &mut renewed).await {
             continue;
         }
         notice_unauthorized(&response);
@@ -289,6 +330,17 @@ pub async fn send_raw(
 /// server's words, one the batch never reached says so. `Err(None)`: the organization
 /// has no `$batch` (404/405/501), so the caller sends them one by one.
 pub async fn send_batch(ops: &[batch::Op]) -> Result<Vec<Result<(), ApiError>>, Option<ApiError>> {
+    Ok(send_batch_answers(ops)
+        .await?
+        .into_iter()
+        .map(|r| r.map(drop))
+        .collect())
+}
+
+/// [`send_batch`] with each successful operation's body (a read's record).
+pub async fn send_batch_answers(
+    ops: &[batch::Op],
+) -> Result<Vec<Result<String, ApiError>>, Option<ApiError>> {
     let boundary = format!("batch_{}", js_sys::Math::random().to_bits());
     let multipart = batch::build(&boundary, ops);
     let content_type = batch::content_type(&boundary);
@@ -318,9 +370,10 @@ pub async fn send_batch(ops: &[batch::Op]) -> Result<Vec<Result<(), ApiError>>, 
             message,
         })
     })?;
+    let mut parts = parts.into_iter();
     Ok((0..ops.len())
-        .map(|i| match parts.get(i) {
-            Some(p) if (200..300).contains(&p.status) => Ok(()),
+        .map(|_| match parts.next() {
+            Some(p) if (200..300).contains(&p.status) => Ok(p.body),
             Some(p) => Err(ApiError::from_response(p.status, "", &p.body)),
             None => Err(ApiError {
                 status: 0,
@@ -341,15 +394,6 @@ pub async fn get_json_with<T: DeserializeOwned>(
         return Err(raw.error());
     }
     serde_json::from_str(&raw.body).map_err(|e| ApiError::unreadable(raw.status, e))
-}
-
-/// `GET path` → the body as text (e.g. a Mailbox Details log).
-pub async fn get_text(path: &str) -> ApiResult<String> {
-    let raw = send_raw(Method::GET, path, &[("Accept", "text/plain")], None).await?;
-    if !raw.ok() {
-        return Err(raw.error());
-    }
-    Ok(raw.body)
 }
 
 #[cfg(test)]

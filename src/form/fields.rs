@@ -126,6 +126,7 @@ pub fn ChoiceField(
     #[prop(optional, into)] locked: MaybeProp<bool>,
 ) -> impl IntoView {
     let known: Vec<i64> = options.iter().map(|(v, _)| *v).collect();
+    let org = use_context::<crate::api::OrgLabels>();
     view! {
         <div class="field">
             <label for=field_id(prop)>{label}</label>
@@ -149,6 +150,10 @@ pub fn ChoiceField(
                 {options
                     .into_iter()
                     .map(|(v, text)| {
+                        // The organization's own label where the page loaded them.
+                        let text = move || {
+                            org.and_then(|o| o.get(prop, v)).unwrap_or_else(|| text.to_string())
+                        };
                         view! {
                             <option value=v.to_string() prop:selected=move || form.int(prop) == Some(v)>
                                 {text}

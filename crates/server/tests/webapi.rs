@@ -576,7 +576,8 @@ fn writes_etags_and_rules() {
     assert_eq!(t["incomingemailstatus"], 0);
 
     // Approval on an Exchange Online mailbox: megan (System Administrator only) is
-    // refused and nothing changes; alex (Exchange Administrator) may.
+    // accepted, as Dataverse accepts it, but not as a Microsoft 365 administrator's;
+    // alex's (Exchange Administrator) is.
     let megan = org.login("megan");
     let alex = org.login("alex");
     let nestor = org.login("nestor");
@@ -589,15 +590,16 @@ fn writes_etags_and_rules() {
         &format!("mailboxes({tid})"),
         json!({"emailrouteraccessapproval": 1}),
     );
-    assert_eq!(r.status, 403, "{}", r.body);
-    let msg = r.json()["error"]["message"].as_str().unwrap().to_string();
-    assert!(msg.contains("Exchange Online"), "{msg}");
-    let still = admin.get(&format!("mailboxes({tid})"));
-    assert_eq!(
-        still["emailrouteraccessapproval"],
-        target["emailrouteraccessapproval"]
+    assert_eq!(r.status, 204, "{}", r.body);
+    let by_megan = admin.get(&format!("mailboxes({tid})"));
+    assert_eq!(by_megan["emailrouteraccessapproval"], 1);
+    assert_eq!(by_megan["isemailaddressapprovedbyo365admin"], false);
+    assert_ne!(by_megan["@odata.etag"], target["@odata.etag"]);
+    let r = admin.patch(
+        &format!("mailboxes({tid})"),
+        json!({"emailrouteraccessapproval": 2}),
     );
-    assert_eq!(still["@odata.etag"], target["@odata.etag"]);
+    assert_eq!(r.status, 204);
     let r = alex.patch(
         &format!("mailboxes({tid})"),
         json!({"emailrouteraccessapproval": 1}),
@@ -802,16 +804,18 @@ fn writes_etags_and_rules() {
         .as_str()
         .unwrap()
         .to_string();
-    let before = admin.get(&format!("systemusers({uid})"));
+    // A System Administrator without a Microsoft 365 role may reject it (Dataverse
+    // accepts the change; only an approval's Microsoft 365 flag stays false).
     let r = megan.patch(
         &format!("systemusers({uid})"),
         json!({"emailrouteraccessapproval": 3}),
     );
-    assert_eq!(r.status, 403, "{}", r.body);
-    assert_eq!(
-        admin.get(&format!("systemusers({uid})"))["@odata.etag"],
-        before["@odata.etag"]
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = admin.patch(
+        &format!("systemusers({uid})"),
+        json!({"emailrouteraccessapproval": 1}),
     );
+    assert_eq!(r.status, 204, "{}", r.body);
     let r = alex.patch(
         &format!("systemusers({uid})"),
         json!({"emailrouteraccessapproval": 3}),
@@ -1364,12 +1368,16 @@ fn exchange_online_hybrid_and_exchange_2007() {
         &format!("mailboxes({mid})"),
         json!({"emailrouteraccessapproval": 1}),
     );
-    assert_eq!(r.status, 403, "{}", r.body);
-    assert!(r.body.contains("Exchange Online"), "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(
-        admin.get(&format!("mailboxes({mid})"))["emailrouteraccessapproval"],
-        2
+        admin.get(&format!("mailboxes({mid})"))["isemailaddressapprovedbyo365admin"],
+        false
     );
+    let r = admin.patch(
+        &format!("mailboxes({mid})"),
+        json!({"emailrouteraccessapproval": 2}),
+    );
+    assert_eq!(r.status, 204);
     let r = alex.patch(
         &format!("mailboxes({mid})"),
         json!({"emailrouteraccessapproval": 1}),

@@ -602,11 +602,7 @@ fn run_delete_all(alerts: Vec<Alert>, bulk: RwSignal<Bulk>, reload: RwSignal<u32
         for chunk in deletable.chunks(batch::MAX_OPS) {
             let ops: Vec<batch::Op> = chunk
                 .iter()
-                .map(|a| batch::Op {
-                    method: "DELETE",
-                    url: format!("{}({})", model::TRACELOGS, a.tracelogid),
-                    body: None,
-                })
+                .map(|a| batch::Op::delete(format!("{}({})", model::TRACELOGS, a.tracelogid)))
                 .collect();
             let results = match api::send_batch(&ops).await {
                 Ok(results) => results,

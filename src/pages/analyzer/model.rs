@@ -275,21 +275,7 @@ pub fn status_badge(s: Status) -> (&'static str, &'static str) {
     }
 }
 
-/// "1,234" for counts.
-pub fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    let lead = match digits.len() % 3 {
-        0 => 3,
-        r => r,
-    };
-    out.push_str(&digits[..lead]);
-    for group in digits.as_bytes()[lead..].chunks(3) {
-        out.push(',');
-        out.push_str(std::str::from_utf8(group).unwrap_or_default());
-    }
-    out
-}
+pub use crate::format::thousands;
 
 #[cfg(test)]
 mod tests {
@@ -388,14 +374,6 @@ mod tests {
             visible(&r, &f, Some(&[0, 1, 3, 99]), SortKey::FileName),
             [3]
         );
-    }
-
-    #[test]
-    fn thousands_separator() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 
     #[test]

@@ -7,23 +7,24 @@ use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
 
 use super::model::{alerts_href, Hour};
+use crate::api::Total;
 use crate::pages::analyzer::when::local;
 
 /// (label, number, link).
-pub type Bars = Vec<(String, u64, String)>;
+pub type Bars = Vec<(String, Total, String)>;
 
 #[component]
 pub fn BarList(bars: Bars, #[prop(optional)] empty: Option<&'static str>) -> impl IntoView {
     if bars.is_empty() {
         return view! { <p class="muted">{empty.unwrap_or("Nothing to show.")}</p> }.into_any();
     }
-    let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
+    let max = bars.iter().map(|b| b.1.n).max().unwrap_or(0).max(1);
     view! {
         <ul class="bar-list">
             {bars
                 .into_iter()
                 .map(|(label, n, href)| {
-                    let pct = n as f64 * 100.0 / max as f64;
+                    let pct = n.n as f64 * 100.0 / max as f64;
                     view! {
                         <li class="bar-row" data-label=label.clone()>
                             <span class="bar-label" title=label.clone()>{label.clone()}</span>
@@ -47,12 +48,18 @@ const H: f64 = 180.0;
 const PAD_BOTTOM: f64 = 22.0;
 const PAD_LEFT: f64 = 36.0;
 
-/// Passes per hour (sync cycles and tests), the failed part in red; a column opens the
-/// alerts of its hour.
+/// What happened per hour (`what`: "alerts", "sync cycles"), the failed part in red;
+/// `total` and `failed` name the two parts in the legend. A column opens the alerts of
+/// its hour.
 #[component]
-pub fn HourChart(hours: Vec<Hour>) -> impl IntoView {
+pub fn HourChart(
+    hours: Vec<Hour>,
+    what: &'static str,
+    total: &'static str,
+    failed: &'static str,
+) -> impl IntoView {
     let navigate = StoredValue::new_local(use_navigate());
-    let max = hours.iter().map(|h| h.passes).max().unwrap_or(0).max(1);
+    let max = hours.iter().map(|h| h.total).max().unwrap_or(0).max(1);
     let n = hours.len().max(1) as f64;
     let slot = (W - PAD_LEFT) / n;
     let plot = H - PAD_BOTTOM;
@@ -63,10 +70,10 @@ pub fn HourChart(hours: Vec<Hour>) -> impl IntoView {
         .map(|(i, h)| {
             let x = PAD_LEFT + i as f64 * slot + 2.0;
             let w = (slot - 4.0).max(1.0);
-            let ok = h.passes - h.failures;
+            let ok = h.total - h.failed;
             let href = alerts_href(h.start);
             let when = local(h.start);
-            let title = format!("{when}: {} passes, {} failed", h.passes, h.failures);
+            let title = format!("{when}: {} {what}, {} {failed}", h.total, h.failed);
             let label = (i % 3 == 0).then(|| {
                 let hour = when.split(' ').nth(1).unwrap_or("").to_string();
                 view! {
@@ -76,29 +83,29 @@ pub fn HourChart(hours: Vec<Hour>) -> impl IntoView {
             view! {
                 <g
                     class="chart-col"
-                    data-passes=h.passes.to_string()
-                    data-failures=h.failures.to_string()
+                    data-total=h.total.to_string()
+                    data-failures=h.failed.to_string()
                     on:click=move |_| navigate.with_value(|nav| nav(&href, NavigateOptions::default()))
                 >
                     <title>{title}</title>
                     <rect class="chart-hit" x=format!("{x:.1}") y="0" width=format!("{w:.1}") height=format!("{plot:.1}") />
-                    <rect class="chart-ok" x=format!("{x:.1}") y=format!("{:.1}", y(ok + h.failures)) width=format!("{w:.1}") height=format!("{:.1}", plot - y(ok)) />
-                    <rect class="chart-fail" x=format!("{x:.1}") y=format!("{:.1}", y(h.failures)) width=format!("{w:.1}") height=format!("{:.1}", plot - y(h.failures)) />
+                    <rect class="chart-ok" x=format!("{x:.1}") y=format!("{:.1}", y(ok + h.failed)) width=format!("{w:.1}") height=format!("{:.1}", plot - y(ok)) />
+                    <rect class="chart-fail" x=format!("{x:.1}") y=format!("{:.1}", y(h.failed)) width=format!("{w:.1}") height=format!("{:.1}", plot - y(h.failed)) />
                     {label}
                 </g>
             }
         })
         .collect_view();
     view! {
-        <svg class="hour-chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label="Sync cycles and failures per hour, last 24 hours">
+        <svg class="hour-chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label=format!("{what} per hour, last 24 hours")>
             <line x1=PAD_LEFT.to_string() y1=format!("{plot:.1}") x2=W.to_string() y2=format!("{plot:.1}") class="chart-baseline" />
             <text x="2" y="14" class="chart-axis">{max.to_string()}</text>
             <text x="2" y=format!("{plot:.1}") class="chart-axis">"0"</text>
             {columns}
         </svg>
         <div class="row small muted chart-legend">
-            <span><span class="legend chart-ok"></span>" succeeded"</span>
-            <span><span class="legend chart-fail"></span>" failed"</span>
+            <span><span class="legend chart-ok"></span>" "{total}</span>
+            <span><span class="legend chart-fail"></span>" "{failed}</span>
             <span>"Select an hour to see its alerts."</span>
         </div>
     }

@@ -1,9 +1,16 @@
 //! The monitoring dashboard (`/dashboard`), after the product's Server-Side
 //! Synchronization Performance dashboard: mailboxes by status, failing mailboxes by
-//! error and by profile, sync cycles and failures over the last 24 hours, and when
-//! mailboxes are due next. Every number links to the records behind it (the Mailboxes
-//! grid with the number's filter, or the alerts wall of that hour). It reads the Web
-//! API only, and refreshes while the engine runs.
+//! error and by profile, alerts over the last 24 hours, and when mailboxes are due
+//! next. Every number links to the records behind it (the Mailboxes grid with the
+//! number's filter, or the alerts wall of that hour). It reads the plain Web API, so
+//! it works on any organization, and refreshes on its own.
+//!
+//! Requests per refresh: one `$batch` of every count (statuses, due buckets, 48
+//! hourly alert counts), a sample of the failing mailboxes, the profiles' names, and,
+//! when more mailboxes fail than the sample holds, two `$apply` groupings (or a
+//! `$batch` of counts where `$apply` is refused, e.g. past 50,000 records). The local
+//! organization's engine statistics add a chart of sync cycles when the organization
+//! has that table.
 //!
 //! - [`model`]: the filters, buckets and groupings (host unit tests)
 //! - [`charts`]: the bar list and the 24-hour column chart
@@ -14,14 +21,16 @@ mod model;
 use std::collections::HashMap;
 
 use leptos::prelude::*;
+use serde_json::Value;
 
-use crate::api::{self, encode, fetch_all, ApiError, Collection};
+use crate::api::{self, encode, fetch_all, ApiError, Collection, Total};
 use crate::pages::analyzer::when::now;
 use crate::session::RequireSignIn;
 use charts::{BarList, Bars, HourChart};
 use model::{
-    by_error, by_profile, due_buckets, every_profile, hours, mailboxes_href, sort_groups, Failing,
-    Group, Hour, Statistic, FAILING, STATUSES,
+    alert_hour_filters, alert_hours, by_error, by_profile, day_hours, due_buckets,
+    errors_from_groups, every_profile, failing_groups_query, hours, mailboxes_href,
+    profiles_from_groups, sort_groups, Failing, Group, Hour, Statistic, FAILING, STATUSES,
 };
 
 /// Seconds between refreshes.
@@ -43,83 +52,142 @@ pub fn Dashboard() -> impl IntoView {
 struct Figures {
     statuses: Vec<Group>,
     due: Vec<Group>,
-    failing_total: u64,
+    failing_total: Total,
     failing_read: usize,
     errors: Vec<Group>,
     profiles: Vec<Group>,
-    hours: Vec<Hour>,
+    alerts: Vec<Hour>,
+    /// The engine's sync cycles, where the organization has its statistics table.
+    cycles: Option<Vec<Hour>>,
 }
 
-async fn groups(items: Vec<(&'static str, String)>) -> Result<Vec<Group>, ApiError> {
-    let mut out = Vec::with_capacity(items.len());
-    for (label, filter) in items {
-        out.push(Group {
+fn groups(items: Vec<(&'static str, String)>, counts: &[Total]) -> Vec<Group> {
+    items
+        .into_iter()
+        .zip(counts)
+        .map(|((label, filter), &count)| Group {
             label: label.to_string(),
-            count: api::count_mailboxes(&filter).await?,
+            count,
             filter,
-        });
-    }
-    Ok(out)
+        })
+        .collect()
 }
 
 async fn load() -> Result<Figures, ApiError> {
     let t = now();
-    let statuses = groups(STATUSES.iter().map(|(l, f)| (*l, f.to_string())).collect()).await?;
-    let due = groups(due_buckets(t)).await?;
+    let statuses: Vec<(&'static str, String)> =
+        STATUSES.iter().map(|(l, f)| (*l, f.to_string())).collect();
+    let due = due_buckets(t);
+    let starts = day_hours(t);
+    let mut queries: Vec<(&str, &str, String)> = statuses
+        .iter()
+        .chain(&due)
+        .map(|(_, f)| ("mailboxes", "mailboxid", f.clone()))
+        .collect();
+    for &start in &starts {
+        for f in alert_hour_filters(start) {
+            queries.push(("tracelogs", "tracelogid", f));
+        }
+    }
+    let counts = api::counts(&queries).await?;
+    let (status_counts, rest) = counts.split_at(statuses.len());
+    let (due_counts, alert_counts) = rest.split_at(due.len());
+
     let failing_path = format!(
         "/api/data/v9.2/mailboxes?$select=lastsyncerrorcode,lastsyncerror,_emailserverprofile_value\
          &$orderby=lastsyncerroroccurredon%20desc&$count=true&$top={FAILING_SAMPLE}&$filter={}",
         encode(FAILING)
     );
-    let failing: Collection<Failing> =
-        api::get_json_with(&failing_path, &[("Prefer", "odata.maxpagesize=5000")]).await?;
+    let failing: Collection<Failing> = api::get_json_with(
+        &failing_path,
+        &[(
+            "Prefer",
+            "odata.maxpagesize=5000,odata.include-annotations=\"Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded\"",
+        )],
+    )
+    .await?;
     let names: HashMap<String, String> = api::profile_names().await?.into_iter().collect();
-    let since = mailsync_core::Timestamp(t.0 - t.0.rem_euclid(3600) - 23 * 3600);
-    // The engine's statistics are the organization's: a user without a role (403) or
-    // an organization without the table (404) has no hourly figures.
-    let stats = match fetch_all::<Statistic>(format!(
+    let failing_total = failing
+        .total()
+        .unwrap_or(Total::new(failing.value.len() as u64, Some(false)));
+    let mut errors = by_error(&failing.value);
+    let mut profiles = by_profile(&failing.value, &names);
+    if (failing.value.len() as u64) < failing_total.n || failing_total.more {
+        // The sample names the errors; the bars are counted over every failing mailbox,
+        // so each number is what its link opens.
+        (errors, profiles) = match exact_groups(&failing.value, &names).await {
+            Some(groups) => groups,
+            None => (
+                recount(errors).await?,
+                recount(every_profile(&names)).await?,
+            ),
+        };
+    }
+    Ok(Figures {
+        statuses: groups(statuses, status_counts),
+        due: groups(due, due_counts),
+        failing_total,
+        failing_read: failing.value.len(),
+        errors,
+        profiles,
+        alerts: alert_hours(&starts, alert_counts),
+        cycles: statistics(t).await?,
+    })
+}
+
+/// Failing mailboxes by error and by profile through `$apply` (exact up to 50,000
+/// failing mailboxes); `None` where the organization refuses it.
+async fn exact_groups(
+    sample: &[Failing],
+    names: &HashMap<String, String>,
+) -> Option<(Vec<Group>, Vec<Group>)> {
+    let read = |key: &'static str| async move {
+        api::get_json::<Collection<Value>>(&failing_groups_query(key))
+            .await
+            .ok()
+            .map(|c| c.value)
+    };
+    let by_code = read("lastsyncerrorcode").await?;
+    let by_profile = read("_emailserverprofile_value").await?;
+    Some((
+        errors_from_groups(&by_code, sample),
+        profiles_from_groups(&by_profile, names),
+    ))
+}
+
+/// The groups counted through `$count` (one `$batch`), empty ones left out, largest
+/// first.
+async fn recount(groups: Vec<Group>) -> Result<Vec<Group>, ApiError> {
+    let queries: Vec<_> = groups
+        .iter()
+        .map(|g| ("mailboxes", "mailboxid", g.filter.clone()))
+        .collect();
+    let counts = api::counts(&queries).await?;
+    let mut out: Vec<Group> = groups
+        .into_iter()
+        .zip(counts)
+        .filter(|(_, c)| c.n > 0)
+        .map(|(g, count)| Group { count, ..g })
+        .collect();
+    sort_groups(&mut out);
+    Ok(out)
+}
+
+/// The engine's hourly statistics (the local organization's `mailsync_syncstatistics`):
+/// `None` where the organization has no such table (404) or the user may not read it.
+async fn statistics(t: mailsync_core::Timestamp) -> Result<Option<Vec<Hour>>, ApiError> {
+    let since = day_hours(t)[0];
+    match fetch_all::<Statistic>(format!(
         "/api/data/v9.2/mailsync_syncstatistics?$select=mailsync_hour,mailsync_cycles,\
          mailsync_failures,mailsync_tests,mailsync_testfailures&$filter=mailsync_hour%20ge%20{}",
         since.to_rfc3339()
     ))
     .await
     {
-        Ok(s) => s,
-        Err(e) if matches!(e.status, 403 | 404) => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    let failing_total = failing.count.unwrap_or(failing.value.len() as u64);
-    let mut errors = by_error(&failing.value);
-    let mut profiles = by_profile(&failing.value, &names);
-    if (failing.value.len() as u64) < failing_total {
-        // The sample finds the errors; each bar is then counted over every failing
-        // mailbox, so its number is what its link opens. Profiles are few: all of them
-        // are counted, so none is missed.
-        errors = recount(errors).await?;
-        profiles = recount(every_profile(&names)).await?;
+        Ok(s) => Ok(Some(hours(&s, t))),
+        Err(e) if matches!(e.status, 400 | 403 | 404) => Ok(None),
+        Err(e) => Err(e),
     }
-    Ok(Figures {
-        statuses,
-        due,
-        failing_total,
-        failing_read: failing.value.len(),
-        errors,
-        profiles,
-        hours: hours(&stats, t),
-    })
-}
-
-/// The groups counted exactly through `$count`, empty ones left out, largest first.
-async fn recount(groups: Vec<Group>) -> Result<Vec<Group>, ApiError> {
-    let mut out = Vec::with_capacity(groups.len());
-    for mut g in groups {
-        g.count = api::count_mailboxes(&g.filter).await?;
-        if g.count > 0 {
-            out.push(g);
-        }
-    }
-    sort_groups(&mut out);
-    Ok(out)
 }
 
 #[component]
@@ -156,6 +224,12 @@ fn DashboardPage() -> impl IntoView {
             })
             .collect()
     };
+    let sum = |hours: &[Hour]| {
+        (
+            hours.iter().map(|h| h.total).sum::<i64>(),
+            hours.iter().map(|h| h.failed).sum::<i64>(),
+        )
+    };
 
     view! {
         <section class="page dashboard-page" aria-labelledby="dash-title">
@@ -176,14 +250,27 @@ fn DashboardPage() -> impl IntoView {
                 Some(Err(e)) => view! { <div class="callout callout-error" role="alert">{e}</div> }.into_any(),
                 Some(Ok(f)) => {
                     let profiles_note = format!("{} failing mailboxes", f.failing_total);
-                    let errors_note = if f.failing_read as u64 >= f.failing_total {
+                    let errors_note = if f.failing_read as u64 >= f.failing_total.n && !f.failing_total.more {
                         profiles_note.clone()
                     } else {
                         format!(
                             "{} failing mailboxes; the errors of the newest {}, each counted over all",
-                            f.failing_total, f.failing_read
+                            f.failing_total, crate::format::thousands(f.failing_read)
                         )
                     };
+                    let (alerts, alert_errors) = sum(&f.alerts);
+                    let cycles = f.cycles.map(|hours| {
+                        let (passes, failed) = sum(&hours);
+                        view! {
+                            <section class="card dash-card dash-wide" aria-label="Sync cycles and failures" data-testid="dash-cycles">
+                                <div class="card-header">
+                                    <span class="card-title">"Sync cycles and failures, last 24 hours"</span>
+                                    <span class="muted small">{format!("{passes} passes, {failed} failed")}</span>
+                                </div>
+                                <div class="card-body"><HourChart hours=hours what="sync cycles" total="succeeded" failed="failed" /></div>
+                            </section>
+                        }
+                    });
                     view! {
                         <div class="dash-grid">
                             <section class="card dash-card" aria-label="Mailboxes by status" data-testid="dash-status">
@@ -208,13 +295,14 @@ fn DashboardPage() -> impl IntoView {
                                 </div>
                                 <div class="card-body"><BarList bars=bars(f.profiles) empty="No mailbox is failing." /></div>
                             </section>
-                            <section class="card dash-card dash-wide" aria-label="Sync cycles and failures" data-testid="dash-hours">
+                            <section class="card dash-card dash-wide" aria-label="Alerts per hour" data-testid="dash-hours">
                                 <div class="card-header">
-                                    <span class="card-title">"Sync cycles and failures, last 24 hours"</span>
-                                    <span class="muted small">{format!("{} passes, {} failed", f.hours.iter().map(|h| h.passes).sum::<i64>(), f.hours.iter().map(|h| h.failures).sum::<i64>())}</span>
+                                    <span class="card-title">"Alerts, last 24 hours"</span>
+                                    <span class="muted small">{format!("{alerts} alerts, {alert_errors} errors")}</span>
                                 </div>
-                                <div class="card-body"><HourChart hours=f.hours /></div>
+                                <div class="card-body"><HourChart hours=f.alerts what="alerts" total="warnings and information" failed="errors" /></div>
                             </section>
+                            {cycles}
                         </div>
                     }
                     .into_any()

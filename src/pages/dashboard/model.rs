@@ -1,13 +1,17 @@
 //! The dashboard's queries and figures, as plain functions (host unit tests): the
 //! `$filter` behind each number (the same filter opens the records behind it), the
-//! buckets of "due next", the grouping of failing mailboxes, the 24 hours of
-//! statistics.
+//! buckets of "due next", the grouping of failing mailboxes (from a sample, or from
+//! `$apply` groups), the 24 hours of alerts (counted per hour: `$apply` cannot group
+//! by date and time) and, where the organization has them, of engine statistics.
 
 use std::collections::HashMap;
 
 use mailsync_core::classify::{classify, Evidence};
 use mailsync_core::Timestamp;
 use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::Total;
 
 /// Mailboxes by status: label, `$filter`.
 pub const STATUSES: &[(&str, &str)] = &[
@@ -102,8 +106,82 @@ pub struct Failing {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Group {
     pub label: String,
-    pub count: u64,
+    pub count: Total,
     pub filter: String,
+}
+
+/// The label of a failing mailbox's error: what the knowledge base calls it, else the
+/// error's own text, else its code.
+fn error_label(code: Option<i64>, text: Option<&str>) -> String {
+    let text = text.unwrap_or_default();
+    let c = classify(&Evidence {
+        error_type: None,
+        text,
+        http_status: None,
+        error_code: None,
+    });
+    match (c.inferred, text.is_empty(), code) {
+        (false, _, _) => c.title.to_string(),
+        (true, false, _) => text.to_string(),
+        (true, true, Some(code)) => format!("Error code {code}"),
+        (true, true, None) => "(no error code)".to_string(),
+    }
+}
+
+fn error_filter(code: Option<i64>) -> String {
+    match code {
+        Some(code) => format!("{FAILING} and lastsyncerrorcode eq {code}"),
+        None => format!("{FAILING} and lastsyncerrorcode eq null"),
+    }
+}
+
+/// The `$apply` grouping failing mailboxes by `key` (a column or lookup property).
+pub fn failing_groups_query(key: &str) -> String {
+    use crate::api::encode;
+    format!(
+        "/api/data/v9.2/mailboxes?$apply=filter({})/groupby(({key}),aggregate($count%20as%20count))",
+        encode(FAILING)
+    )
+}
+
+/// The rows of a `$apply` grouping by `key` as (key value, count); a null key is
+/// absent from its row, as Dataverse writes it.
+fn apply_rows<'a>(rows: &'a [Value], key: &str) -> impl Iterator<Item = (&'a Value, u64)> + 'a {
+    let key = key.to_string();
+    rows.iter().filter_map(move |r| {
+        let n = r["count"].as_u64()?;
+        Some((r.get(&key).unwrap_or(&Value::Null), n))
+    })
+}
+
+/// Failing mailboxes by error from `$apply` groups by `lastsyncerrorcode`, named from
+/// the `sample` (codes it does not hold are named by their code).
+pub fn errors_from_groups(rows: &[Value], sample: &[Failing]) -> Vec<Group> {
+    let mut out: Vec<Group> = apply_rows(rows, "lastsyncerrorcode")
+        .map(|(code, n)| {
+            let code = code.as_i64();
+            let text = sample
+                .iter()
+                .find(|f| f.lastsyncerrorcode == code)
+                .and_then(|f| f.lastsyncerror.as_deref());
+            Group {
+                label: error_label(code, text),
+                count: Total::new(n, Some(false)),
+                filter: error_filter(code),
+            }
+        })
+        .collect();
+    sort_groups(&mut out);
+    out
+}
+
+/// Failing mailboxes by profile from `$apply` groups by `_emailserverprofile_value`.
+pub fn profiles_from_groups(rows: &[Value], names: &HashMap<String, String>) -> Vec<Group> {
+    let mut out: Vec<Group> = apply_rows(rows, "_emailserverprofile_value")
+        .map(|(id, n)| profile_group(id.as_str(), names, Total::new(n, Some(false))))
+        .collect();
+    sort_groups(&mut out);
+    out
 }
 
 /// Failing mailboxes by error: by error code, named by what the knowledge base calls
@@ -113,30 +191,14 @@ pub fn by_error(rows: &[Failing]) -> Vec<Group> {
     let mut index: HashMap<Option<i64>, usize> = HashMap::new();
     for r in rows {
         let i = *index.entry(r.lastsyncerrorcode).or_insert_with(|| {
-            let text = r.lastsyncerror.clone().unwrap_or_default();
-            let c = classify(&Evidence {
-                error_type: None,
-                text: &text,
-                http_status: None,
-                error_code: None,
-            });
-            let label = if c.inferred {
-                text
-            } else {
-                c.title.to_string()
-            };
-            let filter = match r.lastsyncerrorcode {
-                Some(code) => format!("{FAILING} and lastsyncerrorcode eq {code}"),
-                None => format!("{FAILING} and lastsyncerrorcode eq null"),
-            };
             groups.push(Group {
-                label,
-                count: 0,
-                filter,
+                label: error_label(r.lastsyncerrorcode, r.lastsyncerror.as_deref()),
+                count: Total::default(),
+                filter: error_filter(r.lastsyncerrorcode),
             });
             groups.len() - 1
         });
-        groups[i].count += 1;
+        groups[i].count.n += 1;
     }
     sort_groups(&mut groups);
     groups
@@ -147,7 +209,7 @@ pub fn sort_groups(groups: &mut [Group]) {
     groups.sort_by(|a, b| b.count.cmp(&a.count).then(a.label.cmp(&b.label)));
 }
 
-fn profile_group(id: Option<&str>, names: &HashMap<String, String>, count: u64) -> Group {
+fn profile_group(id: Option<&str>, names: &HashMap<String, String>, count: Total) -> Group {
     match id {
         Some(id) => Group {
             label: names.get(id).cloned().unwrap_or_else(|| id.to_string()),
@@ -166,8 +228,8 @@ fn profile_group(id: Option<&str>, names: &HashMap<String, String>, count: u64) 
 pub fn every_profile(names: &HashMap<String, String>) -> Vec<Group> {
     names
         .keys()
-        .map(|id| profile_group(Some(id), names, 0))
-        .chain([profile_group(None, names, 0)])
+        .map(|id| profile_group(Some(id), names, Total::default()))
+        .chain([profile_group(None, names, Total::default())])
         .collect()
 }
 
@@ -179,7 +241,7 @@ pub fn by_profile(rows: &[Failing], names: &HashMap<String, String>) -> Vec<Grou
     }
     let mut groups: Vec<Group> = counts
         .into_iter()
-        .map(|(id, count)| profile_group(id.as_deref(), names, count))
+        .map(|(id, n)| profile_group(id.as_deref(), names, Total::new(n, Some(false))))
         .collect();
     sort_groups(&mut groups);
     groups
@@ -199,23 +261,56 @@ pub struct Statistic {
     pub mailsync_testfailures: i64,
 }
 
-/// An hour of the chart.
+/// An hour of a chart: everything counted in it, and the failed part of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hour {
     pub start: Timestamp,
-    /// Sync cycles and Test & Enable runs.
-    pub passes: i64,
-    pub failures: i64,
+    pub total: i64,
+    pub failed: i64,
 }
 
-/// The last 24 hours up to `now`'s hour, oldest first, every profile summed.
-pub fn hours(stats: &[Statistic], now: Timestamp) -> Vec<Hour> {
+/// The starts of the last 24 hours up to `now`'s hour, oldest first.
+pub fn day_hours(now: Timestamp) -> Vec<Timestamp> {
     let this_hour = now.0 - now.0.rem_euclid(3600);
-    let mut out: Vec<Hour> = (0..24)
-        .map(|i| Hour {
-            start: Timestamp(this_hour - (23 - i) * 3600),
-            passes: 0,
-            failures: 0,
+    (0..24)
+        .map(|i| Timestamp(this_hour - (23 - i) * 3600))
+        .collect()
+}
+
+/// The alerts last logged in the hour starting at `start`, and the errors among them:
+/// the two filters on `tracelogs` counted for each hour of the alerts chart (the same
+/// filters the alerts wall opens).
+pub fn alert_hour_filters(start: Timestamp) -> [String; 2] {
+    let all = format!(
+        "modifiedon ge {} and modifiedon lt {}",
+        start.to_rfc3339(),
+        Timestamp(start.0 + 3600).to_rfc3339()
+    );
+    [all.clone(), format!("level eq 3 and {all}")]
+}
+
+/// The alerts chart from the counts of [`alert_hour_filters`] of each hour, in order.
+pub fn alert_hours(starts: &[Timestamp], counts: &[Total]) -> Vec<Hour> {
+    starts
+        .iter()
+        .zip(counts.chunks(2))
+        .map(|(&start, c)| Hour {
+            start,
+            total: c.first().map_or(0, |t| t.n as i64),
+            failed: c.get(1).map_or(0, |t| t.n as i64),
+        })
+        .collect()
+}
+
+/// The engine's sync cycles (and Test & Enable runs) of the last 24 hours up to
+/// `now`'s hour, oldest first, every profile summed.
+pub fn hours(stats: &[Statistic], now: Timestamp) -> Vec<Hour> {
+    let mut out: Vec<Hour> = day_hours(now)
+        .into_iter()
+        .map(|start| Hour {
+            start,
+            total: 0,
+            failed: 0,
         })
         .collect();
     for s in stats {
@@ -223,8 +318,8 @@ pub fn hours(stats: &[Statistic], now: Timestamp) -> Vec<Hour> {
             continue;
         };
         if let Some(h) = out.iter_mut().find(|h| h.start == t) {
-            h.passes += s.mailsync_cycles + s.mailsync_tests;
-            h.failures += s.mailsync_failures + s.mailsync_testfailures;
+            h.total += s.mailsync_cycles + s.mailsync_tests;
+            h.failed += s.mailsync_failures + s.mailsync_testfailures;
         }
     }
     out
@@ -251,12 +346,12 @@ mod tests {
         ];
         let e = by_error(&rows);
         assert_eq!(e[0].label, "Error while establishing a secure connection");
-        assert_eq!(e[0].count, 2);
+        assert_eq!(e[0].count, Total::new(2, Some(false)));
         assert!(e[0].filter.ends_with("and lastsyncerrorcode eq 31"));
         assert_eq!(e[1].label, "something odd");
         let names = HashMap::from([("p1".to_string(), "IMAP".to_string())]);
         let p = by_profile(&rows, &names);
-        assert_eq!((p[0].label.as_str(), p[0].count), ("IMAP", 2));
+        assert_eq!((p[0].label.as_str(), p[0].count.n), ("IMAP", 2));
         assert_eq!(p[1].label, "p2");
         assert!(p[1].filter.ends_with("_emailserverprofile_value eq p2"));
         let all = every_profile(&names);
@@ -302,12 +397,56 @@ mod tests {
             h[23],
             Hour {
                 start: Timestamp(1_800_003_600),
-                passes: 6,
-                failures: 3
+                total: 6,
+                failed: 3
             }
         );
         assert_eq!(h[0].start.0, 1_800_003_600 - 23 * 3600);
-        assert_eq!(h.iter().map(|h| h.passes).sum::<i64>(), 6);
+        assert_eq!(h.iter().map(|h| h.total).sum::<i64>(), 6);
+    }
+
+    #[test]
+    fn groups_from_apply_rows_name_what_the_sample_knows() {
+        let sample = [failing(Some(31), "Email cannot be received for the mailbox A because an error occurred while establishing a secure connection to the email server.", "p1")];
+        let rows: Vec<Value> = serde_json::from_str(
+            r#"[{"lastsyncerrorcode":31,"count":7000},{"lastsyncerrorcode":12,"count":3},{"count":2}]"#,
+        )
+        .unwrap();
+        let e = errors_from_groups(&rows, &sample);
+        let got: Vec<_> = e.iter().map(|g| (g.label.as_str(), g.count.n)).collect();
+        assert_eq!(
+            got,
+            [
+                ("Error while establishing a secure connection", 7000),
+                ("Error code 12", 3),
+                ("(no error code)", 2)
+            ]
+        );
+        assert!(e[2].filter.ends_with("lastsyncerrorcode eq null"));
+        assert_eq!(e[0].count.to_string(), "7,000");
+        let rows: Vec<Value> =
+            serde_json::from_str(r#"[{"_emailserverprofile_value":"p1","count":4},{"count":1}]"#)
+                .unwrap();
+        let names = HashMap::from([("p1".to_string(), "IMAP".to_string())]);
+        let p = profiles_from_groups(&rows, &names);
+        assert_eq!((p[0].label.as_str(), p[0].count.n), ("IMAP", 4));
+        assert_eq!(p[1].label, "(no profile)");
+        assert!(failing_groups_query("lastsyncerrorcode")
+            .contains("/groupby((lastsyncerrorcode),aggregate($count%20as%20count))"));
+    }
+
+    #[test]
+    fn alert_hours_pair_the_counts_with_their_hours() {
+        let starts = day_hours(Timestamp(7200 * 24 + 10));
+        assert_eq!(starts.len(), 24);
+        let [all, errors] = alert_hour_filters(starts[23]);
+        assert!(all.starts_with("modifiedon ge "));
+        assert!(errors.starts_with("level eq 3 and modifiedon ge "));
+        assert_eq!(alerts_href(starts[23]).matches("Z").count(), 2);
+        let counts: Vec<Total> = (0..48).map(|i| Total::new(i, Some(false))).collect();
+        let h = alert_hours(&starts, &counts);
+        assert_eq!((h[0].total, h[0].failed), (0, 1));
+        assert_eq!((h[23].total, h[23].failed), (46, 47));
     }
 
     #[test]

@@ -7,6 +7,9 @@
 use gloo_net::http::Method;
 use leptos::prelude::*;
 use serde_json::json;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
 
 use mailsync_core::email_settings::DefaultMethods;
 
@@ -108,13 +111,51 @@ pub async fn default_settings() -> Result<BulkAction, ApiError> {
     Ok(BulkAction::apply_defaults(methods, org.profile.as_deref()))
 }
 
-/// The outcome for one mailbox.
+/// What happened to one mailbox.
+#[derive(Debug, Clone, PartialEq)]
+pub enum State {
+    Done,
+    /// The organization refused it; `retryable` when trying again may help (throttled,
+    /// busy, no answer), not when it cannot (privileges, a rule, a missing record).
+    Refused {
+        reason: String,
+        retryable: bool,
+    },
+    /// Accepted, but reading it back shows it did not take effect.
+    NotApplied(String),
+    /// Never sent: the run was cancelled first.
+    NotSent,
+}
+
+/// The outcome for one mailbox, at its place in the selection.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
+    pub index: usize,
     pub id: String,
     pub name: String,
-    /// None: done; Some(reason): refused or failed.
-    pub error: Option<String>,
+    pub state: State,
+    /// Whether the organization's record was read back after the change.
+    pub checked: bool,
+}
+
+impl Outcome {
+    pub fn done(&self) -> bool {
+        self.state == State::Done
+    }
+}
+
+/// One mailbox's Test & Enable, as read back while it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestResult {
+    pub completed: bool,
+    /// Incoming, outgoing, ACT: 0 Not Run, 1 Success, 2 Failure.
+    pub statuses: [Option<i64>; 3],
+}
+
+impl TestResult {
+    pub fn failed(&self) -> bool {
+        self.statuses.contains(&Some(2))
+    }
 }
 
 /// A bulk run as the page shows it.
@@ -126,6 +167,59 @@ pub struct Run {
     pub finished: bool,
     /// Set when the batch endpoint was missing and PATCHes went one by one.
     pub one_by_one: bool,
+    /// `Date.now()` when it started, for the estimate of the time left.
+    pub started_ms: f64,
+    pub cancelled: bool,
+    /// Requests sent (batches count as one each), for the record.
+    pub requests: u32,
+    /// Test & Enable: the results read back so far, by mailbox id.
+    pub tests: Option<std::collections::HashMap<String, TestResult>>,
+}
+
+impl Run {
+    fn new(action: BulkAction, total: usize) -> Run {
+        Run {
+            action,
+            total,
+            outcomes: Vec::new(),
+            finished: false,
+            one_by_one: false,
+            started_ms: js_sys::Date::now(),
+            cancelled: false,
+            requests: 0,
+            tests: None,
+        }
+    }
+
+    /// Milliseconds left, estimated from the pace so far; `None` until something is done.
+    pub fn eta_ms(&self, now_ms: f64) -> Option<f64> {
+        eta(self.outcomes.len(), self.total, now_ms - self.started_ms)
+    }
+}
+
+/// The time left of `total` at the pace of `done` in `elapsed_ms`.
+pub fn eta(done: usize, total: usize, elapsed_ms: f64) -> Option<f64> {
+    (done > 0 && done < total).then(|| elapsed_ms / done as f64 * (total - done) as f64)
+}
+
+/// "about 12 s left", "about 3 min left".
+pub fn describe_eta(ms: f64) -> String {
+    let secs = (ms / 1000.0).ceil().max(1.0) as u64;
+    if secs < 90 {
+        format!("about {secs} s left")
+    } else {
+        format!("about {} min left", secs.div_ceil(60))
+    }
+}
+
+/// Batches sent at once: Dataverse runs a batch's operations one after another, so a
+/// few at a time use its 52 concurrent requests and the execution-time limit better
+/// than one, without crowding out the user's other work.
+pub const CONCURRENT_BATCHES: usize = 4;
+
+/// Whether trying again may help after a refusal with this status.
+pub fn retryable(status: u16) -> bool {
+    matches!(status, 0 | 408 | 429 | 500..=599)
 }
 
 /// Most refused (or failed) mailboxes the results panel lists; "Retry the failed ones"
@@ -137,172 +231,551 @@ pub const MAX_REFUSED_ROWS: usize = 500;
 /// (`e2e/bench/console-bench.mjs`).
 pub const MAX_DONE_ROWS: usize = 100;
 
-/// The outcomes the results panel lists, refused first (they are what needs attention)
-/// and each kind bounded, with how many refused and done ones are not listed.
+/// The outcomes the results panel lists, in the selection's order: every one that
+/// needs attention (up to `MAX_REFUSED_ROWS`) and the first done ones (up to
+/// `MAX_DONE_ROWS`), with how many of each are not listed.
 pub fn listed(outcomes: &[Outcome]) -> (Vec<&Outcome>, usize, usize) {
-    let refused = outcomes.iter().filter(|o| o.error.is_some());
-    let done = outcomes.iter().filter(|o| o.error.is_none());
-    let (n_refused, n_done) = (refused.clone().count(), done.clone().count());
-    let rows: Vec<&Outcome> = refused
-        .take(MAX_REFUSED_ROWS)
-        .chain(done.take(MAX_DONE_ROWS))
-        .collect();
+    let mut sorted: Vec<&Outcome> = outcomes.iter().collect();
+    sorted.sort_by_key(|o| o.index);
+    let (mut refused, mut done) = (0usize, 0usize);
+    let mut rows = Vec::new();
+    for o in sorted {
+        if o.done() {
+            done += 1;
+            if done <= MAX_DONE_ROWS {
+                rows.push(o);
+            }
+        } else {
+            refused += 1;
+            if refused <= MAX_REFUSED_ROWS {
+                rows.push(o);
+            }
+        }
+    }
     (
         rows,
-        n_refused.saturating_sub(MAX_REFUSED_ROWS),
-        n_done.saturating_sub(MAX_DONE_ROWS),
+        refused.saturating_sub(MAX_REFUSED_ROWS),
+        done.saturating_sub(MAX_DONE_ROWS),
     )
 }
 
-/// Runs `action` over `targets` (id, name), updating `run` as batches complete.
+/// The profiles on which an approval also needs a Microsoft 365 administrator
+/// (Exchange Online: core's `rules::is_exchange_online`), by id.
+async fn exchange_online_profiles() -> std::collections::HashSet<String> {
+    #[derive(serde::Deserialize)]
+    struct P {
+        emailserverprofileid: String,
+        servertype: Option<i32>,
+        incomingcredentialretrieval: Option<i32>,
+        outgoingcredentialretrieval: Option<i32>,
+    }
+    api::fetch_all::<P>(
+        "/api/data/v9.2/emailserverprofiles?$select=emailserverprofileid,servertype,\
+         incomingcredentialretrieval,outgoingcredentialretrieval"
+            .to_string(),
+    )
+    .await
+    .unwrap_or_default()
+    .into_iter()
+    .filter(|p| {
+        mailsync_core::rules::is_exchange_online(
+            p.servertype,
+            p.incomingcredentialretrieval,
+            p.outgoingcredentialretrieval,
+        )
+    })
+    .map(|p| p.emailserverprofileid)
+    .collect()
+}
+
+/// Runs `action` over `targets` (id, name, in the selection's order), a few batches at
+/// a time, updating `run` as each completes; stops taking new batches when `cancel` is
+/// set (what is under way finishes; the rest is reported as not sent). Approvals and
+/// rejections are read back: one Dataverse accepted but did not apply is reported with
+/// its reason, not counted as done.
 pub async fn execute(
     action: BulkAction,
     targets: Vec<(String, String)>,
     run: RwSignal<Option<Run>>,
+    cancel: RwSignal<bool>,
 ) {
-    run.set(Some(Run {
-        action: action.clone(),
-        total: targets.len(),
-        outcomes: Vec::new(),
-        finished: false,
-        one_by_one: false,
-    }));
+    cancel.set(false);
+    run.set(Some(Run::new(action.clone(), targets.len())));
+    let approval = action.body["emailrouteraccessapproval"].as_i64();
+    let exchange_online = match approval {
+        Some(1) => exchange_online_profiles().await,
+        _ => Default::default(),
+    };
+    let indexed: Vec<(usize, String, String)> = targets
+        .into_iter()
+        .enumerate()
+        .map(|(i, (id, name))| (i, id, name))
+        .collect();
+    // The batches not yet taken, shared by the workers (one thread: `Rc<RefCell>`).
+    let queue: Rc<RefCell<VecDeque<Vec<Target>>>> = Rc::new(RefCell::new(
+        indexed.chunks(batch::MAX_OPS).map(<[_]>::to_vec).collect(),
+    ));
     let body = action.body.to_string();
-    let mut batches_work = true;
-    for chunk in targets.chunks(batch::MAX_OPS) {
-        let outcomes = if batches_work {
-            match send_batch(chunk, &body).await {
-                Ok(o) => o,
-                Err(None) => {
-                    batches_work = false;
-                    run.update(|r| {
-                        if let Some(r) = r {
-                            r.one_by_one = true;
-                        }
-                    });
-                    send_each(chunk, &body, run).await;
-                    continue;
+    let batches_work = Rc::new(Cell::new(true));
+    let workers = (0..CONCURRENT_BATCHES).map(|_| {
+        let queue = queue.clone();
+        let body = body.clone();
+        let batches_work = batches_work.clone();
+        let exchange_online = exchange_online.clone();
+        async move {
+            loop {
+                if cancel.get_untracked() {
+                    break;
                 }
-                Err(Some(e)) => failed_all(chunk, &e.message),
+                let Some(chunk) = queue.borrow_mut().pop_front() else {
+                    break;
+                };
+                let mut outcomes = if batches_work.get() {
+                    match send_batch(&chunk, &body, approval.is_some()).await {
+                        Ok(answers) => {
+                            // An accepted change whose record came back is checked now.
+                            answers
+                                .into_iter()
+                                .map(|(mut o, record)| {
+                                    if let (Some(value), Some(record), true) =
+                                        (approval, record, o.done())
+                                    {
+                                        o.state = applied(&record, value, &exchange_online);
+                                        o.checked = true;
+                                    }
+                                    o
+                                })
+                                .collect()
+                        }
+                        Err(None) => {
+                            batches_work.set(false);
+                            run.update(|r| {
+                                if let Some(r) = r {
+                                    r.one_by_one = true;
+                                }
+                            });
+                            send_each(&chunk, &body, run, cancel).await
+                        }
+                        Err(Some(e)) => failed_all(&chunk, &e),
+                    }
+                } else {
+                    send_each(&chunk, &body, run, cancel).await
+                };
+                count_request(run);
+                if let Some(value) = approval {
+                    // The rest (sent one by one, or answered without the record) is
+                    // read back in a batch of its own.
+                    if read_back(&mut outcomes, value, &exchange_online).await {
+                        count_request(run);
+                    }
+                }
+                run.update(|r| {
+                    if let Some(r) = r {
+                        r.outcomes.extend(outcomes);
+                    }
+                });
             }
-        } else {
-            send_each(chunk, &body, run).await;
-            continue;
-        };
-        run.update(|r| {
-            if let Some(r) = r {
-                r.outcomes.extend(outcomes);
-            }
-        });
-    }
+        }
+    });
+    futures::future::join_all(workers).await;
+    // Cancelled: what was never sent is said so.
+    let left: Vec<Outcome> = queue
+        .borrow_mut()
+        .drain(..)
+        .flatten()
+        .map(|(index, id, name)| Outcome {
+            index,
+            id,
+            name,
+            state: State::NotSent,
+            checked: false,
+        })
+        .collect();
     run.update(|r| {
         if let Some(r) = r {
+            r.cancelled = !left.is_empty();
+            r.outcomes.extend(left);
             r.finished = true;
         }
     });
 }
 
-fn failed_all(chunk: &[(String, String)], reason: &str) -> Vec<Outcome> {
+fn count_request(run: RwSignal<Option<Run>>) {
+    run.update(|r| {
+        if let Some(r) = r {
+            r.requests += 1;
+        }
+    });
+}
+
+fn refused(e: &ApiError) -> State {
+    State::Refused {
+        reason: e.message.clone(),
+        retryable: retryable(e.status),
+    }
+}
+
+fn failed_all(chunk: &[(usize, String, String)], e: &ApiError) -> Vec<Outcome> {
     chunk
         .iter()
-        .map(|(id, name)| Outcome {
+        .map(|(index, id, name)| Outcome {
+            index: *index,
             id: id.clone(),
             name: name.clone(),
-            error: Some(reason.to_string()),
+            state: refused(e),
+            checked: false,
         })
         .collect()
 }
+
+/// A mailbox of the run: its place in the selection, its id and its name.
+type Target = (usize, String, String);
 
 fn entity_url(id: &str) -> String {
     format!("/api/data/v9.2/mailboxes({id})")
 }
 
-/// One `$batch`. `Err(None)`: the organization has no `$batch`.
+/// What an approval's read-back needs of the mailbox.
+const READ_BACK: &str =
+    "emailrouteraccessapproval,isemailaddressapprovedbyo365admin,_emailserverprofile_value";
+
+/// One `$batch`. `Err(None)`: the organization has no `$batch`. With `read_back`, each
+/// update asks for the record as saved (`Prefer: return=representation`, Dataverse's
+/// "update with data returned"): the read-back travels in the same request, so 10,000
+/// approvals and their read-back take ten batches. The record comes with its outcome
+/// (`None` where the organization answered without it).
 async fn send_batch(
-    chunk: &[(String, String)],
+    chunk: &[(usize, String, String)],
     body: &str,
-) -> Result<Vec<Outcome>, Option<ApiError>> {
+    read_back: bool,
+) -> Result<Vec<(Outcome, Option<serde_json::Value>)>, Option<ApiError>> {
     let ops: Vec<batch::Op> = chunk
         .iter()
-        .map(|(id, _)| batch::Op {
-            method: "PATCH",
-            url: entity_url(id),
-            body: Some(body.to_string()),
+        .map(|(_, id, _)| match read_back {
+            true => batch::Op {
+                prefer: Some("return=representation"),
+                ..batch::Op::patch(
+                    format!("{}?$select={READ_BACK}", entity_url(id)),
+                    body.to_string(),
+                )
+            },
+            false => batch::Op::patch(entity_url(id), body.to_string()),
         })
         .collect();
-    let results = api::send_batch(&ops).await?;
+    let results = api::send_batch_answers(&ops).await?;
     Ok(chunk
         .iter()
         .zip(results)
-        .map(|((id, name), result)| Outcome {
-            id: id.clone(),
-            name: name.clone(),
-            error: result.err().map(|e| e.message),
+        .map(|((index, id, name), result)| {
+            let (state, record) = match result {
+                Ok(text) => (State::Done, serde_json::from_str(&text).ok()),
+                Err(e) => (refused(&e), None),
+            };
+            let outcome = Outcome {
+                index: *index,
+                id: id.clone(),
+                name: name.clone(),
+                state,
+                checked: false,
+            };
+            (outcome, record.filter(serde_json::Value::is_object))
         })
         .collect())
 }
 
 /// Fallback: one PATCH per mailbox.
-async fn send_each(chunk: &[(String, String)], body: &str, run: RwSignal<Option<Run>>) {
-    for (id, name) in chunk {
-        let error = match api::send_raw(
-            Method::PATCH,
-            &entity_url(id),
-            &[("Content-Type", "application/json")],
-            Some(body),
-        )
-        .await
-        {
-            Ok(raw) if raw.ok() => None,
-            Ok(raw) => Some(raw.error().message),
-            Err(e) => Some(e.message),
+async fn send_each(
+    chunk: &[(usize, String, String)],
+    body: &str,
+    run: RwSignal<Option<Run>>,
+    cancel: RwSignal<bool>,
+) -> Vec<Outcome> {
+    let mut out = Vec::new();
+    for (index, id, name) in chunk {
+        let state = if cancel.get_untracked() {
+            State::NotSent
+        } else {
+            count_request(run);
+            match api::send_raw(
+                Method::PATCH,
+                &entity_url(id),
+                &[("Content-Type", "application/json")],
+                Some(body),
+            )
+            .await
+            {
+                Ok(raw) if raw.ok() => State::Done,
+                Ok(raw) => refused(&raw.error()),
+                Err(e) => refused(&e),
+            }
         };
+        out.push(Outcome {
+            index: *index,
+            id: id.clone(),
+            name: name.clone(),
+            state,
+            checked: false,
+        });
+    }
+    out
+}
+
+/// Reads back the approvals (or rejections) Dataverse accepted and nothing checked
+/// yet, in one batch: an approval whose value did not change, or one on an Exchange
+/// Online profile that no Microsoft 365 administrator made, is not done. Whether a
+/// request was sent.
+async fn read_back(
+    outcomes: &mut [Outcome],
+    value: i64,
+    exchange_online: &std::collections::HashSet<String>,
+) -> bool {
+    let accepted: Vec<usize> = (0..outcomes.len())
+        .filter(|&i| outcomes[i].done() && !outcomes[i].checked)
+        .collect();
+    if accepted.is_empty() {
+        return false;
+    }
+    let ops: Vec<batch::Op> = accepted
+        .iter()
+        .map(|&i| {
+            batch::Op::get(format!(
+                "{}?$select={READ_BACK}",
+                entity_url(&outcomes[i].id)
+            ))
+        })
+        .collect();
+    let answers = match api::send_batch_answers(&ops).await {
+        Ok(a) => a,
+        Err(e) => {
+            let why = e.map_or("the organization has no $batch".to_string(), |e| e.message);
+            for &i in &accepted {
+                outcomes[i].state = State::NotApplied(format!(
+                    "Accepted, but it could not be read back to check it took effect: {why}"
+                ));
+            }
+            return true;
+        }
+    };
+    for (&i, answer) in accepted.iter().zip(answers) {
+        let state = match answer {
+            Err(e) => State::NotApplied(format!(
+                "Accepted, but it could not be read back to check it took effect: {}",
+                e.message
+            )),
+            Ok(body) => {
+                let record: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                applied(&record, value, exchange_online)
+            }
+        };
+        outcomes[i].state = state;
+        outcomes[i].checked = true;
+    }
+    true
+}
+
+/// Whether a mailbox read back shows the approval (`value` 1) or rejection (3).
+pub fn applied(
+    record: &serde_json::Value,
+    value: i64,
+    exchange_online: &std::collections::HashSet<String>,
+) -> State {
+    let now = record["emailrouteraccessapproval"].as_i64();
+    if now != Some(value) {
+        let label = now
+            .and_then(|v| i32::try_from(v).ok())
+            .map_or("unknown", |v| {
+                mailsync_core::options::label(mailsync_core::options::APPROVALS, v)
+            });
+        return State::NotApplied(format!(
+            "The organization accepted the change, but the mailbox's email address is still \
+             {label}."
+        ));
+    }
+    let profile = record["_emailserverprofile_value"].as_str().unwrap_or("");
+    if value == 1
+        && exchange_online.contains(profile)
+        && record["isemailaddressapprovedbyo365admin"] != serde_json::Value::Bool(true)
+    {
+        return State::NotApplied(
+            "Approved, but not by a Microsoft 365 administrator: the mailbox is on an \
+             Exchange Online profile, where a Global or Exchange administrator (or a \
+             Delegated Mailbox Approver) must approve it. It will not synchronize until then."
+                .to_string(),
+        );
+    }
+    State::Done
+}
+
+/// Test & Enable: reads the tested mailboxes back until every one has a result (the
+/// engine's `testemailconfigurationscheduled` off again), waiting longer between looks
+/// (3 s, doubling, at most 60 s) and for at most 30 minutes, or until the run is closed.
+pub async fn watch_tests(ids: Vec<String>, run: RwSignal<Option<Run>>) {
+    let mut wait_ms = 3_000;
+    let started = js_sys::Date::now();
+    loop {
+        api::sleep_ms(wait_ms).await;
+        if run.with_untracked(|r| r.as_ref().is_none_or(|r| r.tests.is_none())) {
+            return;
+        }
+        let mut results = std::collections::HashMap::new();
+        for chunk in ids.chunks(batch::MAX_OPS) {
+            let ops: Vec<batch::Op> = chunk
+                .iter()
+                .map(|id| {
+                    batch::Op::get(format!(
+                        "{}?$select=testemailconfigurationscheduled,testmailboxaccesscompletedon,\
+                         incomingemailstatus,outgoingemailstatus,actstatus",
+                        entity_url(id)
+                    ))
+                })
+                .collect();
+            let Ok(answers) = api::send_batch_answers(&ops).await else {
+                continue;
+            };
+            for (id, answer) in chunk.iter().zip(answers) {
+                let Ok(body) = answer else { continue };
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let status = |k: &str| v[k].as_i64();
+                results.insert(
+                    id.clone(),
+                    TestResult {
+                        // Done when the engine has cleared the schedule and stamped the
+                        // test's completion.
+                        completed: v["testemailconfigurationscheduled"]
+                            == serde_json::Value::Bool(false)
+                            && v["testmailboxaccesscompletedon"].is_string(),
+                        statuses: [
+                            status("incomingemailstatus"),
+                            status("outgoingemailstatus"),
+                            status("actstatus"),
+                        ],
+                    },
+                );
+            }
+        }
+        let all_done = !results.is_empty() && results.values().all(|t| t.completed);
         run.update(|r| {
             if let Some(r) = r {
-                r.outcomes.push(Outcome {
-                    id: id.clone(),
-                    name: name.clone(),
-                    error,
-                });
+                if r.tests.is_some() {
+                    r.tests = Some(results);
+                }
             }
         });
+        if all_done || js_sys::Date::now() - started > 30.0 * 60_000.0 {
+            return;
+        }
+        wait_ms = (wait_ms * 2).min(60_000);
     }
 }
 
-/// The results panel: progress while running, then one line per mailbox (bounded: see
-/// [`listed`]; the rest are counted in an "and N more" line).
+/// Runs `action` over `targets` ([`execute`]) and, for Test & Enable, then watches the
+/// tests' results arrive ([`watch_tests`]). What the pages call.
+pub async fn run_all(
+    action: BulkAction,
+    targets: Vec<(String, String)>,
+    run: RwSignal<Option<Run>>,
+    cancel: RwSignal<bool>,
+) {
+    let testing = action.body["testemailconfigurationscheduled"] == serde_json::Value::Bool(true);
+    execute(action, targets, run, cancel).await;
+    if testing {
+        let ids: Vec<String> = run.with_untracked(|r| {
+            r.iter()
+                .flat_map(|r| &r.outcomes)
+                .filter(|o| o.done())
+                .map(|o| o.id.clone())
+                .collect()
+        });
+        if !ids.is_empty() {
+            run.update(|r| {
+                if let Some(r) = r {
+                    r.tests = Some(Default::default());
+                }
+            });
+            leptos::task::spawn_local(watch_tests(ids, run));
+        }
+    }
+}
+
+/// The words and badge of a state.
+fn shown(state: &State) -> (&'static str, &'static str, String) {
+    match state {
+        State::Done => ("badge badge-success", "Done", String::new()),
+        State::Refused { reason, .. } => ("badge badge-error", "Refused", reason.clone()),
+        State::NotApplied(reason) => ("badge badge-warning", "Not applied", reason.clone()),
+        State::NotSent => (
+            "badge badge-neutral",
+            "Not sent",
+            "The run was cancelled before this mailbox.".to_string(),
+        ),
+    }
+}
+
+/// The line of a Test & Enable's results: passed, failed, still waiting.
+fn tests_line(run: &Run) -> Option<String> {
+    let tests = run.tests.as_ref()?;
+    let sent = run.outcomes.iter().filter(|o| o.done()).count();
+    let completed = tests.values().filter(|t| t.completed).count();
+    let failed = tests.values().filter(|t| t.completed && t.failed()).count();
+    Some(format!(
+        "Test results: {} passed, {failed} failed, {} waiting for the synchronization engine",
+        completed - failed,
+        sent.saturating_sub(completed)
+    ))
+}
+
+/// The results panel: progress while running (with the time left and Cancel), then
+/// one line per mailbox in the selection's order (bounded: see [`listed`]; the rest are
+/// counted in an "and N more" line), and for Test & Enable the results as they arrive.
+/// "Retry the failed ones" takes those a retry can help.
 #[component]
 pub fn RunView(
     run: RwSignal<Option<Run>>,
     retry: Callback<(BulkAction, Vec<(String, String)>)>,
+    cancel: RwSignal<bool>,
 ) -> impl IntoView {
     move || {
         run.with(|r| {
             r.as_ref().map(|r| {
                 let done = r.outcomes.len();
-                let ok = r.outcomes.iter().filter(|o| o.error.is_none()).count();
-                let failed: Vec<(String, String)> = r
+                let ok = r.outcomes.iter().filter(|o| o.done()).count();
+                let not_applied = r
                     .outcomes
                     .iter()
-                    .filter(|o| o.error.is_some())
-                    .map(|o| (o.id.clone(), o.name.clone()))
+                    .filter(|o| matches!(o.state, State::NotApplied(_)))
+                    .count();
+                let mut again: Vec<&Outcome> = r
+                    .outcomes
+                    .iter()
+                    .filter(|o| {
+                        matches!(o.state, State::Refused { retryable: true, .. } | State::NotSent)
+                    })
                     .collect();
+                again.sort_by_key(|o| o.index);
+                let retry_failed: Vec<(String, String)> =
+                    again.iter().map(|o| (o.id.clone(), o.name.clone())).collect();
                 let pct = if r.total == 0 { 100.0 } else { done as f64 * 100.0 / r.total as f64 };
                 let action = r.action.clone();
-                let retry_failed = failed.clone();
                 let finished = r.finished;
                 let title = if finished {
-                    format!(
-                        "{}: {ok} done, {} refused or failed (of {})",
-                        r.action.label,
-                        failed.len(),
-                        r.total
-                    )
+                    let mut t = format!("{}: {ok} of {} done", r.action.label, r.total);
+                    let refused = done - ok - not_applied;
+                    if refused > 0 {
+                        t.push_str(&format!(", {refused} refused or not sent"));
+                    }
+                    if not_applied > 0 {
+                        t.push_str(&format!(", {not_applied} accepted but not applied"));
+                    }
+                    t
                 } else {
-                    format!("{}: {done} of {}\u{2026}", r.action.label, r.total)
+                    let eta = r
+                        .eta_ms(js_sys::Date::now())
+                        .map(|ms| format!(" ({})", describe_eta(ms)))
+                        .unwrap_or_default();
+                    format!("{}: {done} of {}\u{2026}{eta}", r.action.label, r.total)
                 };
                 let (listed, more_refused, more_done) = listed(&r.outcomes);
-                let more = [(more_refused, "refused or failed"), (more_done, "done")]
+                let more = [(more_refused, "needing attention"), (more_done, "done")]
                     .into_iter()
                     .filter(|(n, _)| *n > 0)
                     .map(|(n, what)| {
@@ -313,29 +786,48 @@ pub fn RunView(
                         }
                     })
                     .collect_view();
+                let tests = r.tests.clone();
                 let rows = listed
                     .into_iter()
                     .map(|o| {
-                        let (badge, text) = match &o.error {
-                            None => ("badge badge-success", "Done".to_string()),
-                            Some(e) => ("badge badge-error", e.clone()),
+                        let (badge, word, reason) = shown(&o.state);
+                        let state = match o.state {
+                            State::Done => "done",
+                            State::Refused { .. } => "refused",
+                            State::NotApplied(_) => "not-applied",
+                            State::NotSent => "not-sent",
                         };
-                        let state = if o.error.is_none() { "done" } else { "refused" };
+                        let test = tests.as_ref().and_then(|t| t.get(&o.id)).map(|t| {
+                            if !t.completed {
+                                "Test waiting".to_string()
+                            } else if t.failed() {
+                                "Test failed".to_string()
+                            } else {
+                                "Test passed".to_string()
+                            }
+                        });
                         view! {
-                            <tr data-state=state>
+                            <tr data-state=state data-mailbox=o.id.clone()>
                                 <td class="nowrap">{o.name.clone()}</td>
                                 <td>
-                                    <span class=badge>{if o.error.is_none() { "Done" } else { "Refused" }}</span>
+                                    <span class=badge>{word}</span>
+                                    {test.map(|t| view! { <span class="small muted mb-test">" "{t}</span> })}
                                 </td>
-                                <td class="mb-reason">{if o.error.is_none() { String::new() } else { text }}</td>
+                                <td class="mb-reason">{reason}</td>
                             </tr>
                         }
                     })
                     .collect_view();
+                let tests_line = tests_line(r);
                 view! {
                     <section class="card mb-run" data-testid="bulk-run" data-finished=finished.to_string()>
                         <div class="row">
-                            <strong class="grow" data-testid="bulk-title">{title}</strong>
+                            <strong class="grow" data-testid="bulk-title" aria-live="polite">{title}</strong>
+                            {(!finished).then(|| view! {
+                                <button class="btn btn-secondary btn-sm" disabled=move || cancel.get() on:click=move |_| cancel.set(true)>
+                                    "Cancel"
+                                </button>
+                            })}
                             {(finished && !retry_failed.is_empty()).then(|| {
                                 let again = retry_failed.clone();
                                 let act = action.clone();
@@ -352,7 +844,11 @@ pub fn RunView(
                         {r.one_by_one.then(|| view! {
                             <p class="muted small">"This organization has no $batch: the changes were sent one by one."</p>
                         })}
-                        <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax=r.total.to_string() aria-valuenow=done.to_string()>
+                        {r.cancelled.then(|| view! {
+                            <p class="muted small">"Cancelled: the mailboxes not sent are listed; what was done stays done."</p>
+                        })}
+                        {tests_line.map(|t| view! { <p class="small" data-testid="bulk-tests">{t}</p> })}
+                        <div class="progress" role="progressbar" aria-label="Progress" aria-valuemin="0" aria-valuemax=r.total.to_string() aria-valuenow=done.to_string()>
                             <div class="progress-bar" style:width=format!("{pct:.1}%")></div>
                         </div>
                         <div class="table-wrap mb-run-list">
@@ -374,27 +870,64 @@ mod tests {
 
     fn outcome(i: usize, refused: bool) -> Outcome {
         Outcome {
+            index: i,
             id: format!("id{i}"),
             name: format!("Mailbox {i}"),
-            error: refused.then(|| "refused".to_string()),
+            state: if refused {
+                State::Refused {
+                    reason: "refused".to_string(),
+                    retryable: false,
+                }
+            } else {
+                State::Done
+            },
+            checked: false,
         }
     }
 
     #[test]
-    fn lists_the_refused_first_and_bounds_both() {
-        let few: Vec<Outcome> = (0..25).map(|i| outcome(i, i % 5 == 0)).collect();
+    fn lists_in_the_selections_order_and_bounds_both() {
+        let mut few: Vec<Outcome> = (0..25).map(|i| outcome(i, i % 5 == 0)).collect();
+        few.reverse();
         let (rows, more_refused, more_done) = listed(&few);
         assert_eq!((rows.len(), more_refused, more_done), (25, 0, 0));
-        assert!(rows[..5].iter().all(|o| o.error.is_some()));
-        assert!(rows[5..].iter().all(|o| o.error.is_none()));
-        assert_eq!(rows[0].id, "id0");
-        assert_eq!(rows[5].id, "id1");
+        assert!(rows.iter().enumerate().all(|(i, o)| o.index == i));
 
         let many: Vec<Outcome> = (0..10_000).map(|i| outcome(i, i % 10 == 3)).collect();
         let (rows, more_refused, more_done) = listed(&many);
         assert_eq!(rows.len(), MAX_REFUSED_ROWS + MAX_DONE_ROWS);
         assert_eq!(more_refused, 1_000 - MAX_REFUSED_ROWS);
         assert_eq!(more_done, 9_000 - MAX_DONE_ROWS);
-        assert!(rows[..MAX_REFUSED_ROWS].iter().all(|o| o.error.is_some()));
+        assert!(rows.windows(2).all(|w| w[0].index < w[1].index));
+    }
+
+    #[test]
+    fn an_approval_is_done_only_when_read_back() {
+        let eo: std::collections::HashSet<String> = ["p-eo".to_string()].into();
+        let rec = |approval: i64, o365: bool, profile: &str| {
+            serde_json::json!({"emailrouteraccessapproval": approval,
+                "isemailaddressapprovedbyo365admin": o365, "_emailserverprofile_value": profile})
+        };
+        assert_eq!(applied(&rec(1, false, "p-imap"), 1, &eo), State::Done);
+        assert_eq!(applied(&rec(1, true, "p-eo"), 1, &eo), State::Done);
+        assert!(
+            matches!(applied(&rec(1, false, "p-eo"), 1, &eo), State::NotApplied(m) if m.contains("Microsoft 365 administrator"))
+        );
+        assert!(
+            matches!(applied(&rec(2, false, "p-imap"), 1, &eo), State::NotApplied(m) if m.contains("Pending Approval"))
+        );
+        // A rejection needs no administrator.
+        assert_eq!(applied(&rec(3, false, "p-eo"), 3, &eo), State::Done);
+    }
+
+    #[test]
+    fn the_time_left_follows_the_pace() {
+        assert_eq!(eta(0, 100, 1000.0), None);
+        assert_eq!(eta(100, 100, 1000.0), None);
+        assert_eq!(eta(25, 100, 1000.0), Some(3000.0));
+        assert_eq!(describe_eta(3000.0), "about 3 s left");
+        assert_eq!(describe_eta(200_000.0), "about 4 min left");
+        assert!(retryable(429) && retryable(503) && retryable(0));
+        assert!(!retryable(403) && !retryable(400) && !retryable(404));
     }
 }

@@ -14,7 +14,7 @@ pub mod tools;
 
 pub use record::MailboxRecord;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -59,6 +59,33 @@ pub struct Row {
     pub postponemailboxprocessinguntil: Option<String>,
     #[serde(default)]
     pub testemailconfigurationscheduled: Option<bool>,
+    /// The organization's own labels (formatted values): a customized organization
+    /// shows its labels, and a profile's name comes with its mailbox.
+    #[serde(
+        default,
+        rename = "_emailserverprofile_value@OData.Community.Display.V1.FormattedValue"
+    )]
+    pub profile_name: Option<String>,
+    #[serde(
+        default,
+        rename = "emailrouteraccessapproval@OData.Community.Display.V1.FormattedValue"
+    )]
+    pub approval_label: Option<String>,
+    #[serde(
+        default,
+        rename = "incomingemailstatus@OData.Community.Display.V1.FormattedValue"
+    )]
+    pub incoming_label: Option<String>,
+    #[serde(
+        default,
+        rename = "outgoingemailstatus@OData.Community.Display.V1.FormattedValue"
+    )]
+    pub outgoing_label: Option<String>,
+    #[serde(
+        default,
+        rename = "actstatus@OData.Community.Display.V1.FormattedValue"
+    )]
+    pub act_label: Option<String>,
 }
 
 #[component]
@@ -72,6 +99,8 @@ pub fn Mailboxes() -> impl IntoView {
 
 #[component]
 fn MailboxGrid() -> impl IntoView {
+    let session = crate::session::use_session();
+    let may = move |privilege: &str| matches!(session.auth(), crate::session::Auth::SignedIn(u) if u.can(privilege));
     let query = use_query_map();
     let state = Memo::new(move |_| query.with(|q| GridState::from_params(|k| q.get(k))));
     let navigate = use_navigate();
@@ -89,18 +118,12 @@ fn MailboxGrid() -> impl IntoView {
         refresh.track();
         async move {
             let path = s.api_path(SELECT, true);
-            let prefer = format!("odata.maxpagesize={PAGE_SIZE}");
+            let prefer = format!("odata.maxpagesize={PAGE_SIZE},{}", api::ANNOTATED);
             let result =
                 api::get_json_with::<Collection<Row>>(&path, &[("Prefer", prefer.as_str())]).await;
             loaded.set(s.url());
             result
         }
-    });
-    let profiles = LocalResource::new(|| async {
-        api::profile_names()
-            .await
-            .map(|ps| ps.into_iter().collect::<HashMap<_, _>>())
-            .unwrap_or_default()
     });
 
     // Selection: id → name, kept across pages.
@@ -108,6 +131,7 @@ fn MailboxGrid() -> impl IntoView {
     let selecting_all = RwSignal::new(false);
     let notice = RwSignal::new(None::<String>);
     let run = RwSignal::new(None::<Run>);
+    let cancel = RwSignal::new(false);
     let dialog = RwSignal::new(false);
     let defaults_dialog = RwSignal::new(false);
 
@@ -127,7 +151,7 @@ fn MailboxGrid() -> impl IntoView {
             .map(|c| c.value)
             .unwrap_or_default()
     };
-    let total = move || page.get().and_then(|r| r.ok()).and_then(|c| c.count);
+    let total = move || page.get().and_then(|r| r.ok()).and_then(|c| c.total());
 
     let start = Callback::new(
         move |(action, targets): (BulkAction, Vec<(String, String)>)| {
@@ -135,12 +159,12 @@ fn MailboxGrid() -> impl IntoView {
                 return;
             }
             spawn_local(async move {
-                bulk::execute(action, targets, run).await;
+                bulk::run_all(action, targets, run, cancel).await;
                 // What was done leaves the selection; the failures stay selected.
                 let done: Vec<String> = run.with_untracked(|r| {
                     r.iter()
                         .flat_map(|r| &r.outcomes)
-                        .filter(|o| o.error.is_none())
+                        .filter(|o| o.done())
                         .map(|o| o.id.clone())
                         .collect()
                 });
@@ -348,12 +372,16 @@ fn MailboxGrid() -> impl IntoView {
                 </div>
             })}
             <div class="toolbar mb-actions">
-                <button class="btn btn-primary btn-sm" disabled=move || none_selected() || running() on:click=move |_| run_on_selection(BulkAction::approve())>
-                    "Approve Email"
-                </button>
-                <button class="btn btn-secondary btn-sm" disabled=move || none_selected() || running() on:click=move |_| run_on_selection(BulkAction::reject())>
-                    "Reject Email"
-                </button>
+                // Only what the user's privileges allow is offered (the organization
+                // refuses the rest anyway, but a refusal is no way to find out).
+                <Show when=move || may("prvApproveRejectEmailAddress")>
+                    <button class="btn btn-primary btn-sm" disabled=move || none_selected() || running() on:click=move |_| run_on_selection(BulkAction::approve())>
+                        "Approve Email"
+                    </button>
+                    <button class="btn btn-secondary btn-sm" disabled=move || none_selected() || running() on:click=move |_| run_on_selection(BulkAction::reject())>
+                        "Reject Email"
+                    </button>
+                </Show>
                 <button class="btn btn-secondary btn-sm" disabled=move || none_selected() || running() on:click=move |_| dialog.set(true)>
                     "Test & Enable"
                 </button>
@@ -364,12 +392,14 @@ fn MailboxGrid() -> impl IntoView {
                 <ExportCsv state=state notice=notice />
                 <span class="spacer"></span>
                 <span class="muted small" data-testid="selected-count">
-                    {move || format!("{} selected", selected.with(BTreeMap::len))}
+                    {move || format!("{} selected", crate::format::thousands(selected.with(BTreeMap::len)))}
                 </span>
                 {move || {
-                    let n = total().unwrap_or(0);
+                    let n = total().unwrap_or_default();
                     let chosen = selected.with(BTreeMap::len) as u64;
-                    (n > 0 && chosen < n).then(|| view! {
+                    // Past Dataverse's counting limit the number is "5,000+": selecting
+                    // pages through every match (nextLink), however many there are.
+                    (n.n > 0 && (chosen < n.n || n.more)).then(|| view! {
                         <button class="btn btn-link btn-sm" disabled=move || selecting_all.get() on:click=select_all_matching>
                             {format!("Select all {n} that match")}
                         </button>
@@ -386,7 +416,7 @@ fn MailboxGrid() -> impl IntoView {
                     <button class="btn btn-link btn-sm" on:click=move |_| notice.set(None)>"Dismiss"</button>
                 </div>
             })}
-            <RunView run=run retry=start />
+            <RunView run=run retry=start cancel=cancel />
             <Show when=move || dialog.get()>
                 <TestEnableDialog
                     count=Signal::derive(move || selected.with(BTreeMap::len))
@@ -444,8 +474,7 @@ fn MailboxGrid() -> impl IntoView {
                             Some(Err(e)) => view! { <tr><td colspan="11"><div class="callout callout-error">{e.message}</div></td></tr> }.into_any(),
                             Some(Ok(c)) if c.value.is_empty() => view! { <tr><td colspan="11" class="muted">"No mailbox matches."</td></tr> }.into_any(),
                             Some(Ok(c)) => {
-                                let names = profiles.get().unwrap_or_default();
-                                c.value.into_iter().map(|r| row_view(r, &names, selected)).collect_view().into_any()
+                                c.value.into_iter().map(|r| row_view(r, selected)).collect_view().into_any()
                             }
                         }}
                     </tbody>
@@ -457,7 +486,8 @@ fn MailboxGrid() -> impl IntoView {
                     {move || {
                         let p = state.get().page;
                         match total() {
-                            Some(n) => format!("Page {p} of {}", (n as usize).div_ceil(PAGE_SIZE).max(1)),
+                            Some(n) if !n.more => format!("Page {p} of {}", (n.n as usize).div_ceil(PAGE_SIZE).max(1)),
+                            Some(n) => format!("Page {p} of {}+", (n.n as usize).div_ceil(PAGE_SIZE)),
                             None => format!("Page {p}"),
                         }
                     }}
@@ -482,20 +512,18 @@ fn flag(v: Option<bool>) -> &'static str {
     }
 }
 
-fn status_badge(v: Option<i64>) -> impl IntoView {
+/// A status's badge: its colour from the value, its text from the organization's label.
+fn status_badge(v: Option<i64>, label: Option<String>) -> impl IntoView {
     let class = match v {
         Some(1) => "badge badge-success",
         Some(2) => "badge badge-error",
         _ => "badge badge-neutral",
     };
-    view! { <span class=class>{query::status_label(v)}</span> }
+    let label = label.unwrap_or_else(|| query::status_label(v).to_string());
+    view! { <span class=class>{label}</span> }
 }
 
-fn row_view(
-    r: Row,
-    profiles: &HashMap<String, String>,
-    selected: RwSignal<BTreeMap<String, String>>,
-) -> impl IntoView {
+fn row_view(r: Row, selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
     let id = r.mailboxid.clone();
     let id2 = id.clone();
     let name = r.name.clone().unwrap_or_default();
@@ -511,12 +539,16 @@ fn row_view(
             }
         });
     };
+    // A lookup's name is its formatted value; without it, the id is what is known.
     let profile = r
-        .profile
-        .as_ref()
-        .map(|p| profiles.get(p).cloned().unwrap_or_else(|| p.clone()))
+        .profile_name
+        .clone()
+        .or_else(|| r.profile.clone())
         .unwrap_or_default();
-    let approval = query::approval_label(r.emailrouteraccessapproval);
+    let approval = r
+        .approval_label
+        .clone()
+        .unwrap_or_else(|| query::approval_label(r.emailrouteraccessapproval).to_string());
     let approval_class = match r.emailrouteraccessapproval {
         Some(1) => "badge badge-success",
         Some(3) => "badge badge-error",
@@ -548,9 +580,9 @@ fn row_view(
             <td class="nowrap">{r.emailaddress.clone().unwrap_or_default()}</td>
             <td class="mb-profile">{profile}</td>
             <td class="nowrap" data-col="approval"><span class=approval_class>{approval}</span></td>
-            <td>{status_badge(r.incomingemailstatus)}</td>
-            <td>{status_badge(r.outgoingemailstatus)}</td>
-            <td>{status_badge(r.actstatus)}</td>
+            <td>{status_badge(r.incomingemailstatus, r.incoming_label.clone())}</td>
+            <td>{status_badge(r.outgoingemailstatus, r.outgoing_label.clone())}</td>
+            <td>{status_badge(r.actstatus, r.act_label.clone())}</td>
             <td class="nowrap small">{enabled}</td>
             <td class="truncate mb-error small" title=error.clone()>{error.clone()}</td>
             <td class="nowrap small mono">{next}</td>

@@ -59,12 +59,14 @@ fn MailboxForm() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id")).unwrap_or_default());
     let form = RecordForm::new(Signal::derive(|| true));
+    crate::api::provide_option_labels("mailbox");
     let load_error = RwSignal::new(None::<ApiError>);
     let note = RwSignal::new(None::<Note>);
     let saving = RwSignal::new(false);
     let profiles = RwSignal::new(Vec::<(String, String)>::new());
     let names = RwSignal::new((None::<String>, None::<String>));
     let run = RwSignal::new(None::<Run>);
+    let cancel = RwSignal::new(false);
     let notice = RwSignal::new(None::<String>);
     let test_dialog = RwSignal::new(false);
     let defaults_dialog = RwSignal::new(false);
@@ -136,7 +138,7 @@ fn MailboxForm() -> impl IntoView {
     let start = Callback::new(
         move |(action, targets): (BulkAction, Vec<(String, String)>)| {
             spawn_local(async move {
-                bulk::execute(action, targets, run).await;
+                bulk::run_all(action, targets, run, cancel).await;
                 reload(None);
             });
         },
@@ -223,7 +225,7 @@ fn MailboxForm() -> impl IntoView {
                     {n} " " <button class="btn btn-link btn-sm" on:click=move |_| notice.set(None)>"Dismiss"</button>
                 </div>
             })}
-            <RunView run=run retry=start />
+            <RunView run=run retry=start cancel=cancel />
             <Show when=move || test_dialog.get()>
                 <TestEnableDialog
                     count=Signal::derive(|| 1)

@@ -128,32 +128,32 @@ pub fn DownloadDetails(
     let busy = RwSignal::new(false);
     let navigate = StoredValue::new_local(use_navigate());
     let fetch = move |open: bool| {
-        let targets: Vec<(String, String)> = selected.with_untracked(|s| {
-            s.iter()
-                .take(20)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect()
-        });
+        let targets: Vec<(String, String)> =
+            selected.with_untracked(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
         if targets.is_empty() {
             return;
         }
         busy.set(true);
         spawn_local(async move {
-            let mut logs = Vec::new();
-            for (id, name) in targets {
-                let path = format!(
-                    "/api/data/v9.2/mailboxes({id})/Microsoft.Dynamics.CRM.DownloadMailboxDetails()"
-                );
-                match api::get_text(&path).await {
-                    Ok(text) => logs.push((file_name(&name), text)),
-                    Err(e) => {
-                        notice.set(Some(format!("{name}: {}", e.message)));
-                        busy.set(false);
-                        return;
-                    }
-                }
-            }
+            let (logs, left_out) = compose_logs(&targets).await;
             busy.set(false);
+            if !left_out.is_empty() {
+                let shown: Vec<String> = left_out
+                    .iter()
+                    .take(20)
+                    .map(|(name, why)| format!("{name}: {why}"))
+                    .collect();
+                notice.set(Some(format!(
+                    "{} of {} mailboxes' details could not be composed and were left out: {}{}",
+                    left_out.len(),
+                    targets.len(),
+                    shown.join("; "),
+                    if left_out.len() > 20 { "; …" } else { "" }
+                )));
+            }
+            if logs.is_empty() {
+                return;
+            }
             if open {
                 for (name, text) in logs {
                     crate::handoff::give(name, text);
@@ -239,4 +239,98 @@ fn to_csv(rows: &[Row], profiles: &HashMap<String, String>) -> String {
         out.push_str(&query::csv_line(&fields));
     }
     out
+}
+
+/// The Mailbox Details logs of `targets` (id, name), composed in the browser from the
+/// mailbox, its profile and its latest alerts (core's `writer::compose`), so it works on
+/// any organization: three `$batch`es of reads per 1,000 mailboxes. Returns the logs
+/// (file name, text) and the mailboxes left out with why.
+async fn compose_logs(
+    targets: &[(String, String)],
+) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    use crate::api::batch::{Op, MAX_OPS};
+    let get = Op::get;
+    let read = |ops: Vec<Op>| async move {
+        match api::send_batch_answers(&ops).await {
+            Ok(answers) => answers
+                .into_iter()
+                .map(|a| {
+                    a.map_err(|e| e.message)
+                        .and_then(|b| serde_json::from_str(&b).map_err(|e| e.to_string()))
+                })
+                .collect::<Vec<Result<serde_json::Value, String>>>(),
+            Err(e) => {
+                let why = e.map_or("this organization has no $batch".to_string(), |e| e.message);
+                ops.iter().map(|_| Err(why.clone())).collect()
+            }
+        }
+    };
+    let mut logs = Vec::new();
+    let mut left_out = Vec::new();
+    for chunk in targets.chunks(MAX_OPS) {
+        let mailboxes = read(
+            chunk
+                .iter()
+                .map(|(id, _)| get(format!("/api/data/v9.2/mailboxes({id})")))
+                .collect(),
+        )
+        .await;
+        let mut profile_ids: Vec<String> = mailboxes
+            .iter()
+            .filter_map(|m| {
+                m.as_ref().ok()?["_emailserverprofile_value"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect();
+        profile_ids.sort();
+        profile_ids.dedup();
+        let profiles: HashMap<String, serde_json::Value> = profile_ids
+            .iter()
+            .cloned()
+            .zip(
+                read(
+                    profile_ids
+                        .iter()
+                        .map(|p| get(format!("/api/data/v9.2/emailserverprofiles({p})")))
+                        .collect(),
+                )
+                .await,
+            )
+            .filter_map(|(id, p)| Some((id, p.ok()?)))
+            .collect();
+        let alerts = read(
+            chunk
+                .iter()
+                .map(|(id, _)| {
+                    get(format!(
+                        "/api/data/v9.2/tracelogs?$select=level,tracecode,errortypedisplay,errordetails,text\
+                         &$filter=_regardingobjectid_value%20eq%20{id}%20and%20level%20ge%202\
+                         &$orderby=modifiedon%20desc&$top={}",
+                        mailsync_core::writer::MAX_TRACES
+                    ))
+                })
+                .collect(),
+        )
+        .await;
+        for (((_, name), mailbox), alerts) in chunk.iter().zip(mailboxes).zip(alerts) {
+            match mailbox {
+                Err(why) => left_out.push((name.clone(), why)),
+                Ok(m) => {
+                    let profile = m["_emailserverprofile_value"]
+                        .as_str()
+                        .and_then(|p| profiles.get(p));
+                    let alerts = alerts
+                        .ok()
+                        .and_then(|a| a["value"].as_array().cloned())
+                        .unwrap_or_default();
+                    logs.push((
+                        file_name(name),
+                        mailsync_core::writer::compose(&m, profile, &alerts),
+                    ));
+                }
+            }
+        }
+    }
+    (logs, left_out)
 }

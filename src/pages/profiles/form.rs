@@ -90,11 +90,13 @@ fn ProfileForm() -> impl IntoView {
     let editable = Signal::derive(move || can_edit(&session.auth()));
     let testable = Signal::derive(move || can_test(&session.auth()));
     let form = RecordForm::new(editable);
+    crate::api::provide_option_labels("emailserverprofile");
     form.follow_rules(apply_rules);
     let load_error = RwSignal::new(None::<ApiError>);
     let note = RwSignal::new(None::<Note>);
     let saving = RwSignal::new(false);
     let run = RwSignal::new(None::<Run>);
+    let cancel = RwSignal::new(false);
     let test_dialog = RwSignal::new(None::<Vec<(String, String)>>);
     let navigate = StoredValue::new_local(use_navigate());
 
@@ -195,7 +197,7 @@ fn ProfileForm() -> impl IntoView {
     };
     let start = Callback::new(
         move |(action, targets): (BulkAction, Vec<(String, String)>)| {
-            spawn_local(async move { bulk::execute(action, targets, run).await });
+            spawn_local(async move { bulk::run_all(action, targets, run, cancel).await });
         },
     );
 
@@ -267,7 +269,7 @@ fn ProfileForm() -> impl IntoView {
                 <div class="callout callout-info">"Only a System Administrator or Global Administrator can change email server profiles."</div>
             </Show>
             <SaveNote note=note what="profile" />
-            <RunView run=run retry=start />
+            <RunView run=run retry=start cancel=cancel />
             {move || test_dialog.get().map(|targets| {
                 let n = targets.len();
                 let targets = StoredValue::new(targets);

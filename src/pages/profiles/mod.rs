@@ -21,14 +21,15 @@ use crate::api::{self, fetch_all};
 use crate::session::{use_session, Auth, RequireSignIn};
 use model::{settings_of, test_status_label, PROFILES};
 
-/// Only a System or Global Administrator changes profiles; the server refuses the rest.
+/// Changing profiles needs Write on email server profiles; the server refuses the rest.
 pub fn can_edit(auth: &Auth) -> bool {
-    matches!(auth, Auth::SignedIn(u) if u.is_admin())
+    matches!(auth, Auth::SignedIn(u) if u.can("prvWriteEmailServerProfile"))
 }
 
-/// Any role may schedule Test & Enable for a profile's mailboxes (a mailbox update).
+/// Test & Enable of a profile's mailboxes changes other people's mailboxes: Write on
+/// mailboxes beyond one's own.
 pub fn can_test(auth: &Auth) -> bool {
-    matches!(auth, Auth::SignedIn(u) if !u.roles.is_empty())
+    matches!(auth, Auth::SignedIn(u) if u.can_broadly("prvWriteMailbox"))
 }
 
 #[component]
@@ -62,18 +63,24 @@ fn ProfileGrid() -> impl IntoView {
             let dir = if desc { "desc" } else { "asc" };
             let path = format!("{PROFILES}?$orderby={col}%20{dir}");
             let profiles = fetch_all::<Map<String, Value>>(path).await?;
-            // Mailboxes per profile: one `$count` each (profiles are few).
-            let mut rows = Vec::with_capacity(profiles.len());
-            for p in profiles {
-                let id = p["emailserverprofileid"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let count = api::count_mailboxes(&format!("_emailserverprofile_value eq {id}"))
-                    .await
-                    .ok();
-                rows.push((p, count));
-            }
+            // Mailboxes per profile: a `$count` each, all in one `$batch`. A count the
+            // organization refuses leaves the column empty, not the grid.
+            let queries: Vec<_> = profiles
+                .iter()
+                .map(|p| {
+                    let id = p["emailserverprofileid"].as_str().unwrap_or_default();
+                    (
+                        "mailboxes",
+                        "mailboxid",
+                        format!("_emailserverprofile_value eq {id}"),
+                    )
+                })
+                .collect();
+            let counts = match api::counts(&queries).await {
+                Ok(c) => c.into_iter().map(Some).collect(),
+                Err(_) => vec![None; profiles.len()],
+            };
+            let rows: Vec<_> = profiles.into_iter().zip(counts).collect();
             Ok::<_, api::ApiError>(rows)
         }
     });
@@ -128,7 +135,7 @@ fn ProfileGrid() -> impl IntoView {
     }
 }
 
-fn row_view(p: Map<String, Value>, count: Option<u64>) -> impl IntoView {
+fn row_view(p: Map<String, Value>, count: Option<api::Total>) -> impl IntoView {
     let text = |k: &str| {
         p.get(k)
             .and_then(Value::as_str)

@@ -562,8 +562,7 @@ mod tests {
             names(&TRACELOG),
             [
                 "regardingobjectid_mailbox",
-                "regardingobjectid_emailserverprofile",
-                "regardingobjectid_email"
+                "regardingobjectid_emailserverprofile"
             ]
         );
         assert_eq!(names(&QUEUE), ["ownerid", "defaultmailbox"]);

@@ -24,7 +24,8 @@ const fn hidden(name: &'static str) -> Column {
 
 const TO_USER: &[&str] = &["systemuser"];
 const TO_USER_OR_QUEUE: &[&str] = &["systemuser", "queue"];
-const TO_ALERTABLE: &[&str] = &["mailbox", "emailserverprofile", "email"];
+/// An alert regards a mailbox or an email server profile (Dataverse's tracelog).
+const TO_ALERTABLE: &[&str] = &["mailbox", "emailserverprofile"];
 const TO_PROFILE: &[&str] = &["emailserverprofile"];
 const TO_MAILBOX: &[&str] = &["mailbox"];
 

@@ -424,7 +424,9 @@ pub fn write_alerts(
                 Some(p) => (p, "emailserverprofile"),
                 None => (mailbox, "mailbox"),
             },
-            On::Email(id) => (id.as_str(), "email"),
+            // Dataverse's alerts regard a mailbox or a profile only: an email's alert
+            // goes on its mailbox, its text naming the email.
+            On::Email(_) => (mailbox, "mailbox"),
         };
         let old: Option<(String, String, Option<String>)> = c
             .prepare_cached(

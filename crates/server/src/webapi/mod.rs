@@ -272,6 +272,16 @@ pub(crate) fn execute(
         if let Some(reply) = service::route(ctx, conn, rel) {
             return reply;
         }
+    } else if service::is_function(rel) {
+        // A function is called with GET; any other method is refused as such.
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            errcodes::UNSUPPORTED_OPERATION,
+            format!(
+                "The HTTP method '{method}' is not supported for the resource '{rel}': \
+                 it is a function, called with GET."
+            ),
+        ));
     }
     let target = parse_target(rel)?;
     match (method, target.key, target.function.as_deref()) {
@@ -299,6 +309,11 @@ pub(crate) fn execute(
                 ) =>
         {
             user_privileges(ctx, conn, id)
+        }
+        (&Method::GET, Some(id), Some("systemuserroles_association"))
+            if target.table.entity_set == "systemusers" =>
+        {
+            user_roles(ctx, conn, id)
         }
         (_, _, Some(f)) => Err(ApiError::not_found(format!(
             "Resource not found for the segment '{f}'."
@@ -350,6 +365,38 @@ fn user_privileges(ctx: &Ctx, conn: &Connection, id: Guid) -> Result<Reply, ApiE
                 ctx.base
             ),
             "RolePrivileges": list,
+        }),
+    ))
+}
+
+/// `systemusers(<id>)/systemuserroles_association`: the user's security roles as
+/// Dataverse lists them (`roleid`, `name`), from the local organization's role names
+/// (each role's id is fixed, derived from its name).
+fn user_roles(ctx: &Ctx, conn: &Connection, id: Guid) -> Result<Reply, ApiError> {
+    use mailsync_core::model::SYSTEMUSER;
+    let from = privileges::from_clause(&SYSTEMUSER, ctx.user);
+    let roles: String = conn
+        .query_row(
+            &format!("SELECT roles FROM {from} WHERE systemuserid = ?1"),
+            [id.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| record_not_found(&SYSTEMUSER, id))?;
+    let value: Vec<serde_json::Value> = crate::store::auth::roles_from_column(&roles)
+        .into_iter()
+        .map(|role| {
+            serde_json::json!({
+                "roleid": mailsync_core::metadata::metadata_id(&format!("role:{}", role.name())),
+                "name": role.name(),
+            })
+        })
+        .collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "@odata.context": format!("{}$metadata#roles", ctx.base),
+            "value": value,
         }),
     ))
 }

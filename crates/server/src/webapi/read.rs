@@ -459,21 +459,20 @@ fn fetch(
     count_annotations(&mut head, count, wanted);
     // The next page's cookie holds this page's last row (a keyset cursor), as
     // Dataverse's holds its first and last keys; on the last page neither annotation.
+    // Dataverse sends both on a FetchXML page whether `Prefer` asks or not: clients
+    // page on them unasked (dynamics-web-api's `fetchAll` reads the cookie without
+    // requesting it).
     if rows.more {
         if let Some(token) = cursor_after(q, &rows) {
             let cookie = odata::paging_cookie(f.page, &token);
-            if wanted.has(PAGING_COOKIE) {
-                head.insert(
-                    format!("@{PAGING_COOKIE}"),
-                    Json_::String(odata::fetchxml_paging_cookie_annotation(
-                        f.page + 1,
-                        &cookie,
-                    )),
-                );
-            }
-            if wanted.has(MORE_RECORDS) {
-                head.insert(format!("@{MORE_RECORDS}"), Json_::Bool(true));
-            }
+            head.insert(
+                format!("@{PAGING_COOKIE}"),
+                Json_::String(odata::fetchxml_paging_cookie_annotation(
+                    f.page + 1,
+                    &cookie,
+                )),
+            );
+            head.insert(format!("@{MORE_RECORDS}"), Json_::Bool(true));
         }
     }
     let selected = q.select.len();

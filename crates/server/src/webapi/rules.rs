@@ -3,9 +3,12 @@
 //! * **Who sees and writes what**: `privileges.rs`, per tier and per column, checked
 //!   before these rules (`check_op`, `check_columns`).
 //! * **Approve / Reject Email** (`emailrouteraccessapproval` on a mailbox, user or
-//!   queue): needs the approve privilege (`can_approve_email`); for a mailbox on an
-//!   Exchange Online profile (`mailsync_core::rules::is_exchange_online`) also
-//!   `can_approve_exchange_online`, else 403 and nothing changes. Approve (1) and
+//!   queue): needs the approve privilege (`can_approve_email`), as in Dataverse; the
+//!   approval counts as a Microsoft 365 administrator's
+//!   (`isemailaddressapprovedbyo365admin`, which Exchange Online profiles need) only
+//!   when the approver also holds `can_approve_exchange_online`: otherwise it is
+//!   accepted but does not let an Exchange Online mailbox synchronize (the console
+//!   reads approvals back and reports that). Approve (1) and
 //!   Reject (3) are mirrored between the mailbox and its user or queue. Changing a
 //!   mailbox's address or profile sets it back to pending (2) unless the same change
 //!   approves it. A user without a role approves only their own user mailbox whose
@@ -32,8 +35,7 @@ use mailsync_core::email_settings::DefaultMethods;
 use mailsync_core::model::{Column, Table};
 
 use mailsync_core::rules::{
-    check_profile, forces_auto_detect, is_exchange_online, takes_profile_credentials,
-    ConnectionRule, ProfileSettings,
+    check_profile, forces_auto_detect, takes_profile_credentials, ConnectionRule, ProfileSettings,
 };
 use mailsync_core::Severity;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -311,29 +313,6 @@ fn need_approver(user: &SignedInUser) -> Result<(), ApiError> {
     }
 }
 
-/// Whether a profile (by id) is Exchange Online.
-fn profile_is_exchange_online(conn: &Connection, profile: Option<&str>) -> Result<bool, ApiError> {
-    let Some(id) = profile else {
-        return Ok(false);
-    };
-    let row: Option<(Option<i32>, Option<i32>, Option<i32>)> = conn
-        .prepare_cached(
-            "SELECT servertype, incomingcredentialretrieval, outgoingcredentialretrieval \
-             FROM emailserverprofile WHERE emailserverprofileid = ?1",
-        )?
-        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    Ok(row.is_some_and(|(s, i, o)| is_exchange_online(s, i, o)))
-}
-
-fn exchange_online_refused(name: &str) -> ApiError {
-    forbidden(format!(
-        "The mailbox '{name}' uses an Exchange Online email server profile: approving or \
-         rejecting its email address needs a Global administrator or Exchange administrator \
-         (or the Delegated Mailbox Approver role). The mailbox was left unchanged."
-    ))
-}
-
 fn mailbox(
     tx: &Connection,
     user: &SignedInUser,
@@ -353,7 +332,6 @@ fn mailbox(
                 .eq_ignore_ascii_case(text(o.get("emailaddress")).unwrap_or(""))
         })
     });
-    let name = text(merged(old, changes, "name")).unwrap_or("").to_string();
     let regarding = text(merged(old, changes, "regardingobjectid")).map(str::to_string);
     let regarding_table = text(merged(old, changes, "regardingobjecttypecode"))
         .filter(|t| matches!(*t, "systemuser" | "queue"))
@@ -382,12 +360,10 @@ fn mailbox(
             if !(value == 1 && may_self_approve(user, old, changes)) {
                 need_approver(user)?;
             }
-            let profile = text(merged(old, changes, "emailserverprofile")).map(str::to_string);
-            if profile_is_exchange_online(tx, profile.as_deref())?
-                && !user.can_approve_exchange_online()
-            {
-                return Err(exchange_online_refused(&name));
-            }
+            // As in Dataverse, an approval is accepted from whoever holds the approve
+            // privilege; on an Exchange Online profile it also counts as the Microsoft
+            // 365 administrator's only when they hold that right (else the mailbox stays
+            // unapproved by Microsoft 365 and the engine says so).
             let by_o365_admin = value == 1 && user.can_approve_exchange_online();
             set(
                 table,
@@ -471,29 +447,6 @@ fn approval_of_owner(
     }
     need_approver(user)?;
     let id = text(old.get(table.key)).unwrap_or("").to_string();
-    let mut stmt = tx.prepare(
-        "SELECT m.name, p.servertype, p.incomingcredentialretrieval, p.outgoingcredentialretrieval \
-         FROM mailbox m LEFT JOIN emailserverprofile p ON p.emailserverprofileid = m.emailserverprofile \
-         WHERE m.regardingobjectid = ?1",
-    )?;
-    let rows = stmt
-        .query_map([&id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<i32>>(1)?,
-                r.get::<_, Option<i32>>(2)?,
-                r.get::<_, Option<i32>>(3)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    if !user.can_approve_exchange_online() {
-        if let Some((name, ..)) = rows
-            .iter()
-            .find(|(_, s, i, o)| is_exchange_online(*s, *i, *o))
-        {
-            return Err(exchange_online_refused(name));
-        }
-    }
     if matches!(value, 1 | 3) {
         tx.execute(
             "UPDATE mailbox SET emailrouteraccessapproval = ?1, isemailaddressapprovedbyo365admin = ?2 \

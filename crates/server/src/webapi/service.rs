@@ -35,6 +35,14 @@ pub fn route(ctx: &Ctx, conn: &Connection, rel: &str) -> Option<Result<Reply, Ap
     })
 }
 
+/// Whether `rel` names one of the service-level functions (called with GET only).
+pub fn is_function(rel: &str) -> bool {
+    let rel = rel.trim_end_matches('/');
+    matches!(rel, "WhoAmI" | "WhoAmI()" | "$metadata" | "")
+        || rel.starts_with("RetrieveTotalRecordCount")
+        || rel.starts_with("EntityDefinitions")
+}
+
 fn csdl() -> Reply {
     let mut r = Reply::empty(StatusCode::OK);
     r.headers.insert(

@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// Requests the console sends to a Dataverse-like organization (not a test: it prints
+// figures and asserts nothing). The organization is `mailsync serve` in OpenID Connect
+// mode on its own origin (`--oidc-issuer`, `--oidc-audience`, seeded `scale:N`), the
+// identity provider the npm oauth2-mock-server on loopback (Entra ID's stand-in), the
+// console served by a second `mailsync serve`. In Debian's Chromium it counts, per
+// step, the requests that reached the organization (the browser's own CORS preflights
+// are not counted by Playwright; they are cached for the session, see the note):
+//
+//   * sign-in: from the code's return to the first Mailboxes page shown (who is signed
+//     in, their privileges, the page);
+//   * the Mailboxes page alone: a client-side visit from the dashboard (goal: 2);
+//   * "Unapproved Mailboxes" searched `7@` (the scale seed's pending 10%), "Select all
+//     N that match", then "Approve Email" until the run finished: requests and time
+//     (goal: 10,000 approvals and their read-back in at most 20 requests);
+//   * the dashboard's first refresh.
+//
+// Usage, from the repository root, after `bash scripts/build.sh`:
+//   node e2e/bench/requests-bench.mjs [--seed scale:100000]
+// scale:100000 holds 10,000 pending mailboxes (about 20 s to seed, 0.75 GB of disk).
+
+import { chromium } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OAuth2Server } from 'oauth2-mock-server';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.resolve(process.env.MAILSYNC_E2E_BIN ?? path.join(ROOT, 'target/release/mailsync'));
+const DIST = path.resolve(process.env.MAILSYNC_E2E_DIST ?? path.join(ROOT, 'dist'));
+const arg = (name, fallback) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const SEED = arg('seed', 'scale:100000');
+const CLIENT_ID = 'mailsync-bench-console';
+const PASSWORD = 'bench-admin-password';
+
+if (!existsSync(BIN) || !existsSync(path.join(DIST, 'index.html'))) {
+  console.error('requests-bench: build first: bash scripts/build.sh');
+  process.exit(2);
+}
+
+const tmp = mkdtempSync(path.join(tmpdir(), 'mailsync-requests-bench-'));
+const children = [];
+function cleanup() {
+  for (const c of children) c.kill('SIGTERM');
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function serve(name, args) {
+  const db = path.join(tmp, `${name}.sqlite`);
+  const port = args.includes('--port') ? [] : ['--port', '0'];
+  const child = spawn(BIN, ['serve', ...port, '--dist', DIST, '--db', db, '--engine', 'off', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: PASSWORD },
+  });
+  children.push(child);
+  let log = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      log += chunk;
+      const m = /mailsync console: (http:\/\/\S+?)\/?(\s|$)/.exec(log);
+      if (m) resolve(m[1]);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${name} exited (${code}):\n${log}`)));
+  });
+}
+
+// ---- the provider and the two servers --------------------------------------------
+
+const idp = new OAuth2Server();
+await idp.issuer.keys.generate('RS256');
+await idp.start(0, '127.0.0.1');
+const issuer = idp.issuer.url;
+const orgPort = await freePort();
+const orgBase = `http://127.0.0.1:${orgPort}`;
+idp.service.on('beforeTokenSigning', (token) => {
+  if (token.payload.aud !== CLIENT_ID) {
+    token.payload.aud = orgBase;
+    token.payload.upn = 'admin';
+  }
+});
+
+let t0 = Date.now();
+console.log(`seeding ${SEED} into the organization...`);
+await serve('org', ['--seed', SEED, '--port', String(orgPort), '--oidc-issuer', issuer, '--oidc-audience', orgBase]);
+console.log(`organization ${orgBase} ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+const consoleBase = await serve('console', ['--seed', 'empty', '--connect-src', issuer, '--connect-src', orgBase]);
+
+// ---- the browser -----------------------------------------------------------------
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
+});
+const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(e.message));
+
+/** Requests that reached the organization, by step. */
+let step = null;
+const sent = {};
+page.on('request', (r) => {
+  if (step && r.url().startsWith(orgBase)) {
+    const u = new URL(r.url());
+    (sent[step] ??= []).push(`${r.method()} ${u.pathname.replace('/api/data/v9.2', '')}${u.search ? '?…' : ''}`);
+  }
+});
+const measure = async (name, action) => {
+  step = name;
+  const t = performance.now();
+  await action();
+  const ms = performance.now() - t;
+  step = null;
+  return { name, requests: (sent[name] ?? []).length, ms };
+};
+const rows = page.locator('[data-testid="mailbox-grid"] tbody tr[data-id]');
+const results = [];
+
+await page.goto(`${consoleBase}/signin?next=/mailboxes`);
+await page.getByRole('button', { name: 'Add an environment' }).click();
+await page.getByLabel('Environment URL').fill(orgBase);
+await page.getByLabel('Application (client) ID').fill(CLIENT_ID);
+await page.locator('summary', { hasText: 'Another OpenID Connect authority' }).click();
+await page.getByLabel('Authority').fill(issuer);
+results.push(
+  await measure('sign-in, then the first Mailboxes page', async () => {
+    await page.getByRole('button', { name: 'Save and sign in' }).click();
+    await page.waitForURL(`${consoleBase}/mailboxes`);
+    await rows.first().waitFor();
+  }),
+);
+
+await page.getByRole('link', { name: 'Dashboard' }).first().click();
+await page.getByTestId('dash-status').waitFor({ timeout: 120_000 });
+results.push(
+  await measure('Mailboxes page (client-side visit)', async () => {
+    await page.getByRole('link', { name: 'Mailboxes' }).first().click();
+    await rows.first().waitFor();
+    await page.waitForLoadState('networkidle');
+  }),
+);
+
+results.push(
+  await measure('dashboard refresh', async () => {
+    await page.getByRole('link', { name: 'Dashboard' }).first().click();
+    await page.getByTestId('dash-status').waitFor({ timeout: 120_000 });
+    await page.waitForLoadState('networkidle');
+  }),
+);
+
+await page.goto(`${consoleBase}/mailboxes?view=unapproved&q=7%40`);
+await rows.first().waitFor({ timeout: 120_000 });
+const selectAll = page.getByRole('button', { name: /^Select all .* that match$/ });
+const label = await selectAll.innerText();
+results.push(
+  await measure(`${label}`, async () => {
+    await selectAll.click();
+    await page.getByTestId('selected-count').filter({ hasNotText: /^0 selected$/ }).waitFor({ timeout: 300_000 });
+  }),
+);
+const selected = await page.getByTestId('selected-count').innerText();
+results.push(
+  await measure(`Approve Email over ${selected} (with the read-back)`, async () => {
+    await page.getByRole('button', { name: 'Approve Email' }).click();
+    await page.locator('[data-testid="bulk-run"][data-finished="true"]').waitFor({ timeout: 1_200_000 });
+  }),
+);
+const title = await page.getByTestId('bulk-title').innerText();
+
+console.log(`\nrequests the console sent to ${orgBase} (${SEED}):`);
+for (const r of results) {
+  console.log(`  ${r.name.padEnd(56)} ${String(r.requests).padStart(4)} requests  ${(r.ms / 1000).toFixed(1).padStart(7)} s`);
+  if (process.env.BENCH_VERBOSE) for (const s of sent[r.name] ?? []) console.log(`      ${s}`);
+}
+console.log(`  run: ${title}`);
+if (pageErrors.length) console.log(`page errors: ${pageErrors.join('; ')}`);
+console.log('note: CORS preflights are not counted (Playwright does not report them); the');
+console.log('organization answers them with Access-Control-Max-Age, so a session sends each once.');
+
+await browser.close();
+await idp.stop();
+cleanup();
