@@ -161,7 +161,9 @@ bulk_users() { cat "$DIR/bulk-users" 2>/dev/null || echo 0; }
 
 seed_alice() {
   local md="$MAILDATA/mail/alice/Maildir"
-  [ -n "$(ls -A "$md/new" "$md/cur" 2>/dev/null)" ] && return
+  # Seed once: only when neither new/ nor cur/ holds a message (the directories
+  # themselves exist from prepare_dirs, so test for files, not for output of ls).
+  [ -n "$(find "$md/new" "$md/cur" -type f -print -quit 2>/dev/null)" ] && return
   info "seeding alice's INBOX"
   mkdir -p "$md/cur" "$md/new" "$md/tmp"
   local now i

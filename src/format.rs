@@ -16,9 +16,25 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// "1 mailbox", "1,234 mailboxes".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{} {many}", thousands(n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_number() {
+        assert_eq!(count(1, "mailbox", "mailboxes"), "1 mailbox");
+        assert_eq!(count(0, "mailbox", "mailboxes"), "0 mailboxes");
+        assert_eq!(count(2500, "mailbox", "mailboxes"), "2,500 mailboxes");
+    }
 
     #[test]
     fn thousands_separator() {

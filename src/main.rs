@@ -5,6 +5,7 @@
 
 mod api;
 mod app;
+mod components;
 mod form;
 mod format;
 mod handoff;

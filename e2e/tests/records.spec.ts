@@ -230,7 +230,7 @@ test('profile form: live form rules, supported-configuration findings, create', 
   await incoming.getByLabel('Use SSL').check();
 
   await page.getByLabel('Name', { exact: true }).fill(`E2E Exchange Online ${Date.now()}`);
-  await page.getByLabel('Server Type').selectOption({ label: 'Exchange Server (Exchange Online on an online organization)' });
+  await page.getByLabel('Server Type').selectOption({ label: 'Exchange Server' });
   await expect(page.getByLabel('Auto Discover Server Location')).toBeVisible();
   await expect(incoming.getByLabel('Port')).toHaveValue('443');
 

@@ -54,6 +54,17 @@ impl Total {
     }
 }
 
+impl Total {
+    /// "1 mailbox", "1,234 mailboxes", "5,000+ mailboxes".
+    pub fn of(&self, one: &str, many: &str) -> String {
+        if self.n == 1 && !self.more {
+            format!("1 {one}")
+        } else {
+            format!("{self} {many}")
+        }
+    }
+}
+
 impl std::fmt::Display for Total {
     /// "1,234", or "5,000+" past Dataverse's counting limit.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

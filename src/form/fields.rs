@@ -1,7 +1,9 @@
 //! The fields of a record form, each bound to one property of a [`RecordForm`]'s draft.
 //! A field is disabled when the user may not edit the record or when a form rule locks
 //! it (`locked`); its `<label for>` names the control, so tests and screen readers find
-//! it by its label.
+//! it by its label. A value that blocks Save ([`FieldErrors`], provided by the form) is
+//! marked where it is: its message under the control, the control `aria-invalid` and
+//! described by the message (and by its hint).
 
 use leptos::prelude::*;
 use serde_json::Value;
@@ -16,9 +18,79 @@ fn disabled(form: RecordForm, locked: MaybeProp<bool>) -> impl Fn() -> bool + Co
     move || !form.editable.get() || locked.get().unwrap_or(false)
 }
 
+/// What blocks Save, by property (property, message): the form provides it with
+/// [`provide_field_errors`], and each field shows its own property's message.
+#[derive(Clone, Copy)]
+pub struct FieldErrors(Signal<Vec<(&'static str, String)>>);
+
+/// Makes `errors` the messages the fields of this form show (see [`FieldErrors`]).
+pub fn provide_field_errors(errors: Signal<Vec<(&'static str, String)>>) {
+    provide_context(FieldErrors(errors));
+}
+
+/// `prop`'s message in the form's [`FieldErrors`], if any.
+fn error_of(prop: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync {
+    let errors = use_context::<FieldErrors>();
+    move || {
+        errors.and_then(|e| {
+            e.0.with(|list| {
+                let found: Vec<&str> = list
+                    .iter()
+                    .filter(|(p, _)| *p == prop)
+                    .map(|(_, m)| m.as_str())
+                    .collect();
+                (!found.is_empty()).then(|| found.join(" "))
+            })
+        })
+    }
+}
+
+fn error_id(prop: &str) -> String {
+    format!("f-{prop}-error")
+}
+
+fn hint_id(prop: &str) -> String {
+    format!("f-{prop}-hint")
+}
+
+/// `aria-invalid` of `prop`'s control.
+fn invalid(error: impl Fn() -> Option<String>) -> impl Fn() -> Option<&'static str> {
+    move || error().map(|_| "true")
+}
+
+/// `aria-describedby` of `prop`'s control: its message while there is one, its hint.
+fn described_by(
+    prop: &'static str,
+    hint: Option<&'static str>,
+    error: impl Fn() -> Option<String>,
+) -> impl Fn() -> Option<String> {
+    move || {
+        let ids: Vec<String> = [error().map(|_| error_id(prop)), hint.map(|_| hint_id(prop))]
+            .into_iter()
+            .flatten()
+            .collect();
+        (!ids.is_empty()).then(|| ids.join(" "))
+    }
+}
+
+/// `prop`'s message, under its control.
 #[component]
-fn Hint(hint: Option<&'static str>) -> impl IntoView {
-    hint.map(|h| view! { <div class="field-hint">{h}</div> })
+fn FieldError(prop: &'static str) -> impl IntoView {
+    let error = error_of(prop);
+    move || {
+        error().map(|m| {
+            view! {
+                <div class="field-error" id=error_id(prop) data-testid="field-error">
+                    {m}
+                </div>
+            }
+        })
+    }
+}
+
+#[component]
+fn Hint(prop: &'static str, hint: Option<&'static str>) -> impl IntoView {
+    hint.map(|h| view! { <div class="field-hint" id=hint_id(prop)>{h}</div> })
 }
 
 /// A text property; empty is `null`.
@@ -35,6 +107,8 @@ pub fn TextField(
             <label for=field_id(prop)>{label}</label>
             <input
                 id=field_id(prop)
+                aria-invalid=invalid(error_of(prop))
+                aria-describedby=described_by(prop, hint, error_of(prop))
                 class="input"
                 type="text"
                 disabled=disabled(form, locked)
@@ -44,7 +118,8 @@ pub fn TextField(
                     form.set(prop, if v.is_empty() { Value::Null } else { Value::String(v) });
                 }
             />
-            <Hint hint=hint />
+            <FieldError prop=prop />
+            <Hint prop=prop hint=hint />
         </div>
     }
 }
@@ -66,6 +141,8 @@ pub fn NumberField(
             <label for=field_id(prop)>{label}</label>
             <input
                 id=field_id(prop)
+                aria-invalid=invalid(error_of(prop))
+                aria-describedby=described_by(prop, hint, error_of(prop))
                 class="input input-num"
                 type="number"
                 step="1"
@@ -83,7 +160,8 @@ pub fn NumberField(
                     }
                 }
             />
-            <Hint hint=hint />
+            <FieldError prop=prop />
+            <Hint prop=prop hint=hint />
         </div>
     }
 }
@@ -102,6 +180,8 @@ pub fn CheckField(
             <label class="checkbox">
                 <input
                     id=field_id(prop)
+                    aria-invalid=invalid(error_of(prop))
+                    aria-describedby=described_by(prop, hint, error_of(prop))
                     type="checkbox"
                     disabled=disabled(form, locked)
                     prop:checked=move || form.flag(prop).unwrap_or(false)
@@ -110,7 +190,8 @@ pub fn CheckField(
                 " "
                 {label}
             </label>
-            <Hint hint=hint />
+            <FieldError prop=prop />
+            <Hint prop=prop hint=hint />
         </div>
     }
 }
@@ -132,6 +213,8 @@ pub fn ChoiceField(
             <label for=field_id(prop)>{label}</label>
             <select
                 id=field_id(prop)
+                aria-invalid=invalid(error_of(prop))
+                aria-describedby=described_by(prop, hint, error_of(prop))
                 class="input"
                 disabled=disabled(form, locked)
                 on:change=move |ev| {
@@ -162,7 +245,8 @@ pub fn ChoiceField(
                     })
                     .collect_view()}
             </select>
-            <Hint hint=hint />
+            <FieldError prop=prop />
+            <Hint prop=prop hint=hint />
         </div>
     }
 }
@@ -182,6 +266,8 @@ pub fn LookupField(
             <label for=field_id(prop)>{label}</label>
             <select
                 id=field_id(prop)
+                aria-invalid=invalid(error_of(prop))
+                aria-describedby=described_by(prop, hint, error_of(prop))
                 class="input"
                 disabled=disabled(form, locked)
                 on:change=move |ev| {
@@ -205,7 +291,8 @@ pub fn LookupField(
                         .collect_view()
                 }}
             </select>
-            <Hint hint=hint />
+            <FieldError prop=prop />
+            <Hint prop=prop hint=hint />
         </div>
     }
 }
@@ -224,6 +311,8 @@ pub fn SecretField(
             <label for=field_id(prop)>{label}</label>
             <input
                 id=field_id(prop)
+                aria-invalid=invalid(error_of(prop))
+                aria-describedby=described_by(prop, hint, error_of(prop))
                 class="input"
                 type="password"
                 autocomplete="new-password"
@@ -235,7 +324,8 @@ pub fn SecretField(
                     if v.is_empty() { form.unset(prop) } else { form.set(prop, Value::String(v)) }
                 }
             />
-            <Hint hint=hint />
+            <FieldError prop=prop />
+            <Hint prop=prop hint=hint />
         </div>
     }
 }
@@ -254,6 +344,8 @@ pub fn DateField(
             <label for=field_id(prop)>{label}</label>
             <input
                 id=field_id(prop)
+                aria-invalid=invalid(error_of(prop))
+                aria-describedby=described_by(prop, hint, error_of(prop))
                 class="input"
                 type="date"
                 disabled=disabled(form, locked)
@@ -263,7 +355,8 @@ pub fn DateField(
                     form.set(prop, if v.is_empty() { Value::Null } else { Value::String(format!("{v}T00:00:00Z")) });
                 }
             />
-            <Hint hint=hint />
+            <FieldError prop=prop />
+            <Hint prop=prop hint=hint />
         </div>
     }
 }

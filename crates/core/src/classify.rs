@@ -68,12 +68,45 @@ pub fn lookup(ev: &Evidence) -> Option<&'static Entry> {
     ENTRIES.get(best)
 }
 
+/// The OData `$filter` selecting the records whose `column` text [`lookup`] (reading the
+/// text alone, by phrase) classifies as `entry` (an entry id; `None`: recognized by no
+/// entry): one of the entry's phrases and none of an earlier entry's, since the first
+/// entry that matches wins. Phrases compare case-insensitively, as `contains` does in
+/// Dataverse. So a number shown for an entry opens exactly its records.
+pub fn text_filter(entry: Option<&str>, column: &str) -> String {
+    let any = |entries: &[Entry]| -> Option<String> {
+        let parts: Vec<String> = entries
+            .iter()
+            .flat_map(|e| e.phrases.iter())
+            .map(|p| format!("contains({column},'{}')", p.replace('\'', "''")))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" or "))
+    };
+    match entry.and_then(|id| ENTRIES.iter().position(|e| e.id == id)) {
+        Some(i) => {
+            let own = any(&ENTRIES[i..=i]).unwrap_or_else(|| "false".into());
+            match any(&ENTRIES[..i]) {
+                Some(earlier) => format!("({own}) and not ({earlier})"),
+                None => format!("({own})"),
+            }
+        }
+        None => match any(ENTRIES) {
+            Some(all) => format!("({column} eq null or not ({all}))"),
+            None => "true".into(),
+        },
+    }
+}
+
 pub fn classify(ev: &Evidence) -> Classification {
     let direction = direction_of(ev.error_type);
     if let Some(e) = lookup(ev) {
         return Classification {
             nature: e.nature,
-            scope: e.scope,
+            // An entry that holds for every level leaves it to the evidence.
+            scope: match e.scope {
+                Scope::Unknown => scope_of(ev),
+                s => s,
+            },
             direction: e.direction.or(direction),
             rule: Some(e.id.into()),
             inferred: false,
@@ -136,18 +169,7 @@ fn infer(ev: &Evidence, direction: Option<Direction>) -> Classification {
     } else {
         Nature::Unknown
     };
-    let error_type = ev.error_type.unwrap_or("");
-    let scope = if has(error_type, &["serverservice", "profile"])
-        || has(ev.text, &["email server profile"])
-    {
-        Scope::Profile
-    } else if has(ev.text, &["the email message", "this email"]) {
-        Scope::Email
-    } else if has(error_type, &["mailbox"]) || has(ev.text, &["the mailbox", "credentials"]) {
-        Scope::Mailbox
-    } else {
-        Scope::Unknown
-    };
+    let scope = scope_of(ev);
     let title: crate::report::Text = match (ev.error_type, nature) {
         (Some(t), _) => t.to_string().into(),
         (None, Nature::Transient) => "Transient error".into(),
@@ -177,6 +199,20 @@ fn infer(ev: &Evidence, direction: Option<Direction>) -> Classification {
     }
 }
 
+/// The level an error is about, from its error type and words.
+fn scope_of(ev: &Evidence) -> Scope {
+    let error_type = ev.error_type.unwrap_or("");
+    if has(error_type, &["serverservice", "profile"]) || has(ev.text, &["email server profile"]) {
+        Scope::Profile
+    } else if has(ev.text, &["the email message", "this email"]) {
+        Scope::Email
+    } else if has(error_type, &["mailbox"]) || has(ev.text, &["the mailbox", "credentials"]) {
+        Scope::Mailbox
+    } else {
+        Scope::Unknown
+    }
+}
+
 /// The direction an error type names, e.g. `IncomingEmailServerServiceError`.
 pub fn direction_of(error_type: Option<&str>) -> Option<Direction> {
     let t = error_type?;
@@ -196,6 +232,38 @@ pub fn direction_of(error_type: Option<&str>) -> Option<Direction> {
 
 #[cfg(test)]
 mod tests {
+    use crate::odata::parse_filter;
+
+    #[test]
+    fn text_filters_select_what_lookup_classifies() {
+        // Every filter parses, and names the entry's phrases before excluding earlier ones.
+        for e in ENTRIES {
+            let f = text_filter(Some(e.id), "lastsyncerror");
+            assert!(
+                parse_filter(&f, &crate::model::MAILBOX).is_ok(),
+                "{}: {f}",
+                e.id
+            );
+            if let Some(p) = e.phrases.first() {
+                assert!(
+                    f.starts_with(&format!(
+                        "(contains(lastsyncerror,'{}')",
+                        p.replace('\'', "''")
+                    )),
+                    "{f}"
+                );
+            }
+        }
+        let unknown = text_filter(None, "lastsyncerror");
+        assert!(unknown.starts_with("(lastsyncerror eq null or not ("));
+        assert!(parse_filter(&unknown, &crate::model::MAILBOX).is_ok());
+        // The first entry excludes nothing; a later one excludes the earlier phrases.
+        assert!(!text_filter(Some(ENTRIES[0].id), "x").contains("not"));
+        let second = text_filter(Some("secure-connection"), "lastsyncerror");
+        assert!(second.contains("and not (contains(lastsyncerror,'disabled for synchronizing"));
+        // Short enough for a URL (Dataverse takes 32 KB) even encoded.
+        assert!(unknown.len() < 12_000, "{}", unknown.len());
+    }
     use super::*;
 
     fn rule(text: &str) -> Option<crate::report::Text> {
@@ -248,7 +316,7 @@ mod tests {
     #[test]
     fn inference_when_unknown() {
         let c = classify(&Evidence {
-            text: "The operation has timed out",
+            text: "Connection reset while reading the answer",
             ..Default::default()
         });
         assert!(c.inferred);
@@ -267,6 +335,34 @@ mod tests {
         assert_eq!(
             (c.nature, c.scope, c.inferred),
             (Nature::Unknown, Scope::Unknown, true)
+        );
+    }
+
+    #[test]
+    fn timeouts_are_known_and_take_their_level_from_the_error_type() {
+        let c = classify(&Evidence {
+            error_type: Some("OutgoingEmailMailboxError"),
+            text: ">Error : The operation has timed out while contacting smtp.contoso.com",
+            ..Default::default()
+        });
+        assert_eq!(c.rule.as_deref(), Some("email-server-timeout"));
+        assert!(!c.inferred);
+        assert_eq!(
+            (c.nature, c.scope, c.direction),
+            (Nature::Transient, Scope::Mailbox, Some(Direction::Outgoing))
+        );
+        let c = classify(&Evidence {
+            error_type: Some("ExchangeSyncServerServiceError"),
+            text: "The request timed out.",
+            ..Default::default()
+        });
+        assert_eq!(
+            (c.rule.as_deref(), c.scope, c.direction),
+            (
+                Some("email-server-timeout"),
+                Scope::Profile,
+                Some(Direction::Act)
+            )
         );
     }
 }

@@ -39,7 +39,8 @@ pub fn decode(bytes: &[u8]) -> Result<Cow<'_, str>, String> {
         .count();
     if has_nul || controls * 20 > sample.len() {
         return Err(
-            "this is a binary file, not a Mailbox Details log (a text .log file)".to_string(),
+            "this is not text (it holds NUL or other control bytes), so not a Mailbox Details log (a text .log file)"
+                .to_string(),
         );
     }
     Ok(utf8(bytes))
@@ -77,14 +78,17 @@ fn bomless_utf16(bytes: &[u8]) -> Option<bool> {
     }
 }
 
+/// What a file is, named only from its complete signature (the bytes its format
+/// starts with); anything else is left to the text checks.
 fn known_binary(b: &[u8]) -> Option<&'static str> {
-    // (magic, what it is, whether the magic is short enough to start a text file too,
-    // in which case a NUL in the header must confirm it)
+    // (signature, what it is, whether the signature could also start a text file, in
+    // which case a NUL in the header must confirm it)
     const MAGIC: &[(&[u8], &str, bool)] = &[
-        (b"\x89PNG", "a PNG image", false),
+        (b"\x89PNG\r\n\x1a\n", "a PNG image", false),
         (b"\xFF\xD8\xFF", "a JPEG image", false),
-        (b"GIF8", "a GIF image", false),
-        (b"%PDF", "a PDF document", false),
+        (b"GIF87a", "a GIF image", false),
+        (b"GIF89a", "a GIF image", false),
+        (b"%PDF-", "a PDF document", false),
         (
             b"PK\x03\x04",
             "a ZIP archive (or an Office document)",
@@ -143,8 +147,31 @@ mod tests {
             .contains("PNG image"));
         assert!(decode(b"abc\0\x01\x02\x03def")
             .unwrap_err()
-            .contains("binary"));
+            .contains("not text"));
         assert!(decode(b"").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn only_a_full_signature_names_a_format() {
+        // Text that merely starts like a signature is text.
+        for text in [
+            &b"\x89PNG is how a PNG file starts"[..],
+            b"GIF8 is not a GIF",
+            b"%PDF is not a PDF",
+            b"BM is a bitmap only with binary after it",
+            b"MZ too",
+            b"PK is not a ZIP",
+        ] {
+            assert!(decode(text).is_ok(), "{:?}", String::from_utf8_lossy(text));
+        }
+        assert!(decode(b"GIF89a\x01\0\x01\0")
+            .unwrap_err()
+            .contains("GIF image"));
+        assert!(decode(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n")
+            .unwrap_err()
+            .contains("PDF document"));
+        let err = decode(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap_err();
+        assert!(err.starts_with("this is a PNG image"), "{err}");
     }
 
     #[test]

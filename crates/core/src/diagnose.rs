@@ -9,14 +9,27 @@ use crate::parse::{parse, ParsedLog, Section};
 use crate::report::*;
 use crate::rules::{self, ConnectionRule, ProfileSettings};
 use crate::time::{human_span, relative, Timestamp};
+use crate::words::{capitalize, count, list, sentence, unstop};
 
 /// Consecutive failures after which a transient error turns permanent.
 pub const RETRY_LIMIT: u32 = 10;
 /// How late a due mailbox may be before it counts as overdue.
 const OVERDUE_GRACE_SECS: i64 = 15 * 60;
+/// A log whose latest entry is younger than this is judged against the clock; an
+/// older one as of that entry.
+pub const FRESH_SECS: i64 = 24 * 3600;
+/// The dates that record something that happened. Scheduled times (the postpone
+/// values) lie ahead of the moment the log was written, so they do not say when it was.
+pub const EVENT_KEYS: [&str; 4] = [
+    "processinglastattemptedon",
+    "lastsyncerroroccurredon",
+    "lastsuccessfulsynccompletedon",
+    "testmailboxaccesscompletedon",
+];
 
-/// Analyzes one file's bytes. `now` enables findings relative to the present
-/// (overdue, stuck); without it only the file's own facts are judged.
+/// Analyzes one file's bytes. `now` is the clock: time-relative findings (overdue,
+/// stuck) are judged against it only when the log's latest entry is less than
+/// [`FRESH_SECS`] old, else as of that entry; the report's `as_of` says which.
 pub fn analyze(file: &str, bytes: &[u8], now: Option<Timestamp>) -> Report {
     match decode(bytes) {
         Ok(text) => analyze_text(file, &text, now),
@@ -29,18 +42,71 @@ pub fn analyze_text(file: &str, text: &str, now: Option<Timestamp>) -> Report {
     if !log.looks_like_log() {
         return Report::failed(
             file,
-            "no Mailbox Details sections or fields were found: this is not a Mailbox Details log"
+            "this is text that is not a Mailbox Details log: none of the log's sections or fields were found"
                 .to_string(),
         );
     }
+    let latest = latest_entry(&log);
     let mut d = Diagnoser {
         log,
         trace_count: 0,
         now,
+        latest,
+        reference: Reference::choose(latest.map(|(t, _)| t), now),
         findings: Vec::new(),
         unzoned_dates: false,
     };
     d.report(file)
+}
+
+/// The log's latest recorded event and the field holding it.
+pub fn latest_entry(log: &ParsedLog) -> Option<(Timestamp, &'static str)> {
+    let mut best: Option<(Timestamp, &'static str)> = None;
+    for key in EVENT_KEYS {
+        let Some(d) = log.get(key).and_then(Timestamp::parse) else {
+            continue;
+        };
+        // .NET's DateTime.MinValue stands for "never".
+        if d.at.civil().0 > 1 && best.is_none_or(|(b, _)| d.at > b) {
+            best = Some((d.at, key));
+        }
+    }
+    best
+}
+
+/// The time findings are judged against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Reference {
+    basis: AsOfBasis,
+    at: Option<Timestamp>,
+}
+
+impl Reference {
+    fn choose(latest: Option<Timestamp>, now: Option<Timestamp>) -> Reference {
+        match (latest, now) {
+            (Some(l), Some(n)) if n.0 - l.0 < FRESH_SECS => Reference {
+                basis: AsOfBasis::Now,
+                at: Some(n),
+            },
+            (Some(l), _) => Reference {
+                basis: AsOfBasis::LatestEntry,
+                at: Some(l),
+            },
+            (None, _) => Reference {
+                basis: AsOfBasis::Unknown,
+                at: None,
+            },
+        }
+    }
+}
+
+/// A date field: absent, `Null` (or .NET's MinValue, "never"), unreadable, or a time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum DateField {
+    Absent,
+    Empty,
+    Unreadable,
+    At(Timestamp),
 }
 
 impl Report {
@@ -51,10 +117,13 @@ impl Report {
             error: Some(reason),
             mailbox_id: None,
             next_sync_at: None,
+            next_sync_note: None,
             processing_now: false,
             host_id: None,
             processing_last_attempted_on: None,
             time_assumption: None,
+            as_of: None,
+            missing_sections: Vec::new(),
             directions: Directions::default(),
             idle: Idle::default(),
             test_and_enable: TestAndEnable::default(),
@@ -73,7 +142,10 @@ impl Report {
 struct Diagnoser<'a> {
     log: ParsedLog<'a>,
     trace_count: usize,
+    /// The clock, as handed in.
     now: Option<Timestamp>,
+    latest: Option<(Timestamp, &'static str)>,
+    reference: Reference,
     findings: Vec<Finding>,
     unzoned_dates: bool,
 }
@@ -155,13 +227,26 @@ impl<'a> Diagnoser<'a> {
     }
 
     fn date(&mut self, key: &str) -> Option<Timestamp> {
-        let raw = self.text(key)?;
+        match self.date_field(key) {
+            DateField::At(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn date_field(&mut self, key: &str) -> DateField {
+        let Some(raw) = self.text(key) else {
+            return if self.log.has_key(key) {
+                DateField::Empty
+            } else {
+                DateField::Absent
+            };
+        };
         match Timestamp::parse(raw) {
             // .NET's DateTime.MinValue (1/1/0001) stands for "never".
-            Some(d) if d.at.civil().0 <= 1 => None,
+            Some(d) if d.at.civil().0 <= 1 => DateField::Empty,
             Some(d) => {
                 self.unzoned_dates |= !d.zoned;
-                Some(d.at)
+                DateField::At(d.at)
             }
             None => {
                 self.find(
@@ -170,7 +255,7 @@ impl<'a> Diagnoser<'a> {
                     format!("{key} has a date that cannot be read: \"{raw}\"; it is ignored."),
                     Some("Download the Mailbox Details again; dates are expected as M/d/yyyy h:mm:ss AM/PM or ISO 8601.".into()),
                 );
-                None
+                DateField::Unreadable
             }
         }
     }
@@ -257,17 +342,36 @@ impl<'a> Diagnoser<'a> {
                             .as_deref()
                             .is_some_and(|l| l.starts_with("Server-Side"))
             });
-        self.overdue(next, processing_now);
+        let stopped = stopped_directions(&directions);
+        if stopped.is_none() {
+            self.overdue(next, processing_now);
+        }
         let idle = self.idle();
         let test_and_enable = self.test_and_enable(next);
-        let last_sync = self.last_sync(any_sss);
+        let next_sync_note = stopped.map(|disabled| {
+            let mut note = if disabled.len() == 3 {
+                "Disabled in every direction".to_string()
+            } else {
+                format!(
+                    "Disabled for {}, and no other direction uses server-side synchronization",
+                    list(&disabled)
+                )
+            };
+            note.push_str(": it will not synchronize until the mailbox is tested and enabled again (Test & Enable).");
+            if test_and_enable.scheduled == Some(true) {
+                note.push_str(" Test & Enable is pending.");
+            }
+            note
+        });
+        let last_sync = self.last_sync(any_sss, &directions);
         let profile = self.profile();
         let traces = self.traces();
-        let status = self.completeness();
+        let (status, missing_sections) = self.completeness();
 
         let time_assumption = self.unzoned_dates.then(|| {
             "Dates without a time zone are read as UTC, which online organizations write; an on-premises server may have written its own local time.".to_string()
         });
+        let as_of = self.as_of();
         let mut findings = std::mem::take(&mut self.findings);
         findings.sort_by_key(|f| f.severity);
         Report {
@@ -275,11 +379,16 @@ impl<'a> Diagnoser<'a> {
             status,
             error: None,
             mailbox_id,
-            next_sync_at: next.map(Timestamp::to_rfc3339),
+            next_sync_at: next
+                .filter(|_| next_sync_note.is_none())
+                .map(Timestamp::to_rfc3339),
+            next_sync_note,
             processing_now,
             host_id,
             processing_last_attempted_on: last_attempt.map(Timestamp::to_rfc3339),
             time_assumption,
+            as_of: Some(as_of),
+            missing_sections,
             directions,
             idle,
             test_and_enable,
@@ -308,9 +417,18 @@ impl<'a> Diagnoser<'a> {
                     format!("Being processed right now by host {h}{since}."),
                     None,
                 );
-                if let (Some(now), Some(t)) = (self.now, last_attempt) {
-                    if now.0 - t.0 > 3600 {
-                        self.find(Severity::Warning, "processing_stuck", format!("Processing started {} ago and has not finished.", human_span((now.0 - t.0) as u64)), Some("If it stays like this, restart the Asynchronous Processing Service on that host (on-premises) or contact support with the MailboxId.".into()));
+                if let (Some(at), Some(t)) = (self.reference.at, last_attempt) {
+                    if at.0 - t.0 > 3600 {
+                        let span = human_span((at.0 - t.0) as u64);
+                        let message = if self.reference.basis == AsOfBasis::Now {
+                            format!("Processing started {span} ago and has not finished.")
+                        } else {
+                            format!(
+                                "Processing had started {span} before the log's latest entry ({}) and had not finished by then.",
+                                at.to_short_utc()
+                            )
+                        };
+                        self.find(Severity::Warning, "processing_stuck", message, Some("If it stays like this, restart the Asynchronous Processing Service on that host (on-premises) or contact support with the MailboxId.".into()));
                     }
                 }
             }
@@ -395,20 +513,67 @@ impl<'a> Diagnoser<'a> {
     }
 
     fn overdue(&mut self, next: Option<Timestamp>, processing_now: bool) {
-        if let (Some(now), Some(n)) = (self.now, next) {
-            if !processing_now && now.0 - n.0 > OVERDUE_GRACE_SECS {
+        if let (Some(at), Some(n)) = (self.reference.at, next) {
+            let late = at.0 - n.0;
+            if !processing_now && late > OVERDUE_GRACE_SECS {
+                let message = if self.reference.basis == AsOfBasis::Now {
+                    format!(
+                        "The next synchronization was due at {}: {}.",
+                        n.to_short_utc(),
+                        relative(n, at)
+                    )
+                } else {
+                    format!(
+                        "The next synchronization was due at {}, {} before the log's latest entry ({}): it was overdue when the log was written.",
+                        n.to_short_utc(),
+                        human_span(late as u64),
+                        at.to_short_utc()
+                    )
+                };
                 self.find(
                     Severity::Warning,
                     "overdue",
-                    format!(
-                        "The next synchronization was due at {}: {} relative to now{}.",
-                        n.to_short_utc(),
-                        relative(n, now),
-                        if now.0 - n.0 > 86_400 { " (or this log was downloaded long ago)" } else { "" }
-                    ),
-                    Some("If this log is current, the asynchronous service has not picked the mailbox up: check that it is running (on-premises) and whether the mailbox is disabled.".into()),
+                    message,
+                    Some("The asynchronous service has not picked the mailbox up: check that it is running (on-premises) and that the mailbox is approved and enabled.".into()),
                 );
             }
+        }
+    }
+
+    /// The reference time, and why, for the report.
+    fn as_of(&self) -> AsOf {
+        let latest = self.latest.map(|(t, _)| t.to_short_utc());
+        let field = self.latest.map(|(_, k)| k).unwrap_or_default();
+        let explanation = match (self.reference.basis, latest) {
+            (AsOfBasis::Now, Some(l))
+                if self
+                    .latest
+                    .zip(self.reference.at)
+                    .is_some_and(|((t, _), now)| t > now) =>
+            {
+                format!(
+                    "Judged against the current time: the log's latest entry ({field}, {l}) is later than it (the log's clock or time zone may differ)."
+                )
+            }
+            (AsOfBasis::Now, Some(l)) => format!(
+                "Judged against the current time: the log's latest entry ({field}, {l}) is less than 24 hours old."
+            ),
+            (AsOfBasis::LatestEntry, Some(l)) => format!(
+                "As of {l}, the time of the log's latest entry ({field}): {}",
+                if self.now.is_some() {
+                    "the log is more than 24 hours old, so nothing is compared with the current time."
+                } else {
+                    "no current time was given."
+                }
+            ),
+            _ => "The log has no dated event, so its age is unknown: nothing is judged relative to a time.".to_string(),
+        };
+        AsOf {
+            basis: self.reference.basis,
+            at: self.reference.at.map(Timestamp::to_rfc3339),
+            latest_entry: self.latest.map(|(t, _)| t.to_rfc3339()),
+            latest_entry_field: self.latest.map(|(_, k)| k.to_string()),
+            explanation,
         }
     }
 
@@ -417,11 +582,18 @@ impl<'a> Diagnoser<'a> {
         let act = self.int("noactcount");
         let explanation = match (email, act) {
             (None, None) => None,
-            _ => Some(format!(
-                "{} cycle(s) in a row found no email and {} found no appointments, contacts or tasks to synchronize; an idle mailbox is polled less often.",
-                email.map_or("An unknown number of".to_string(), |n| n.to_string()),
-                act.map_or("an unknown number".to_string(), |n| n.to_string())
-            )),
+            _ => {
+                let cycles = |n: Option<i64>| {
+                    n.map_or("an unknown number of cycles".to_string(), |n| {
+                        count(n, "cycle", "cycles")
+                    })
+                };
+                Some(format!(
+                    "{} in a row found no email, and {} in a row found no appointments, contacts or tasks to synchronize; an idle mailbox is polled less often.",
+                    capitalize(&cycles(email)),
+                    cycles(act)
+                ))
+            }
         };
         Idle {
             no_email_count: email,
@@ -433,7 +605,11 @@ impl<'a> Diagnoser<'a> {
     fn test_and_enable(&mut self, next: Option<Timestamp>) -> TestAndEnable {
         let scheduled = self.boolean("testemailconfigurationscheduled");
         let retry_count = self.int("testemailconfigurationretrycount");
-        let completed = self.date("testmailboxaccesscompletedon");
+        let completed_field = self.date_field("testmailboxaccesscompletedon");
+        let completed = match completed_field {
+            DateField::At(t) => Some(t),
+            _ => None,
+        };
         let postponed = self.date("postponetestemailconfigurationuntil");
         let runs_at = if scheduled == Some(true) {
             match (postponed, next) {
@@ -453,17 +629,31 @@ impl<'a> Diagnoser<'a> {
                 format!("Test & Enable is pending.{when}"),
                 None,
             );
-            if let (Some(now), Some(t)) = (self.now, runs_at) {
-                if now.0 - t.0 > 3600 {
+            if let (Some(at), Some(t)) = (self.reference.at, runs_at) {
+                if at.0 - t.0 > 3600 {
+                    let message = if self.reference.basis == AsOfBasis::Now {
+                        format!(
+                            "Test & Enable was due at {} and is still pending ({}).",
+                            t.to_short_utc(),
+                            relative(t, at)
+                        )
+                    } else {
+                        format!(
+                            "Test & Enable was due at {} and was still pending {} later, at the log's latest entry ({}).",
+                            t.to_short_utc(),
+                            human_span((at.0 - t.0) as u64),
+                            at.to_short_utc()
+                        )
+                    };
                     self.find(
                         Severity::Warning,
                         "test_pending_overdue",
-                        format!("Test & Enable was due at {} and is still pending ({}).", t.to_short_utc(), relative(t, now)),
+                        message,
                         Some("Check that the asynchronous service is running and the mailbox is approved; then run Test & Enable again.".into()),
                     );
                 }
             }
-        } else if scheduled == Some(false) && completed.is_none() {
+        } else if scheduled == Some(false) && completed_field == DateField::Empty {
             self.find(
                 Severity::Warning,
                 "never_tested",
@@ -475,7 +665,10 @@ impl<'a> Diagnoser<'a> {
             self.find(
                 Severity::Warning,
                 "test_retrying",
-                format!("Test & Enable failed and has been retried {n} time(s)."),
+                format!(
+                    "Test & Enable failed and has been retried {}.",
+                    count(n, "time", "times")
+                ),
                 Some("Look at the last sync error and traces for the cause.".into()),
             );
         }
@@ -488,22 +681,27 @@ impl<'a> Diagnoser<'a> {
         }
     }
 
-    fn last_sync(&mut self, any_sss: bool) -> LastSync {
-        let succeeded = self.date("lastsuccessfulsynccompletedon");
+    fn last_sync(&mut self, any_sss: bool, directions: &Directions) -> LastSync {
+        let succeeded = self.date_field("lastsuccessfulsynccompletedon");
         let error = self.text("lastsyncerror").map(str::to_string);
         let code = self.int("lastsyncerrorcode");
-        let count = self.int("lastsyncerrorcount");
+        let error_count = self.int("lastsyncerrorcount");
         let occurred = self.date("lastsyncerroroccurredon");
         let items_processed = self.int("itemsprocessedforlastsync");
         let items_failed = self.int("itemsfailedforlastsync");
         let has_error =
-            error.is_some() || code.is_some_and(|c| c != 0) || count.is_some_and(|c| c > 0);
+            error.is_some() || code.is_some_and(|c| c != 0) || error_count.is_some_and(|c| c > 0);
         let failed = has_error
-            && count != Some(0)
+            && error_count != Some(0)
             && match (occurred, succeeded) {
-                (Some(o), Some(s)) => o > s,
-                (_, None) => true,
-                (None, Some(_)) => false,
+                (Some(o), DateField::At(s)) => o > s,
+                (None, DateField::At(_)) => false,
+                (_, DateField::Empty) => true,
+                // The last success unknown: only a running count of consecutive
+                // failures says that the last cycle failed.
+                (_, DateField::Absent | DateField::Unreadable) => {
+                    error_count.is_some_and(|c| c > 0)
+                }
             };
         let classification = failed.then(|| {
             let text = error.as_deref().unwrap_or("");
@@ -514,29 +712,101 @@ impl<'a> Diagnoser<'a> {
                 error_code: code.or_else(|| extract::error_code(text)),
             })
         });
+        let n = error_count.unwrap_or(1).max(1);
+        let permanent = classification
+            .as_ref()
+            .is_some_and(|c| c.nature == Nature::Permanent);
+        // The directions the error is about (all when it does not say) that use
+        // server-side synchronization (or may) and are disabled.
+        let disabled: Vec<&'static str> = if failed {
+            let about = classification.as_ref().and_then(|c| c.direction);
+            [
+                (Direction::Incoming, &directions.incoming),
+                (Direction::Outgoing, &directions.outgoing),
+                (Direction::Act, &directions.act),
+            ]
+            .into_iter()
+            .filter(|(dir, d)| {
+                about.is_none_or(|a| a == *dir)
+                    && d.enabled == Some(false)
+                    && d.method
+                        .is_none_or(|m| options::is_server_side_sync(*dir, m))
+            })
+            .map(|(dir, _)| dir_words(dir))
+            .collect()
+        } else {
+            Vec::new()
+        };
+        let limit_reached = n >= i64::from(RETRY_LIMIT);
+        let outcome = match succeeded {
+            _ if failed && (limit_reached || !disabled.is_empty()) => {
+                LastSyncOutcome::FailedDisabled
+            }
+            _ if failed && permanent => LastSyncOutcome::FailedPermanent,
+            _ if failed => LastSyncOutcome::Retrying,
+            DateField::At(_) => LastSyncOutcome::Succeeded,
+            DateField::Empty => LastSyncOutcome::NeverSucceeded,
+            DateField::Absent | DateField::Unreadable => LastSyncOutcome::Unknown,
+        };
         if failed {
-            let n = count.unwrap_or(1).max(1);
             let what = error
                 .clone()
-                .or_else(|| code.map(|c| format!("error code {c}")))
-                .unwrap_or_else(|| "an error".to_string());
+                .or_else(|| code.map(|c| format!("error code {c}")));
             let resolution = classification
                 .as_ref()
                 .and_then(|c| c.resolution.first().cloned());
-            if n >= i64::from(RETRY_LIMIT) {
-                self.find(Severity::Error, "retry_limit_reached", format!("The last sync failed with {what} {n} times in a row, reaching the limit of {RETRY_LIMIT}: the error is now permanent and the mailbox is disabled."), resolution.clone());
-            } else if classification
-                .as_ref()
-                .is_some_and(|c| c.nature == Nature::Permanent)
-            {
+            if limit_reached {
+                self.find(
+                    Severity::Error,
+                    "retry_limit_reached",
+                    format!(
+                        "The last sync failed {} in a row, reaching the limit of {RETRY_LIMIT}: the error is now permanent and the mailbox is disabled.{}",
+                        count(n, "time", "times"),
+                        what.as_deref()
+                            .map(|w| format!(" The error: {}", sentence(w)))
+                            .unwrap_or_default()
+                    ),
+                    resolution.clone(),
+                );
+            } else if permanent {
                 self.find(
                     Severity::Error,
                     "last_sync_failed",
-                    format!("The last sync failed with a permanent error: {what}."),
+                    match what.as_deref() {
+                        Some(w) => format!(
+                            "The last sync failed with a permanent error: {}",
+                            sentence(w)
+                        ),
+                        None => "The last sync failed with a permanent error.".to_string(),
+                    },
+                    resolution.clone(),
+                );
+            } else if !disabled.is_empty() {
+                self.find(
+                    Severity::Warning,
+                    "last_sync_failed_disabled",
+                    format!(
+                        "The last sync failed{} ({}). The mailbox is disabled for {}, so it is not retried until it is tested and enabled again.",
+                        what.as_deref()
+                            .map(|w| format!(": {}", unstop(w)))
+                            .unwrap_or_default(),
+                        count(n, "consecutive failure", "consecutive failures"),
+                        list(&disabled)
+                    ),
                     resolution.clone(),
                 );
             } else {
-                self.find(Severity::Warning, "error_streak", format!("The last sync failed: {what} ({n} of {RETRY_LIMIT} consecutive failures before the mailbox is disabled)."), resolution.clone());
+                self.find(
+                    Severity::Warning,
+                    "error_streak",
+                    format!(
+                        "The last sync failed{} ({n} of {RETRY_LIMIT} consecutive failures before the mailbox is disabled).",
+                        what.as_deref()
+                            .map(|w| format!(": {}", unstop(w)))
+                            .unwrap_or_default()
+                    ),
+                    resolution.clone(),
+                );
             }
             if let Some(c) = classification.as_ref().filter(|c| c.rule.is_some()) {
                 let sev = if c.nature == Nature::Permanent {
@@ -552,7 +822,8 @@ impl<'a> Diagnoser<'a> {
                 );
             }
         }
-        if succeeded.is_none() && any_sss {
+        // Only a recorded "never" (Null) says so: an absent field or section says nothing.
+        if succeeded == DateField::Empty && any_sss {
             self.find(
                 Severity::Warning,
                 "never_synced",
@@ -561,19 +832,61 @@ impl<'a> Diagnoser<'a> {
             );
         }
         if let Some(n) = items_failed.filter(|n| *n > 0) {
-            self.find(Severity::Warning, "items_failed", format!("{n} item(s) met the promotion criteria but failed to be created in the last cycle."), Some("Look for synchronous plug-ins or workflows on email creation (see UnknownIncomingEmailIntegrationError -2147220956).".into()));
+            self.find(
+                Severity::Warning,
+                "items_failed",
+                format!(
+                    "{} met the promotion criteria but failed to be created in the last cycle.",
+                    count(n, "item", "items")
+                ),
+                Some("Look for synchronous plug-ins or workflows on email creation (see UnknownIncomingEmailIntegrationError -2147220956).".into()),
+            );
         }
+        let summary = match outcome {
+            LastSyncOutcome::Unknown => {
+                let section_missing = !self.log.has_section(Section::LastSync)
+                    && !Section::LastSync.keys().iter().any(|k| self.log.has_key(k));
+                if section_missing {
+                    "Unknown (section missing)".to_string()
+                } else if succeeded == DateField::Unreadable {
+                    "Unknown (the date of the last success cannot be read)".to_string()
+                } else {
+                    "Unknown (lastsuccessfulsynccompletedon is not in the log)".to_string()
+                }
+            }
+            LastSyncOutcome::NeverSucceeded => "Never succeeded".to_string(),
+            LastSyncOutcome::Succeeded => match succeeded {
+                DateField::At(t) => format!("Succeeded at {}", t.to_short_utc()),
+                _ => "Succeeded".to_string(),
+            },
+            LastSyncOutcome::Retrying => format!("Failed, {n} of {RETRY_LIMIT} before disabling"),
+            LastSyncOutcome::FailedPermanent => "Failed with a permanent error".to_string(),
+            LastSyncOutcome::FailedDisabled if disabled.is_empty() => format!(
+                "Failed {} in a row: the retry limit of {RETRY_LIMIT} is reached, disabled until Test & Enable",
+                count(n, "time", "times")
+            ),
+            LastSyncOutcome::FailedDisabled => format!(
+                "Failed ({} in a row); disabled for {} until Test & Enable",
+                count(n, "time", "times"),
+                list(&disabled)
+            ),
+        };
         LastSync {
-            succeeded_on: succeeded.map(Timestamp::to_rfc3339),
+            succeeded_on: match succeeded {
+                DateField::At(t) => Some(t.to_rfc3339()),
+                _ => None,
+            },
             error,
             error_code: code,
-            error_count: count,
+            error_count,
             error_occurred_on: occurred.map(Timestamp::to_rfc3339),
             last_cycle_failed: failed,
             retry_limit: RETRY_LIMIT,
             items_processed,
             items_failed,
             classification,
+            outcome,
+            summary,
         }
     }
 
@@ -638,12 +951,16 @@ impl<'a> Diagnoser<'a> {
         }
         if let Some(n) = max_conn {
             ex.push(format!(
-                "Up to {n} simultaneous connections to the server for this profile's mailboxes."
+                "Up to {} to the server for this profile's mailboxes.",
+                count(n, "simultaneous connection", "simultaneous connections")
             ));
         }
         match polling {
             Some(0) => ex.push("Minimum polling interval 0: the 5-minute minimum applies, so mailboxes sync every 5 minutes.".to_string()),
-            Some(n) => ex.push(format!("Mailboxes are polled at most every {} minutes.", rules::effective_polling_minutes(n))),
+            Some(n) => ex.push(format!(
+                "Mailboxes are polled at most every {}.",
+                count(rules::effective_polling_minutes(n), "minute", "minutes")
+            )),
             None => {}
         }
         for (name, c) in [("Incoming", &incoming), ("Outgoing", &outgoing)] {
@@ -734,7 +1051,8 @@ impl<'a> Diagnoser<'a> {
         out
     }
 
-    fn completeness(&mut self) -> Status {
+    /// Whether every section is there, and the headings of those that are not.
+    fn completeness(&mut self) -> (Status, Vec<String>) {
         let mut missing = Vec::new();
         let mut missing_keys = Vec::new();
         for s in Section::ALL {
@@ -752,8 +1070,9 @@ impl<'a> Diagnoser<'a> {
             }
         }
         if missing.is_empty() && missing_keys.is_empty() {
-            return Status::Ok;
+            return (Status::Ok, Vec::new());
         }
+        let missing_sections = missing.iter().map(|h| h.to_string()).collect();
         let mut parts = Vec::new();
         if !missing.is_empty() {
             parts.push(format!("sections {}", missing.join(", ")));
@@ -767,7 +1086,7 @@ impl<'a> Diagnoser<'a> {
             format!("The file is incomplete (cut short or edited): missing {}. What it holds is reported.", parts.join("; ")),
             Some("Download the Mailbox Details again from the mailbox record.".into()),
         );
-        Status::Partial
+        (Status::Partial, missing_sections)
     }
 }
 
@@ -833,11 +1152,31 @@ impl ConnectionSettings {
     }
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
+/// The directions that use server-side synchronization and are disabled, when no
+/// direction can run (each is disabled or uses another method): the mailbox will not
+/// synchronize until Test & Enable. None when some direction may run or it is unknown.
+fn stopped_directions(d: &Directions) -> Option<Vec<&'static str>> {
+    let all = [
+        (Direction::Incoming, &d.incoming),
+        (Direction::Outgoing, &d.outgoing),
+        (Direction::Act, &d.act),
+    ];
+    let other_method = |dir: Direction, s: &DirectionState| {
+        s.method
+            .is_some_and(|m| !options::is_server_side_sync(dir, m))
+    };
+    if !all
+        .iter()
+        .all(|(dir, s)| s.enabled == Some(false) || other_method(*dir, s))
+    {
+        return None;
+    }
+    let disabled: Vec<&'static str> = all
+        .iter()
+        .filter(|(dir, s)| s.enabled == Some(false) && !other_method(*dir, s))
+        .map(|(dir, _)| dir_words(*dir))
+        .collect();
+    (!disabled.is_empty()).then_some(disabled)
 }
 
 pub fn nature_word(n: Nature) -> &'static str {

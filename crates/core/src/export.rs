@@ -1,6 +1,6 @@
 //! Reports out as JSON (the `mailsync analyze --json` shape) and CSV (one row a file).
 
-use crate::report::{DirectionState, Report, Severity, Status};
+use crate::report::{AsOfBasis, DirectionState, Report, Severity, Status};
 
 pub fn to_json(reports: &[Report]) -> String {
     serde_json::to_string_pretty(reports)
@@ -29,6 +29,10 @@ pub const CSV_HEADER: &[&str] = &[
     "errors",
     "warnings",
     "finding_codes",
+    "next_sync_note",
+    "last_sync",
+    "as_of",
+    "as_of_basis",
 ];
 
 pub fn to_csv(reports: &[Report]) -> String {
@@ -79,6 +83,18 @@ pub fn to_csv(reports: &[Report]) -> String {
                     .map(|f| f.code.as_ref())
                     .collect::<Vec<_>>()
                     .join(" "),
+                opt(r.next_sync_note.clone()),
+                r.last_sync.summary.clone(),
+                opt(r.as_of.as_ref().and_then(|a| a.at.clone())),
+                r.as_of
+                    .as_ref()
+                    .map(|a| match a.basis {
+                        AsOfBasis::Now => "now",
+                        AsOfBasis::LatestEntry => "latest_entry",
+                        AsOfBasis::Unknown => "unknown",
+                    })
+                    .unwrap_or_default()
+                    .to_string(),
             ]
             .into_iter(),
         );

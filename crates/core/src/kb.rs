@@ -29,6 +29,7 @@ const LOGGING: &str = "Error logging for server-side synchronization (seed 001)"
 const MONITOR: &str = "Monitor email processing errors (seed 000)";
 const MAILBOX_LOG: &str = "Mailbox Details log walkthrough (seed 003)";
 const ISV: &str = "UnknownIncomingEmailIntegrationError -2147220956 (seed 004, KB 4471762)";
+const TIMEOUTS: &str = "Server-side synchronization settings WaitingOperationTimeout, MailboxBackoffOnTimeout and MailboxBackoffOnTimeoutForACT (Microsoft.Xrm.Sdk.Deployment); Error logging for server-side synchronization";
 
 const APPROVE_STEPS: &[&str] = &[
     "Sign in as a user with the Global administrator (or Exchange administrator) role in Microsoft 365.",
@@ -293,6 +294,24 @@ pub static ENTRIES: &[Entry] = &[
             "If it persists, check the server location and port in the email server profile, and that the mail server is running and reachable from the organization.",
         ],
         source: LOGGING,
+    },
+    Entry {
+        id: "email-server-timeout",
+        title: "A request to the email server timed out",
+        nature: Nature::Transient,
+        // Documented for email and for appointments, contacts and tasks alike: the error
+        // type says which level and direction.
+        scope: Scope::Unknown,
+        direction: None,
+        phrases: &["the operation has timed out", "the operation timed out", "the request timed out"],
+        codes: &[],
+        http: &[],
+        cause: "A call to the email server did not complete within the time server-side synchronization allows (the WaitingOperationTimeout setting, for Exchange and POP3/SMTP alike), so the request was aborted. When a request to the email server times out, sending or receiving email is postponed for the mailbox (MailboxBackoffOnTimeout; MailboxBackoffOnTimeoutForACT for appointments, contacts and tasks) and tried again later.",
+        resolution: &[
+            "No corrective action is needed for occasional occurrences: transient errors may be fixed automatically after some attempts.",
+            "If it keeps happening, an administrator should look for reliability or throttling issues with the email server; if the error persists after the configured retry count, it is logged again as a permanent error and email processing for the mailbox stops.",
+        ],
+        source: TIMEOUTS,
     },
     Entry {
         id: "email-server-access-denied",

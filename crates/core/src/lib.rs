@@ -1,5 +1,8 @@
 //! mailsync-core: the logic shared by the console (wasm32), the server and the CLI.
 //! No I/O here: callers hand in bytes and the current time, and get plain data back.
+//! A log is judged against that time only while its latest entry is less than 24 hours
+//! old; an older log is judged as of its latest entry, and the report says which
+//! ([`AsOf`]).
 //!
 //! Pipeline of the log analyzer: [`decode`] bytes to text, [`parse`] text to fields and
 //! trace entries, [`diagnose`] those to a [`Report`] using [`classify`] (over the [`kb`]
@@ -28,6 +31,7 @@ pub mod rng;
 pub mod rules;
 pub mod synth;
 pub mod time;
+pub mod words;
 pub mod writer;
 
 pub use diagnose::{analyze, analyze_text, RETRY_LIMIT};

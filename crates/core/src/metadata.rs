@@ -33,7 +33,9 @@ use serde_json::{json, Value};
 
 use crate::model::TABLES;
 
-pub use csdl::{csdl, navigation_properties, NavigationProperty};
+pub use csdl::{
+    csdl, navigation_properties, navigation_property_name, NavigationProperty, PRINCIPAL,
+};
 pub use definitions::{
     attribute_definition, attribute_definitions, attribute_type, entity_definition, metadata_type,
     option_set,

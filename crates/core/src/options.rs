@@ -9,10 +9,7 @@ use crate::report::Direction;
 pub type OptionSet = &'static [(i32, &'static str)];
 
 pub static SERVER_TYPES: OptionSet = &[
-    (
-        0,
-        "Exchange Server (Exchange Online on an online organization)",
-    ),
+    (0, "Exchange Server"),
     (1, "Other (POP3/SMTP)"),
     (2, "Exchange Server (Hybrid)"),
     (3, "Exchange Online (Hybrid)"),
@@ -70,6 +67,13 @@ pub static APPROVALS: OptionSet = &[
 pub static SYNC_STATUSES: OptionSet = &[(0, "Not Run"), (1, "Success"), (2, "Failure")];
 pub static TEST_STATUSES: OptionSet = &[(0, "Failure"), (1, "Success"), (2, "Warning")];
 pub static STATES: OptionSet = &[(0, "Active"), (1, "Inactive")];
+/// `team.teamtype`.
+pub static TEAM_TYPES: OptionSet = &[
+    (0, "Owner"),
+    (1, "Access"),
+    (2, "Security Group"),
+    (3, "Office Group"),
+];
 pub static STATUSES: OptionSet = &[(1, "Active"), (2, "Inactive")];
 pub static EMAIL_STATES: OptionSet = &[(0, "Open"), (1, "Completed"), (2, "Canceled")];
 pub static EMAIL_STATUSES: OptionSet = &[

@@ -62,13 +62,25 @@ pub struct Report {
     pub status: Status,
     pub error: Option<String>,
     pub mailbox_id: Option<String>,
-    /// RFC 3339 UTC.
+    /// RFC 3339 UTC. None when the log does not give it, or when no synchronization is
+    /// to be expected then (`next_sync_note` says why).
     pub next_sync_at: Option<String>,
+    /// Why no next synchronization is to be expected, e.g. the mailbox is disabled in
+    /// every direction and waits for Test & Enable.
+    #[serde(default)]
+    pub next_sync_note: Option<String>,
     pub processing_now: bool,
     pub host_id: Option<String>,
     pub processing_last_attempted_on: Option<String>,
     /// How the file's local dates were read, e.g. "dates without a zone are read as UTC".
     pub time_assumption: Option<String>,
+    /// What time-relative judgements (overdue, stuck, "in 4 min") are measured against;
+    /// None for a file that could not be analyzed.
+    #[serde(default)]
+    pub as_of: Option<AsOf>,
+    /// Headings of the sections the file does not hold: what they would say is unknown.
+    #[serde(default)]
+    pub missing_sections: Vec<String>,
     pub directions: Directions,
     pub idle: Idle,
     pub test_and_enable: TestAndEnable,
@@ -79,6 +91,52 @@ pub struct Report {
     pub traces: Vec<Trace>,
     /// Ordered by severity, errors first.
     pub findings: Vec<Finding>,
+}
+
+/// The time a report is judged as of, and why that one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AsOf {
+    pub basis: AsOfBasis,
+    /// The reference time (RFC 3339): the clock when the analysis ran, or the log's
+    /// latest entry; None when nothing is judged relative to a time.
+    pub at: Option<String>,
+    /// The log's latest recorded event (RFC 3339): the latest of the dates that record
+    /// something that happened (attempts, completions, errors), not scheduled times.
+    pub latest_entry: Option<String>,
+    /// The field that holds it, e.g. `lastsyncerroroccurredon`.
+    pub latest_entry_field: Option<String>,
+    /// In words, e.g. "As of 2024-03-14 09:10 UTC, the time of the log's latest entry …".
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AsOfBasis {
+    /// The clock when the analysis ran: the log's latest entry is less than 24 hours old.
+    Now,
+    /// The log's latest entry: the log is older than that, or no clock was given.
+    LatestEntry,
+    /// No reference: the log has no dated event, so its age is unknown.
+    Unknown,
+}
+
+impl AsOf {
+    /// "in 3 min" / "overdue by 2 h" for `target`, measured against this reference:
+    /// `now` (the clock as it is when shown) for [`AsOfBasis::Now`], the log's latest
+    /// entry otherwise (and said so); None when there is no reference.
+    pub fn relative(&self, target: crate::Timestamp, now: crate::Timestamp) -> Option<String> {
+        match self.basis {
+            AsOfBasis::Now => Some(crate::time::relative(target, now)),
+            AsOfBasis::LatestEntry => {
+                let at = crate::Timestamp::parse(self.at.as_deref()?)?.at;
+                Some(format!(
+                    "{} as of the log's latest entry",
+                    crate::time::relative(target, at)
+                ))
+            }
+            AsOfBasis::Unknown => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,6 +191,31 @@ pub struct LastSync {
     pub items_failed: Option<i64>,
     /// The last sync error classified against the knowledge base.
     pub classification: Option<Classification>,
+    /// What the log says about the last cycle, unknown when it does not hold it.
+    #[serde(default)]
+    pub outcome: LastSyncOutcome,
+    /// The outcome in a few words, e.g. "Unknown (section missing)", "Never succeeded",
+    /// "Failed, 2 of 10 before disabling".
+    #[serde(default)]
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastSyncOutcome {
+    /// The log does not hold it (section or field missing, or the date unreadable).
+    #[default]
+    Unknown,
+    /// No successful cycle is recorded (`Null`) and no failure either.
+    NeverSucceeded,
+    Succeeded,
+    /// Failed with a transient error, retried until the retry limit.
+    Retrying,
+    /// Failed with a permanent error; the log does not show the mailbox disabled.
+    FailedPermanent,
+    /// Failed, and the directions the error concerns are disabled (or the retry limit is
+    /// reached): nothing is retried until Test & Enable.
+    FailedDisabled,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -308,5 +391,12 @@ impl<'de> Deserialize<'de> for Fields {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+impl Report {
+    /// Whether the file lacks this section: what it would say is unknown.
+    pub fn lacks(&self, section: crate::parse::Section) -> bool {
+        self.missing_sections.iter().any(|h| h == section.heading())
     }
 }

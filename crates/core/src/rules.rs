@@ -90,8 +90,31 @@ fn finding(
     }
 }
 
+/// What kind of profile it is, as Dynamics 365 names it: an Exchange profile (server
+/// type 0) that signs in with Server to Server Authentication is Exchange Online (the
+/// online organization's default profile); otherwise the server type's label.
+pub fn profile_kind_label(
+    server_type: Option<i32>,
+    incoming_credential_retrieval: Option<i32>,
+    outgoing_credential_retrieval: Option<i32>,
+) -> &'static str {
+    match server_type {
+        Some(0)
+            if is_exchange_online(
+                server_type,
+                incoming_credential_retrieval,
+                outgoing_credential_retrieval,
+            ) =>
+        {
+            "Exchange Online"
+        }
+        Some(t) => crate::options::server_type_label(t),
+        None => "",
+    }
+}
+
 /// Whether a profile is Exchange Online: Exchange Online (Hybrid) (server type 3), or
-/// Exchange (server type 0, shown as Exchange Online on an online organization) with
+/// Exchange (server type 0, Exchange Online on an online organization) with
 /// Server to Server Authentication (credential retrieval 2) in either direction.
 /// Approving or rejecting the address of a mailbox on such a profile needs a Global or
 /// Exchange administrator (or a Delegated Mailbox Approver).
@@ -133,7 +156,10 @@ pub fn check_profile(p: &ProfileSettings) -> Vec<Finding> {
         out.push(finding(
             Severity::Error,
             "profile_polling_out_of_range",
-            format!("Minimum polling interval is {n} minutes; it must be between 0 and 1440."),
+            format!(
+                "Minimum polling interval is {}; it must be between 0 and 1440.",
+                crate::words::count(n, "minute", "minutes")
+            ),
             "Set the Minimum Polling Interval between 0 and 1440 minutes.",
         ));
     }
@@ -248,6 +274,24 @@ pub fn check_profile(p: &ProfileSettings) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn profile_kinds_are_named_as_dynamics_names_them() {
+        assert_eq!(
+            profile_kind_label(Some(0), Some(2), Some(2)),
+            "Exchange Online"
+        );
+        assert_eq!(
+            profile_kind_label(Some(0), Some(1), Some(1)),
+            "Exchange Server"
+        );
+        assert_eq!(
+            profile_kind_label(Some(3), Some(2), None),
+            "Exchange Online (Hybrid)"
+        );
+        assert_eq!(profile_kind_label(Some(4), None, None), "IMAP/SMTP");
+        assert_eq!(profile_kind_label(None, None, None), "");
+    }
+
     use super::*;
 
     fn exo() -> ProfileSettings {

@@ -177,4 +177,51 @@ mod tests {
         assert_eq!(synthetic_log(7, 3, base), synthetic_log(7, 3, base));
         assert_ne!(synthetic_log(7, 3, base), synthetic_log(7, 4, base));
     }
+
+    /// Every error the generator writes is in the knowledge base: no generated log
+    /// shows an "Unrecognized trace" (or an unknown last sync error).
+    #[test]
+    fn every_error_the_generator_writes_is_known() {
+        use crate::classify::{classify, Evidence};
+        for (code, ty, details) in TRACES {
+            let c = classify(&Evidence {
+                error_type: Some(ty),
+                text: details,
+                http_status: crate::extract::extract(details).http_status,
+                error_code: crate::extract::error_code(details),
+            });
+            assert!(c.rule.is_some(), "trace {code} {ty} is not known");
+        }
+        let base = Timestamp(1_700_000_000);
+        for (seed, i) in [1u64, 7]
+            .into_iter()
+            .flat_map(|s| (0..1000).map(move |i| (s, i)))
+        {
+            let r = analyze("s", synthetic_log(seed, i, base).as_bytes(), Some(base));
+            for t in &r.traces {
+                assert!(
+                    t.rule.is_some(),
+                    "log {seed}/{i}: {:?} {:?}",
+                    t.error_type,
+                    t.message
+                );
+            }
+            assert!(
+                !r.findings
+                    .iter()
+                    .any(|f| f.code.starts_with("trace_unrecognized.")),
+                "log {seed}/{i}"
+            );
+            if let Some(c) = &r.last_sync.classification {
+                assert!(c.rule.is_some(), "log {seed}/{i}: {:?}", r.last_sync.error);
+            }
+            for f in &r.findings {
+                assert!(
+                    !f.message.contains("..") && !f.message.contains("(s)"),
+                    "log {seed}/{i}: {}",
+                    f.message
+                );
+            }
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! The analyzer end to end over the fixtures and the encodings and layouts real files use.
 
+use mailsync_core::parse::Section;
 use mailsync_core::{
-    analyze, analyze_text, summarize, Direction, Nature, Report, Scope, Severity, Status, Timestamp,
+    analyze, analyze_text, summarize, AsOfBasis, Direction, LastSyncOutcome, Nature, Report, Scope,
+    Severity, Status, Timestamp,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -150,7 +152,7 @@ fn failing_mailbox_findings() {
     let codes = codes(&r);
     for want in [
         "incoming_disabled",
-        "error_streak",
+        "last_sync_failed_disabled",
         "test_pending",
         "test_retrying",
         "items_failed",
@@ -158,16 +160,30 @@ fn failing_mailbox_findings() {
         "profile_ssl_port_mismatch",
         "kb.secure-connection",
         "kb.isv-unexpected",
-        "trace_unrecognized.OutgoingEmailMailboxError",
+        "kb.email-server-timeout",
     ] {
         assert!(codes.contains(&want), "missing {want} in {codes:?}");
     }
-    let streak = r
+    // Incoming, which the error is about, is disabled: no countdown to disabling.
+    assert!(!codes.contains(&"error_streak"), "{codes:?}");
+    let failed = r
         .findings
         .iter()
-        .find(|f| f.code == "error_streak")
+        .find(|f| f.code == "last_sync_failed_disabled")
         .unwrap();
-    assert!(streak.message.contains("7 of 10"), "{}", streak.message);
+    assert!(
+        failed.message.contains("7 consecutive failures")
+            && failed.message.contains("disabled for incoming email")
+            && !failed.message.contains(".."),
+        "{}",
+        failed.message
+    );
+    assert_eq!(r.last_sync.outcome, LastSyncOutcome::FailedDisabled);
+    assert!(
+        !r.last_sync.summary.contains("before disabling"),
+        "{}",
+        r.last_sync.summary
+    );
     assert_eq!(
         r.findings[0].severity,
         Severity::Error,
@@ -178,9 +194,21 @@ fn failing_mailbox_findings() {
         .windows(2)
         .all(|w| w[0].severity <= w[1].severity));
     let timeout = r.traces.iter().find(|t| t.tracecode == Some(77)).unwrap();
-    assert!(timeout.inferred);
-    assert_eq!(timeout.nature, Nature::Transient);
+    assert_eq!(timeout.rule.as_deref(), Some("email-server-timeout"));
+    assert!(!timeout.inferred);
+    assert_eq!(
+        (timeout.nature, timeout.scope),
+        (Nature::Transient, Scope::Mailbox)
+    );
     assert_eq!(timeout.classification.direction, Some(Direction::Outgoing));
+    // Judged against the clock: the latest entry (09:58) is minutes old.
+    let as_of = r.as_of.as_ref().unwrap();
+    assert_eq!(as_of.basis, AsOfBasis::Now);
+    assert_eq!(as_of.at.as_deref(), Some("2024-05-06T10:00:00Z"));
+    assert_eq!(
+        as_of.latest_entry_field.as_deref(),
+        Some("processinglastattemptedon")
+    );
 }
 
 #[test]
@@ -206,6 +234,13 @@ fn truncated_file_reports_what_it_holds() {
         partial.message
     );
     assert!(codes(&r).contains(&"unreadable_date.postponesendinguntil"));
+    // The sections it lacks are unknown, not "never".
+    assert!(r.lacks(Section::LastSync) && r.lacks(Section::TestAndEnable));
+    assert_eq!(r.last_sync.outcome, LastSyncOutcome::Unknown);
+    assert_eq!(r.last_sync.summary, "Unknown (section missing)");
+    for never in ["never_synced", "never_tested"] {
+        assert!(!codes(&r).contains(&never), "{never}: {:?}", codes(&r));
+    }
 }
 
 #[test]
@@ -219,7 +254,7 @@ fn not_configured_and_not_a_log() {
         .error
         .as_deref()
         .unwrap()
-        .contains("not a Mailbox Details log"));
+        .contains("text that is not a Mailbox Details log"));
     let r = analyze("pic.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", None);
     assert_eq!(r.status, Status::Error);
     assert!(r.error.as_deref().unwrap().contains("PNG"));
@@ -405,5 +440,319 @@ fn csv_has_a_row_per_file_and_escapes() {
         lines[2].starts_with("'=HYPERLINK(x).log,"),
         "formulas are neutralized: {}",
         lines[2]
+    );
+}
+
+/// `text` with the line of `key` given `value` (or removed with `None`).
+fn with_field(text: &str, key: &str, value: Option<&str>) -> String {
+    let prefix = format!("{key} :");
+    text.lines()
+        .filter_map(|l| {
+            if l.starts_with(&prefix) {
+                value.map(|v| format!("{key} : {v}"))
+            } else {
+                Some(l.to_string())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `text` without the sections with these headings (heading and lines up to the next one).
+fn without_sections(text: &str, headings: &[&str]) -> String {
+    let mut out = Vec::new();
+    let mut skipping = false;
+    for l in text.lines() {
+        if l.starts_with("Mailbox ") || l.starts_with("Email Server") || l.starts_with("Recent") {
+            skipping = headings.iter().any(|h| l.starts_with(h));
+        }
+        if !skipping {
+            out.push(l);
+        }
+    }
+    out.join("\n")
+}
+
+fn healthy() -> String {
+    String::from_utf8(fixture("healthy.log")).unwrap()
+}
+
+fn no_dots(r: &Report) {
+    for f in &r.findings {
+        assert!(!f.message.contains(".."), "{}: {}", f.code, f.message);
+        assert!(!f.message.contains("(s)"), "{}: {}", f.code, f.message);
+    }
+}
+
+#[test]
+fn missing_sections_are_unknown_not_never() {
+    let text = without_sections(
+        &healthy(),
+        &[
+            "Mailbox Test and Enable Parameters",
+            "Mailbox Last Sync Cycle Information",
+        ],
+    );
+    let now = Timestamp::parse("2018-12-03T16:00:00Z").unwrap().at;
+    let r = analyze_text("cut.log", &text, Some(now));
+    assert_eq!(r.status, Status::Partial);
+    assert_eq!(r.last_sync.outcome, LastSyncOutcome::Unknown);
+    assert_eq!(r.last_sync.summary, "Unknown (section missing)");
+    assert_eq!(r.last_sync.succeeded_on, None);
+    assert!(r.lacks(Section::LastSync) && r.lacks(Section::TestAndEnable));
+    assert_eq!(r.test_and_enable.scheduled, None);
+    for claim in [
+        "never_synced",
+        "never_tested",
+        "error_streak",
+        "last_sync_failed",
+    ] {
+        assert!(!codes(&r).contains(&claim), "{claim}: {:?}", codes(&r));
+    }
+    // A field cut off inside the section is unknown too.
+    let cut = with_field(&healthy(), "lastsuccessfulsynccompletedon", None);
+    let r2 = analyze_text("cut2.log", &cut, Some(now));
+    assert_eq!(r2.last_sync.outcome, LastSyncOutcome::Unknown);
+    assert!(!codes(&r2).contains(&"never_synced"));
+    // `Null` is what the log says: never.
+    let never = with_field(&healthy(), "lastsuccessfulsynccompletedon", Some("Null"));
+    let r3 = analyze_text("never.log", &never, Some(now));
+    assert_eq!(r3.last_sync.outcome, LastSyncOutcome::NeverSucceeded);
+    assert_eq!(r3.last_sync.summary, "Never succeeded");
+    assert!(codes(&r3).contains(&"never_synced"));
+    let untested = with_field(&healthy(), "testmailboxaccesscompletedon", Some("Null"));
+    assert!(codes(&analyze_text("u.log", &untested, Some(now))).contains(&"never_tested"));
+
+    let s = summarize(&[r.clone(), r2, r3]);
+    assert_eq!((s.never_synced, s.last_sync_unknown), (1, 2));
+}
+
+#[test]
+fn disabled_everywhere_waits_for_test_and_enable() {
+    let mut text = healthy();
+    for key in [
+        "enabledforincomingemail",
+        "enabledforoutgoingemail",
+        "enabledforact",
+    ] {
+        text = with_field(&text, key, Some("False"));
+    }
+    // A transient error, 2 of 10, newer than the last success.
+    text = with_field(
+        &text,
+        "lastsyncerror",
+        Some("The remote server returned an error: (503) Server Unavailable."),
+    );
+    text = with_field(&text, "lastsyncerrorcount", Some("2"));
+    text = with_field(
+        &text,
+        "lastsyncerroroccurredon",
+        Some("12/3/2018 3:24:00 PM"),
+    );
+    let now = Timestamp::parse("2018-12-03T18:00:00Z").unwrap().at;
+    let r = analyze_text("off.log", &text, Some(now));
+    assert_eq!(r.next_sync_at, None);
+    let note = r.next_sync_note.as_deref().unwrap();
+    assert!(
+        note.starts_with("Disabled in every direction")
+            && note.contains("will not synchronize until the mailbox is tested and enabled again"),
+        "{note}"
+    );
+    assert!(!codes(&r).contains(&"overdue"), "{:?}", codes(&r));
+    assert!(r.last_sync.last_cycle_failed);
+    assert_eq!(r.last_sync.outcome, LastSyncOutcome::FailedDisabled);
+    assert!(
+        !r.last_sync.summary.contains("before disabling"),
+        "{}",
+        r.last_sync.summary
+    );
+    assert!(!codes(&r).contains(&"error_streak"));
+    assert!(codes(&r).contains(&"last_sync_failed_disabled"));
+    no_dots(&r);
+
+    // One direction still enabled: it synchronizes, and a streak counts down.
+    let one_on = with_field(&text, "enabledforoutgoingemail", Some("True"));
+    let r = analyze_text("one.log", &one_on, Some(now));
+    assert_eq!(r.next_sync_at.as_deref(), Some("2018-12-03T15:28:37Z"));
+    assert_eq!(r.next_sync_note, None);
+    // The 503 names no direction: incoming and act are disabled, so it is not retried there.
+    assert_eq!(r.last_sync.outcome, LastSyncOutcome::FailedDisabled);
+    let all_on = with_field(
+        &with_field(&one_on, "enabledforincomingemail", Some("True")),
+        "enabledforact",
+        Some("True"),
+    );
+    let r = analyze_text("on.log", &all_on, Some(now));
+    assert_eq!(r.last_sync.outcome, LastSyncOutcome::Retrying);
+    assert_eq!(r.last_sync.summary, "Failed, 2 of 10 before disabling");
+    let streak = r
+        .findings
+        .iter()
+        .find(|f| f.code == "error_streak")
+        .unwrap();
+    assert!(
+        streak.message.contains("Server Unavailable (2 of 10"),
+        "{}",
+        streak.message
+    );
+}
+
+#[test]
+fn old_logs_are_judged_as_of_their_latest_entry() {
+    let log = fixture("healthy.log");
+    // Years later: nothing is overdue "by 997 d"; the report says what it is judged as of.
+    let years_later = Timestamp::parse("2021-08-27T12:00:00Z").unwrap().at;
+    let r = analyze("h", &log, Some(years_later));
+    let as_of = r.as_of.as_ref().unwrap();
+    assert_eq!(as_of.basis, AsOfBasis::LatestEntry);
+    assert_eq!(as_of.at.as_deref(), Some("2018-12-03T15:23:37Z"));
+    assert_eq!(
+        as_of.latest_entry_field.as_deref(),
+        Some("lastsuccessfulsynccompletedon")
+    );
+    assert!(
+        as_of
+            .explanation
+            .starts_with("As of 2018-12-03 15:23 UTC, the time of the log's latest entry"),
+        "{}",
+        as_of.explanation
+    );
+    assert!(!codes(&r).contains(&"overdue"), "{:?}", codes(&r));
+    assert_eq!(
+        as_of.relative(
+            Timestamp::parse("2018-12-03T15:28:37Z").unwrap().at,
+            years_later
+        ),
+        Some("in 5 min as of the log's latest entry".to_string())
+    );
+    // Without a clock: the same.
+    let r = analyze("h", &log, None);
+    assert_eq!(r.as_of.as_ref().unwrap().basis, AsOfBasis::LatestEntry);
+    assert!(r
+        .as_of
+        .unwrap()
+        .explanation
+        .contains("no current time was given"));
+
+    // The log itself shows the mailbox late: overdue, as of its latest entry.
+    let late = with_field(
+        &healthy(),
+        "lastsyncerroroccurredon",
+        Some("12/3/2018 5:40:00 PM"),
+    );
+    let r = analyze_text("late.log", &late, Some(years_later));
+    let overdue = r.findings.iter().find(|f| f.code == "overdue").unwrap();
+    assert!(
+        overdue
+            .message
+            .contains("2 h before the log's latest entry (2018-12-03 17:40 UTC)")
+            && !overdue.message.contains(" d "),
+        "{}",
+        overdue.message
+    );
+
+    // Processing for years is not "stuck": the log is old.
+    let failing = fixture("failing.log");
+    let r = analyze(
+        "f",
+        &failing,
+        Some(Timestamp::parse("2028-01-01T00:00:00Z").unwrap().at),
+    );
+    assert!(!codes(&r).contains(&"processing_stuck"), "{:?}", codes(&r));
+    assert!(
+        !codes(&r).contains(&"test_pending_overdue"),
+        "{:?}",
+        codes(&r)
+    );
+
+    // No dated event at all: no reference, nothing relative.
+    let bare =
+        "Mailbox Backoff Parameters\npostponemailboxprocessinguntil : 12/3/2018 3:28:37 PM\n";
+    let r = analyze_text("bare.log", bare, Some(years_later));
+    let as_of = r.as_of.as_ref().unwrap();
+    assert_eq!(
+        (as_of.basis, as_of.at.as_deref()),
+        (AsOfBasis::Unknown, None)
+    );
+    assert!(!codes(&r).contains(&"overdue"));
+    assert_eq!(
+        as_of.relative(Timestamp(0), years_later),
+        None,
+        "no relative wording without a reference"
+    );
+}
+
+#[test]
+fn unreadable_files_are_named_only_for_what_they_are() {
+    let png = analyze("pic.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", None);
+    let text = analyze("notes.txt", &fixture("not-a-log.txt"), None);
+    let mentions_png = analyze("plain.txt", b"\x89PNG is mentioned in this text", None);
+    assert!(png.error.as_deref().unwrap().contains("a PNG image"));
+    for r in [&text, &mentions_png] {
+        let e = r.error.as_deref().unwrap();
+        assert!(e.contains("text that is not a Mailbox Details log"), "{e}");
+        assert!(!e.contains("PNG"), "{e}");
+    }
+    let s = summarize(&[png.clone(), text.clone(), mentions_png.clone()]);
+    let g = s.groups.iter().find(|g| g.code == "unreadable").unwrap();
+    assert_eq!(g.reports, vec![0, 1, 2]);
+    assert!(!g.title.contains("PNG"), "{}", g.title);
+    assert!(g.title.contains("2 different reasons"), "{}", g.title);
+    // Text files only: their shared reason.
+    let s = summarize(&[text, mentions_png]);
+    let g = s.groups.iter().find(|g| g.code == "unreadable").unwrap();
+    assert!(
+        g.title.contains("text that is not a Mailbox Details log"),
+        "{}",
+        g.title
+    );
+}
+
+#[test]
+fn counts_and_full_stops_read_right() {
+    let mut text = with_field(
+        &healthy(),
+        "lastsyncerror",
+        Some("The remote server returned an error: (401) Unauthorized."),
+    );
+    text = with_field(&text, "lastsyncerrorcount", Some("1"));
+    text = with_field(
+        &text,
+        "lastsyncerroroccurredon",
+        Some("12/3/2018 3:24:00 PM"),
+    );
+    text = with_field(&text, "itemsfailedforlastsync", Some("1"));
+    text = with_field(&text, "noemailcount", Some("1"));
+    text = with_field(&text, "maxconcurrentconnections", Some("1"));
+    let r = analyze_text("one.log", &text, None);
+    no_dots(&r);
+    let failed = r
+        .findings
+        .iter()
+        .find(|f| f.code == "last_sync_failed")
+        .unwrap();
+    assert!(
+        failed.message.ends_with("(401) Unauthorized."),
+        "{}",
+        failed.message
+    );
+    let items = r
+        .findings
+        .iter()
+        .find(|f| f.code == "items_failed")
+        .unwrap();
+    assert!(items.message.starts_with("1 item met"), "{}", items.message);
+    let idle = r.idle.explanation.as_deref().unwrap();
+    assert!(
+        idle.starts_with("1 cycle in a row found no email"),
+        "{idle}"
+    );
+    let p = r.profile.unwrap();
+    assert!(
+        p.explanations
+            .iter()
+            .any(|e| e.contains("Up to 1 simultaneous connection to")),
+        "{:?}",
+        p.explanations
     );
 }

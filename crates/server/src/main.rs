@@ -13,6 +13,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod analyze;
 mod api;
+mod assets;
 mod auth;
 mod boundary;
 mod engine;
@@ -64,6 +65,9 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+    /// Write `.br` and `.gz` variants of a built console's files (scripts/build.sh).
+    #[command(hide = true)]
+    CompressAssets(assets::CompressArgs),
 }
 
 fn main() -> ExitCode {
@@ -73,6 +77,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::Analyze { json, paths } => analyze::run(json, &paths),
         Command::SampleLogs { count, out, seed } => samples::run(count, &out, seed),
+        Command::CompressAssets(args) => assets::run(&args),
     }
 }
 

@@ -9,6 +9,8 @@
 //! a file and does not look like one (no extension in its last segment) gets
 //! `index.html`, so client-side routes such as `/analyzer` survive a reload.
 //! Missing assets (`/x.js`) are a plain 404, not HTML, so broken builds fail loudly.
+//! Files go out in their precompressed `.br`/`.gz` variants when the browser takes them,
+//! hashed names cached for a year, the page revalidated by its ETag (`crate::assets`).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,6 +27,7 @@ use axum::Router;
 use tower_http::services::ServeDir;
 
 use crate::api;
+use crate::assets;
 use crate::boundary::{self, Boundary};
 use crate::engine::{Engine, EngineArgs, Switch, SystemClock};
 use crate::listen;
@@ -424,12 +427,19 @@ pub fn app(site: Site) -> Router {
         path: site.dist.join("index.html"),
         connect_src: boundary.connect_src.clone(),
     });
-    let fallback = get(spa_fallback).with_state(index);
-    // Directories (including `/`) go to the fallback too, so every HTML response
-    // is the no-cache index.html and a rebuilt console is never half-cached.
+    let page = get(spa_fallback).with_state(index);
+    // Directories (including `/`) go to the fallback too, and `/index.html` to the same
+    // handler, so every HTML response is the no-cache index.html with its CSP and a
+    // rebuilt console is never half-cached.
     let files = ServeDir::new(site.dist)
         .append_index_html_on_directories(false)
-        .fallback(fallback);
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(page.clone());
+    let files = Router::new()
+        .route("/index.html", page)
+        .fallback_service(files)
+        .layer(middleware::from_fn(assets::static_headers));
     let api = api::router(AppState {
         store: site.store,
         throttle: Throttle::new(site.limits),
@@ -462,38 +472,52 @@ struct Index {
     connect_src: Vec<String>,
 }
 
-async fn spa_fallback(State(index): State<Arc<Index>>, uri: Uri) -> Response {
-    if looks_like_file(uri.path()) {
+async fn spa_fallback(State(index): State<Arc<Index>>, uri: Uri, headers: HeaderMap) -> Response {
+    if looks_like_file(uri.path()) && uri.path() != "/index.html" {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     }
     // Read per request so a rebuilt console is picked up without a restart (and its
     // inline loader's hash with it).
-    match tokio::fs::read_to_string(&index.path).await {
-        Ok(body) => {
-            let csp = boundary::console_csp(&body, &index.connect_src);
-            let mut resp = (
-                [
-                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-                    (header::CACHE_CONTROL, "no-cache"),
-                ],
-                body,
-            )
-                .into_response();
-            if let Ok(v) = header::HeaderValue::from_str(&csp) {
-                resp.headers_mut()
-                    .insert(header::CONTENT_SECURITY_POLICY, v);
-            }
-            resp
-        }
+    let body = match tokio::fs::read_to_string(&index.path).await {
+        Ok(body) => body,
         Err(e) => {
             eprintln!("mailsync serve: cannot read {}: {e}", index.path.display());
-            (
+            return (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the console's index.html cannot be read; see the server's log\n",
             )
-                .into_response()
+                .into_response();
+        }
+    };
+    let csp = boundary::console_csp(&body, &index.connect_src);
+    let etag = assets::page_etag(body.as_bytes());
+    let mut resp = if assets::not_modified(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        match assets::page_variant(&index.path, body.as_bytes(), &headers).await {
+            Some((encoding, bytes)) => {
+                ([(header::CONTENT_ENCODING, encoding.token())], bytes).into_response()
+            }
+            None => body.into_response(),
+        }
+    };
+    let h = resp.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+        (header::CACHE_CONTROL, assets::REVALIDATE),
+        (header::VARY, "accept-encoding"),
+    ] {
+        h.insert(name, header::HeaderValue::from_static(value));
+    }
+    if resp.status() == StatusCode::NOT_MODIFIED {
+        resp.headers_mut().remove(header::CONTENT_TYPE);
+    }
+    for (name, value) in [(header::ETAG, etag), (header::CONTENT_SECURITY_POLICY, csp)] {
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            resp.headers_mut().insert(name, v);
         }
     }
+    resp
 }
 
 /// True when the last path segment has an extension (`/pkg/app.wasm`, `/favicon.ico`).

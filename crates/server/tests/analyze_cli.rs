@@ -121,7 +121,16 @@ fn good_files_exit_0_with_a_human_summary() {
         text.contains("Postponed until 2018-12-03 15:45 UTC"),
         "{text}"
     );
-    assert!(text.contains("7 time(s) in a row (limit 10)"), "{text}");
+    assert!(
+        text.contains("Last sync: Failed (7 times in a row)"),
+        "{text}"
+    );
+    // Old logs are judged as of their latest entry, and say so.
+    assert!(
+        text.contains("(in 5 min as of the log's latest entry)"),
+        "{text}"
+    );
+    assert!(text.contains("Times: As of 2018-12-03 15:23 UTC"), "{text}");
     assert!(text.contains("== Fleet: 2 files, 2 analyzed"), "{text}");
 }
 
@@ -169,5 +178,141 @@ fn sample_logs_round_trip_through_analyze() {
     let reports = json(&out);
     assert_eq!(reports.len(), 40);
     assert!(reports.iter().all(|r| r["status"] == "ok"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Enough copies of the fixtures to span many of the workers' chunks (and a broken file
+/// among them), named so that the folder's name order interleaves them.
+fn many_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mailsync-cli-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let sources = [
+        "healthy.log",
+        "failing.log",
+        "truncated.log",
+        "not-configured.log",
+        "article-pasted.txt",
+        "not-a-log.txt",
+    ];
+    for i in 0..300 {
+        let to = if i % 50 == 7 {
+            dir.join(format!("sub/m-{i:04}.log"))
+        } else {
+            dir.join(format!("m-{i:04}.log"))
+        };
+        std::fs::copy(core_fixture(sources[i % sources.len()]), to).unwrap();
+    }
+    std::fs::write(dir.join("m-0150.log"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0").unwrap();
+    dir
+}
+
+/// What `mailsync analyze` reports for `args` (files, a folder), computed with core over
+/// the whole list at once as the command did before it streamed: the folder's `.log`
+/// files in path order, then the other files, then the paths that cannot be read.
+fn expected_reports(dir: &Path, files: &[PathBuf], missing: &Path) -> Vec<mailsync_core::Report> {
+    fn walk(d: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "log") {
+                out.push(p);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    walk(dir, &mut paths);
+    paths.sort();
+    paths.extend(files.iter().cloned());
+    // Old logs are judged as of their latest entry, so the clock does not matter.
+    let now = mailsync_core::Timestamp(1_900_000_000);
+    let mut reports: Vec<_> = paths
+        .iter()
+        .map(|p| {
+            let name = p.display().to_string();
+            mailsync_core::analyze(&name, &std::fs::read(p).unwrap(), Some(now))
+        })
+        .collect();
+    let err = std::fs::metadata(missing).unwrap_err();
+    reports.push(mailsync_core::Report::failed(
+        &missing.display().to_string(),
+        format!("cannot be read: {err}"),
+    ));
+    reports
+}
+
+#[test]
+fn streamed_json_is_the_array_of_all_reports() {
+    let dir = many_dir("stream-json");
+    let extra = [core_fixture("not-a-log.txt"), core_fixture("failing.log")];
+    let missing = Path::new("/definitely/not/here.log");
+    let out = mailsync(&[
+        "analyze",
+        "--json",
+        dir.to_str().unwrap(),
+        extra[0].to_str().unwrap(),
+        missing.to_str().unwrap(),
+        extra[1].to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a PNG and a missing path");
+    let expected = expected_reports(&dir, &extra, missing);
+    assert_eq!(expected.len(), 300 + 2 + 1);
+    let before = mailsync_core::export::to_json(&expected) + "\n";
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: serde_json::Value = serde_json::from_str(&before).unwrap();
+    assert_eq!(got, want);
+    // Byte for byte, too: the same pretty printing, field order and final newline.
+    assert!(
+        out.stdout == before.as_bytes(),
+        "the streamed JSON differs from core's export of the same reports"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn streamed_fleet_summary_is_that_of_all_reports() {
+    let dir = many_dir("stream-human");
+    let extra = [core_fixture("healthy.log")];
+    let missing = Path::new("/definitely/not/there.log");
+    let out = mailsync(&[
+        "analyze",
+        dir.to_str().unwrap(),
+        missing.to_str().unwrap(),
+        extra[0].to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let expected = expected_reports(&dir, &extra, missing);
+    // Every file once, in order.
+    let files: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("== "))
+        .filter(|l| !l.starts_with("Fleet: "))
+        .map(|l| l.split(" [").next().unwrap())
+        .collect();
+    let want: Vec<&str> = expected.iter().map(|r| r.file.as_str()).collect();
+    assert_eq!(files, want);
+    let s = mailsync_core::summarize(&expected);
+    let mut summary = format!(
+        "== Fleet: {} files, {} analyzed, {} unreadable, {} not configured; {} disabled, {} failing, {} pending test, {} overdue, {} processing now\n",
+        s.files, s.analyzed, s.unreadable, s.not_configured, s.disabled, s.failing, s.pending_test, s.overdue, s.processing_now
+    );
+    for g in s.groups.iter().take(15) {
+        let tag = match g.severity {
+            mailsync_core::Severity::Error => "ERROR  ",
+            mailsync_core::Severity::Warning => "WARNING",
+            mailsync_core::Severity::Info => "info   ",
+        };
+        summary += &format!(
+            "   {tag} {:>5} x {} ({})\n",
+            g.reports.len(),
+            g.title,
+            g.code
+        );
+    }
+    let at = text.find("== Fleet: ").expect("a fleet summary");
+    assert_eq!(&text[at..], summary);
+    assert!(summary.contains("== Fleet: 302 files"), "{summary}");
     std::fs::remove_dir_all(dir).unwrap();
 }

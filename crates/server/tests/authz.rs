@@ -105,6 +105,12 @@ const EXPECTED: &[(&str, Verb, [Expect; 8])] = &[
     ("mailsync_syncstatistics", Post,   [Never,  Never,   Never,   Never,   Never,   Never,   Never,   Never]),
     ("mailsync_syncstatistics", Patch,  [Never,  Never,   Never,   Never,   Never,   Never,   Never,   Never]),
     ("mailsync_syncstatistics", Delete, [Never,  Never,   Never,   Never,   Never,   Never,   Never,   Never]),
+    // The owner is a member of the fixture's team; the other user of none.
+    ("teams",                  GetAll, [All,     All,     All,     All,     All,     All,     Own,     Own]),
+    ("teams",                  GetKey, [Ok,      Ok,      Ok,      Ok,      Ok,      Ok,      Ok,      Hidden]),
+    ("teams",                  Post,   [Created, Created, Denied,  Denied,  Created, Created, Denied,  Denied]),
+    ("teams",                  Patch,  [Ok,      Ok,      Denied,  Denied,  Ok,      Ok,      Denied,  Denied]),
+    ("teams",                  Delete, [Ok,      Ok,      Denied,  Denied,  Ok,      Ok,      Denied,  Denied]),
 ];
 
 struct Client {
@@ -183,6 +189,7 @@ struct Fixture {
     email: String,
     queue: String,
     organization: String,
+    team: String,
 }
 
 impl Fixture {
@@ -198,6 +205,12 @@ impl Fixture {
         let alert = fresh(admin, "tracelogs", owner, &mailbox, n);
         let email = fresh(admin, "emails", owner, &mailbox, n);
         let queue = fresh(admin, "queues", owner, "", n);
+        let team = fresh(admin, "teams", owner, "", n);
+        admin.ok(
+            "POST",
+            &format!("teams({team})/teammembership_association/$ref"),
+            Some(&json!({"@odata.id": format!("systemusers({})", owner.id)})),
+        );
         // Someone else's email, so that "own" is a part of the emails.
         let theirs = fresh(admin, "mailboxes", admin, &profile, n);
         fresh(admin, "emails", admin, &theirs, n);
@@ -214,6 +227,7 @@ impl Fixture {
             email,
             queue,
             organization,
+            team,
         }
     }
 
@@ -227,6 +241,7 @@ impl Fixture {
             "tracelogs" => self.alert.clone(),
             "organizations" => self.organization.clone(),
             "emails" => self.email.clone(),
+            "teams" => self.team.clone(),
             _ => "00000000-0000-4000-8000-00000000abcd".to_string(),
         }
     }
@@ -241,6 +256,7 @@ fn create_body(set: &str, owner: &Client, parent: &str, n: usize) -> Value {
                                 "internalemailaddress": format!("matrix-{n}@contoso.com")})
         }
         "queues" => json!({"name": format!("Matrix queue {n}")}),
+        "teams" => json!({"name": format!("Matrix team {n}"), "teamtype": 0}),
         "emailserverprofiles" => json!({"name": format!("Matrix profile {n}"), "servertype": 4}),
         "mailboxes" => {
             let mut b = json!({"name": format!("Matrix mailbox {n}"),
@@ -272,6 +288,7 @@ fn patch_body(set: &str, n: usize) -> Value {
     match set {
         "systemusers" => json!({"fullname": format!("Nestor Wilke {n}")}),
         "queues" => json!({"name": format!("Matrix queue renamed {n}")}),
+        "teams" => json!({"description": format!("matrix {n}")}),
         "emailserverprofiles" => json!({"description": format!("matrix {n}")}),
         "mailboxes" => json!({"username": format!("matrix-user-{n}")}),
         "tracelogs" => json!({"text": "changed"}),

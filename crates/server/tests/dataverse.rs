@@ -112,38 +112,13 @@ fn service_document_metadata_whoami_and_definitions() {
     );
 
     // RetrieveUserPrivileges: what the roles allow.
-    let me = get(port, &admin, "WhoAmI()", &[]).json()["UserId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let privileges = |bearer: &str, id: &str| {
-        let r = get(
-            port,
-            bearer,
-            &format!("systemusers({id})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"),
-            &[],
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        r.json()["RolePrivileges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                (
-                    p["PrivilegeName"].as_str().unwrap().to_string(),
-                    p["Depth"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
+    let me = who(port, &admin);
+    let privileges = |bearer: &str, id: &str| privileges(port, bearer, id);
     let mine = privileges(&admin, &me);
     assert!(mine.contains(&("prvApproveRejectEmailAddress".into(), "Global".into())));
     assert!(mine.contains(&("prvWriteOrganization".into(), "Global".into())));
     let nestor = login(port, "nestor");
-    let nestor_id = get(port, &nestor, "WhoAmI", &[]).json()["UserId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let nestor_id = who(port, &nestor);
     let his = privileges(&nestor, &nestor_id);
     assert!(his.contains(&("prvWriteMailbox".into(), "Basic".into())));
     assert!(!his.iter().any(|(n, _)| n == "prvApproveRejectEmailAddress"));
@@ -641,4 +616,208 @@ fn openid_connect_bearer_tokens_sign_in_the_directory_user() {
         .header("www-authenticate")
         .unwrap()
         .contains("authorization_uri="));
+}
+
+fn send(port: u16, bearer: &str, method: &str, path: &str, body: &Value) -> Resp {
+    request(
+        port,
+        method,
+        &format!("{API}/{path}"),
+        &[
+            ("Authorization", bearer),
+            ("Content-Type", "application/json"),
+        ],
+        &body.to_string(),
+    )
+}
+
+/// The user's privileges as `RetrieveUserPrivileges` lists them: (name, depth).
+fn privileges(port: u16, bearer: &str, user: &str) -> Vec<(String, String)> {
+    let r = get(
+        port,
+        bearer,
+        &format!("systemusers({user})/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()"),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.json()["RolePrivileges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["PrivilegeName"].as_str().unwrap().to_string(),
+                p["Depth"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn who(port: u16, bearer: &str) -> String {
+    get(port, bearer, "WhoAmI()", &[]).json()["UserId"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// An owner may be a team: its members see what it owns as theirs, and hold its roles
+/// (RetrieveUserPrivileges includes them; the direct role association does not).
+#[test]
+fn teams_own_records_and_give_their_members_their_roles() {
+    let dir = TempDir::dist("dv-teams");
+    let server = Server::start(dir.path(), Some("demo"), Some(PASSWORD));
+    let port = server.port;
+    let admin = login(port, "admin");
+    let nestor = login(port, "nestor");
+    let joni = login(port, "joni");
+    let (nestor_id, joni_id) = (who(port, &nestor), who(port, &joni));
+
+    // The demo's teams: Johanna holds the Delegated Mailbox Approver role through one.
+    let johanna = login(port, "johanna");
+    let johanna_id = who(port, &johanna);
+    assert!(privileges(port, &johanna, &johanna_id)
+        .iter()
+        .any(|(name, _)| name == "prvApproveRejectEmailAddress"));
+    let direct = get(
+        port,
+        &johanna,
+        &format!("systemusers({johanna_id})/systemuserroles_association"),
+        &[],
+    );
+    assert_eq!(direct.json()["value"], json!([]), "{}", direct.body);
+    let teams = get(
+        port,
+        &johanna,
+        &format!("systemusers({johanna_id})/teammembership_association"),
+        &[],
+    );
+    assert_eq!(
+        teams.json()["value"][0]["name"],
+        "Mailbox Approvers",
+        "{}",
+        teams.body
+    );
+
+    // A new team owns a mailbox: its member sees it, another user does not.
+    let r = send(
+        port,
+        &admin,
+        "POST",
+        "teams",
+        &json!({"name": "Night shift", "teamtype": 0}),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let url = r.header("odata-entityid").unwrap().to_string();
+    let team = url[url.rfind('(').unwrap() + 1..url.len() - 1].to_string();
+    let mailbox = get(
+        port,
+        &admin,
+        "mailboxes?$select=mailboxid&$filter=regardingobjecttypecode%20eq%20'queue'&$top=1",
+        &[],
+    )
+    .json()["value"][0]["mailboxid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        get(port, &nestor, &format!("mailboxes({mailbox})"), &[]).status,
+        404
+    );
+    // Only an administrator changes a team's members.
+    let member = json!({"@odata.id": format!("systemusers({nestor_id})")});
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        &format!("teams({team})/teammembership_association/$ref"),
+        &member,
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = send(
+        port,
+        &admin,
+        "POST",
+        &format!("teams({team})/teammembership_association/$ref"),
+        &member,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = send(
+        port,
+        &admin,
+        "PATCH",
+        &format!("mailboxes({mailbox})"),
+        &json!({"ownerid@odata.bind": format!("/teams({team})")}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let owned = get(
+        port,
+        &nestor,
+        &format!("mailboxes({mailbox})?$select=_ownerid_value"),
+        &[("Prefer", "odata.include-annotations=\"*\"")],
+    );
+    assert_eq!(owned.status, 200, "{}", owned.body);
+    let v = owned.json();
+    assert_eq!(v["_ownerid_value"], team.as_str());
+    assert_eq!(
+        v["_ownerid_value@Microsoft.Dynamics.CRM.lookuplogicalname"],
+        "team"
+    );
+    assert_eq!(
+        v["_ownerid_value@OData.Community.Display.V1.FormattedValue"],
+        "Night shift"
+    );
+    assert_eq!(
+        get(port, &joni, &format!("mailboxes({mailbox})"), &[]).status,
+        404
+    );
+    assert_eq!(get(port, &joni, &format!("teams({team})"), &[]).status, 404);
+    let members = get(
+        port,
+        &admin,
+        &format!("teams({team})/teammembership_association"),
+        &[],
+    );
+    assert_eq!(
+        members.json()["value"][0]["systemuserid"],
+        nestor_id.as_str()
+    );
+    // An owner that is neither a user nor a team is refused.
+    let r = send(
+        port,
+        &admin,
+        "PATCH",
+        &format!("mailboxes({mailbox})"),
+        &json!({"ownerid@odata.bind": format!("/queues({joni_id})")}),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // Leaving the team: the mailbox is no longer his.
+    let r = request(
+        port,
+        "DELETE",
+        &format!("{API}/teams({team})/teammembership_association({nestor_id})/$ref"),
+        &[("Authorization", &admin)],
+        "",
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        get(port, &nestor, &format!("mailboxes({mailbox})"), &[]).status,
+        404
+    );
+    // Deleting the team leaves the mailbox without an owner, not pointing nowhere.
+    let r = request(
+        port,
+        "DELETE",
+        &format!("{API}/teams({team})"),
+        &[("Authorization", &admin)],
+        "",
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let after = get(
+        port,
+        &admin,
+        &format!("mailboxes({mailbox})?$select=_ownerid_value"),
+        &[],
+    );
+    assert_eq!(after.json()["_ownerid_value"], Value::Null);
 }

@@ -18,6 +18,7 @@ use leptos::task::spawn_local;
 use serde::Deserialize;
 
 use crate::api::{self, batch, ApiError, Collection};
+use crate::components::Dialog;
 use card::{delete_action, AlertCard};
 use leptos_router::hooks::{use_navigate, use_query_map};
 use leptos_router::NavigateOptions;
@@ -406,46 +407,28 @@ pub fn Alerts() -> impl IntoView {
             </Transition>
 
             <Show when=move || confirming.get()>
-                <div class="alerts-dialog-backdrop">
-                    <div
-                        class="card alerts-dialog"
-                        role="dialog"
-                        aria-modal="true"
-                        aria-labelledby="alerts-dialog-title"
-                    >
-                        <div class="card-header">
-                            <span class="card-title" id="alerts-dialog-title">
-                                "Delete all alerts"
-                            </span>
-                        </div>
-                        <div class="card-body">
-                            <p>
-                                {move || {
-                                    let n = count_of(level.get()).unwrap_or(0);
-                                    let what = match level.get() {
-                                        Level::All => "alerts".to_string(),
-                                        l => l.label().to_lowercase(),
-                                    };
-                                    format!(
-                                        "Delete all {n} {what}{}? This cannot be undone.",
-                                        if error_key.with(Option::is_some) { " of this error" } else { "" },
-                                    )
-                                }}
-                            </p>
-                            <p class="muted small">
-                                "Alerts that cannot be deleted are left in place and listed."
-                            </p>
-                        </div>
-                        <div class="card-footer">
-                            <button class="btn btn-secondary" on:click=move |_| confirming.set(false)>
-                                "Cancel"
-                            </button>
-                            <button class="btn btn-danger" on:click=move |_| delete_all()>
-                                "Delete"
-                            </button>
-                        </div>
-                    </div>
-                </div>
+                <Dialog
+                    title="Delete all alerts"
+                    text=Signal::derive(move || {
+                        let n = count_of(level.get()).unwrap_or(0);
+                        let what = match level.get() {
+                            Level::All => "alerts".to_string(),
+                            l => l.label().to_lowercase(),
+                        };
+                        format!(
+                            "Delete all {n} {what}{}? This cannot be undone.",
+                            if error_key.with(Option::is_some) { " of this error" } else { "" },
+                        )
+                    })
+                    confirm="Delete"
+                    danger=true
+                    on_confirm=Callback::new(move |()| delete_all())
+                    on_cancel=Callback::new(move |()| confirming.set(false))
+                >
+                    <p class="muted small">
+                        "Alerts that cannot be deleted are left in place and listed."
+                    </p>
+                </Dialog>
             </Show>
         </section>
     }

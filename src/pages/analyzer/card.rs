@@ -6,9 +6,11 @@ use leptos::prelude::*;
 use mailsync_core::{Classification, DirectionState, Report, Status, Trace, RETRY_LIMIT};
 use wasm_bindgen::JsCast;
 
+use mailsync_core::parse::Section;
+
 use super::model::{
-    nature_class, nature_label, scope_class, scope_label, severity_class, severity_label,
-    status_badge,
+    as_of_note, last_cycle_text, last_sync_fact, nature_class, nature_label, next_sync,
+    scope_class, scope_label, severity_class, severity_label, status_badge, unknown_text, NextSync,
 };
 use super::when::date_view;
 
@@ -149,39 +151,40 @@ fn readable_body(
         "No".to_string()
     };
     let ls = &r.last_sync;
-    let last_sync = if ls.last_cycle_failed {
-        view! {
-            <span class="az-fact-bad">
-                {format!(
-                    "Failed, {} of {} before disabling",
-                    ls.error_count.unwrap_or(1).max(1),
-                    ls.retry_limit,
-                )}
-            </span>
+    let as_of = r.as_of.as_ref();
+    let last_sync = match (last_sync_fact(r), ls.succeeded_on.as_deref()) {
+        ((text, ""), Some(on)) => {
+            view! { <span>{text}" "{date_view(Some(on), None)}</span> }.into_any()
         }
-        .into_any()
-    } else if ls.succeeded_on.is_some() {
-        view! { <span>"Succeeded "{date_view(ls.succeeded_on.as_deref(), false)}</span> }.into_any()
-    } else {
-        view! { <span class="muted">"Never succeeded"</span> }.into_any()
+        ((text, class), _) => view! { <span class=class>{text}</span> }.into_any(),
     };
     let test = match (
         r.test_and_enable.scheduled,
         r.test_and_enable.runs_at.as_deref(),
     ) {
         (Some(true), runs) => {
-            view! { <span>"Pending, runs "{date_view(runs, true)}</span> }.into_any()
+            view! { <span>"Pending, runs "{date_view(runs, as_of)}</span> }.into_any()
         }
         (Some(false), _) => view! { <span>"Not pending"</span> }.into_any(),
-        (None, _) => view! { <span class="muted">"—"</span> }.into_any(),
+        (None, _) => view! { <span class="muted">{unknown_text(r, Section::TestAndEnable)}</span> }
+            .into_any(),
     };
+    let next = match next_sync(r) {
+        NextSync::At(at) => date_view(Some(at), as_of),
+        NextSync::WillNotSync(note) => {
+            view! { <span class="az-fact-bad" data-testid="next-sync-note">{note.to_string()}</span> }
+                .into_any()
+        }
+        NextSync::Unknown(text) => view! { <span class="muted">{text}</span> }.into_any(),
+    };
+    let as_of_text = as_of_note(r).map(str::to_string);
     let traces_title = format!("Recent traces ({})", r.traces.len());
     let fields_title = format!("Raw fields ({})", r.fields.len());
     view! {
         <dl class="az-facts">
             <div class="az-fact az-fact-wide" data-testid="card-next-sync">
                 <dt>"Next sync"</dt>
-                <dd>{date_view(r.next_sync_at.as_deref(), true)}</dd>
+                <dd>{next}</dd>
             </div>
             <div class="az-fact" data-testid="card-processing">
                 <dt>"Processing now"</dt>
@@ -224,6 +227,8 @@ fn readable_body(
                 move || with_report(reports, idx, fields_section).unwrap_or_else(|| ().into_any()),
             )}
         </div>
+        {as_of_text
+            .map(|t| view! { <p class="small muted az-note" data-testid="as-of">"Times: "{t}</p> })}
         {r
             .time_assumption
             .clone()
@@ -243,7 +248,7 @@ fn directions(r: &Report) -> impl IntoView {
                 <th scope="row">{name}</th>
                 <td>{text_or_dash(d.method_label.as_deref())}</td>
                 <td>{yes_no(d.enabled)}</td>
-                <td>{date_view(d.postponed_until.as_deref(), false)}</td>
+                <td>{date_view(d.postponed_until.as_deref(), None)}</td>
                 <td data-testid="direction-runs">{runs}</td>
                 <td class="az-reason" data-testid="direction-reason">{d.reason.clone()}</td>
             </tr>
@@ -349,11 +354,11 @@ fn sync_section(r: &Report) -> AnyView {
                     <dt>"Retry count"</dt>
                     <dd>{num_or_dash(t.retry_count)}</dd>
                     <dt>"Completed on"</dt>
-                    <dd>{date_view(t.completed_on.as_deref(), false)}</dd>
+                    <dd>{date_view(t.completed_on.as_deref(), None)}</dd>
                     <dt>"Postponed until"</dt>
-                    <dd>{date_view(t.postponed_until.as_deref(), false)}</dd>
+                    <dd>{date_view(t.postponed_until.as_deref(), None)}</dd>
                     <dt>"Runs at"</dt>
-                    <dd>{date_view(t.runs_at.as_deref(), true)}</dd>
+                    <dd>{date_view(t.runs_at.as_deref(), r.as_of.as_ref())}</dd>
                 </dl>
                 {r.idle.explanation.clone().map(|e| view! {
                     <h4 class="az-subtitle">"Idle state"</h4>
@@ -364,9 +369,9 @@ fn sync_section(r: &Report) -> AnyView {
                 <h4 class="az-subtitle">"Last sync cycle"</h4>
                 <dl class="kv" data-testid="last-sync">
                     <dt>"Succeeded on"</dt>
-                    <dd>{date_view(ls.succeeded_on.as_deref(), false)}</dd>
+                    <dd>{date_view(ls.succeeded_on.as_deref(), None)}</dd>
                     <dt>"Last cycle"</dt>
-                    <dd>{if ls.last_cycle_failed { "Failed" } else { "Did not fail" }}</dd>
+                    <dd>{last_cycle_text(r)}</dd>
                     <dt>"Error"</dt>
                     <dd class="az-break">{text_or_dash(ls.error.as_deref())}</dd>
                     <dt>"Error code"</dt>
@@ -374,7 +379,7 @@ fn sync_section(r: &Report) -> AnyView {
                     <dt>"Consecutive failures"</dt>
                     <dd data-testid="error-count">{count.unwrap_or_else(|| "—".to_string())}</dd>
                     <dt>"Error occurred on"</dt>
-                    <dd>{date_view(ls.error_occurred_on.as_deref(), false)}</dd>
+                    <dd>{date_view(ls.error_occurred_on.as_deref(), None)}</dd>
                     <dt>"Items processed"</dt>
                     <dd>{num_or_dash(ls.items_processed)}</dd>
                     <dt>"Items failed"</dt>

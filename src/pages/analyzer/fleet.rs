@@ -61,6 +61,7 @@ pub fn FleetSummaryView(
                 {stat("fleet-overdue", "Overdue", s.overdue, "stat-warning")}
                 {stat("fleet-processing-now", "Processing now", s.processing_now, "")}
                 {stat("fleet-never-synced", "Never synced", s.never_synced, "stat-warning")}
+                {stat("fleet-last-sync-unknown", "Last sync unknown", s.last_sync_unknown, "")}
             </div>
         }
     };

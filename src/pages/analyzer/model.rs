@@ -2,7 +2,8 @@
 //! [`Report`]s: which cards pass the filters, in which order, and labels for enums.
 //! No DOM here, so it is unit-tested on the host.
 
-use mailsync_core::{Nature, Report, Scope, Severity, Status};
+use mailsync_core::parse::Section;
+use mailsync_core::{LastSyncOutcome, Nature, Report, Scope, Severity, Status};
 
 /// Card order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +278,75 @@ pub fn status_badge(s: Status) -> (&'static str, &'static str) {
 
 pub use crate::format::thousands;
 
+/// What the card says of a value the log does not give: unknown, and why when the
+/// whole section is missing. Never a fact such as "Never".
+pub fn unknown_text(r: &Report, section: Section) -> &'static str {
+    if r.lacks(section) {
+        "Unknown (section missing)"
+    } else {
+        "Unknown (not in the log)"
+    }
+}
+
+/// The card's "Next sync".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextSync<'a> {
+    /// A time (RFC 3339), shown with how far it is from the report's reference time.
+    At(&'a str),
+    /// No synchronization is to be expected: why (e.g. disabled in every direction).
+    WillNotSync(&'a str),
+    Unknown(&'static str),
+}
+
+pub fn next_sync(r: &Report) -> NextSync<'_> {
+    match (r.next_sync_note.as_deref(), r.next_sync_at.as_deref()) {
+        (Some(note), _) => NextSync::WillNotSync(note),
+        (None, Some(at)) => NextSync::At(at),
+        (None, None) => NextSync::Unknown(unknown_text(r, Section::Backoff)),
+    }
+}
+
+/// The card's "Last sync": the text and its CSS class. A success is "Succeeded" (the
+/// card puts its date beside it); a failure of a disabled mailbox never counts down
+/// "before disabling".
+pub fn last_sync_fact(r: &Report) -> (String, &'static str) {
+    let ls = &r.last_sync;
+    let summary = |fallback: &str| {
+        if ls.summary.is_empty() {
+            fallback.to_string()
+        } else {
+            ls.summary.clone()
+        }
+    };
+    match ls.outcome {
+        LastSyncOutcome::Succeeded => ("Succeeded".to_string(), ""),
+        LastSyncOutcome::NeverSucceeded => (summary("Never succeeded"), "muted"),
+        LastSyncOutcome::Unknown => (summary(unknown_text(r, Section::LastSync)), "muted"),
+        LastSyncOutcome::Retrying
+        | LastSyncOutcome::FailedPermanent
+        | LastSyncOutcome::FailedDisabled => (summary("Failed"), "az-fact-bad"),
+    }
+}
+
+/// The detail section's "Last cycle".
+pub fn last_cycle_text(r: &Report) -> &'static str {
+    match r.last_sync.outcome {
+        LastSyncOutcome::Unknown => "Unknown",
+        LastSyncOutcome::Retrying
+        | LastSyncOutcome::FailedPermanent
+        | LastSyncOutcome::FailedDisabled => "Failed",
+        LastSyncOutcome::Succeeded | LastSyncOutcome::NeverSucceeded => "No failure recorded",
+    }
+}
+
+/// The card's note on the time the log is judged as of.
+pub fn as_of_note(r: &Report) -> Option<&str> {
+    r.as_of
+        .as_ref()
+        .map(|a| a.explanation.as_str())
+        .filter(|e| !e.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,6 +444,104 @@ mod tests {
             visible(&r, &f, Some(&[0, 1, 3, 99]), SortKey::FileName),
             [3]
         );
+    }
+
+    fn analyzed(text: &str, now: &str) -> Report {
+        let now = mailsync_core::Timestamp::parse(now).map(|d| d.at);
+        mailsync_core::analyze_text("t.log", text, now)
+    }
+
+    const LOG: &str = "Mailbox Async Processing State
+mailboxid : m1
+processingstatecode : 0
+processinglastattemptedon : 2024-03-14T09:10:00Z
+Mailbox Synchronization Methods
+incomingemaildeliverymethod : 2
+outgoingemaildeliverymethod : 2
+actdeliverymethod : 2
+Mailbox Enabled State
+enabledforincomingemail : True
+enabledforoutgoingemail : True
+enabledforact : True
+Mailbox Backoff Parameters
+postponemailboxprocessinguntil : 2024-03-14T09:14:00Z
+";
+
+    #[test]
+    fn missing_sections_are_shown_as_unknown() {
+        let r = analyzed(LOG, "2024-03-14T09:12:00Z");
+        assert_eq!(
+            last_sync_fact(&r),
+            ("Unknown (section missing)".to_string(), "muted")
+        );
+        assert_eq!(last_cycle_text(&r), "Unknown");
+        assert_eq!(
+            unknown_text(&r, Section::TestAndEnable),
+            "Unknown (section missing)"
+        );
+        assert_eq!(next_sync(&r), NextSync::At("2024-03-14T09:14:00Z"));
+        let without_backoff = LOG.split("Mailbox Backoff").next().unwrap();
+        let r = analyzed(without_backoff, "2024-03-14T09:12:00Z");
+        assert_eq!(
+            next_sync(&r),
+            NextSync::Unknown("Unknown (section missing)")
+        );
+    }
+
+    #[test]
+    fn disabled_everywhere_will_not_sync() {
+        let off = LOG.replace(": True", ": False")
+            + "Mailbox Last Sync Cycle Information
+lastsuccessfulsynccompletedon : 2024-03-14T08:00:00Z
+lastsyncerror : The remote server returned an error: (503) Server Unavailable.
+lastsyncerrorcount : 2
+lastsyncerroroccurredon : 2024-03-14T09:00:00Z
+";
+        let r = analyzed(&off, "2024-03-14T09:12:00Z");
+        match next_sync(&r) {
+            NextSync::WillNotSync(note) => assert!(
+                note.contains("will not synchronize until the mailbox is tested and enabled"),
+                "{note}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        let (text, class) = last_sync_fact(&r);
+        assert!(!text.contains("before disabling"), "{text}");
+        assert!(text.starts_with("Failed"), "{text}");
+        assert_eq!(class, "az-fact-bad");
+    }
+
+    #[test]
+    fn old_logs_say_what_they_are_judged_as_of() {
+        let r = analyzed(LOG, "2027-01-01T00:00:00Z");
+        let note = as_of_note(&r).unwrap();
+        assert!(
+            note.starts_with("As of 2024-03-14 09:10 UTC, the time of the log's latest entry"),
+            "{note}"
+        );
+        let as_of = r.as_of.as_ref().unwrap();
+        let next = mailsync_core::Timestamp::parse("2024-03-14T09:14:00Z")
+            .unwrap()
+            .at;
+        let today = mailsync_core::Timestamp::parse("2027-01-01T00:00:00Z")
+            .unwrap()
+            .at;
+        assert_eq!(
+            as_of.relative(next, today).as_deref(),
+            Some("in 4 min as of the log's latest entry")
+        );
+        // A fresh log is measured against the clock as it is when shown.
+        let r = analyzed(LOG, "2024-03-14T09:12:00Z");
+        let later = mailsync_core::Timestamp::parse("2024-03-14T11:14:00Z")
+            .unwrap()
+            .at;
+        assert_eq!(
+            r.as_of.as_ref().unwrap().relative(next, later).as_deref(),
+            Some("overdue by 2 h")
+        );
+        assert!(as_of_note(&r)
+            .unwrap()
+            .starts_with("Judged against the current time"));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Dates for people: the browser's local time (JavaScript `toLocaleString`), the UTC
-//! time and core's relative wording ("in 3 min", "overdue by 2 h").
+//! time and core's relative wording ("in 3 min", "overdue by 2 h"), measured against
+//! the time the report is judged as of (the clock only for a log less than a day old).
 
 use leptos::prelude::*;
-use mailsync_core::time::relative;
-use mailsync_core::Timestamp;
+use mailsync_core::{AsOf, Timestamp};
 use wasm_bindgen::JsValue;
 
 /// The current time as core expects it.
@@ -26,13 +26,13 @@ pub fn local(ts: Timestamp) -> String {
     date.to_locale_string(&locale(), &JsValue::UNDEFINED).into()
 }
 
-/// An RFC 3339 value from a report: local time, then UTC, then (with `rel`) how far
-/// from now. "—" when absent.
-pub fn date_view(rfc3339: Option<&str>, rel: bool) -> AnyView {
+/// An RFC 3339 value from a report: local time, then UTC, then (with the report's
+/// `as_of`) how far from the time the report is judged as of. "—" when absent.
+pub fn date_view(rfc3339: Option<&str>, as_of: Option<&AsOf>) -> AnyView {
     let Some(ts) = rfc3339.and_then(Timestamp::parse).map(|d| d.at) else {
         return view! { <span class="muted">"—"</span> }.into_any();
     };
-    let relative_text = rel.then(|| relative(ts, now()));
+    let relative_text = as_of.and_then(|a| a.relative(ts, now()));
     let overdue = relative_text
         .as_deref()
         .is_some_and(|t| t.starts_with("overdue"));

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
+use wasm_bindgen::JsCast;
 
 use super::model::{alerts_href, Hour};
 use crate::api::Total;
@@ -50,7 +51,9 @@ const PAD_LEFT: f64 = 36.0;
 
 /// What happened per hour (`what`: "alerts", "sync cycles"), the failed part in red;
 /// `total` and `failed` name the two parts in the legend. A column opens the alerts of
-/// its hour.
+/// its hour: by mouse, or by keyboard — the columns are links with one Tab stop (the
+/// latest hour at first), the arrow keys, Home and End move between them, Enter or
+/// Space opens one.
 #[component]
 pub fn HourChart(
     hours: Vec<Hour>,
@@ -59,11 +62,39 @@ pub fn HourChart(
     failed: &'static str,
 ) -> impl IntoView {
     let navigate = StoredValue::new_local(use_navigate());
+    let open = move |href: &str| navigate.with_value(|nav| nav(href, NavigateOptions::default()));
     let max = hours.iter().map(|h| h.total).max().unwrap_or(0).max(1);
-    let n = hours.len().max(1) as f64;
+    let count = hours.len();
+    let n = count.max(1) as f64;
     let slot = (W - PAD_LEFT) / n;
     let plot = H - PAD_BOTTOM;
     let y = move |v: i64| plot - v as f64 * (plot - 8.0) / max as f64;
+    // The column that is the chart's Tab stop (roving tabindex): the latest hour first.
+    let current = RwSignal::new(count.saturating_sub(1));
+    let chart = NodeRef::<leptos::svg::Svg>::new();
+    let on_key = move |ev: leptos::ev::KeyboardEvent| {
+        if count == 0 || ev.alt_key() || ev.ctrl_key() || ev.meta_key() {
+            return;
+        }
+        let at = current.get_untracked();
+        let next = match ev.key().as_str() {
+            "ArrowRight" | "ArrowDown" => (at + 1).min(count - 1),
+            "ArrowLeft" | "ArrowUp" => at.saturating_sub(1),
+            "Home" => 0,
+            "End" => count - 1,
+            _ => return,
+        };
+        ev.prevent_default();
+        current.set(next);
+        let col = chart.get_untracked().and_then(|svg| {
+            svg.query_selector(&format!(".chart-col[data-index=\"{next}\"]"))
+                .ok()
+                .flatten()
+        });
+        if let Some(col) = col.and_then(|c| c.dyn_into::<web_sys::SvgElement>().ok()) {
+            let _ = col.focus();
+        }
+    };
     let columns = hours
         .into_iter()
         .enumerate()
@@ -72,20 +103,33 @@ pub fn HourChart(
             let w = (slot - 4.0).max(1.0);
             let ok = h.total - h.failed;
             let href = alerts_href(h.start);
+            let href2 = href.clone();
             let when = local(h.start);
             let title = format!("{when}: {} {what}, {} {failed}", h.total, h.failed);
+            let name = title.clone();
             let label = (i % 3 == 0).then(|| {
                 let hour = when.split(' ').nth(1).unwrap_or("").to_string();
                 view! {
-                    <text x=format!("{:.1}", x + w / 2.0) y=format!("{:.1}", H - 6.0) class="chart-axis" text-anchor="middle">{hour}</text>
+                    <text x=format!("{:.1}", x + w / 2.0) y=format!("{:.1}", H - 6.0) class="chart-axis" text-anchor="middle" aria-hidden="true">{hour}</text>
                 }
             });
             view! {
                 <g
                     class="chart-col"
+                    role="link"
+                    tabindex=move || if current.get() == i { "0" } else { "-1" }
+                    aria-label=name
+                    data-index=i.to_string()
                     data-total=h.total.to_string()
                     data-failures=h.failed.to_string()
-                    on:click=move |_| navigate.with_value(|nav| nav(&href, NavigateOptions::default()))
+                    on:click=move |_| open(&href)
+                    on:focus=move |_| current.set(i)
+                    on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                        if ev.key() == "Enter" || ev.key() == " " {
+                            ev.prevent_default();
+                            open(&href2);
+                        }
+                    }
                 >
                     <title>{title}</title>
                     <rect class="chart-hit" x=format!("{x:.1}") y="0" width=format!("{w:.1}") height=format!("{plot:.1}") />
@@ -97,16 +141,23 @@ pub fn HourChart(
         })
         .collect_view();
     view! {
-        <svg class="hour-chart" viewBox=format!("0 0 {W} {H}") role="img" aria-label=format!("{what} per hour, last 24 hours")>
-            <line x1=PAD_LEFT.to_string() y1=format!("{plot:.1}") x2=W.to_string() y2=format!("{plot:.1}") class="chart-baseline" />
-            <text x="2" y="14" class="chart-axis">{max.to_string()}</text>
-            <text x="2" y=format!("{plot:.1}") class="chart-axis">"0"</text>
+        <svg
+            class="hour-chart"
+            viewBox=format!("0 0 {W} {H}")
+            role="group"
+            aria-label=format!("{what} per hour, last 24 hours")
+            node_ref=chart
+            on:keydown=on_key
+        >
+            <line x1=PAD_LEFT.to_string() y1=format!("{plot:.1}") x2=W.to_string() y2=format!("{plot:.1}") class="chart-baseline" aria-hidden="true" />
+            <text x="2" y="14" class="chart-axis" aria-hidden="true">{max.to_string()}</text>
+            <text x="2" y=format!("{plot:.1}") class="chart-axis" aria-hidden="true">"0"</text>
             {columns}
         </svg>
         <div class="row small muted chart-legend">
             <span><span class="legend chart-ok"></span>" "{total}</span>
             <span><span class="legend chart-fail"></span>" "{failed}</span>
-            <span>"Select an hour to see its alerts."</span>
+            <span>"Select an hour to see its alerts (arrow keys move between hours)."</span>
         </div>
     }
 }

@@ -7,8 +7,10 @@
 //!
 //! Requests per refresh: one `$batch` of every count (statuses, due buckets, 48
 //! hourly alert counts), a sample of the failing mailboxes, the profiles' names, and,
-//! when more mailboxes fail than the sample holds, two `$apply` groupings (or a
-//! `$batch` of counts where `$apply` is refused, e.g. past 50,000 records). The local
+//! when more mailboxes fail than the sample holds, a `$batch` counting each error
+//! group and an `$apply` grouping by profile (a `$batch` of counts where `$apply` is
+//! refused, e.g. past 50,000 records). Errors are grouped by the knowledge-base entry
+//! that recognizes them (core's `classify::text_filter` makes each group's filter). The local
 //! organization's engine statistics add a chart of sync cycles when the organization
 //! has that table.
 //!
@@ -28,9 +30,9 @@ use crate::pages::analyzer::when::now;
 use crate::session::RequireSignIn;
 use charts::{BarList, Bars, HourChart};
 use model::{
-    alert_hour_filters, alert_hours, by_error, by_profile, day_hours, due_buckets,
-    errors_from_groups, every_profile, failing_groups_query, hours, mailboxes_href,
-    profiles_from_groups, sort_groups, Failing, Group, Hour, Statistic, FAILING, STATUSES,
+    alert_hour_filters, alert_hours, by_error, by_profile, day_hours, due_buckets, errors_over_all,
+    every_profile, failing_groups_query, hours, mailboxes_href, profiles_from_groups, sort_groups,
+    Failing, Group, Hour, Statistic, FAILING, STATUSES,
 };
 
 /// Seconds between refreshes.
@@ -89,38 +91,55 @@ async fn load() -> Result<Figures, ApiError> {
             queries.push(("tracelogs", "tracelogid", f));
         }
     }
-    let counts = api::counts(&queries).await?;
-    let (status_counts, rest) = counts.split_at(statuses.len());
-    let (due_counts, alert_counts) = rest.split_at(due.len());
-
     let failing_path = format!(
         "/api/data/v9.2/mailboxes?$select=lastsyncerrorcode,lastsyncerror,_emailserverprofile_value\
          &$orderby=lastsyncerroroccurredon%20desc&$count=true&$top={FAILING_SAMPLE}&$filter={}",
         encode(FAILING)
     );
-    let failing: Collection<Failing> = api::get_json_with(
-        &failing_path,
-        &[(
-            "Prefer",
-            "odata.maxpagesize=5000,odata.include-annotations=\"Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded\"",
-        )],
-    )
-    .await?;
-    let names: HashMap<String, String> = api::profile_names().await?.into_iter().collect();
+    // Independent reads go at once (the organization answers them in parallel).
+    let (counts, failing, names, cycles) = futures::join!(
+        api::counts(&queries),
+        api::get_json_with::<Collection<Failing>>(
+            &failing_path,
+            &[(
+                "Prefer",
+                "odata.maxpagesize=5000,odata.include-annotations=\"Microsoft.Dynamics.CRM.totalrecordcountlimitexceeded\"",
+            )],
+        ),
+        api::profile_names(),
+        statistics(t),
+    );
+    let (counts, failing, cycles) = (counts?, failing?, cycles?);
+    let names: HashMap<String, String> = names?.into_iter().collect();
+    let (status_counts, rest) = counts.split_at(statuses.len());
+    let (due_counts, alert_counts) = rest.split_at(due.len());
     let failing_total = failing
         .total()
         .unwrap_or(Total::new(failing.value.len() as u64, Some(false)));
     let mut errors = by_error(&failing.value);
     let mut profiles = by_profile(&failing.value, &names);
     if (failing.value.len() as u64) < failing_total.n || failing_total.more {
-        // The sample names the errors; the bars are counted over every failing mailbox,
-        // so each number is what its link opens.
-        (errors, profiles) = match exact_groups(&failing.value, &names).await {
-            Some(groups) => groups,
-            None => (
-                recount(errors).await?,
-                recount(every_profile(&names)).await?,
-            ),
+        // The sample finds the errors; each bar is then counted over every failing
+        // mailbox, so its number is what its link opens: per code through `$apply`
+        // (one request), and by text only for a code under which the sample found
+        // several errors (`errors_over_all`). Profiles are few: all are counted.
+        let (by_code, by_profile_rows) = futures::join!(
+            apply_rows_of("lastsyncerrorcode"),
+            apply_rows_of("_emailserverprofile_value")
+        );
+        errors = match by_code {
+            Some(rows) => {
+                let (groups, mixed) = errors_over_all(&rows, &failing.value);
+                let mut all = groups;
+                all.extend(recount(mixed).await?);
+                sort_groups(&mut all);
+                all
+            }
+            None => recount(errors).await?,
+        };
+        profiles = match by_profile_rows {
+            Some(rows) => profiles_from_groups(&rows, &names),
+            None => recount(every_profile(&names)).await?,
         };
     }
     Ok(Figures {
@@ -131,28 +150,19 @@ async fn load() -> Result<Figures, ApiError> {
         errors,
         profiles,
         alerts: alert_hours(&starts, alert_counts),
-        cycles: statistics(t).await?,
+        cycles,
     })
 }
 
-/// Failing mailboxes by error and by profile through `$apply` (exact up to 50,000
-/// failing mailboxes); `None` where the organization refuses it.
-async fn exact_groups(
-    sample: &[Failing],
-    names: &HashMap<String, String>,
-) -> Option<(Vec<Group>, Vec<Group>)> {
-    let read = |key: &'static str| async move {
+/// The rows of `$apply` grouping the failing mailboxes by `key`; `None` where the
+/// organization refuses it (e.g. past 50,000 records).
+async fn apply_rows_of(key: &str) -> Option<Vec<Value>> {
+    Some(
         api::get_json::<Collection<Value>>(&failing_groups_query(key))
             .await
-            .ok()
-            .map(|c| c.value)
-    };
-    let by_code = read("lastsyncerrorcode").await?;
-    let by_profile = read("_emailserverprofile_value").await?;
-    Some((
-        errors_from_groups(&by_code, sample),
-        profiles_from_groups(&by_profile, names),
-    ))
+            .ok()?
+            .value,
+    )
 }
 
 /// The groups counted through `$count` (one `$batch`), empty ones left out, largest
@@ -199,18 +209,27 @@ fn DashboardPage() -> impl IntoView {
     });
     // Kept while a refresh is under way, so the page does not flash.
     let shown = RwSignal::new(None::<Result<Figures, String>>);
+    // The next refresh is due REFRESH_SECS after this one answered, never while it
+    // runs: on a large organization a load can take longer than the interval.
+    let next = StoredValue::new_local(None::<TimeoutHandle>);
     Effect::new(move |_| {
         if let Some(r) = figures.get() {
             shown.set(Some(r.map_err(|e| e.message)));
+            let handle = set_timeout_with_handle(
+                move || tick.update(|n| *n += 1),
+                std::time::Duration::from_secs(REFRESH_SECS),
+            )
+            .ok();
+            if let Some(old) = next
+                .try_update_value(|h| std::mem::replace(h, handle))
+                .flatten()
+            {
+                old.clear();
+            }
         }
     });
-    let handle = set_interval_with_handle(
-        move || tick.update(|n| *n += 1),
-        std::time::Duration::from_secs(REFRESH_SECS),
-    )
-    .ok();
     on_cleanup(move || {
-        if let Some(h) = handle {
+        if let Some(h) = next.try_update_value(Option::take).flatten() {
             h.clear();
         }
     });
@@ -240,7 +259,7 @@ fn DashboardPage() -> impl IntoView {
                 </div>
                 <div class="page-actions">
                     <span class="muted small" data-testid="dash-updated">
-                        {move || shown.with(|s| s.is_some()).then(|| format!("Updated every {REFRESH_SECS} s"))}
+                        {move || shown.with(|s| s.is_some()).then(|| format!("Refreshes {REFRESH_SECS} s after each update"))}
                     </span>
                     <button class="btn btn-secondary btn-sm" on:click=move |_| tick.update(|n| *n += 1)>"Refresh"</button>
                 </div>
@@ -249,13 +268,13 @@ fn DashboardPage() -> impl IntoView {
                 None => view! { <p class="muted"><span class="spinner"></span>" Loading\u{2026}"</p> }.into_any(),
                 Some(Err(e)) => view! { <div class="callout callout-error" role="alert">{e}</div> }.into_any(),
                 Some(Ok(f)) => {
-                    let profiles_note = format!("{} failing mailboxes", f.failing_total);
+                    let profiles_note = format!("{} failing", f.failing_total.of("mailbox", "mailboxes"));
                     let errors_note = if f.failing_read as u64 >= f.failing_total.n && !f.failing_total.more {
                         profiles_note.clone()
                     } else {
                         format!(
-                            "{} failing mailboxes; the errors of the newest {}, each counted over all",
-                            f.failing_total, crate::format::thousands(f.failing_read)
+                            "{} failing; the errors of the newest {}, each counted over all",
+                            f.failing_total.of("mailbox", "mailboxes"), crate::format::thousands(f.failing_read)
                         )
                     };
                     let (alerts, alert_errors) = sum(&f.alerts);
@@ -265,7 +284,7 @@ fn DashboardPage() -> impl IntoView {
                             <section class="card dash-card dash-wide" aria-label="Sync cycles and failures" data-testid="dash-cycles">
                                 <div class="card-header">
                                     <span class="card-title">"Sync cycles and failures, last 24 hours"</span>
-                                    <span class="muted small">{format!("{passes} passes, {failed} failed")}</span>
+                                    <span class="muted small">{format!("{}, {failed} failed", crate::format::count(passes as usize, "pass", "passes"))}</span>
                                 </div>
                                 <div class="card-body"><HourChart hours=hours what="sync cycles" total="succeeded" failed="failed" /></div>
                             </section>
@@ -298,7 +317,7 @@ fn DashboardPage() -> impl IntoView {
                             <section class="card dash-card dash-wide" aria-label="Alerts per hour" data-testid="dash-hours">
                                 <div class="card-header">
                                     <span class="card-title">"Alerts, last 24 hours"</span>
-                                    <span class="muted small">{format!("{alerts} alerts, {alert_errors} errors")}</span>
+                                    <span class="muted small">{format!("{}, {}", crate::format::count(alerts as usize, "alert", "alerts"), crate::format::count(alert_errors as usize, "error", "errors"))}</span>
                                 </div>
                                 <div class="card-body"><HourChart hours=f.alerts what="alerts" total="warnings and information" failed="errors" /></div>
                             </section>

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use mailsync_core::classify::{classify, Evidence};
+use mailsync_core::classify::Evidence;
 use mailsync_core::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -110,29 +110,57 @@ pub struct Group {
     pub filter: String,
 }
 
-/// The label of a failing mailbox's error: what the knowledge base calls it, else the
-/// error's own text, else its code.
-fn error_label(code: Option<i64>, text: Option<&str>) -> String {
-    let text = text.unwrap_or_default();
-    let c = classify(&Evidence {
+/// What the knowledge base recognizes in a failing mailbox's error text (by phrase,
+/// as core's `classify::text_filter` selects it): its entry, or none.
+fn entry_of(text: Option<&str>) -> Option<&'static mailsync_core::kb::Entry> {
+    mailsync_core::classify::lookup(&Evidence {
         error_type: None,
-        text,
+        text: text.unwrap_or_default(),
         http_status: None,
         error_code: None,
-    });
-    match (c.inferred, text.is_empty(), code) {
-        (false, _, _) => c.title.to_string(),
-        (true, false, _) => text.to_string(),
-        (true, true, Some(code)) => format!("Error code {code}"),
-        (true, true, None) => "(no error code)".to_string(),
+    })
+}
+
+/// A group of failing mailboxes: one knowledge-base entry (or none) and one code.
+type ErrorKey = (Option<&'static str>, Option<i64>);
+
+/// The records of a group: failing, with this code and an error the knowledge base
+/// classifies as this entry, so the number opens exactly its mailboxes.
+fn error_filter((entry, code): ErrorKey) -> String {
+    let code = match code {
+        Some(code) => format!("lastsyncerrorcode eq {code}"),
+        None => "lastsyncerrorcode eq null".to_string(),
+    };
+    format!(
+        "{FAILING} and {code} and {}",
+        mailsync_core::classify::text_filter(entry, "lastsyncerror")
+    )
+}
+
+/// A group's name: the entry's title (with the code when the entry comes with several
+/// codes), or the code of an error the knowledge base does not know.
+fn error_label((entry, code): ErrorKey, codes_of_entry: usize) -> String {
+    let code_text = code.map_or("no error code".to_string(), |c| format!("code {c}"));
+    match entry.and_then(|id| mailsync_core::kb::ENTRIES.iter().find(|e| e.id == id)) {
+        Some(e) if codes_of_entry > 1 => format!("{} ({code_text})", e.title),
+        Some(e) => e.title.to_string(),
+        None => format!("Not in the knowledge base ({code_text})"),
     }
 }
 
-fn error_filter(code: Option<i64>) -> String {
-    match code {
-        Some(code) => format!("{FAILING} and lastsyncerrorcode eq {code}"),
-        None => format!("{FAILING} and lastsyncerrorcode eq null"),
-    }
+/// Groups (entry, code) with their counts, named and filtered.
+fn error_groups(counted: Vec<(ErrorKey, Total)>) -> Vec<Group> {
+    let codes_of = |entry: Option<&str>| counted.iter().filter(|((e, _), _)| *e == entry).count();
+    let mut groups: Vec<Group> = counted
+        .iter()
+        .map(|&(key, count)| Group {
+            label: error_label(key, codes_of(key.0)),
+            count,
+            filter: error_filter(key),
+        })
+        .collect();
+    sort_groups(&mut groups);
+    groups
 }
 
 /// The `$apply` grouping failing mailboxes by `key` (a column or lookup property).
@@ -154,27 +182,6 @@ fn apply_rows<'a>(rows: &'a [Value], key: &str) -> impl Iterator<Item = (&'a Val
     })
 }
 
-/// Failing mailboxes by error from `$apply` groups by `lastsyncerrorcode`, named from
-/// the `sample` (codes it does not hold are named by their code).
-pub fn errors_from_groups(rows: &[Value], sample: &[Failing]) -> Vec<Group> {
-    let mut out: Vec<Group> = apply_rows(rows, "lastsyncerrorcode")
-        .map(|(code, n)| {
-            let code = code.as_i64();
-            let text = sample
-                .iter()
-                .find(|f| f.lastsyncerrorcode == code)
-                .and_then(|f| f.lastsyncerror.as_deref());
-            Group {
-                label: error_label(code, text),
-                count: Total::new(n, Some(false)),
-                filter: error_filter(code),
-            }
-        })
-        .collect();
-    sort_groups(&mut out);
-    out
-}
-
 /// Failing mailboxes by profile from `$apply` groups by `_emailserverprofile_value`.
 pub fn profiles_from_groups(rows: &[Value], names: &HashMap<String, String>) -> Vec<Group> {
     let mut out: Vec<Group> = apply_rows(rows, "_emailserverprofile_value")
@@ -184,24 +191,86 @@ pub fn profiles_from_groups(rows: &[Value], names: &HashMap<String, String>) -> 
     out
 }
 
-/// Failing mailboxes by error: by error code, named by what the knowledge base calls
-/// the error (its newest text otherwise), largest first.
+/// Failing mailboxes by error: by what the knowledge base recognizes in each error
+/// (its entry), by code within one entry, named by the entry, largest first. Never
+/// named after one mailbox's text: mailboxes failing for different reasons under one
+/// code are different groups.
 pub fn by_error(rows: &[Failing]) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    let mut index: HashMap<Option<i64>, usize> = HashMap::new();
-    for r in rows {
-        let i = *index.entry(r.lastsyncerrorcode).or_insert_with(|| {
-            groups.push(Group {
-                label: error_label(r.lastsyncerrorcode, r.lastsyncerror.as_deref()),
-                count: Total::default(),
-                filter: error_filter(r.lastsyncerrorcode),
-            });
-            groups.len() - 1
-        });
-        groups[i].count.n += 1;
+    error_groups(by_error_keys(rows))
+}
+
+/// Failing mailboxes by error over all of them, from `$apply` rows grouping them by
+/// `lastsyncerrorcode` and the `sample` (the newest failures) naming the errors: a code
+/// under which the sample found one entry is that entry's bar, counted and filtered by
+/// its code (so its number is what its link opens); a code the sample did not meet is
+/// "Error code N". A code under which the sample found several entries comes back
+/// apart (second), one group per entry with its text filter, for the caller to count.
+pub fn errors_over_all(rows: &[Value], sample: &[Failing]) -> (Vec<Group>, Vec<Group>) {
+    let sampled = by_error_keys(sample);
+    let mut exact: Vec<(ErrorKey, Total)> = Vec::new();
+    let mut mixed: Vec<(ErrorKey, Total)> = Vec::new();
+    for (code, n) in apply_rows(rows, "lastsyncerrorcode") {
+        let code = code.as_i64();
+        let entries: Vec<ErrorKey> = sampled
+            .iter()
+            .filter(|((_, c), _)| *c == code)
+            .map(|(k, _)| *k)
+            .collect();
+        match entries.as_slice() {
+            [one] => exact.push((*one, Total::new(n, Some(false)))),
+            [] => exact.push(((Some(UNSAMPLED), code), Total::new(n, Some(false)))),
+            several => mixed.extend(several.iter().map(|k| (*k, Total::default()))),
+        }
     }
-    sort_groups(&mut groups);
-    groups
+    let entry_codes = |entry: Option<&str>| {
+        exact
+            .iter()
+            .chain(&mixed)
+            .filter(|((e, _), _)| *e == entry)
+            .count()
+    };
+    let group = |(key, count): &(ErrorKey, Total), code_only: bool| {
+        let (entry, code) = *key;
+        Group {
+            label: match entry {
+                Some(UNSAMPLED) => {
+                    code.map_or("(no error code)".into(), |c| format!("Error code {c}"))
+                }
+                _ => error_label(*key, entry_codes(entry)),
+            },
+            count: *count,
+            filter: if code_only {
+                match code {
+                    Some(c) => format!("{FAILING} and lastsyncerrorcode eq {c}"),
+                    None => format!("{FAILING} and lastsyncerrorcode eq null"),
+                }
+            } else {
+                error_filter(*key)
+            },
+        }
+    };
+    let mut out: Vec<Group> = exact.iter().map(|g| group(g, true)).collect();
+    sort_groups(&mut out);
+    (out, mixed.iter().map(|g| group(g, false)).collect())
+}
+
+/// Marks a code the sample did not meet (no entry can be named for it).
+const UNSAMPLED: &str = "\0unsampled";
+
+/// The sample's (entry, code) keys with their counts.
+fn by_error_keys(rows: &[Failing]) -> Vec<(ErrorKey, Total)> {
+    let mut counted: Vec<(ErrorKey, Total)> = Vec::new();
+    for r in rows {
+        let key = (
+            entry_of(r.lastsyncerror.as_deref()).map(|e| e.id),
+            r.lastsyncerrorcode,
+        );
+        match counted.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, t)) => t.n += 1,
+            None => counted.push((key, Total::new(1, Some(false)))),
+        }
+    }
+    counted
 }
 
 /// Largest first, then by label.
@@ -347,8 +416,8 @@ mod tests {
         let e = by_error(&rows);
         assert_eq!(e[0].label, "Error while establishing a secure connection");
         assert_eq!(e[0].count, Total::new(2, Some(false)));
-        assert!(e[0].filter.ends_with("and lastsyncerrorcode eq 31"));
-        assert_eq!(e[1].label, "something odd");
+        assert!(e[0].filter.contains("and lastsyncerrorcode eq 31 and "));
+        assert_eq!(e[1].label, "Not in the knowledge base (code 9)");
         let names = HashMap::from([("p1".to_string(), "IMAP".to_string())]);
         let p = by_profile(&rows, &names);
         assert_eq!((p[0].label.as_str(), p[0].count.n), ("IMAP", 2));
@@ -406,24 +475,80 @@ mod tests {
     }
 
     #[test]
-    fn groups_from_apply_rows_name_what_the_sample_knows() {
-        let sample = [failing(Some(31), "Email cannot be received for the mailbox A because an error occurred while establishing a secure connection to the email server.", "p1")];
-        let rows: Vec<Value> = serde_json::from_str(
-            r#"[{"lastsyncerrorcode":31,"count":7000},{"lastsyncerrorcode":12,"count":3},{"count":2}]"#,
-        )
-        .unwrap();
-        let e = errors_from_groups(&rows, &sample);
+    fn errors_group_by_knowledge_base_entry_then_code() {
+        let secure = "Email cannot be received for the mailbox {} because an error occurred while establishing a secure connection to the email server.";
+        let rows = [
+            failing(Some(31), &secure.replace("{}", "A"), "p1"),
+            failing(Some(31), &secure.replace("{}", "B"), "p1"),
+            // The same code, another reason: its own group, not named after the first.
+            failing(Some(31), "something the knowledge base does not know", "p1"),
+            failing(Some(32), &secure.replace("{}", "C"), "p2"),
+        ];
+        let e = by_error(&rows);
         let got: Vec<_> = e.iter().map(|g| (g.label.as_str(), g.count.n)).collect();
         assert_eq!(
             got,
             [
-                ("Error while establishing a secure connection", 7000),
-                ("Error code 12", 3),
-                ("(no error code)", 2)
+                ("Error while establishing a secure connection (code 31)", 2),
+                ("Error while establishing a secure connection (code 32)", 1),
+                ("Not in the knowledge base (code 31)", 1),
             ]
         );
-        assert!(e[2].filter.ends_with("lastsyncerrorcode eq null"));
-        assert_eq!(e[0].count.to_string(), "7,000");
+        // Each filter selects its entry's text and code: what the link opens.
+        assert!(e[0]
+            .filter
+            .contains("lastsyncerrorcode eq 31 and (contains(lastsyncerror,"));
+        assert!(e[2]
+            .filter
+            .contains("lastsyncerrorcode eq 31 and (lastsyncerror eq null or not ("));
+        assert!(
+            mailsync_core::odata::parse_filter(&e[0].filter, &mailsync_core::model::MAILBOX)
+                .is_ok()
+        );
+        // One code per entry: just the entry's title.
+        let one = by_error(&rows[..2]);
+        assert_eq!(one[0].label, "Error while establishing a secure connection");
+        assert_eq!(one[0].count.to_string(), "2");
+    }
+
+    #[test]
+    fn errors_over_all_count_by_code_and_split_mixed_codes() {
+        let secure = "an error occurred while establishing a secure connection to the email server";
+        let sample = [
+            failing(Some(31), secure, "p1"),
+            failing(Some(40), secure, "p1"),
+            failing(Some(40), "something unknown", "p1"),
+        ];
+        let rows: Vec<Value> = serde_json::from_str(
+            r#"[{"lastsyncerrorcode":31,"count":7000},{"lastsyncerrorcode":40,"count":12},{"lastsyncerrorcode":77,"count":3}]"#,
+        )
+        .unwrap();
+        let (exact, mixed) = errors_over_all(&rows, &sample);
+        let got: Vec<_> = exact
+            .iter()
+            .map(|g| (g.label.as_str(), g.count.n))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "Error while establishing a secure connection (code 31)",
+                    7000
+                ),
+                ("Error code 77", 3)
+            ]
+        );
+        // Counted by code: the number is what the code filter opens.
+        assert!(exact[0].filter.ends_with("and lastsyncerrorcode eq 31"));
+        // Code 40 holds two errors: each by its text, to be counted by the caller.
+        assert_eq!(mixed.len(), 2);
+        assert!(mixed
+            .iter()
+            .all(|g| g.filter.contains("lastsyncerrorcode eq 40 and (")));
+    }
+
+    #[test]
+    fn profiles_from_apply_rows() {
         let rows: Vec<Value> =
             serde_json::from_str(r#"[{"_emailserverprofile_value":"p1","count":4},{"count":1}]"#)
                 .unwrap();
@@ -431,8 +556,8 @@ mod tests {
         let p = profiles_from_groups(&rows, &names);
         assert_eq!((p[0].label.as_str(), p[0].count.n), ("IMAP", 4));
         assert_eq!(p[1].label, "(no profile)");
-        assert!(failing_groups_query("lastsyncerrorcode")
-            .contains("/groupby((lastsyncerrorcode),aggregate($count%20as%20count))"));
+        assert!(failing_groups_query("_emailserverprofile_value")
+            .contains("/groupby((_emailserverprofile_value),aggregate($count%20as%20count))"));
     }
 
     #[test]

@@ -29,6 +29,14 @@ use bulk::{BulkAction, Run, RunView};
 use query::{GridState, View, COLUMNS, PAGE_SIZE, SELECT};
 use tools::{ConfirmDialog, DownloadDetails, ExportCsv, TestEnableDialog};
 
+/// The grid, the panel every view tab controls.
+const GRID_PANEL: &str = "mb-grid-panel";
+
+/// The id of a view's tab.
+fn tab_id(v: View) -> String {
+    format!("mb-view-{}", v.key())
+}
+
 /// One mailbox as the grid reads it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Row {
@@ -208,6 +216,35 @@ fn MailboxGrid() -> impl IntoView {
         back_tokens.set_value(Vec::new());
         go.run(s);
     };
+    // Arrow keys, Home and End select the next, previous, first or last view and move
+    // focus to its tab (the tabs stay in place: only their attributes change).
+    let on_tab_key = move |ev: leptos::ev::KeyboardEvent| {
+        let current = state.get_untracked().view;
+        let at = View::ALL.iter().position(|v| *v == current).unwrap_or(0);
+        let n = View::ALL.len();
+        let last = n - 1;
+        if ev.alt_key() || ev.ctrl_key() || ev.meta_key() {
+            return;
+        }
+        let next = match ev.key().as_str() {
+            "ArrowRight" | "ArrowDown" => (at + 1) % n,
+            "ArrowLeft" | "ArrowUp" => (at + last) % n,
+            "Home" => 0,
+            "End" => last,
+            _ => return,
+        };
+        ev.prevent_default();
+        let v = View::ALL[next];
+        if v != current {
+            set_view(v);
+        }
+        if let Some(tab) = crate::components::focus::document()
+            .and_then(|d| d.get_element_by_id(&tab_id(v)))
+            .and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok())
+        {
+            let _ = tab.focus();
+        }
+    };
     let on_search = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let form = event_target::<web_sys::HtmlFormElement>(&ev);
@@ -324,24 +361,32 @@ fn MailboxGrid() -> impl IntoView {
                     </p>
                 </div>
             </div>
-            <div class="toolbar mb-views" role="tablist" aria-label="Views">
-                {View::ALL
-                    .into_iter()
-                    .map(|v| {
-                        view! {
-                            <button
-                                role="tab"
-                                class=move || {
-                                    if state.get().view == v { "btn btn-sm btn-primary" } else { "btn btn-sm btn-secondary" }
-                                }
-                                aria-selected=move || (state.get().view == v).to_string()
-                                on:click=move |_| set_view(v)
-                            >
-                                {v.label()}
-                            </button>
-                        }
-                    })
-                    .collect_view()}
+            // The views are a tablist of their own (arrow keys move between them, the
+            // selected one is the only Tab stop); the search is beside it, not in it.
+            <div class="toolbar mb-views">
+                <div class="mb-tabs" role="tablist" aria-label="Views" on:keydown=on_tab_key>
+                    {View::ALL
+                        .into_iter()
+                        .map(|v| {
+                            let selected = move || state.get().view == v;
+                            view! {
+                                <button
+                                    role="tab"
+                                    id=tab_id(v)
+                                    aria-controls=GRID_PANEL
+                                    class=move || {
+                                        if selected() { "btn btn-sm btn-primary" } else { "btn btn-sm btn-secondary" }
+                                    }
+                                    aria-selected=move || selected().to_string()
+                                    tabindex=move || if selected() { "0" } else { "-1" }
+                                    on:click=move |_| set_view(v)
+                                >
+                                    {v.label()}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
                 <span class="spacer"></span>
                 <form class="row mb-search" role="search" on:submit=on_search>
                     <input
@@ -449,7 +494,12 @@ fn MailboxGrid() -> impl IntoView {
                     })
                 />
             </Show>
-            <div class="table-wrap card mb-grid">
+            <div
+                class="table-wrap card mb-grid"
+                id=GRID_PANEL
+                role="tabpanel"
+                aria-labelledby=move || tab_id(state.get().view)
+            >
                 <table
                     class="table table-compact"
                     data-testid="mailbox-grid"

@@ -1,5 +1,6 @@
-//! The toolbar's other tools: the Test & Enable dialog, a confirmation dialog, Download Mailbox Details
-//! (opens the log in the Log Analyzer, or saves it) and Export CSV of the view.
+//! The toolbar's other tools: the Test & Enable dialog, a confirmation dialog (both the
+//! shared [`Dialog`]), Download Mailbox Details (opens the log in the Log Analyzer, or
+//! saves it) and Export CSV of the view.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -13,6 +14,7 @@ use super::bulk::BulkAction;
 use super::query::{self, GridState, SELECT};
 use super::Row;
 use crate::api::{self, fetch_all};
+use crate::components::Dialog;
 
 /// Test & Enable's options, then the run (or cancel: `None`).
 #[component]
@@ -23,34 +25,33 @@ pub fn TestEnableDialog(
     let this_org = RwSignal::new(false);
     let after = RwSignal::new(String::new());
     view! {
-        <div class="mb-backdrop">
-            <div class="card mb-dialog" role="dialog" aria-modal="true" aria-labelledby="mb-te-title">
-                <h2 id="mb-te-title">"Test & Enable Mailboxes"</h2>
-                <p>{move || format!("Schedule the configuration test for {} selected mailboxes. They show as pending test until it runs.", count.get())}</p>
-                <label class="checkbox">
-                    <input type="checkbox" prop:checked=move || this_org.get() on:change=move |ev| this_org.set(event_target_checked(&ev)) />
-                    " Sync items with Exchange from this organization only, even if Exchange was set to sync with a different organization"
-                </label>
-                <div class="field">
-                    <label for="mb-te-after">"Process email received after"</label>
-                    <input id="mb-te-after" class="input" type="date" prop:value=move || after.get() on:input=move |ev| after.set(event_target_value(&ev)) />
-                    <span class="field-hint">"Optional: older email is not processed."</span>
-                </div>
-                <div class="row">
-                    <span class="spacer"></span>
-                    <button class="btn btn-secondary" on:click=move |_| on_close.run(None)>"Cancel"</button>
-                    <button
-                        class="btn btn-primary"
-                        on:click=move |_| {
-                            let date = after.get_untracked();
-                            on_close.run(Some(BulkAction::test_and_enable(this_org.get_untracked(), Some(date))))
-                        }
-                    >
-                        "Test & Enable"
-                    </button>
-                </div>
+        <Dialog
+            title="Test & Enable Mailboxes"
+            text=Signal::derive(move || format!("Schedule the configuration test for {} selected mailboxes. They show as pending test until it runs.", count.get()))
+            confirm="Test & Enable"
+            on_confirm=Callback::new(move |()| {
+                let date = after.get_untracked();
+                on_close.run(Some(BulkAction::test_and_enable(this_org.get_untracked(), Some(date))))
+            })
+            on_cancel=Callback::new(move |()| on_close.run(None))
+        >
+            <label class="checkbox">
+                <input type="checkbox" prop:checked=move || this_org.get() on:change=move |ev| this_org.set(event_target_checked(&ev)) />
+                " Sync items with Exchange from this organization only, even if Exchange was set to sync with a different organization"
+            </label>
+            <div class="field">
+                <label for="mb-te-after">"Process email received after"</label>
+                <input
+                    id="mb-te-after"
+                    class="input"
+                    type="date"
+                    aria-describedby="mb-te-after-hint"
+                    prop:value=move || after.get()
+                    on:input=move |ev| after.set(event_target_value(&ev))
+                />
+                <span class="field-hint" id="mb-te-after-hint">"Optional: older email is not processed."</span>
             </div>
-        </div>
+        </Dialog>
     }
 }
 
@@ -63,17 +64,13 @@ pub fn ConfirmDialog(
     on_close: Callback<bool>,
 ) -> impl IntoView {
     view! {
-        <div class="mb-backdrop">
-            <div class="card mb-dialog" role="dialog" aria-modal="true" aria-labelledby="mb-confirm-title">
-                <h2 id="mb-confirm-title">{title}</h2>
-                <p>{move || text.get()}</p>
-                <div class="row">
-                    <span class="spacer"></span>
-                    <button class="btn btn-secondary" on:click=move |_| on_close.run(false)>"Cancel"</button>
-                    <button class="btn btn-primary" on:click=move |_| on_close.run(true)>{confirm}</button>
-                </div>
-            </div>
-        </div>
+        <Dialog
+            title=title
+            text=text
+            confirm=confirm
+            on_confirm=Callback::new(move |()| on_close.run(true))
+            on_cancel=Callback::new(move |()| on_close.run(false))
+        />
     }
 }
 

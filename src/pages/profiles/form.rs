@@ -9,6 +9,7 @@ use leptos::task::spawn_local;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 use leptos_router::NavigateOptions;
+use mailsync_core::report::Finding;
 use mailsync_core::rules::{
     check_profile, forces_auto_detect, offers_exchange_settings, takes_profile_credentials,
     MAX_CONNECTIONS, POLLING_MINUTES,
@@ -23,7 +24,7 @@ use super::model::{
 use super::{can_edit, can_test};
 use crate::api::{self, ApiError};
 use crate::form::fields::{
-    CheckField, ChoiceField, DateField, NumberField, ReadOnly, SecretField, TextField,
+    self, CheckField, ChoiceField, DateField, NumberField, ReadOnly, SecretField, TextField,
 };
 use crate::form::{self, unsaved, Note, RecordForm, SaveError, SaveNote};
 use crate::pages::alerts::RecordAlerts;
@@ -67,6 +68,46 @@ const OUTGOING: DirectionColumns = DirectionColumns {
     ssl: "outgoingusessl",
     port: "outgoingportnumber",
 };
+
+/// The fields that `check_profile`'s errors (what blocks Save) are about, with the
+/// finding's message: (property, message). A finding that names no field of the form
+/// is only in the findings list.
+fn blocking_fields(
+    findings: &[Finding],
+    draft: &Map<String, Value>,
+) -> Vec<(&'static str, String)> {
+    let int = |p: &str| draft.get(p).and_then(Value::as_i64);
+    let on = |p: &str| draft.get(p).and_then(Value::as_bool) == Some(true);
+    let port_bad = |p: &str| int(p).is_some_and(|n| !(1..=65_535).contains(&n));
+    let protocol_bad = |c: &DirectionColumns| {
+        forces_auto_detect(int(c.cr).and_then(|v| i32::try_from(v).ok()))
+            && int(c.proto).is_some_and(|v| v != 0)
+    };
+    let mut out = Vec::new();
+    for f in findings.iter().filter(|f| f.severity == Severity::Error) {
+        let props: Vec<&'static str> = match f.code.as_ref() {
+            "profile_connections_out_of_range" => vec!["maxconcurrentconnections"],
+            "profile_polling_out_of_range" => vec!["minpollingintervalinminutes"],
+            "profile_port_out_of_range" => [INCOMING.port, OUTGOING.port]
+                .into_iter()
+                .filter(|p| port_bad(p))
+                .collect(),
+            "profile_protocol_must_autodetect" => [&INCOMING, &OUTGOING]
+                .into_iter()
+                .filter(|c| protocol_bad(c))
+                .map(|c| c.proto)
+                .collect(),
+            "profile_autodiscover_not_for_pop_imap" => vec!["useautodiscover"],
+            "profile_impersonation_not_for_pop_imap" => [INCOMING.imp, OUTGOING.imp]
+                .into_iter()
+                .filter(|p| on(p))
+                .collect(),
+            _ => Vec::new(),
+        };
+        out.extend(props.into_iter().map(|p| (p, f.message.clone())));
+    }
+    out
+}
 
 #[component]
 pub fn ProfileRecord() -> impl IntoView {
@@ -136,6 +177,10 @@ fn ProfileForm() -> impl IntoView {
     unsaved::guard(dirty.into(), LEAVE);
     let findings = Memo::new(move |_| form.draft.with(|d| check_profile(&settings_of(d))));
     let has_errors = move || findings.with(|f| f.iter().any(|f| f.severity == Severity::Error));
+    // What blocks Save is also marked on the field it is about.
+    fields::provide_field_errors(Signal::derive(move || {
+        findings.with(|f| form.draft.with(|d| blocking_fields(f, d)))
+    }));
 
     let save = move || {
         let body = form.changes(&[]);

@@ -12,7 +12,7 @@ pub use form::ProfileRecord;
 
 use leptos::prelude::*;
 use leptos_router::components::A;
-use mailsync_core::options::{credential_retrieval_label, server_type_label};
+use mailsync_core::options::credential_retrieval_label;
 use mailsync_core::rules::check_profile;
 use mailsync_core::Severity;
 use serde_json::{Map, Value};
@@ -153,9 +153,12 @@ fn row_view(p: Map<String, Value>, count: Option<api::Total>) -> impl IntoView {
     };
     let test = test_status_label(int("lasttestexecutionstatus"));
     let name = text("name");
-    let server_type = int("servertype")
-        .map(|v| server_type_label(v as i32))
-        .unwrap_or_default();
+    let as_i32 = |k: &str| int(k).map(|v| v as i32);
+    let server_type = mailsync_core::rules::profile_kind_label(
+        as_i32("servertype"),
+        as_i32("incomingcredentialretrieval"),
+        as_i32("outgoingcredentialretrieval"),
+    );
     let location = text("incomingserverlocation");
     let credentials = int("incomingcredentialretrieval")
         .map(|v| credential_retrieval_label(v as i32))

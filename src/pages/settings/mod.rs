@@ -222,8 +222,16 @@ fn SettingsForm() -> impl IntoView {
                     </button>
                 </div>
             </div>
-            <div class="tabs" role="tablist">
-                <button class="tab is-active" role="tab" aria-selected="true">
+            // System Settings' tabs: Email is the one this console has; its panel is
+            // the form below.
+            <div class="tabs" role="tablist" aria-label="System Settings">
+                <button
+                    class="tab is-active"
+                    role="tab"
+                    id="settings-tab-email"
+                    aria-selected="true"
+                    aria-controls="settings-panel-email"
+                >
                     "Email"
                 </button>
             </div>
@@ -259,116 +267,118 @@ fn SettingsForm() -> impl IntoView {
                     })
             }}
             {move || load_error.get().map(|e| view! { <div class="callout callout-error" role="alert">{e}</div> })}
-            <Show
-                when=move || saved.with(Option::is_some)
-                fallback=|| view! { <p class="muted">"Loading settings…"</p> }
-            >
-                <div class="card settings-card">
-                    <div class="card-header">
-                        <span class="card-title">"Configure email processing"</span>
-                    </div>
-                    <div class="card-body">
-                        <div class="field">
-                            <label for="settings-channel">"Process email using"</label>
-                            <select
-                                id="settings-channel"
-                                class="input"
-                                disabled=move || !editable.get()
-                                on:change=move |ev| {
-                                    if let Ok(v) = event_target_value(&ev).parse::<i64>() {
-                                        form.update(|f| f.channel = v);
-                                    }
-                                }
-                            >
-                                <option value="0" prop:selected=move || form.with(|f| f.channel == 0)>
-                                    "Server-Side Synchronization"
-                                </option>
-                                <option value="1" prop:selected=move || form.with(|f| f.channel == 1)>
-                                    "Email Router"
-                                </option>
-                            </select>
+            <div role="tabpanel" id="settings-panel-email" aria-labelledby="settings-tab-email">
+                <Show
+                    when=move || saved.with(Option::is_some)
+                    fallback=|| view! { <p class="muted">"Loading settings…"</p> }
+                >
+                    <div class="card settings-card">
+                        <div class="card-header">
+                            <span class="card-title">"Configure email processing"</span>
                         </div>
-                        <div class="field">
-                            <label for="settings-profile">"Server Profile"</label>
-                            <select
-                                id="settings-profile"
-                                class="input"
-                                disabled=move || !editable.get()
-                                on:change=move |ev| {
-                                    let v = event_target_value(&ev);
-                                    if !v.is_empty() {
-                                        form.update(|f| f.profile = Some(v));
-                                    }
-                                }
-                            >
-                                <Show when=move || form.with(|f| f.profile.is_none())>
-                                    <option value="" selected=true>
-                                        "(none)"
-                                    </option>
-                                </Show>
-                                <For
-                                    each=move || profiles.get()
-                                    key=|p| p.emailserverprofileid.clone()
-                                    let(p)
-                                >
-                                    {
-                                        let id = p.emailserverprofileid.clone();
-                                        let id2 = id.clone();
-                                        view! {
-                                            <option
-                                                value=id
-                                                prop:selected=move || form.with(|f| f.profile.as_deref() == Some(id2.as_str()))
-                                            >
-                                                {p.name.clone().unwrap_or_default()}
-                                            </option>
+                        <div class="card-body">
+                            <div class="field">
+                                <label for="settings-channel">"Process email using"</label>
+                                <select
+                                    id="settings-channel"
+                                    class="input"
+                                    disabled=move || !editable.get()
+                                    on:change=move |ev| {
+                                        if let Ok(v) = event_target_value(&ev).parse::<i64>() {
+                                            form.update(|f| f.channel = v);
                                         }
                                     }
-                                </For>
-                            </select>
-                            <div class="field-hint">"The default email server profile of new mailboxes."</div>
+                                >
+                                    <option value="0" prop:selected=move || form.with(|f| f.channel == 0)>
+                                        "Server-Side Synchronization"
+                                    </option>
+                                    <option value="1" prop:selected=move || form.with(|f| f.channel == 1)>
+                                        "Email Router"
+                                    </option>
+                                </select>
+                            </div>
+                            <div class="field">
+                                <label for="settings-profile">"Server Profile"</label>
+                                <select
+                                    id="settings-profile"
+                                    class="input"
+                                    disabled=move || !editable.get()
+                                    on:change=move |ev| {
+                                        let v = event_target_value(&ev);
+                                        if !v.is_empty() {
+                                            form.update(|f| f.profile = Some(v));
+                                        }
+                                    }
+                                >
+                                    <Show when=move || form.with(|f| f.profile.is_none())>
+                                        <option value="" selected=true>
+                                            "(none)"
+                                        </option>
+                                    </Show>
+                                    <For
+                                        each=move || profiles.get()
+                                        key=|p| p.emailserverprofileid.clone()
+                                        let(p)
+                                    >
+                                        {
+                                            let id = p.emailserverprofileid.clone();
+                                            let id2 = id.clone();
+                                            view! {
+                                                <option
+                                                    value=id
+                                                    prop:selected=move || form.with(|f| f.profile.as_deref() == Some(id2.as_str()))
+                                                >
+                                                    {p.name.clone().unwrap_or_default()}
+                                                </option>
+                                            }
+                                        }
+                                    </For>
+                                </select>
+                                <div class="field-hint">"The default email server profile of new mailboxes."</div>
+                            </div>
                         </div>
                     </div>
-                </div>
-                <div class="card settings-card">
-                    <div class="card-header">
-                        <span class="card-title">"Synchronization methods"</span>
+                    <div class="card settings-card">
+                        <div class="card-header">
+                            <span class="card-title">"Synchronization methods"</span>
+                        </div>
+                        <div class="card-body">
+                            {method("Incoming Email", "settings-incoming", Direction::Incoming, &[0, 1, 2, 3], |f| f.incoming, |f, v| f.incoming = Some(v))}
+                            {method("Outgoing Email", "settings-outgoing", Direction::Outgoing, &[0, 1, 2], |f| f.outgoing, |f, v| f.outgoing = Some(v))}
+                            {method("Appointments, Contacts, and Tasks", "settings-act", Direction::Act, &[0, 1, 2], |f| f.act, |f, v| f.act = Some(v))}
+                        </div>
                     </div>
-                    <div class="card-body">
-                        {method("Incoming Email", "settings-incoming", Direction::Incoming, &[0, 1, 2, 3], |f| f.incoming, |f, v| f.incoming = Some(v))}
-                        {method("Outgoing Email", "settings-outgoing", Direction::Outgoing, &[0, 1, 2], |f| f.outgoing, |f, v| f.outgoing = Some(v))}
-                        {method("Appointments, Contacts, and Tasks", "settings-act", Direction::Act, &[0, 1, 2], |f| f.act, |f, v| f.act = Some(v))}
+                    <div class="card settings-card">
+                        <div class="card-header">
+                            <span class="card-title">"Email processing for unapproved users and queues"</span>
+                        </div>
+                        <div class="card-body stack">
+                            {check("Process emails only for approved users", |f| f.approved_users, |f, v| f.approved_users = v)}
+                            {check("Process emails only for approved queues", |f| f.approved_queues, |f, v| f.approved_queues = v)}
+                        </div>
                     </div>
-                </div>
-                <div class="card settings-card">
-                    <div class="card-header">
-                        <span class="card-title">"Email processing for unapproved users and queues"</span>
+                    <div class="card settings-card">
+                        <div class="card-header">
+                            <span class="card-title">"Alerts"</span>
+                        </div>
+                        <div class="card-body stack">
+                            <span class="muted small">"Generate alerts for:"</span>
+                            {check("Error", |f| f.alert_errors, |f, v| f.alert_errors = v)}
+                            {check("Warning", |f| f.alert_warnings, |f, v| f.alert_warnings = v)}
+                            {check("Information", |f| f.alert_information, |f, v| f.alert_information = v)}
+                            {check("Notify mailbox owner", |f| f.notify_owner, |f, v| f.notify_owner = v)}
+                        </div>
                     </div>
-                    <div class="card-body stack">
-                        {check("Process emails only for approved users", |f| f.approved_users, |f, v| f.approved_users = v)}
-                        {check("Process emails only for approved queues", |f| f.approved_queues, |f, v| f.approved_queues = v)}
+                    <div class="card settings-card">
+                        <div class="card-header">
+                            <span class="card-title">"Email form options"</span>
+                        </div>
+                        <div class="card-body stack">
+                            {check("Allow messages with unresolved email recipients to be sent", |f| f.allow_unresolved, |f, v| f.allow_unresolved = v)}
+                        </div>
                     </div>
-                </div>
-                <div class="card settings-card">
-                    <div class="card-header">
-                        <span class="card-title">"Alerts"</span>
-                    </div>
-                    <div class="card-body stack">
-                        <span class="muted small">"Generate alerts for:"</span>
-                        {check("Error", |f| f.alert_errors, |f, v| f.alert_errors = v)}
-                        {check("Warning", |f| f.alert_warnings, |f, v| f.alert_warnings = v)}
-                        {check("Information", |f| f.alert_information, |f, v| f.alert_information = v)}
-                        {check("Notify mailbox owner", |f| f.notify_owner, |f, v| f.notify_owner = v)}
-                    </div>
-                </div>
-                <div class="card settings-card">
-                    <div class="card-header">
-                        <span class="card-title">"Email form options"</span>
-                    </div>
-                    <div class="card-body stack">
-                        {check("Allow messages with unresolved email recipients to be sent", |f| f.allow_unresolved, |f, v| f.allow_unresolved = v)}
-                    </div>
-                </div>
-            </Show>
+                </Show>
+            </div>
         </section>
     }
 }

@@ -134,7 +134,7 @@ pub fn plan(
                         error_type: error.error_type.clone(),
                         text: format!(
                             "The email server profile {} has an error that affects the mailbox {}: {} The owner of the email server profile has been notified; no action is required from you.",
-                            profile.name, mailbox.name, error.text
+                            profile.name, mailbox.name, crate::words::sentence(&error.text)
                         ),
                         details: error.details.clone(),
                     });

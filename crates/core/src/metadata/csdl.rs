@@ -29,6 +29,30 @@ const NAVIGATION_EXCEPTIONS: &[(&str, &str, &str, &str)] = &[(
     "regardingobjectid",
 )];
 
+/// Dataverse's Owner lookup (`ownerid`: a user or a team) has one navigation property,
+/// `ownerid`, to the abstract `principal` both derive from (no entity set of its own).
+pub static PRINCIPAL: Table = Table {
+    logical: "principal",
+    entity_set: "",
+    key: "ownerid",
+    primary_name: "",
+    columns: &[],
+};
+
+fn is_owner(column: &Column) -> bool {
+    column.name == "ownerid"
+}
+
+/// The navigation property a lookup's value names for a record of `target` (the
+/// `associatednavigationproperty` annotation, and what `@odata.bind` takes).
+pub fn navigation_property_name(table: &Table, column: &Column, target: &str) -> String {
+    let several = matches!(column.kind, Kind::Lookup(t) if t.len() > 1);
+    if is_owner(column) {
+        return column.name.to_string();
+    }
+    navigation_name(table, column, target, several)
+}
+
 /// The name of the navigation property of `column` (a lookup of `table`) to `target`:
 /// the column's name for a lookup to one table, `<column>_<target>` for a lookup to
 /// several (`regardingobjectid_mailbox`), but for Dataverse's exceptions.
@@ -51,6 +75,14 @@ pub fn navigation_properties(table: &Table) -> Vec<NavigationProperty> {
         let Kind::Lookup(targets) = column.kind else {
             continue;
         };
+        if is_owner(column) {
+            out.push(NavigationProperty {
+                name: column.name.to_string(),
+                column,
+                target: &PRINCIPAL,
+            });
+            continue;
+        }
         for target in targets.iter().filter_map(|t| model::table(t)) {
             out.push(NavigationProperty {
                 name: navigation_name(table, column, target.logical, targets.len() > 1),
@@ -240,6 +272,23 @@ pub fn csdl() -> String {
         "EntityType",
         &[("Name", "crmbaseentity"), ("Abstract", "true")],
     );
+    // What an owner is: a user or a team.
+    x.open(
+        "EntityType",
+        &[("Name", PRINCIPAL.logical), ("Abstract", "true")],
+    );
+    x.open("Key", &[]);
+    x.empty("PropertyRef", &[("Name", PRINCIPAL.key)]);
+    x.close("Key");
+    x.empty(
+        "Property",
+        &[
+            ("Name", PRINCIPAL.key),
+            ("Type", "Edm.Guid"),
+            ("Nullable", "false"),
+        ],
+    );
+    x.close("EntityType");
     for table in TABLES {
         write_entity_type(&mut x, table);
     }
@@ -356,7 +405,10 @@ fn write_container(x: &mut Xml) {
             "EntitySet",
             &[("Name", table.entity_set), ("EntityType", &ty)],
         );
-        for nav in navigation_properties(table) {
+        for nav in navigation_properties(table)
+            .into_iter()
+            .filter(|n| !n.target.entity_set.is_empty())
+        {
             x.empty(
                 "NavigationPropertyBinding",
                 &[("Path", &nav.name), ("Target", nav.target.entity_set)],
@@ -466,8 +518,8 @@ mod tests {
         let names = well_formed(&xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
         assert_eq!(names[0], "edmx:Edmx");
         let count = |n: &str| names.iter().filter(|x| *x == n).count();
-        // One per table, plus the abstract base.
-        assert_eq!(count("EntityType"), TABLES.len() + 1);
+        // One per table, plus the abstract base and the abstract owner (`principal`).
+        assert_eq!(count("EntityType"), TABLES.len() + 2);
         assert_eq!(count("EntitySet"), TABLES.len());
         assert_eq!(count("EntityContainer"), 1);
         assert_eq!(count("FunctionImport"), 2);
@@ -543,6 +595,23 @@ mod tests {
 
     #[test]
     fn navigation_names() {
+        let column = |name: &str| MAILBOX.column(name).unwrap();
+        assert_eq!(
+            navigation_property_name(&MAILBOX, column("ownerid"), "team"),
+            "ownerid"
+        );
+        assert_eq!(
+            navigation_property_name(&MAILBOX, column("regardingobjectid"), "systemuser"),
+            "regardingobjectid"
+        );
+        assert_eq!(
+            navigation_property_name(&MAILBOX, column("regardingobjectid"), "queue"),
+            "regardingobjectid_queue"
+        );
+        let xml = csdl();
+        assert!(xml.contains(r#"<EntityType Name="principal" Abstract="true">"#));
+        assert!(xml.contains(r#"<NavigationProperty Name="ownerid" Type="mscrm.principal">"#));
+        assert!(!xml.contains(r#"Target="">"#) && !xml.contains(r#"Target="" />"#));
         let names = |t: &Table| -> Vec<String> {
             navigation_properties(t)
                 .into_iter()

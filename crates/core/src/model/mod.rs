@@ -20,7 +20,7 @@ use crate::options::OptionSet;
 
 pub use tables::{
     EMAIL, EMAILSERVERPROFILE, MAILBOX, ORGANIZATION, QUEUE, SYNCSTATISTIC, SYSTEMUSER, TABLES,
-    TRACELOG,
+    TEAM, TRACELOG,
 };
 
 /// A column's type: how values are stored, converted, filtered and sorted.

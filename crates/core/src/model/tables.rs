@@ -22,7 +22,8 @@ const fn hidden(name: &'static str) -> Column {
     Column::new(name, Text).hidden()
 }
 
-const TO_USER: &[&str] = &["systemuser"];
+/// A record is owned by a user or a team (Dataverse's `ownerid`, an Owner lookup).
+const TO_OWNER: &[&str] = &["systemuser", "team"];
 const TO_USER_OR_QUEUE: &[&str] = &["systemuser", "queue"];
 /// An alert regards a mailbox or an email server profile (Dataverse's tracelog).
 const TO_ALERTABLE: &[&str] = &["mailbox", "emailserverprofile"];
@@ -68,6 +69,23 @@ pub static SYSTEMUSER: Table = Table {
     ],
 };
 
+/// A team: records it owns are its members', and its members hold its security roles
+/// (membership: the `teammembership` intersect table, `teammembership_association`).
+pub static TEAM: Table = Table {
+    logical: "team",
+    entity_set: "teams",
+    key: "teamid",
+    primary_name: "name",
+    columns: cols![
+        ro("teamid", Guid),
+        c("name", Text).max(160),
+        c("description", Text).max(2000),
+        ch("teamtype", TEAM_TYPES),
+        // Like `systemuser.roles`: its security roles, set by the organization.
+        ro("roles", Text).max(1000),
+    ],
+};
+
 pub static QUEUE: Table = Table {
     logical: "queue",
     entity_set: "queues",
@@ -80,7 +98,7 @@ pub static QUEUE: Table = Table {
         ch("emailrouteraccessapproval", APPROVALS),
         ch("incomingemaildeliverymethod", INCOMING_METHODS),
         ch("outgoingemaildeliverymethod", OUTGOING_METHODS),
-        c("ownerid", Lookup(TO_USER)),
+        c("ownerid", Lookup(TO_OWNER)),
         ro("defaultmailbox", Lookup(TO_MAILBOX)),
         ch("statecode", STATES),
         ch("statuscode", STATUSES),
@@ -129,7 +147,7 @@ pub static EMAILSERVERPROFILE: Table = Table {
         ch("lasttestexecutionstatus", TEST_STATUSES).read_only(),
         ro("lastteststarttime", DateTime),
         ro("lasttesttotalexecutiontime", Int),
-        c("ownerid", Lookup(TO_USER)),
+        c("ownerid", Lookup(TO_OWNER)),
         ch("statecode", STATES),
         ch("statuscode", STATUSES),
     ],
@@ -148,7 +166,7 @@ pub static MAILBOX: Table = Table {
         // them), never changed after.
         c("regardingobjectid", Lookup(TO_USER_OR_QUEUE)).create_only(),
         ro("regardingobjecttypecode", Text).max(64),
-        c("ownerid", Lookup(TO_USER)),
+        c("ownerid", Lookup(TO_OWNER)),
         c("emailserverprofile", Lookup(TO_PROFILE)),
         // Writable: Approve/Reject Email; the server enforces who may set it.
         ch("emailrouteraccessapproval", APPROVALS),
@@ -244,7 +262,7 @@ pub static EMAIL: Table = Table {
         ro("deliverylastattemptedon", DateTime),
         c("sendermailboxid", Lookup(TO_MAILBOX)),
         ro("receivingmailboxid", Lookup(TO_MAILBOX)),
-        c("ownerid", Lookup(TO_USER)),
+        c("ownerid", Lookup(TO_OWNER)),
     ],
 };
 
@@ -300,4 +318,5 @@ pub static TABLES: &[&Table] = &[
     &ORGANIZATION,
     &EMAIL,
     &SYNCSTATISTIC,
+    &TEAM,
 ];

@@ -57,10 +57,23 @@ pub fn roles_to_column(roles: &[Role]) -> String {
     roles.iter().map(|r| r.name()).collect::<Vec<_>>().join(";")
 }
 
-/// Parses `systemuser.roles`; unknown names are ignored.
+/// Parses `systemuser.roles` (or [`ROLES_WITH_TEAMS`]); unknown names are ignored, a
+/// role held twice counts once.
 pub fn roles_from_column(text: &str) -> Vec<Role> {
-    text.split(';').filter_map(Role::from_name).collect()
+    let mut roles: Vec<Role> = Vec::new();
+    for role in text.split(';').filter_map(Role::from_name) {
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    roles
 }
+
+/// The roles a user `u` holds, in SQL: their own and those of every team they are a
+/// member of (as Dataverse's privileges include roles inherited through teams).
+pub const ROLES_WITH_TEAMS: &str = "u.roles || ';' || COALESCE((SELECT group_concat(t.roles, ';') \
+     FROM teammembership m JOIN team t ON t.teamid = m.teamid \
+     WHERE m.systemuserid = u.systemuserid), '')";
 
 /// The signed-in user, as the API sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -193,9 +206,11 @@ pub fn session_user(
     let hash = token_hash(token);
     let found = conn
         .query_row(
-            "SELECT u.systemuserid, u.fullname, u.domainname, u.roles, s.lastusedon
-             FROM session s JOIN systemuser u ON u.systemuserid = s.systemuserid
-             WHERE s.tokenhash = ?1 AND s.expireson > ?2 AND u.isdisabled = 0",
+            &format!(
+                "SELECT u.systemuserid, u.fullname, u.domainname, {ROLES_WITH_TEAMS}, s.lastusedon
+                 FROM session s JOIN systemuser u ON u.systemuserid = s.systemuserid
+                 WHERE s.tokenhash = ?1 AND s.expireson > ?2 AND u.isdisabled = 0"
+            ),
             params![hash, iso(now)],
             |r| {
                 Ok((
@@ -264,11 +279,13 @@ pub fn user_of_identity(
             roles: roles_from_column(&r.get::<_, String>(3)?),
         })
     };
-    const COLUMNS: &str = "SELECT systemuserid, fullname, domainname, roles FROM systemuser";
+    let columns = format!(
+        "SELECT u.systemuserid, u.fullname, u.domainname, {ROLES_WITH_TEAMS} FROM systemuser u"
+    );
     if let Some(oid) = object_id.filter(|o| !o.is_empty()) {
         let found = conn
             .prepare_cached(&format!(
-                "{COLUMNS} WHERE azureactivedirectoryobjectid = ?1 AND isdisabled = 0"
+                "{columns} WHERE u.azureactivedirectoryobjectid = ?1 AND u.isdisabled = 0"
             ))?
             .query_row([oid], row)
             .optional()?;
@@ -281,9 +298,9 @@ pub fn user_of_identity(
     };
     Ok(conn
         .prepare_cached(&format!(
-            "{COLUMNS} WHERE (domainname = ?1 COLLATE NOCASE \
-             OR internalemailaddress = ?1 COLLATE NOCASE) AND isdisabled = 0 \
-             ORDER BY domainname = ?1 COLLATE NOCASE DESC LIMIT 1"
+            "{columns} WHERE (u.domainname = ?1 COLLATE NOCASE \
+             OR u.internalemailaddress = ?1 COLLATE NOCASE) AND u.isdisabled = 0 \
+             ORDER BY u.domainname = ?1 COLLATE NOCASE DESC LIMIT 1"
         ))?
         .query_row([name], row)
         .optional()?)

@@ -706,13 +706,30 @@ mod tests {
                     })?;
                 assert_eq!(v, 3);
                 assert_ne!(m, "2020-01-01T00:00:00Z");
-                // Unknown owner: the foreign key refuses it.
+                // An owner is a user or a team (no foreign key: the Web API checks the
+                // reference); when the owner goes, so does the ownership.
+                c.execute(
+                    "INSERT INTO team (teamid, name) VALUES ('t', 'Help Desk')",
+                    [],
+                )?;
+                c.execute("UPDATE queue SET ownerid = 't' WHERE queueid = 'q'", [])?;
+                c.execute("DELETE FROM team WHERE teamid = 't'", [])?;
+                let owner: Option<String> =
+                    c.query_row("SELECT ownerid FROM queue", [], |r| r.get(0))?;
+                assert_eq!(owner, None);
+                // A mailbox's profile still must exist.
                 assert!(c
                     .execute(
-                        "UPDATE queue SET ownerid = 'nobody' WHERE queueid = 'q'",
+                        "INSERT INTO mailbox (mailboxid, name, emailserverprofile) \
+                         VALUES ('m', 'x', 'nowhere')",
                         []
                     )
                     .is_err());
+                let fk: i64 =
+                    c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                        r.get(0)
+                    })?;
+                assert_eq!(fk, 0);
                 Ok(())
             })
             .unwrap();

@@ -369,8 +369,53 @@ CREATE UNIQUE INDEX systemuser_aadobjectid ON systemuser(azureactivedirectoryobj
     WHERE azureactivedirectoryobjectid IS NOT NULL;
 CREATE INDEX systemuser_internalemailaddress ON systemuser(internalemailaddress COLLATE NOCASE);";
 
+/// Version 8: teams, which own records and give their members their roles, and who is
+/// a member of which (Dataverse's `teammembership` intersect table). `ownerid` becomes
+/// Dataverse's Owner lookup (a user or a team), so its foreign key to `systemuser`
+/// goes: SQLite cannot drop a constraint with ALTER TABLE, and rebuilding `mailbox`
+/// (every index, a million rows) is what its documentation's simpler procedure for
+/// removing a FOREIGN KEY constraint avoids: the table's SQL in `sqlite_schema` is
+/// rewritten (`writable_schema`) and `migrate_to` bumps `schema_version`; the stored
+/// rows do not change. Triggers keep what `ON DELETE SET NULL` did, for both owners.
+const V8: &str = concat!(
+    "PRAGMA writable_schema = ON;
+UPDATE sqlite_schema
+    SET sql = replace(sql, 'ownerid TEXT REFERENCES systemuser(systemuserid) ON DELETE SET NULL', 'ownerid TEXT')
+    WHERE type = 'table' AND name IN ('queue', 'emailserverprofile', 'mailbox', 'email');
+PRAGMA writable_schema = OFF;
+",
+    "CREATE TABLE team (
+    teamid TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    teamtype INTEGER NOT NULL DEFAULT 0,
+    roles TEXT NOT NULL DEFAULT '',
+    ", record_columns!(), ");\n",
+    version_trigger!("team", "teamid"),
+    "CREATE TABLE teammembership (
+    teamid TEXT NOT NULL REFERENCES team(teamid) ON DELETE CASCADE,
+    systemuserid TEXT NOT NULL REFERENCES systemuser(systemuserid) ON DELETE CASCADE,
+    PRIMARY KEY (systemuserid, teamid)
+) WITHOUT ROWID;
+CREATE INDEX teammembership_team ON teammembership(teamid);
+CREATE INDEX email_owner ON email(ownerid);
+CREATE TRIGGER systemuser_owned_records AFTER DELETE ON systemuser BEGIN
+    UPDATE queue SET ownerid = NULL WHERE ownerid = OLD.systemuserid;
+    UPDATE emailserverprofile SET ownerid = NULL WHERE ownerid = OLD.systemuserid;
+    UPDATE mailbox SET ownerid = NULL WHERE ownerid = OLD.systemuserid;
+    UPDATE email SET ownerid = NULL WHERE ownerid = OLD.systemuserid;
+END;
+CREATE TRIGGER team_owned_records AFTER DELETE ON team BEGIN
+    UPDATE queue SET ownerid = NULL WHERE ownerid = OLD.teamid;
+    UPDATE emailserverprofile SET ownerid = NULL WHERE ownerid = OLD.teamid;
+    UPDATE mailbox SET ownerid = NULL WHERE ownerid = OLD.teamid;
+    UPDATE email SET ownerid = NULL WHERE ownerid = OLD.teamid;
+END;
+"
+);
+
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// Applies the pending migrations up to `target` in one immediate transaction.
 /// Refuses a file written by a newer mailsync (its version is above ours).
@@ -395,6 +440,15 @@ pub fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), String> {
     {
         tx.execute_batch(sql)
             .map_err(|e| format!("migration to schema version {} failed: {e}", i + 1))?;
+        if sql.contains("writable_schema") {
+            // The tables' SQL changed under SQLite: a new schema version makes every
+            // connection (this one included) read it again.
+            let v: i64 = tx
+                .query_row("PRAGMA schema_version", [], |r| r.get(0))
+                .map_err(|e| format!("cannot read the schema cookie: {e}"))?;
+            tx.pragma_update(None, "schema_version", v + 1)
+                .map_err(|e| format!("cannot bump the schema cookie: {e}"))?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)
             .map_err(|e| format!("cannot record schema version {}: {e}", i + 1))?;
     }

@@ -69,6 +69,7 @@ pub struct Counts {
     pub profiles: u64,
     pub mailboxes: u64,
     pub alerts: u64,
+    pub teams: u64,
 }
 
 /// What `initialize` did.
@@ -479,6 +480,7 @@ impl<'a> Seeder<'a> {
                 owners.extend(self.generated_users(extra)?);
                 self.mailboxes(&owners, None)?;
                 self.profile_alerts()?;
+                self.teams()?;
             }
             SeedKind::Scale(n) => {
                 self.queues()?;
@@ -577,6 +579,62 @@ impl<'a> Seeder<'a> {
         }
         self.counts.users += insert(self.tx, "systemuser", &rows)?;
         Ok(out)
+    }
+
+    /// Two owner teams (after everything else, so the rest of the demo stays as it was):
+    /// the Help Desk owns the Customer Service queue and its mailbox (its members see
+    /// them as theirs); Mailbox Approvers gives its member Johanna, who has no role of
+    /// her own, the Delegated Mailbox Approver role.
+    fn teams(&mut self) -> Result<()> {
+        let teams: &[(&str, &str, &[Role], &[&str])] = &[
+            (
+                "Help Desk",
+                "Owns the Customer Service queue and its mailbox.",
+                &[],
+                &["henrietta", "irvin"],
+            ),
+            (
+                "Mailbox Approvers",
+                "Its members approve mailboxes' email addresses.",
+                &[Role::DelegatedMailboxApprover],
+                &["johanna"],
+            ),
+        ];
+        for (name, description, roles, members) in teams {
+            let id = self.rng.guid();
+            self.counts.teams += insert(
+                self.tx,
+                "team",
+                &[vec![
+                    ("teamid", text(id.clone())),
+                    ("name", text(*name)),
+                    ("description", text(*description)),
+                    ("teamtype", int(0)),
+                    ("roles", text(roles_to_column(roles))),
+                    ("createdon", at(self.now, -86_400 * 200)),
+                    ("modifiedon", at(self.now, -86_400 * 20)),
+                ]],
+            )?;
+            for user in *members {
+                self.tx.execute(
+                    "INSERT INTO teammembership (teamid, systemuserid) \
+                     SELECT ?1, systemuserid FROM systemuser WHERE domainname = ?2",
+                    [&id, *user],
+                )?;
+            }
+            if *name == "Help Desk" {
+                self.tx.execute(
+                    "UPDATE queue SET ownerid = ?1 WHERE name = 'Customer Service'",
+                    [&id],
+                )?;
+                self.tx.execute(
+                    "UPDATE mailbox SET ownerid = ?1 WHERE regardingobjectid = \
+                     (SELECT queueid FROM queue WHERE name = 'Customer Service')",
+                    [&id],
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn queues(&mut self) -> Result<Vec<Regarding>> {
@@ -1164,8 +1222,8 @@ impl<'a> Seeder<'a> {
 /// Short English summary of `counts`, for the startup message.
 pub fn describe(c: &Counts) -> String {
     format!(
-        "{} users, {} queues, {} email server profiles, {} mailboxes, {} alerts",
-        c.users, c.queues, c.profiles, c.mailboxes, c.alerts
+        "{} users, {} teams, {} queues, {} email server profiles, {} mailboxes, {} alerts",
+        c.users, c.teams, c.queues, c.profiles, c.mailboxes, c.alerts
     )
 }
 

@@ -26,6 +26,7 @@ mod privileges;
 mod read;
 mod rules;
 mod service;
+mod users;
 mod write;
 
 pub use service::BUSINESS_UNIT_ID;
@@ -36,7 +37,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use mailsync_core::model::{self, Table};
 use mailsync_core::odata::{Guid, ODataError};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::auth::CurrentUser;
 use crate::error::ApiError;
@@ -308,12 +309,18 @@ pub(crate) fn execute(
                         | "Microsoft.Dynamics.CRM.RetrieveUserPrivileges"
                 ) =>
         {
-            user_privileges(ctx, conn, id)
+            users::privileges(ctx, conn, id)
         }
         (&Method::GET, Some(id), Some("systemuserroles_association"))
             if target.table.entity_set == "systemusers" =>
         {
-            user_roles(ctx, conn, id)
+            users::roles(ctx, conn, id)
+        }
+        (method, Some(id), Some(f))
+            if matches!(target.table.entity_set, "teams" | "systemusers")
+                && f.starts_with(users::MEMBERSHIP) =>
+        {
+            users::membership(ctx, conn, method, target.table, id, f, body)
         }
         (_, _, Some(f)) => Err(ApiError::not_found(format!(
             "Resource not found for the segment '{f}'."
@@ -324,81 +331,6 @@ pub(crate) fn execute(
             format!("The HTTP method '{method}' is not supported for the resource '{rel}'.",),
         )),
     }
-}
-
-/// `systemusers(<id>)/Microsoft.Dynamics.CRM.RetrieveUserPrivileges()`: what the user's
-/// roles allow, in Dataverse's shape (the same rules the API enforces:
-/// `privileges::role_privileges`). A user the caller cannot see is a 404.
-fn user_privileges(ctx: &Ctx, conn: &Connection, id: Guid) -> Result<Reply, ApiError> {
-    use mailsync_core::model::SYSTEMUSER;
-    let from = privileges::from_clause(&SYSTEMUSER, ctx.user);
-    let roles: String = conn
-        .query_row(
-            &format!("SELECT roles FROM {from} WHERE systemuserid = ?1"),
-            [id.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?
-        .ok_or_else(|| record_not_found(&SYSTEMUSER, id))?;
-    let user = SignedInUser {
-        systemuserid: id.to_string(),
-        fullname: String::new(),
-        domainname: String::new(),
-        roles: crate::store::auth::roles_from_column(&roles),
-    };
-    let list: Vec<serde_json::Value> = privileges::role_privileges(privileges::Tier::of(&user))
-        .into_iter()
-        .map(|(name, depth)| {
-            serde_json::json!({
-                "Depth": depth.as_str(),
-                "PrivilegeId": mailsync_core::metadata::metadata_id(&format!("privilege:{name}")),
-                "BusinessUnitId": BUSINESS_UNIT_ID,
-                "PrivilegeName": name,
-            })
-        })
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "@odata.context": format!(
-                "{}$metadata#Microsoft.Dynamics.CRM.RetrieveUserPrivilegesResponse",
-                ctx.base
-            ),
-            "RolePrivileges": list,
-        }),
-    ))
-}
-
-/// `systemusers(<id>)/systemuserroles_association`: the user's security roles as
-/// Dataverse lists them (`roleid`, `name`), from the local organization's role names
-/// (each role's id is fixed, derived from its name).
-fn user_roles(ctx: &Ctx, conn: &Connection, id: Guid) -> Result<Reply, ApiError> {
-    use mailsync_core::model::SYSTEMUSER;
-    let from = privileges::from_clause(&SYSTEMUSER, ctx.user);
-    let roles: String = conn
-        .query_row(
-            &format!("SELECT roles FROM {from} WHERE systemuserid = ?1"),
-            [id.to_string()],
-            |r| r.get(0),
-        )
-        .optional()?
-        .ok_or_else(|| record_not_found(&SYSTEMUSER, id))?;
-    let value: Vec<serde_json::Value> = crate::store::auth::roles_from_column(&roles)
-        .into_iter()
-        .map(|role| {
-            serde_json::json!({
-                "roleid": mailsync_core::metadata::metadata_id(&format!("role:{}", role.name())),
-                "name": role.name(),
-            })
-        })
-        .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "@odata.context": format!("{}$metadata#roles", ctx.base),
-            "value": value,
-        }),
-    ))
 }
 
 /// `http://host/api/data/v9.2/` as the client called it.

@@ -89,13 +89,15 @@ impl Wanted<'_> {
 }
 
 /// A lookup's record by `(column index, id)`: its table and name.
-type Names = HashMap<(usize, String), (&'static str, String)>;
+/// (column index, id) → (the record's table, its name, the navigation property to it).
+type Names = HashMap<(usize, String), (&'static str, String, String)>;
 
 /// The names of the records the lookups of `rows` point at, read through the caller's
 /// view (a record they may not see gets no name).
 fn lookup_names(
     ctx: &Ctx,
     conn: &Connection,
+    table: &Table,
     cols: &[&'static Column],
     rows: &[Vec<SqlParam>],
 ) -> Result<Names, ApiError> {
@@ -134,7 +136,9 @@ fn lookup_names(
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 for (id, name) in found {
-                    out.insert((i, id), (target.logical, name.unwrap_or_default()));
+                    let nav =
+                        mailsync_core::metadata::navigation_property_name(table, c, target.logical);
+                    out.insert((i, id), (target.logical, name.unwrap_or_default(), nav));
                 }
             }
         }
@@ -163,7 +167,7 @@ fn record(
         let prop = c.property();
         if c.kind.is_lookup() {
             if let SqlParam::Text(id) = v {
-                if let Some((table, name)) = names.get(&(i, id.clone())) {
+                if let Some((table, name, nav)) = names.get(&(i, id.clone())) {
                     if wanted.has(FORMATTED_VALUE) {
                         m.insert(
                             format!("{prop}@{FORMATTED_VALUE}"),
@@ -171,12 +175,10 @@ fn record(
                         );
                     }
                     if wanted.has(NAVIGATION_PROPERTY) {
-                        let nav = if matches!(c.kind, Kind::Lookup(t) if t.len() > 1) {
-                            format!("{}_{table}", c.name)
-                        } else {
-                            c.name.to_string()
-                        };
-                        m.insert(format!("{prop}@{NAVIGATION_PROPERTY}"), Json_::String(nav));
+                        m.insert(
+                            format!("{prop}@{NAVIGATION_PROPERTY}"),
+                            Json_::String(nav.clone()),
+                        );
                     }
                     if wanted.has(LOOKUP_LOGICAL_NAME) {
                         m.insert(
@@ -369,7 +371,7 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
         || wanted.has(LOOKUP_LOGICAL_NAME)
         || wanted.has(NAVIGATION_PROPERTY)
     {
-        lookup_names(ctx, conn, &q.select, &rows.rows)?
+        lookup_names(ctx, conn, table, &q.select, &rows.rows)?
     } else {
         HashMap::new()
     };
@@ -450,7 +452,7 @@ fn fetch(
     } else {
         None
     };
-    let names = lookup_names(ctx, conn, &q.select, &rows.rows)?;
+    let names = lookup_names(ctx, conn, table, &q.select, &rows.rows)?;
     let mut head = Map::new();
     head.insert(
         "@odata.context".into(),
@@ -639,7 +641,7 @@ pub fn fetch_one(
         .optional()?
         .ok_or_else(|| record_not_found(table, id))?;
     let names = if prefer.include_annotations.is_some() {
-        lookup_names(ctx, conn, &q.select, std::slice::from_ref(&row))?
+        lookup_names(ctx, conn, table, &q.select, std::slice::from_ref(&row))?
     } else {
         HashMap::new()
     };
