@@ -12,6 +12,7 @@ mod handoff;
 mod org;
 mod pages;
 mod session;
+mod time;
 
 fn main() {
     console_error_panic_hook::set_once();

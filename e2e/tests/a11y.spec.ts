@@ -273,7 +273,7 @@ test.describe('keyboard', () => {
     const dialog = page.getByRole('dialog', { name: 'Test & Enable Mailboxes' });
     await expect(dialog).toBeVisible();
     await expect(dialog).toHaveAttribute('aria-modal', 'true');
-    await expect(dialog).toHaveAccessibleDescription(/Schedule the configuration test for 1 selected mailboxes/);
+    await expect(dialog).toHaveAccessibleDescription(/Schedule the configuration test for 1 selected mailbox\./);
     // The first field has focus.
     await expect(dialog.getByRole('checkbox')).toBeFocused();
     // Tab goes round inside: checkbox, date (Chromium stops on each of its parts),

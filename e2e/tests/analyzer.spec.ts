@@ -101,11 +101,11 @@ test('a dropped log shows its diagnosis', async ({ page }) => {
   await expect(c.getByTestId('card-file')).toHaveText('healthy.log');
   await expect(c.getByTestId('card-status')).toHaveText('Analyzed');
 
-  // Next sync: local time (UTC here), UTC and how far from the log's latest entry (an
-  // old log is not judged against today's clock).
+  // Next sync: local time with its zone (UTC here), the exact UTC value on hover, and how
+  // far from the log's latest entry (an old log is not judged against today's clock).
   const next = c.getByTestId('card-next-sync');
-  await expect(next).toContainText('12/3/2018, 3:28:37 PM');
-  await expect(next).toContainText('2018-12-03 15:28 UTC');
+  await expect(next).toContainText('3 Dec 2018, 15:28 UTC');
+  await expect(next.locator('time')).toHaveAttribute('title', '2018-12-03 15:28:37 UTC');
   await expect(next).toContainText("in 5 min as of the log's latest entry");
   await expect(next).not.toContainText('overdue');
   await expect(c.getByTestId('card-processing')).toContainText('No');

@@ -371,3 +371,18 @@ pub fn ReadOnly(label: &'static str, #[prop(into)] value: Signal<String>) -> imp
         </div>
     }
 }
+
+/// A read-only date and time, as the console shows every time (local with its zone, UTC
+/// on hover).
+#[component]
+pub fn ReadOnlyDate(
+    label: &'static str,
+    #[prop(into)] value: Signal<Option<mailsync_core::Timestamp>>,
+) -> impl IntoView {
+    view! {
+        <div class="field field-readonly">
+            <span class="field-label">{label}</span>
+            <span class="field-value">{move || view! { <crate::time::When at=value.get() /> }}</span>
+        </div>
+    }
+}

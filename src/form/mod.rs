@@ -200,15 +200,10 @@ impl RecordForm {
         })
     }
 
-    /// The saved record's date-and-time `prop` in local time, for read-only fields.
-    pub fn saved_date(self, prop: &'static str) -> Signal<String> {
-        Signal::derive(move || {
-            self.saved_value(prop)
-                .as_str()
-                .and_then(mailsync_core::Timestamp::parse)
-                .map(|t| crate::pages::analyzer::when::local(t.at))
-                .unwrap_or_default()
-        })
+    /// The saved record's date-and-time `prop` (for read-only fields, shown by
+    /// [`crate::time::When`]).
+    pub fn saved_date(self, prop: &'static str) -> Signal<Option<mailsync_core::Timestamp>> {
+        Signal::derive(move || self.saved_value(prop).as_str().and_then(crate::time::parse))
     }
 
     /// The PATCH (or POST) body of the edits (tracked).

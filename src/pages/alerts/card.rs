@@ -6,10 +6,9 @@ use leptos_router::components::A;
 use mailsync_core::classify::{classify, Evidence};
 use mailsync_core::engine::alerts::occurrences;
 use mailsync_core::time::ago;
-use mailsync_core::Timestamp;
 
 use super::model::{level_badge, regarding_href, Alert, TRACELOGS};
-use crate::pages::analyzer::when::{local, now};
+use crate::time::{now, When};
 
 /// What a card's Delete does: deletes the alert, says so in `message` (or why not) and
 /// bumps `reload`.
@@ -156,10 +155,10 @@ pub fn AlertCard(
     }
 }
 
-/// A date: local time, with the UTC time and how long ago as its tooltip.
-pub fn when(rfc3339: Option<&str>) -> String {
-    match rfc3339.and_then(Timestamp::parse).map(|d| d.at) {
-        Some(ts) => format!("{} ({})", local(ts), ago(ts, now())),
-        None => "—".to_string(),
+/// A date: local time with its zone (UTC on hover), then how long ago.
+pub fn when(rfc3339: Option<&str>) -> AnyView {
+    match rfc3339.and_then(crate::time::parse) {
+        Some(ts) => view! { <When at=Some(ts) /> " (" {ago(ts, now())} ")" }.into_any(),
+        None => view! { <When at=None /> }.into_any(),
     }
 }

@@ -475,9 +475,9 @@ fn BulkStatus(bulk: RwSignal<Bulk>) -> impl IntoView {
                 <div class=class role="status">
                     <div class="callout-title">
                         {format!(
-                            "{} of {} alerts deleted.",
-                            b.deleted,
-                            b.total,
+                            "{} of {} deleted.",
+                            crate::format::thousands(b.deleted),
+                            crate::format::count(b.total, "alert", "alerts"),
                         )}
                         {(!b.failures.is_empty())
                             .then(|| format!(" {} could not be deleted:", b.failures.len()))}

@@ -246,11 +246,11 @@ fn directions(r: &Report) -> impl IntoView {
         view! {
             <tr data-testid=format!("direction-{key}")>
                 <th scope="row">{name}</th>
-                <td>{text_or_dash(d.method_label.as_deref())}</td>
-                <td>{yes_no(d.enabled)}</td>
-                <td>{date_view(d.postponed_until.as_deref(), None)}</td>
-                <td data-testid="direction-runs">{runs}</td>
-                <td class="az-reason" data-testid="direction-reason">{d.reason.clone()}</td>
+                <td data-label="Method">{text_or_dash(d.method_label.as_deref())}</td>
+                <td data-label="Enabled">{yes_no(d.enabled)}</td>
+                <td data-label="Postponed until">{date_view(d.postponed_until.as_deref(), None)}</td>
+                <td data-label="Next cycle" data-testid="direction-runs">{runs}</td>
+                <td data-label="Why" class="az-reason" data-testid="direction-reason">{d.reason.clone()}</td>
             </tr>
         }
     };

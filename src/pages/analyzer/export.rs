@@ -2,38 +2,9 @@
 //! `mailsync analyze --json`) and CSV (core's `to_csv`), made in the browser.
 
 use leptos::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
 
 use super::queue::Analyzer;
-
-/// Saves `body` as a file named `name` through a Blob object URL.
-fn download(name: &str, mime: &str, body: &str) -> Result<(), JsValue> {
-    let parts = js_sys::Array::of1(&JsValue::from_str(body));
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let a: web_sys::HtmlAnchorElement = document.create_element("a")?.unchecked_into();
-    a.set_href(&url);
-    a.set_download(name);
-    a.set_attribute("hidden", "")?;
-    let body_el = document.body().ok_or("no body")?;
-    body_el.append_child(&a)?;
-    a.click();
-    a.remove();
-    // Give the download a moment to start before the URL goes away.
-    let revoke = url.clone();
-    set_timeout(
-        move || {
-            let _ = web_sys::Url::revoke_object_url(&revoke);
-        },
-        std::time::Duration::from_secs(30),
-    );
-    Ok(())
-}
+use crate::components::download::save_text as download;
 
 /// Export and Clear buttons for the page header.
 #[component]

@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 
 use super::model::{alerts_href, Hour};
 use crate::api::Total;
-use crate::pages::analyzer::when::local;
+use crate::time::{in_local_zone, local};
 
 /// (label, number, link).
 pub type Bars = Vec<(String, Total, String)>;
@@ -32,7 +32,7 @@ pub fn BarList(bars: Bars, #[prop(optional)] empty: Option<&'static str>) -> imp
                             <span class="bar-track">
                                 <span class="bar-fill" style:width=format!("{pct:.1}%")></span>
                             </span>
-                            <A href=href attr:class="bar-value" attr:aria-label=format!("{label}: {n} mailboxes")>
+                            <A href=href attr:class="bar-value" attr:aria-label=format!("{label}: {}", n.of("mailbox", "mailboxes"))>
                                 {n.to_string()}
                             </A>
                         </li>
@@ -46,7 +46,7 @@ pub fn BarList(bars: Bars, #[prop(optional)] empty: Option<&'static str>) -> imp
 
 const W: f64 = 720.0;
 const H: f64 = 180.0;
-const PAD_BOTTOM: f64 = 22.0;
+const PAD_BOTTOM: f64 = 36.0;
 const PAD_LEFT: f64 = 36.0;
 
 /// What happened per hour (`what`: "alerts", "sync cycles"), the failed part in red;
@@ -95,6 +95,29 @@ pub fn HourChart(
             let _ = col.focus();
         }
     };
+    // Every third hour is labelled with its local hour, and with its day under it where
+    // the day changes (and on the first label), so 24 hours that span midnight read
+    // unambiguously. The labels are one group apart from the columns: a column's
+    // accessible name is its whole sentence, and text inside it would have to be part of
+    // that name.
+    let labels = hours
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 == 0)
+        .map(|(i, h)| {
+            let cx = format!("{:.1}", PAD_LEFT + i as f64 * slot + slot / 2.0);
+            let t = in_local_zone(h.start);
+            let day = (i == 0 || chrono::Timelike::hour(&t) < 3).then(|| {
+                view! {
+                    <text x=cx.clone() y=format!("{:.1}", H - 6.0) class="chart-axis chart-day" text-anchor="middle">{t.format("%-d %b").to_string()}</text>
+                }
+            });
+            view! {
+                <text x=cx.clone() y=format!("{:.1}", H - 20.0) class="chart-axis" text-anchor="middle">{t.format("%H:%M").to_string()}</text>
+                {day}
+            }
+        })
+        .collect_view();
     let columns = hours
         .into_iter()
         .enumerate()
@@ -107,12 +130,6 @@ pub fn HourChart(
             let when = local(h.start);
             let title = format!("{when}: {} {what}, {} {failed}", h.total, h.failed);
             let name = title.clone();
-            let label = (i % 3 == 0).then(|| {
-                let hour = when.split(' ').nth(1).unwrap_or("").to_string();
-                view! {
-                    <text x=format!("{:.1}", x + w / 2.0) y=format!("{:.1}", H - 6.0) class="chart-axis" text-anchor="middle" aria-hidden="true">{hour}</text>
-                }
-            });
             view! {
                 <g
                     class="chart-col"
@@ -135,7 +152,6 @@ pub fn HourChart(
                     <rect class="chart-hit" x=format!("{x:.1}") y="0" width=format!("{w:.1}") height=format!("{plot:.1}") />
                     <rect class="chart-ok" x=format!("{x:.1}") y=format!("{:.1}", y(ok + h.failed)) width=format!("{w:.1}") height=format!("{:.1}", plot - y(ok)) />
                     <rect class="chart-fail" x=format!("{x:.1}") y=format!("{:.1}", y(h.failed)) width=format!("{w:.1}") height=format!("{:.1}", plot - y(h.failed)) />
-                    {label}
                 </g>
             }
         })
@@ -153,6 +169,7 @@ pub fn HourChart(
             <text x="2" y="14" class="chart-axis" aria-hidden="true">{max.to_string()}</text>
             <text x="2" y=format!("{plot:.1}") class="chart-axis" aria-hidden="true">"0"</text>
             {columns}
+            <g aria-hidden="true">{labels}</g>
         </svg>
         <div class="row small muted chart-legend">
             <span><span class="legend chart-ok"></span>" "{total}</span>

@@ -26,8 +26,8 @@ use leptos::prelude::*;
 use serde_json::Value;
 
 use crate::api::{self, encode, fetch_all, ApiError, Collection, Total};
-use crate::pages::analyzer::when::now;
 use crate::session::RequireSignIn;
+use crate::time::now;
 use charts::{BarList, Bars, HourChart};
 use model::{
     alert_hour_filters, alert_hours, by_error, by_profile, day_hours, due_buckets, errors_over_all,

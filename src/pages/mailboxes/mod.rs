@@ -14,7 +14,7 @@ pub mod tools;
 
 pub use record::MailboxRecord;
 
-use std::collections::BTreeMap;
+use indexmap::IndexMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -24,6 +24,7 @@ use leptos_router::NavigateOptions;
 use serde::Deserialize;
 
 use crate::api::{self, fetch_all, Collection};
+use crate::components::columns::{hidden_columns, hiding_classes, ColumnChooser};
 use crate::session::RequireSignIn;
 use bulk::{BulkAction, Run, RunView};
 use query::{GridState, View, COLUMNS, PAGE_SIZE, SELECT};
@@ -134,8 +135,8 @@ fn MailboxGrid() -> impl IntoView {
         }
     });
 
-    // Selection: id → name, kept across pages.
-    let selected = RwSignal::new(BTreeMap::<String, String>::new());
+    // Selection: id → name in the order chosen (bulk results keep it), kept across pages.
+    let selected = RwSignal::new(IndexMap::<String, String>::new());
     let selecting_all = RwSignal::new(false);
     let notice = RwSignal::new(None::<String>);
     let run = RwSignal::new(None::<Run>);
@@ -148,7 +149,7 @@ fn MailboxGrid() -> impl IntoView {
         let s = state.get();
         let key = (s.view, s.search.clone(), s.extra.clone().map(|e| e.0));
         if prev.as_ref().is_some_and(|p| *p != key) {
-            selected.set(BTreeMap::new());
+            selected.set(IndexMap::new());
         }
         key
     });
@@ -176,11 +177,8 @@ fn MailboxGrid() -> impl IntoView {
                         .map(|o| o.id.clone())
                         .collect()
                 });
-                selected.update(|s| {
-                    for id in &done {
-                        s.remove(id);
-                    }
-                });
+                let done: std::collections::HashSet<String> = done.into_iter().collect();
+                selected.update(|s| s.retain(|id, _| !done.contains(id)));
                 refresh.update(|n| *n += 1);
             });
         },
@@ -191,7 +189,7 @@ fn MailboxGrid() -> impl IntoView {
         start.run((action, targets));
     };
     let running = move || run.with(|r| r.as_ref().is_some_and(|r| !r.finished));
-    let none_selected = move || selected.with(BTreeMap::is_empty);
+    let none_selected = move || selected.with(IndexMap::is_empty);
 
     let select_all_matching = move |_| {
         let s = state.get_untracked();
@@ -298,6 +296,7 @@ fn MailboxGrid() -> impl IntoView {
         go.run(s);
     };
 
+    let hidden_cols = hidden_columns("mailsync.mailboxes.hidden-columns", COLUMNS);
     let header_cells = COLUMNS
         .iter()
         .map(|c| {
@@ -319,7 +318,7 @@ fn MailboxGrid() -> impl IntoView {
                 }
             };
             view! {
-                <th class=class aria-sort=aria>
+                <th class=class aria-sort=aria data-col=c.key>
                     <button class="btn-link mb-sort" on:click=move |_| sort_by(col)>{c.label}</button>
                 </th>
             }
@@ -342,7 +341,7 @@ fn MailboxGrid() -> impl IntoView {
         selected.update(|s| {
             for (id, name) in ids {
                 if all {
-                    s.remove(&id);
+                    s.shift_remove(&id);
                 } else {
                     s.insert(id, name);
                 }
@@ -357,7 +356,7 @@ fn MailboxGrid() -> impl IntoView {
                     <h1 id="mb-title">"Mailboxes"</h1>
                     <p class="muted">
                         {move || state.get().view.label()}
-                        {move || total().map(|n| format!(" \u{b7} {n} mailboxes"))}
+                        {move || total().map(|n| format!(" \u{b7} {}", n.of("mailbox", "mailboxes")))}
                     </p>
                 </div>
             </div>
@@ -435,13 +434,14 @@ fn MailboxGrid() -> impl IntoView {
                 </button>
                 <DownloadDetails selected=selected notice=notice />
                 <ExportCsv state=state notice=notice />
+                <ColumnChooser columns=COLUMNS hidden=hidden_cols />
                 <span class="spacer"></span>
                 <span class="muted small" data-testid="selected-count">
-                    {move || format!("{} selected", crate::format::thousands(selected.with(BTreeMap::len)))}
+                    {move || format!("{} selected", crate::format::thousands(selected.with(IndexMap::len)))}
                 </span>
                 {move || {
                     let n = total().unwrap_or_default();
-                    let chosen = selected.with(BTreeMap::len) as u64;
+                    let chosen = selected.with(IndexMap::len) as u64;
                     // Past Dataverse's counting limit the number is "5,000+": selecting
                     // pages through every match (nextLink), however many there are.
                     (n.n > 0 && (chosen < n.n || n.more)).then(|| view! {
@@ -451,7 +451,7 @@ fn MailboxGrid() -> impl IntoView {
                     })
                 }}
                 <Show when=move || !none_selected()>
-                    <button class="btn btn-ghost btn-sm" on:click=move |_| selected.set(BTreeMap::new())>"Clear selection"</button>
+                    <button class="btn btn-ghost btn-sm" on:click=move |_| selected.set(IndexMap::new())>"Clear selection"</button>
                 </Show>
             </div>
             {move || notice.get().map(|n| view! {
@@ -464,7 +464,7 @@ fn MailboxGrid() -> impl IntoView {
             <RunView run=run retry=start cancel=cancel />
             <Show when=move || dialog.get()>
                 <TestEnableDialog
-                    count=Signal::derive(move || selected.with(BTreeMap::len))
+                    count=Signal::derive(move || selected.with(IndexMap::len))
                     on_close=Callback::new(move |choice: Option<BulkAction>| {
                         dialog.set(false);
                         if let Some(action) = choice {
@@ -477,8 +477,8 @@ fn MailboxGrid() -> impl IntoView {
                 <ConfirmDialog
                     title="Apply Default Email Settings"
                     text=Signal::derive(move || format!(
-                        "The organization's default email server profile and synchronization methods (System Settings) replace those of the {} selected mailboxes. They need Test & Enable afterwards.",
-                        selected.with(BTreeMap::len)
+                        "The organization's default email server profile and synchronization methods (System Settings) replace those of the {}. They need Test & Enable afterwards.",
+                        crate::format::count(selected.with(IndexMap::len), "selected mailbox", "selected mailboxes")
                     ))
                     confirm="Apply"
                     on_close=Callback::new(move |yes: bool| {
@@ -501,7 +501,7 @@ fn MailboxGrid() -> impl IntoView {
                 aria-labelledby=move || tab_id(state.get().view)
             >
                 <table
-                    class="table table-compact"
+                    class=move || format!("table table-compact {}", hidden_cols.with(hiding_classes))
                     data-testid="mailbox-grid"
                     aria-busy=move || (loaded.get() != state.get().url()).to_string()
                 >
@@ -573,7 +573,7 @@ fn status_badge(v: Option<i64>, label: Option<String>) -> impl IntoView {
     view! { <span class=class>{label}</span> }
 }
 
-fn row_view(r: Row, selected: RwSignal<BTreeMap<String, String>>) -> impl IntoView {
+fn row_view(r: Row, selected: RwSignal<IndexMap<String, String>>) -> impl IntoView {
     let id = r.mailboxid.clone();
     let id2 = id.clone();
     let name = r.name.clone().unwrap_or_default();
@@ -584,7 +584,7 @@ fn row_view(r: Row, selected: RwSignal<BTreeMap<String, String>>) -> impl IntoVi
         let id = id2.clone();
         let name = name.clone();
         selected.update(|s| {
-            if s.remove(&id).is_none() {
+            if s.shift_remove(&id).is_none() {
                 s.insert(id, name);
             }
         });
@@ -614,8 +614,7 @@ fn row_view(r: Row, selected: RwSignal<BTreeMap<String, String>>) -> impl IntoVi
     let next = r
         .postponemailboxprocessinguntil
         .as_deref()
-        .map(|t| t.replace('T', " ").trim_end_matches('Z').to_string())
-        .unwrap_or_default();
+        .and_then(crate::time::parse);
     let error = r.lastsyncerror.clone().unwrap_or_default();
     let pending_test = r.testemailconfigurationscheduled == Some(true);
     view! {
@@ -623,19 +622,21 @@ fn row_view(r: Row, selected: RwSignal<BTreeMap<String, String>>) -> impl IntoVi
             <td class="mb-check">
                 <input type="checkbox" aria-label=format!("Select {label_name}") prop:checked=checked2 on:change=toggle />
             </td>
-            <td class="nowrap">
-                <A href=format!("/mailboxes/{}", r.mailboxid)>{label_name.clone()}</A>
-                {pending_test.then(|| view! { " " <span class="badge badge-info">"Test pending"</span> })}
+            <td data-col="name">
+                <div class="mb-name">
+                    <A href=format!("/mailboxes/{}", r.mailboxid)>{label_name.clone()}</A>
+                    {pending_test.then(|| view! { <span class="badge badge-info">"Test pending"</span> })}
+                </div>
             </td>
-            <td class="nowrap">{r.emailaddress.clone().unwrap_or_default()}</td>
-            <td class="mb-profile">{profile}</td>
+            <td class="nowrap" data-col="email" title=r.emailaddress.clone()>{r.emailaddress.clone().unwrap_or_default()}</td>
+            <td data-col="profile">{profile}</td>
             <td class="nowrap" data-col="approval"><span class=approval_class>{approval}</span></td>
-            <td>{status_badge(r.incomingemailstatus, r.incoming_label.clone())}</td>
-            <td>{status_badge(r.outgoingemailstatus, r.outgoing_label.clone())}</td>
-            <td>{status_badge(r.actstatus, r.act_label.clone())}</td>
-            <td class="nowrap small">{enabled}</td>
-            <td class="truncate mb-error small" title=error.clone()>{error.clone()}</td>
-            <td class="nowrap small mono">{next}</td>
+            <td data-col="incoming">{status_badge(r.incomingemailstatus, r.incoming_label.clone())}</td>
+            <td data-col="outgoing">{status_badge(r.outgoingemailstatus, r.outgoing_label.clone())}</td>
+            <td data-col="act">{status_badge(r.actstatus, r.act_label.clone())}</td>
+            <td class="nowrap small" data-col="enabled">{enabled}</td>
+            <td class="nowrap small" data-col="error" title=error.clone()>{error.clone()}</td>
+            <td class="small" data-col="next">{next.map(|at| view! { <crate::time::When at=Some(at) /> })}</td>
         </tr>
     }
 }

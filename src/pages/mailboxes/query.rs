@@ -2,6 +2,7 @@
 //! the Web API query it makes. Plain functions: host unit tests.
 
 use crate::api::{decode, encode};
+use crate::components::columns::{GridColumn, Shown};
 use mailsync_core::export::csv_cell;
 
 /// The system views.
@@ -65,52 +66,68 @@ impl View {
     }
 }
 
-/// A grid column: its header, the property it shows and sorts by.
-pub struct Column {
-    pub label: &'static str,
-    pub sort: &'static str,
-}
-
-pub const COLUMNS: &[Column] = &[
-    Column {
+/// The grid's columns, in order: the name always; the others as the user chooses
+/// (remembered), by default the set that fits a 1440 px screen.
+pub const COLUMNS: &[GridColumn] = &[
+    GridColumn {
+        key: "name",
         label: "Name",
         sort: "name",
+        shown: Shown::Always,
     },
-    Column {
+    GridColumn {
+        key: "email",
         label: "Email address",
         sort: "emailaddress",
+        shown: Shown::ByDefault,
     },
-    Column {
+    GridColumn {
+        key: "profile",
         label: "Email server profile",
         sort: "_emailserverprofile_value",
+        shown: Shown::ByDefault,
     },
-    Column {
+    GridColumn {
+        key: "approval",
         label: "Approval",
         sort: "emailrouteraccessapproval",
+        shown: Shown::ByDefault,
     },
-    Column {
+    GridColumn {
+        key: "incoming",
         label: "Incoming",
         sort: "incomingemailstatus",
+        shown: Shown::ByDefault,
     },
-    Column {
+    GridColumn {
+        key: "outgoing",
         label: "Outgoing",
         sort: "outgoingemailstatus",
+        shown: Shown::ByDefault,
     },
-    Column {
+    GridColumn {
+        key: "act",
         label: "ACT",
         sort: "actstatus",
+        shown: Shown::ByDefault,
     },
-    Column {
+    GridColumn {
+        key: "enabled",
         label: "Enabled (in/out/ACT)",
         sort: "enabledforincomingemail",
+        shown: Shown::OnRequest,
     },
-    Column {
+    GridColumn {
+        key: "error",
         label: "Last sync error",
         sort: "lastsyncerror",
+        shown: Shown::ByDefault,
     },
-    Column {
+    GridColumn {
+        key: "next",
         label: "Next sync",
         sort: "postponemailboxprocessinguntil",
+        shown: Shown::ByDefault,
     },
 ];
 

@@ -4,7 +4,7 @@
 //! mailbox. Save sends only what changed with `If-Match`; a 412 says someone else saved
 //! first and reloads. The actions run only on a saved form (they change the record).
 
-use std::collections::BTreeMap;
+use indexmap::IndexMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -18,7 +18,9 @@ use super::bulk::{self, BulkAction, Run, RunView};
 use super::query::{approval_label, status_label};
 use super::tools::{ConfirmDialog, DownloadDetails, TestEnableDialog};
 use crate::api::{self, ApiError};
-use crate::form::fields::{CheckField, ChoiceField, LookupField, ReadOnly, SecretField, TextField};
+use crate::form::fields::{
+    CheckField, ChoiceField, LookupField, ReadOnly, ReadOnlyDate, SecretField, TextField,
+};
 use crate::form::{self, unsaved, Lookup, Note, RecordForm, SaveError, SaveNote};
 use crate::pages::alerts::RecordAlerts;
 use crate::session::RequireSignIn;
@@ -153,10 +155,10 @@ fn MailboxForm() -> impl IntoView {
         });
     };
     let busy = move || dirty.get() || run.with(|r| r.as_ref().is_some_and(|r| !r.finished));
-    let selected = RwSignal::new(BTreeMap::<String, String>::new());
+    let selected = RwSignal::new(IndexMap::<String, String>::new());
     Effect::new(move |_| {
         reloads.track();
-        selected.set(BTreeMap::from([(id.get_untracked(), name())]));
+        selected.set(IndexMap::from([(id.get_untracked(), name())]));
     });
 
     let saved_text = move |prop: &'static str| {
@@ -294,7 +296,7 @@ fn MailboxForm() -> impl IntoView {
                             <ReadOnly label="Outgoing Email Status" value=saved_status("outgoingemailstatus") />
                             <ReadOnly label="Appointments, Contacts, and Tasks Status" value=saved_status("actstatus") />
                             <ReadOnly label="Mailbox Status" value=saved_status("mailboxstatus") />
-                            <ReadOnly label="Mailbox Test Completed On" value=form.saved_date("testmailboxaccesscompletedon") />
+                            <ReadOnlyDate label="Mailbox Test Completed On" value=form.saved_date("testmailboxaccesscompletedon") />
                             <ReadOnly label="Test & Enable scheduled" value=saved_flag("testemailconfigurationscheduled") />
                             <ReadOnly label="Enabled for incoming email" value=saved_flag("enabledforincomingemail") />
                             <ReadOnly label="Enabled for outgoing email" value=saved_flag("enabledforoutgoingemail") />
@@ -311,10 +313,10 @@ fn MailboxForm() -> impl IntoView {
                     <section class="card record-section" aria-label="Synchronization">
                         <div class="card-header"><span class="card-title">"Synchronization"</span></div>
                         <div class="card-body record-facts">
-                            <ReadOnly label="Next processing" value=form.saved_date("postponemailboxprocessinguntil") />
-                            <ReadOnly label="Last successful sync" value=form.saved_date("lastsuccessfulsynccompletedon") />
+                            <ReadOnlyDate label="Next processing" value=form.saved_date("postponemailboxprocessinguntil") />
+                            <ReadOnlyDate label="Last successful sync" value=form.saved_date("lastsuccessfulsynccompletedon") />
                             <ReadOnly label="Last sync error" value=saved_text("lastsyncerror") />
-                            <ReadOnly label="Last error occurred on" value=form.saved_date("lastsyncerroroccurredon") />
+                            <ReadOnlyDate label="Last error occurred on" value=form.saved_date("lastsyncerroroccurredon") />
                             <ReadOnly label="Same error in a row" value=Signal::derive(move || form.saved_value("lastsyncerrorcount").as_i64().map(|n| n.to_string()).unwrap_or_default()) />
                             <ReadOnly label="Being processed by" value=saved_text("hostid") />
                         </div>

@@ -1,20 +1,22 @@
 //! The toolbar's other tools: the Test & Enable dialog, a confirmation dialog (both the
 //! shared [`Dialog`]), Download Mailbox Details (opens the log in the Log Analyzer, or
-//! saves it) and Export CSV of the view.
+//! saves the logs) and Export CSV of the view.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 use leptos_router::NavigateOptions;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use super::bulk::BulkAction;
 use super::query::{self, GridState, SELECT};
 use super::Row;
 use crate::api::{self, fetch_all};
-use crate::components::Dialog;
+use crate::components::{download, Dialog};
 
 /// Test & Enable's options, then the run (or cancel: `None`).
 #[component]
@@ -27,7 +29,7 @@ pub fn TestEnableDialog(
     view! {
         <Dialog
             title="Test & Enable Mailboxes"
-            text=Signal::derive(move || format!("Schedule the configuration test for {} selected mailboxes. They show as pending test until it runs.", count.get()))
+            text=Signal::derive(move || format!("Schedule the configuration test for {}. They show as pending test until it runs.", crate::format::count(count.get(), "selected mailbox", "selected mailboxes")))
             confirm="Test & Enable"
             on_confirm=Callback::new(move |()| {
                 let date = after.get_untracked();
@@ -74,33 +76,6 @@ pub fn ConfirmDialog(
     }
 }
 
-/// Saves `body` as a file named `name` through a Blob object URL.
-fn download(name: &str, mime: &str, body: &str) -> Result<(), JsValue> {
-    let parts = js_sys::Array::of1(&JsValue::from_str(body));
-    let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type(mime);
-    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
-    let document = web_sys::window()
-        .and_then(|w| w.document())
-        .ok_or("no document")?;
-    let a: web_sys::HtmlAnchorElement = document.create_element("a")?.unchecked_into();
-    a.set_href(&url);
-    a.set_download(name);
-    a.set_attribute("hidden", "")?;
-    document.body().ok_or("no body")?.append_child(&a)?;
-    a.click();
-    a.remove();
-    let revoke = url.clone();
-    set_timeout(
-        move || {
-            let _ = web_sys::Url::revoke_object_url(&revoke);
-        },
-        std::time::Duration::from_secs(30),
-    );
-    Ok(())
-}
-
 fn file_name(name: &str) -> String {
     let clean: String = name
         .chars()
@@ -115,11 +90,11 @@ fn file_name(name: &str) -> String {
     format!("{clean}.log")
 }
 
-/// Download Mailbox Details of the selected mailboxes (up to 20): open them in the
-/// Log Analyzer, or save the first as a file.
+/// Download Mailbox Details of every selected mailbox: open them in the Log Analyzer, or
+/// save them as files; those whose details could not be composed are named with why.
 #[component]
 pub fn DownloadDetails(
-    selected: RwSignal<BTreeMap<String, String>>,
+    selected: RwSignal<IndexMap<String, String>>,
     notice: RwSignal<Option<String>>,
 ) -> impl IntoView {
     let busy = RwSignal::new(false);
@@ -141,9 +116,9 @@ pub fn DownloadDetails(
                     .map(|(name, why)| format!("{name}: {why}"))
                     .collect();
                 notice.set(Some(format!(
-                    "{} of {} mailboxes' details could not be composed and were left out: {}{}",
-                    left_out.len(),
-                    targets.len(),
+                    "The details of {} of {} could not be composed and were left out: {}{}",
+                    crate::format::thousands(left_out.len()),
+                    crate::format::count(targets.len(), "mailbox", "mailboxes"),
                     shown.join("; "),
                     if left_out.len() > 20 { "; …" } else { "" }
                 )));
@@ -157,19 +132,28 @@ pub fn DownloadDetails(
                 }
                 navigate.with_value(|n| n("/analyzer", NavigateOptions::default()));
             } else {
-                for (name, text) in logs {
-                    let _ = download(&name, "text/plain", &text);
+                let saved = match logs.as_slice() {
+                    [(name, text)] => download::save_text(name, "text/plain", text),
+                    _ => download::zip_texts(&logs)
+                        .map_err(|e| JsValue::from_str(&e))
+                        .and_then(|zip| {
+                            let name = format!("mailbox-details-{}.zip", logs.len());
+                            download::save_bytes(&name, "application/zip", &zip)
+                        }),
+                };
+                if let Err(e) = saved {
+                    notice.set(Some(format!("The logs could not be saved: {e:?}")));
                 }
             }
         });
     };
-    let disabled = move || busy.get() || selected.with(BTreeMap::is_empty);
+    let disabled = move || busy.get() || selected.with(IndexMap::is_empty);
     view! {
         <div class="btn-group">
             <button class="btn btn-secondary btn-sm" disabled=disabled on:click=move |_| fetch(true)>
                 "Download Mailbox Details"
             </button>
-            <button class="btn btn-secondary btn-sm" title="Save the log files instead" disabled=disabled on:click=move |_| fetch(false)>
+            <button class="btn btn-secondary btn-sm" title="Save the logs as files instead (several in one zip)" disabled=disabled on:click=move |_| fetch(false)>
                 "Save log"
             </button>
         </div>
@@ -193,7 +177,7 @@ pub fn ExportCsv(state: Memo<GridState>, notice: RwSignal<Option<String>>) -> im
                 Ok(rows) => {
                     let csv = to_csv(&rows, &profiles);
                     let name = format!("mailboxes-{}.csv", s.view.key());
-                    if let Err(e) = download(&name, "text/csv", &csv) {
+                    if let Err(e) = download::save_text(&name, "text/csv", &csv) {
                         notice.set(Some(format!("The CSV could not be saved: {e:?}")));
                     }
                 }

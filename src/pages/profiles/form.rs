@@ -24,7 +24,8 @@ use super::model::{
 use super::{can_edit, can_test};
 use crate::api::{self, ApiError};
 use crate::form::fields::{
-    self, CheckField, ChoiceField, DateField, NumberField, ReadOnly, SecretField, TextField,
+    self, CheckField, ChoiceField, DateField, NumberField, ReadOnly, ReadOnlyDate, SecretField,
+    TextField,
 };
 use crate::form::{self, unsaved, Note, RecordForm, SaveError, SaveNote};
 use crate::pages::alerts::RecordAlerts;
@@ -404,7 +405,7 @@ fn ProfileForm() -> impl IntoView {
                             <div class="card-header"><span class="card-title">"Last test"</span></div>
                             <div class="card-body record-facts">
                                 <ReadOnly label="Last Test Status" value=Signal::derive(move || test_status_label(form.saved_value("lasttestexecutionstatus").as_i64()).to_string()) />
-                                <ReadOnly label="Last Test Started" value=form.saved_date("lastteststarttime") />
+                                <ReadOnlyDate label="Last Test Started" value=form.saved_date("lastteststarttime") />
                                 <ReadOnly label="Last Test Duration (ms)" value=Signal::derive(move || form.saved_value("lasttesttotalexecutiontime").as_i64().map(|n| n.to_string()).unwrap_or_default()) />
                             </div>
                         </section>
