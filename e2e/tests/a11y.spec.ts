@@ -199,7 +199,7 @@ test.describe('axe: no violation', () => {
       headers: { Authorization: `Bearer ${bearer}` },
       data: { level: 2, tracecode: 12, text: `E2E a11y: an alert (${Date.now()})`, canbedeleted: true },
     });
-    expect(created.status(), await created.text()).toBe(201);
+    expect(created.status(), await created.text()).toBe(204);
 
     await page.goto('/signin?next=/alerts');
     await signIn(page);
@@ -312,7 +312,7 @@ test.describe('keyboard', () => {
       headers: { Authorization: `Bearer ${bearer}` },
       data: { level: 3, tracecode: 12, text: `E2E a11y: another alert (${Date.now()})`, canbedeleted: true },
     });
-    expect(created.status()).toBe(201);
+    expect(created.status()).toBe(204);
     await page.goto('/signin?next=/alerts');
     await signIn(page);
     await expect(page.locator('.alerts-list > .alerts-item').first()).toBeVisible();

@@ -160,7 +160,7 @@ test('a plain user sees exactly the alerts of their mailboxes, their emails and 
       headers: { Authorization: `Bearer ${admin}` },
       data: { level: 3, tracecode: 7, text, ...bind },
     });
-    expect(created.status(), await created.text()).toBe(201);
+    expect(created.status(), await created.text()).toBe(204);
   }
   const filter = regarding.map((id) => `_regardingobjectid_value eq ${id}`).join(' or ');
   const expected = await apiGet(request, admin, `tracelogs?$select=tracelogid&$count=true&$top=1&$filter=${filter}`);
@@ -205,7 +205,7 @@ test('delete all empties the wall, except an alert that cannot be deleted', asyn
         'regardingobjectid_mailbox@odata.bind': `/mailboxes(${mailbox})`,
       },
     });
-    expect(created.status(), await created.text()).toBe(201);
+    expect(created.status(), await created.text()).toBe(204);
   }
 
   await page.goto('/signin?next=/alerts');

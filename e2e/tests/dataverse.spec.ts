@@ -17,7 +17,8 @@ let environment: { base: string; stop: () => void };
 let tested: { base: string; stop: () => void };
 let consoleServer: { base: string; stop: () => void };
 /** Who the next token names, and how long it lives (seconds). */
-const next = { user: 'megan', lifetime: 3600, tokenRequests: [] as string[] };
+// Entra's `upn` is the user's UPN, which is the demo's `domainname`.
+const next = { user: 'megan@contoso.com', lifetime: 3600, tokenRequests: [] as string[] };
 
 test.beforeAll(async () => {
   idp = new OAuth2Server();
@@ -135,10 +136,14 @@ test('Test & Enable shows the results as the engine produces them', async ({ pag
   await page.goto(`${consoleServer.base}/mailboxes?view=active`);
   const rows = page.locator('[data-testid="mailbox-grid"] tbody tr');
   await expect(rows.first()).toBeVisible();
+  // Mailboxes on the Exchange Online profile: their test ends at once (the demo's
+  // Autodiscover finds nothing: a permanent error). A server whose name does not resolve
+  // is a network error, retried in five minutes: such a test would rightly stay waiting.
   const chosen: string[] = [];
   for (let i = 0; chosen.length < 3; i++) {
     const row = rows.nth(i);
     if ((await row.locator('.badge-info').count()) > 0) continue; // a test already pending
+    if ((await row.locator('td[data-col="profile"]').innerText()).trim() !== 'Microsoft Exchange Online') continue;
     chosen.push((await row.getAttribute('data-id'))!);
     await row.locator('input[type=checkbox]').check();
   }

@@ -48,6 +48,9 @@ pub fn Dialog(
     /// A destructive action: the primary button is red and Cancel takes focus first.
     #[prop(optional)]
     danger: bool,
+    /// Another class on the primary button (what a page's tests find it by).
+    #[prop(optional)]
+    confirm_class: &'static str,
     /// Fields or notes between the text and the buttons.
     #[prop(optional)]
     children: Option<Children>,
@@ -127,11 +130,12 @@ pub fn Dialog(
         });
     });
 
-    let primary = if danger {
-        "btn btn-danger dialog-primary"
-    } else {
-        "btn btn-primary dialog-primary"
-    };
+    let primary = format!(
+        "btn {} dialog-primary {confirm_class}",
+        if danger { "btn-danger" } else { "btn-primary" }
+    )
+    .trim_end()
+    .to_string();
     let described = text.is_some().then(|| text_id.clone());
     let labelled = title_id.clone();
     view! {

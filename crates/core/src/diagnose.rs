@@ -689,12 +689,15 @@ impl<'a> Diagnoser<'a> {
         let occurred = self.date("lastsyncerroroccurredon");
         let items_processed = self.int("itemsprocessedforlastsync");
         let items_failed = self.int("itemsfailedforlastsync");
+        let attempted = self.date("processinglastattemptedon");
         let has_error =
             error.is_some() || code.is_some_and(|c| c != 0) || error_count.is_some_and(|c| c > 0);
+        // Seed 003: "If this time is before the lastsuccessfulsynccompletedon and
+        // processinglastattemptedon times, no error happened on the last sync."
         let failed = has_error
             && error_count != Some(0)
             && match (occurred, succeeded) {
-                (Some(o), DateField::At(s)) => o > s,
+                (Some(o), DateField::At(s)) => !(o <= s && attempted.is_none_or(|a| o < a)),
                 (None, DateField::At(_)) => false,
                 (_, DateField::Empty) => true,
                 // The last success unknown: only a running count of consecutive

@@ -258,6 +258,7 @@ pub static ENTRIES: &[Entry] = &[
         cause: "A custom plug-in or workflow that runs synchronously when the email (or appointment, contact, task) is created throws an error, so the record is not created.",
         resolution: &[
             "Settings > Processes, view Activated Processes: look for workflows on Email that start when a record is created and do not run in the background; check their Process Sessions for failures.",
+            "For an appointment, contact or task, also look for workflows on that table that run when a record is updated (seed 004: synchronization updates the records it links).",
             "Settings > Customizations > Customize the System > Sdk Message Processing Steps: look for synchronous steps on Email.",
             "Temporarily disable a suspect workflow or plug-in to confirm it is the cause.",
         ],
@@ -409,6 +410,10 @@ pub static ENTRIES: &[Entry] = &[
         ],
         source: LOGGING,
     },
+    // The engine logs throttling with trace code 65 (`engine::failure::codes::
+    // SERVER_BUSY`): Microsoft's logs give it none of its own, and 126, which seed 003
+    // shows, is an Exchange 503 while synchronizing appointments, contacts and tasks
+    // (`exchange-server-unavailable`).
     Entry {
         id: "exchange-server-busy",
         title: "Exchange is throttling requests",

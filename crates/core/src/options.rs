@@ -86,6 +86,32 @@ pub static EMAIL_STATUSES: OptionSet = &[
     (7, "Sending"),
     (8, "Failed"),
 ];
+pub static PRIORITIES: OptionSet = &[(0, "Low"), (1, "Normal"), (2, "High")];
+pub static APPOINTMENT_STATES: OptionSet = &[
+    (0, "Open"),
+    (1, "Completed"),
+    (2, "Canceled"),
+    (3, "Scheduled"),
+];
+pub static APPOINTMENT_STATUSES: OptionSet = &[
+    (1, "Free"),
+    (2, "Tentative"),
+    (3, "Completed"),
+    (4, "Canceled"),
+    (5, "Busy"),
+    (6, "Out of Office"),
+];
+pub static CONTACT_STATES: OptionSet = &[(0, "Active"), (1, "Inactive")];
+pub static CONTACT_STATUSES: OptionSet = &[(1, "Active"), (2, "Inactive")];
+pub static TASK_STATES: OptionSet = &[(0, "Open"), (1, "Completed"), (2, "Canceled")];
+pub static TASK_STATUSES: OptionSet = &[
+    (2, "Not Started"),
+    (3, "In Progress"),
+    (4, "Waiting on someone else"),
+    (5, "Completed"),
+    (6, "Canceled"),
+    (7, "Deferred"),
+];
 pub static ALERT_LEVELS: OptionSet = &[(1, "Information"), (2, "Warning"), (3, "Error")];
 pub static CONNECTION_CHANNELS: OptionSet =
     &[(0, "Server-Side Synchronization"), (1, "Email Router")];

@@ -116,8 +116,7 @@ pub fn profile_kind_label(
 /// Whether a profile is Exchange Online: Exchange Online (Hybrid) (server type 3), or
 /// Exchange (server type 0, Exchange Online on an online organization) with
 /// Server to Server Authentication (credential retrieval 2) in either direction.
-/// Approving or rejecting the address of a mailbox on such a profile needs a Global or
-/// Exchange administrator (or a Delegated Mailbox Approver).
+/// Who must approve its mailboxes: [`needs_o365_admin_approval`].
 pub fn is_exchange_online(
     server_type: Option<i32>,
     incoming_credential_retrieval: Option<i32>,
@@ -127,6 +126,45 @@ pub fn is_exchange_online(
         || server_type == Some(0)
             && (incoming_credential_retrieval == Some(2)
                 || outgoing_credential_retrieval == Some(2))
+}
+
+/// Whether a mailbox on the profile synchronizes only once a Microsoft 365
+/// administrator (Global or Exchange administrator, or a Delegated Mailbox Approver)
+/// approved its address (`isemailaddressapprovedbyo365admin`): Exchange Online reached
+/// from an online organization (server type 0 with Server to Server Authentication).
+/// Not Exchange Online (Hybrid) (3), which on-premises organizations use: there, as
+/// Microsoft documents it, the Dynamics 365 (System) administrator approves alone.
+pub fn needs_o365_admin_approval(
+    server_type: Option<i32>,
+    incoming_credential_retrieval: Option<i32>,
+    outgoing_credential_retrieval: Option<i32>,
+) -> bool {
+    is_exchange_online(
+        server_type,
+        incoming_credential_retrieval,
+        outgoing_credential_retrieval,
+    ) && server_type != Some(3)
+}
+
+/// The value of the OrgDBOrgSetting `name` in `organization.orgdborgsettings`
+/// (`<OrgSettings><RequirePrivilegeToSelfApproveEmailAddress>true</...></OrgSettings>`),
+/// trimmed; `None` when it is not set. Written by hand: the document is a flat list of
+/// elements, and an XML parser for it would be the only one core carries.
+pub fn org_db_setting<'a>(settings: &'a str, name: &str) -> Option<&'a str> {
+    let open = format!("<{name}>");
+    let close = format!("</{name}>");
+    let start = settings.find(&open)? + open.len();
+    let end = start + settings[start..].find(&close)?;
+    Some(settings[start..end].trim())
+}
+
+/// Whether users need the "Approve Email Addresses for Users or Queues" privilege to
+/// approve their own mailbox (`RequirePrivilegeToSelfApproveEmailAddress`, off by
+/// default, as in Dataverse).
+pub fn self_approval_needs_privilege(orgdborgsettings: Option<&str>) -> bool {
+    orgdborgsettings
+        .and_then(|s| org_db_setting(s, "RequirePrivilegeToSelfApproveEmailAddress"))
+        .is_some_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
 }
 
 /// Exchange 2007 and 2007 SP1 (`exchangeversion` 0 and 1): server-side synchronization
@@ -293,6 +331,32 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn only_exchange_online_from_an_online_organization_needs_a_microsoft_365_admin() {
+        assert!(needs_o365_admin_approval(Some(0), Some(2), Some(2)));
+        assert!(needs_o365_admin_approval(Some(0), Some(2), Some(1)));
+        // Exchange Online (Hybrid): the System Administrator approves alone.
+        assert!(is_exchange_online(Some(3), Some(1), Some(1)));
+        assert!(!needs_o365_admin_approval(Some(3), Some(1), Some(1)));
+        assert!(!needs_o365_admin_approval(Some(0), Some(1), Some(1)));
+        assert!(!needs_o365_admin_approval(Some(4), Some(2), Some(2)));
+    }
+
+    #[test]
+    fn self_approval_needs_a_privilege_only_when_the_organization_says_so() {
+        assert!(!self_approval_needs_privilege(None));
+        assert!(!self_approval_needs_privilege(Some("<OrgSettings/>")));
+        let on = "<OrgSettings><IsFoo>false</IsFoo>\
+                  <RequirePrivilegeToSelfApproveEmailAddress> true </RequirePrivilegeToSelfApproveEmailAddress>\
+                  </OrgSettings>";
+        assert!(self_approval_needs_privilege(Some(on)));
+        assert!(!self_approval_needs_privilege(Some(
+            "<OrgSettings><RequirePrivilegeToSelfApproveEmailAddress>false</RequirePrivilegeToSelfApproveEmailAddress></OrgSettings>"
+        )));
+        assert_eq!(org_db_setting(on, "IsFoo"), Some("false"));
+        assert_eq!(org_db_setting("<A>x", "A"), None);
+    }
 
     fn exo() -> ProfileSettings {
         let c = ConnectionRule {

@@ -756,3 +756,27 @@ fn counts_and_full_stops_read_right() {
         p.explanations
     );
 }
+
+#[test]
+fn an_error_is_the_last_syncs_unless_older_than_the_last_success_and_the_last_attempt() {
+    let with_error = |occurred: &str| {
+        let mut text = with_field(
+            &healthy(),
+            "lastsyncerror",
+            Some("The remote server returned an error: (503) Server Unavailable."),
+        );
+        text = with_field(&text, "lastsyncerrorcount", Some("1"));
+        text = with_field(&text, "lastsyncerroroccurredon", Some(occurred));
+        analyze_text("one.log", &text, None)
+    };
+    // Before the last success (3:23:37 PM) and the last attempt (3:23:36 PM): an
+    // earlier cycle's error.
+    let r = with_error("12/3/2018 3:20:00 PM");
+    assert!(!codes(&r).contains(&"error_streak"), "{:?}", codes(&r));
+    // Before the last success but not before the last attempt: the last sync's.
+    let r = with_error("12/3/2018 3:23:36 PM");
+    assert!(codes(&r).contains(&"error_streak"), "{:?}", codes(&r));
+    // After the last success: the last sync's.
+    let r = with_error("12/3/2018 3:24:00 PM");
+    assert!(codes(&r).contains(&"error_streak"), "{:?}", codes(&r));
+}

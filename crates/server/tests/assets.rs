@@ -364,3 +364,89 @@ fn the_page_is_compressed_revalidated_and_never_stale() {
     // Assets still are not pages.
     assert_eq!(get(port, "/missing.js", &[]).status, 404);
 }
+
+/// The body of a `Transfer-Encoding: chunked` answer.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size_text = std::str::from_utf8(&body[..line_end]).unwrap();
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+            .expect("hex chunk size");
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&body[..size]);
+        body = &body[size + 2..];
+    }
+}
+
+fn body_of(r: &Raw) -> Vec<u8> {
+    if r.header("transfer-encoding")
+        .is_some_and(|t| t.contains("chunked"))
+    {
+        dechunk(&r.body)
+    } else {
+        r.body.clone()
+    }
+}
+
+#[test]
+fn api_answers_are_compressed_for_clients_that_accept_it() {
+    let dir = TempDir::dist("api-compression");
+    let server = Server::start(dir.path(), Some("demo"), Some("api-compression-pw"));
+    let login = common::request(
+        server.port,
+        "POST",
+        "/api/auth/login",
+        &[("Content-Type", "application/json")],
+        r#"{"username":"admin","password":"api-compression-pw"}"#,
+    );
+    assert_eq!(login.status, 200, "{}", login.body);
+    let bearer = format!("Bearer {}", login.json()["access_token"].as_str().unwrap());
+    let path = "/api/data/v9.2/mailboxes?$top=50";
+    let plain = get(server.port, path, &[("Authorization", &bearer)]);
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("content-encoding"), None);
+    let plain_body = body_of(&plain);
+    let plain_json: serde_json::Value = serde_json::from_slice(&plain_body).unwrap();
+    assert_eq!(plain_json["value"].as_array().unwrap().len(), 50);
+
+    for (encoding, decode) in [
+        ("br", unbrotli as fn(&[u8]) -> Vec<u8>),
+        ("gzip", ungzip as fn(&[u8]) -> Vec<u8>),
+    ] {
+        let r = get(
+            server.port,
+            path,
+            &[("Authorization", &bearer), ("Accept-Encoding", encoding)],
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-encoding"), Some(encoding));
+        // (CORS adds its own Vary lines: any of them may name the encoding.)
+        assert!(
+            r.headers
+                .iter()
+                .any(|(n, v)| n == "vary" && v.to_ascii_lowercase().contains("accept-encoding")),
+            "{:?}",
+            r.headers
+        );
+        let sent = body_of(&r);
+        let json: serde_json::Value = serde_json::from_slice(&decode(&sent)).unwrap();
+        assert_eq!(json, plain_json, "{encoding}");
+        println!(
+            "a page of 50 mailboxes: {} bytes of JSON, {} bytes {encoding}",
+            plain_body.len(),
+            sent.len()
+        );
+        assert!(
+            sent.len() * 4 < plain_body.len(),
+            "{encoding}: {}",
+            sent.len()
+        );
+    }
+}

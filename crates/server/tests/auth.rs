@@ -106,7 +106,8 @@ fn sign_in_with_bearer_and_cookie_then_sign_out() {
     assert_eq!(me.status, 200, "{}", me.body);
     let me = me.json();
     assert_eq!(me["systemuserid"], user_id.as_str());
-    assert_eq!(me["domainname"], "admin");
+    // UPN-style, as in Dataverse (signed in with the short name "admin").
+    assert_eq!(me["domainname"], "admin@contoso.com");
     let roles: Vec<&str> = me["roles"]
         .as_array()
         .unwrap()

@@ -531,7 +531,7 @@ fn openid_connect_bearer_tokens_sign_in_the_directory_user() {
     let port = server.port;
     let claims = |extra: Value| {
         let mut c = json!({"iss": issuer.url, "aud": audience, "exp": now() + 600, "nbf": now() - 10,
-                           "iat": now(), "upn": "NESTOR"});
+                           "iat": now(), "upn": "NESTOR@CONTOSO.COM"});
         for (k, v) in extra.as_object().unwrap() {
             c[k] = v.clone();
         }
@@ -672,7 +672,7 @@ fn teams_own_records_and_give_their_members_their_roles() {
     let joni = login(port, "joni");
     let (nestor_id, joni_id) = (who(port, &nestor), who(port, &joni));
 
-    // The demo's teams: Johanna holds the Delegated Mailbox Approver role through one.
+    // The demo's teams: Johanna holds the System Administrator role through one.
     let johanna = login(port, "johanna");
     let johanna_id = who(port, &johanna);
     assert!(privileges(port, &johanna, &johanna_id)
@@ -693,7 +693,7 @@ fn teams_own_records_and_give_their_members_their_roles() {
     );
     assert_eq!(
         teams.json()["value"][0]["name"],
-        "Mailbox Approvers",
+        "Mailbox Administrators",
         "{}",
         teams.body
     );
@@ -706,7 +706,7 @@ fn teams_own_records_and_give_their_members_their_roles() {
         "teams",
         &json!({"name": "Night shift", "teamtype": 0}),
     );
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
     let url = r.header("odata-entityid").unwrap().to_string();
     let team = url[url.rfind('(').unwrap() + 1..url.len() - 1].to_string();
     let mailbox = get(
@@ -820,4 +820,134 @@ fn teams_own_records_and_give_their_members_their_roles() {
         &[],
     );
     assert_eq!(after.json()["_ownerid_value"], Value::Null);
+}
+
+/// Appointments, contacts and tasks as Dataverse serves them: their own entity sets and
+/// types, option values, a contact's computed full name, and each user's own records.
+#[test]
+fn appointments_contacts_and_tasks_are_served_as_dataverse_serves_them() {
+    let dir = TempDir::dist("dv-act");
+    let server = Server::start(dir.path(), Some("demo"), Some(PASSWORD));
+    let port = server.port;
+    let nestor = login(port, "nestor");
+    let joni = login(port, "joni");
+
+    let metadata = get(port, &nestor, "$metadata", &[]);
+    for t in ["appointment", "contact", "task"] {
+        assert!(
+            metadata.body.contains(&format!("<EntityType Name=\"{t}\"")),
+            "{t} in $metadata"
+        );
+    }
+
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        "contacts",
+        &json!({"firstname": "Ana", "lastname": "Bowman", "emailaddress1": "ana@fabrikam.com"}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let url = r.header("odata-entityid").unwrap().to_string();
+    let contact = url[url.rfind('(').unwrap() + 1..url.len() - 1].to_string();
+    let c = get(
+        port,
+        &nestor,
+        &format!("contacts({contact})?$select=fullname,statecode,statuscode"),
+        &[("Prefer", "odata.include-annotations=\"*\"")],
+    )
+    .json();
+    assert_eq!(c["fullname"], "Ana Bowman");
+    assert_eq!(c["statecode"], 0);
+    assert_eq!(c["statuscode"], 1);
+    assert_eq!(
+        c["statuscode@OData.Community.Display.V1.FormattedValue"],
+        "Active"
+    );
+    let r = send(
+        port,
+        &nestor,
+        "PATCH",
+        &format!("contacts({contact})"),
+        &json!({"middlename": "K."}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        get(
+            port,
+            &nestor,
+            &format!("contacts({contact})?$select=fullname"),
+            &[]
+        )
+        .json()["fullname"],
+        "Ana K. Bowman"
+    );
+    // A contact needs its last name.
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        "contacts",
+        &json!({"firstname": "Only"}),
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // An appointment and a task, with Dataverse's option values.
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        "appointments",
+        &json!({"subject": "Quarterly review", "location": "Room 1",
+                "scheduledstart": "2026-12-08T09:00:00Z", "scheduledend": "2026-12-08T10:00:00Z"}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let a = get(
+        port,
+        &nestor,
+        "appointments?$select=subject,statecode,statuscode&$filter=subject%20eq%20'Quarterly%20review'",
+        &[],
+    )
+    .json();
+    assert_eq!(a["value"][0]["statecode"], 3, "Scheduled");
+    assert_eq!(a["value"][0]["statuscode"], 5, "Busy");
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        "tasks",
+        &json!({"subject": "Call Ana", "statuscode": 9}),
+    );
+    assert_eq!(r.status, 400, "not a task status: {}", r.body);
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        "tasks",
+        &json!({"subject": "Call Ana", "statuscode": 3, "percentcomplete": 20}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    // Each user's own: Joni sees none of Nestor's, and may not give him one.
+    let theirs = get(port, &joni, "contacts?$select=fullname", &[]).json();
+    assert!(
+        theirs["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["fullname"] != "Ana K. Bowman"),
+        "{theirs}"
+    );
+    assert_eq!(
+        get(port, &joni, &format!("contacts({contact})"), &[]).status,
+        404
+    );
+    let r = send(
+        port,
+        &joni,
+        "POST",
+        "tasks",
+        &json!({"subject": "For Nestor", "ownerid@odata.bind": format!("/systemusers({})", who(port, &nestor))}),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
 }

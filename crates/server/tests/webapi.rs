@@ -361,7 +361,7 @@ fn queries_paging_and_reading() {
                     format!("/emailserverprofiles({on_profile})")})
         .to_string(),
     );
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
     let profile_alert = r.header("odata-entityid").unwrap().to_string();
     let (every, _) = admin.all_pages("tracelogs?$select=text,_regardingobjectid_value", 5000);
     let expected: std::collections::BTreeSet<String> = every
@@ -454,7 +454,7 @@ fn writes_etags_and_rules() {
         "ownerid@odata.bind": format!("/systemusers({})", admin.id),
     });
     let r = admin.call("POST", "mailboxes", &[], &body.to_string());
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
     let url = r.header("odata-entityid").unwrap().to_string();
     let id = url
         .rsplit_once('(')
@@ -702,7 +702,7 @@ fn writes_etags_and_rules() {
         "regardingobjectid_mailbox@odata.bind": format!("/mailboxes({id})"),
     });
     let r = admin.call("POST", "tracelogs", &[], &alert.to_string());
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
     let aurl = r.header("odata-entityid").unwrap().to_string();
     let aid = aurl
         .rsplit_once('(')
@@ -731,7 +731,7 @@ fn writes_etags_and_rules() {
     assert_eq!(r.status, 400, "{}", r.body);
     let deletable = json!({"level": 1, "text": "Info", "regardingobjectid_mailbox@odata.bind": format!("/mailboxes({id})")});
     let r = admin.call("POST", "tracelogs", &[], &deletable.to_string());
-    assert_eq!(r.status, 201);
+    assert_eq!(r.status, 204);
     let durl = r.header("odata-entityid").unwrap().to_string();
     let did = durl
         .rsplit_once('(')
@@ -1066,7 +1066,7 @@ fn roles_and_privileges() {
                     "emailserverprofile@odata.bind": format!("/emailserverprofiles({exo})")})
             .to_string(),
         );
-        assert_eq!(r.status, 201, "{}", r.body);
+        assert_eq!(r.status, 204, "{}", r.body);
         let mid = created_id(&r);
         let r = who.call("DELETE", &format!("mailboxes({mid})"), &[], "");
         assert_refused(&r, &format!("{name} DELETE mailbox"));
@@ -1100,7 +1100,7 @@ fn roles_and_privileges() {
                         "regardingobjectid_mailbox@odata.bind": format!("/mailboxes({mid})")})
                 .to_string(),
             );
-            assert_eq!(r.status, 201, "{}", r.body);
+            assert_eq!(r.status, 204, "{}", r.body);
             alert_ids.push(created_id(&r));
         }
         let r = who.call("DELETE", &format!("tracelogs({})", alert_ids[0]), &[], "");
@@ -1130,7 +1130,7 @@ fn roles_and_privileges() {
             &json!({"name": format!("{name}'s"), "servertype": 4, "useautodiscover": false})
                 .to_string(),
         );
-        assert_eq!(r.status, 201, "{name}: {}", r.body);
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
         let pid = created_id(&r);
         let r = who.patch(
             &format!("emailserverprofiles({pid})"),
@@ -1144,7 +1144,7 @@ fn roles_and_privileges() {
             &json!({"name": "m", "emailserverprofile@odata.bind": format!("/emailserverprofiles({pid})")})
                 .to_string(),
         );
-        assert_eq!(r.status, 201, "{name}: {}", r.body);
+        assert_eq!(r.status, 204, "{name}: {}", r.body);
         let r = who.call("DELETE", &format!("mailboxes({})", created_id(&r)), &[], "");
         assert_eq!(r.status, 204, "{name}: {}", r.body);
         let r = who.call("DELETE", &format!("emailserverprofiles({pid})"), &[], "");
@@ -1351,7 +1351,7 @@ fn exchange_online_hybrid_and_exchange_2007() {
                 "incomingcredentialretrieval": 0, "outgoingcredentialretrieval": 0})
         .to_string(),
     );
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
     let pid = created_id(&r);
     let r = admin.call(
         "POST",
@@ -1362,7 +1362,7 @@ fn exchange_online_hybrid_and_exchange_2007() {
                 "emailserverprofile@odata.bind": format!("/emailserverprofiles({pid})")})
         .to_string(),
     );
-    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.status, 204, "{}", r.body);
     let mid = created_id(&r);
     let r = megan.patch(
         &format!("mailboxes({mid})"),

@@ -8,6 +8,7 @@ use mailsync_core::engine::alerts::occurrences;
 use mailsync_core::time::ago;
 
 use super::model::{level_badge, regarding_href, Alert, TRACELOGS};
+use crate::components::Confirm;
 use crate::time::{now, When};
 
 /// What a card's Delete does: deletes the alert, says so in `message` (or why not) and
@@ -29,7 +30,8 @@ pub fn delete_action(
     }
 }
 
-/// One alert: level, text, dates, its record, cause and resolution when known.
+/// One alert: level, text, dates, its record, cause and resolution when known; Delete
+/// asks first ([`Confirm`]).
 #[component]
 pub fn AlertCard(
     alert: Alert,
@@ -84,41 +86,12 @@ pub fn AlertCard(
                     <span class="spacer"></span>
                     {if deletable {
                         view! {
-                            <Show
-                                when=move || confirm.get()
-                                fallback=move || {
-                                    view! {
-                                        <button
-                                            class="btn btn-ghost btn-sm alerts-delete"
-                                            on:click=move |_| set_confirm.set(true)
-                                        >
-                                            "Delete"
-                                        </button>
-                                    }
-                                }
+                            <button
+                                class="btn btn-ghost btn-sm alerts-delete"
+                                on:click=move |_| set_confirm.set(true)
                             >
-                                {
-                                    let alert = alert.clone();
-                                    view! {
-                                        <span>"Delete this alert? "</span>
-                                        <button
-                                            class="btn btn-danger btn-sm alerts-delete-confirm"
-                                            on:click={
-                                                let alert = alert.clone();
-                                                move |_| on_delete(alert.clone())
-                                            }
-                                        >
-                                            "Delete"
-                                        </button>
-                                        <button
-                                            class="btn btn-ghost btn-sm"
-                                            on:click=move |_| set_confirm.set(false)
-                                        >
-                                            "Cancel"
-                                        </button>
-                                    }
-                                }
-                            </Show>
+                                "Delete"
+                            </button>
                         }
                             .into_any()
                     } else {
@@ -151,7 +124,40 @@ pub fn AlertCard(
                         }
                     })}
             </div>
+            <Show when=move || confirm.get()>
+                <Confirm
+                    title="Delete alert"
+                    text="Delete this alert? This cannot be undone."
+                    confirm="Delete"
+                    danger=true
+                    confirm_class="alerts-delete-confirm"
+                    on_close=Callback::new({
+                        let alert = alert.clone();
+                        move |yes: bool| {
+                            set_confirm.set(false);
+                            if yes {
+                                on_delete(alert.clone());
+                            }
+                        }
+                    })
+                />
+            </Show>
         </li>
+    }
+}
+
+/// What the last Delete did: "The alert was deleted." or the server's reason.
+#[component]
+pub fn DeleteNote(message: RwSignal<Option<Result<String, String>>>) -> impl IntoView {
+    move || {
+        message.get().map(|m| match m {
+            Ok(t) => {
+                view! { <div class="callout callout-success" role="status">{t}</div> }.into_any()
+            }
+            Err(t) => {
+                view! { <div class="callout callout-error" role="alert">{t}</div> }.into_any()
+            }
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::card::{delete_action, AlertCard};
+use super::card::{delete_action, AlertCard, DeleteNote};
 use super::model::{query, Alert, Level, SELECT};
 use crate::api::{self, Collection};
 
@@ -81,10 +81,7 @@ pub fn RecordAlerts(#[prop(into)] regarding: String) -> impl IntoView {
                 </div>
             </div>
             <div class="card-body">
-                {move || message.get().map(|m| match m {
-                    Ok(t) => view! { <div class="callout callout-success" role="status">{t}</div> }.into_any(),
-                    Err(t) => view! { <div class="callout callout-error" role="alert">{t}</div> }.into_any(),
-                })}
+                <DeleteNote message=message />
                 <Transition fallback=|| view! { <p class="muted">"Loading alerts\u{2026}"</p> }>
                     {move || pages.get().map(|r| match r {
                         Err(e) => view! { <div class="callout callout-error" role="alert">{e.message}</div> }.into_any(),

@@ -22,6 +22,8 @@ use std::sync::Arc;
 use leptos::prelude::*;
 use mailsync_core::FleetSummary;
 
+use crate::components::pager::page_status;
+use crate::components::{Pager, Progress as ProgressBar};
 use card::MailboxCard;
 use export::ResultActions;
 use fleet::FleetSummaryView;
@@ -163,7 +165,7 @@ pub fn LogAnalyzer() -> impl IntoView {
                         />
                     </div>
                     <Show when=move || { pages() > 1 }>
-                        <Pager page=page pages=Signal::derive(pages) />
+                        <CardPager page=page pages=Signal::derive(pages) />
                     </Show>
                 </section>
             </Show>
@@ -176,15 +178,6 @@ pub fn LogAnalyzer() -> impl IntoView {
 
 #[component]
 fn ProgressView(progress: RwSignal<Progress>) -> impl IntoView {
-    let pct = move || {
-        progress.with(|p| {
-            if p.total == 0 {
-                0.0
-            } else {
-                p.done as f64 * 100.0 / p.total as f64
-            }
-        })
-    };
     let label = move || {
         progress.with(|p| {
             let base = format!("Analyzed {} of {}", thousands(p.done), thousands(p.total));
@@ -209,19 +202,13 @@ fn ProgressView(progress: RwSignal<Progress>) -> impl IntoView {
             data-render-ms=move || progress.with(|p| format!("{:.1}", p.render_ms))
             data-paint-ms=move || progress.with(|p| format!("{:.1}", p.paint_ms))
         >
-            <div
-                class="progress"
-                role="progressbar"
-                aria-label="Analysis progress"
-                aria-valuemin="0"
-                aria-valuemax=move || progress.with(|p| p.total.to_string())
-                aria-valuenow=move || progress.with(|p| p.done.to_string())
-            >
-                <div class="progress-bar" style:width=move || format!("{:.1}%", pct())></div>
-            </div>
-            <div class="progress-label" data-testid="progress-label" aria-live="polite">
-                {label}
-            </div>
+            <ProgressBar
+                done=Signal::derive(move || progress.with(|p| p.done))
+                total=Signal::derive(move || progress.with(|p| p.total))
+                label="Analysis progress"
+                text=Signal::derive(label)
+                text_testid="progress-label"
+            />
         </div>
     }
 }
@@ -335,8 +322,9 @@ fn Toolbar(
     }
 }
 
+/// The shared pager over the cards; a page change scrolls back to the results' heading.
 #[component]
-fn Pager(page: RwSignal<usize>, pages: Signal<usize>) -> impl IntoView {
+fn CardPager(page: RwSignal<usize>, pages: Signal<usize>) -> impl IntoView {
     let current = move || page.get().min(pages.get() - 1);
     let go = move |p: usize| {
         page.set(p);
@@ -345,28 +333,14 @@ fn Pager(page: RwSignal<usize>, pages: Signal<usize>) -> impl IntoView {
         }
     };
     view! {
-        <nav class="row az-pager" aria-label="Pages of mailboxes" data-testid="pager">
-            <button
-                type="button"
-                class="btn btn-secondary btn-sm"
-                data-testid="pager-prev"
-                disabled=move || current() == 0
-                on:click=move |_| go(current().saturating_sub(1))
-            >
-                "\u{2190} Previous"
-            </button>
-            <span class="muted small" data-testid="pager-status">
-                {move || format!("Page {} of {}", current() + 1, pages.get())}
-            </span>
-            <button
-                type="button"
-                class="btn btn-secondary btn-sm"
-                data-testid="pager-next"
-                disabled=move || { current() + 1 >= pages.get() }
-                on:click=move |_| go((current() + 1).min(pages.get() - 1))
-            >
-                "Next \u{2192}"
-            </button>
-        </nav>
+        <Pager
+            label="Pages of mailboxes"
+            class="az-pager"
+            status=Signal::derive(move || page_status(current() + 1, Some(pages.get()), false))
+            has_prev=Signal::derive(move || current() > 0)
+            has_next=Signal::derive(move || current() + 1 < pages.get())
+            on_prev=Callback::new(move |()| go(current().saturating_sub(1)))
+            on_next=Callback::new(move |()| go((current() + 1).min(pages.get() - 1)))
+        />
     }
 }

@@ -37,6 +37,16 @@ impl BulkAction {
         }
     }
 
+    /// What the action would not change on a mailbox whose approval is `approval`
+    /// ("already approved"), said instead of a "Done" that did nothing.
+    pub fn already(&self, approval: Option<i64>) -> Option<&'static str> {
+        match (self.body["emailrouteraccessapproval"].as_i64(), approval) {
+            (Some(1), Some(1)) => Some("This mailbox's email address is already approved."),
+            (Some(3), Some(3)) => Some("This mailbox's email address is already rejected."),
+            _ => None,
+        }
+    }
+
     /// Apply Default Email Settings: the organization's default delivery methods and
     /// email server profile (System Settings) onto the mailbox.
     pub fn apply_defaults(methods: DefaultMethods, profile: Option<&str>) -> Self {
@@ -260,7 +270,7 @@ pub fn listed(outcomes: &[Outcome]) -> (Vec<&Outcome>, usize, usize) {
 }
 
 /// The profiles on which an approval also needs a Microsoft 365 administrator
-/// (Exchange Online: core's `rules::is_exchange_online`), by id.
+/// (core's `rules::needs_o365_admin_approval`), by id.
 async fn exchange_online_profiles() -> std::collections::HashSet<String> {
     #[derive(serde::Deserialize)]
     struct P {
@@ -278,7 +288,7 @@ async fn exchange_online_profiles() -> std::collections::HashSet<String> {
     .unwrap_or_default()
     .into_iter()
     .filter(|p| {
-        mailsync_core::rules::is_exchange_online(
+        mailsync_core::rules::needs_o365_admin_approval(
             p.servertype,
             p.incomingcredentialretrieval,
             p.outgoingcredentialretrieval,
@@ -697,173 +707,6 @@ pub async fn run_all(
     }
 }
 
-/// The words and badge of a state.
-fn shown(state: &State) -> (&'static str, &'static str, String) {
-    match state {
-        State::Done => ("badge badge-success", "Done", String::new()),
-        State::Refused { reason, .. } => ("badge badge-error", "Refused", reason.clone()),
-        State::NotApplied(reason) => ("badge badge-warning", "Not applied", reason.clone()),
-        State::NotSent => (
-            "badge badge-neutral",
-            "Not sent",
-            "The run was cancelled before this mailbox.".to_string(),
-        ),
-    }
-}
-
-/// The line of a Test & Enable's results: passed, failed, still waiting.
-fn tests_line(run: &Run) -> Option<String> {
-    let tests = run.tests.as_ref()?;
-    let sent = run.outcomes.iter().filter(|o| o.done()).count();
-    let completed = tests.values().filter(|t| t.completed).count();
-    let failed = tests.values().filter(|t| t.completed && t.failed()).count();
-    Some(format!(
-        "Test results: {} passed, {failed} failed, {} waiting for the synchronization engine",
-        completed - failed,
-        sent.saturating_sub(completed)
-    ))
-}
-
-/// The results panel: progress while running (with the time left and Cancel), then
-/// one line per mailbox in the selection's order (bounded: see [`listed`]; the rest are
-/// counted in an "and N more" line), and for Test & Enable the results as they arrive.
-/// "Retry the failed ones" takes those a retry can help.
-#[component]
-pub fn RunView(
-    run: RwSignal<Option<Run>>,
-    retry: Callback<(BulkAction, Vec<(String, String)>)>,
-    cancel: RwSignal<bool>,
-) -> impl IntoView {
-    move || {
-        run.with(|r| {
-            r.as_ref().map(|r| {
-                let done = r.outcomes.len();
-                let ok = r.outcomes.iter().filter(|o| o.done()).count();
-                let not_applied = r
-                    .outcomes
-                    .iter()
-                    .filter(|o| matches!(o.state, State::NotApplied(_)))
-                    .count();
-                let mut again: Vec<&Outcome> = r
-                    .outcomes
-                    .iter()
-                    .filter(|o| {
-                        matches!(o.state, State::Refused { retryable: true, .. } | State::NotSent)
-                    })
-                    .collect();
-                again.sort_by_key(|o| o.index);
-                let retry_failed: Vec<(String, String)> =
-                    again.iter().map(|o| (o.id.clone(), o.name.clone())).collect();
-                let pct = if r.total == 0 { 100.0 } else { done as f64 * 100.0 / r.total as f64 };
-                let action = r.action.clone();
-                let finished = r.finished;
-                let title = if finished {
-                    let mut t = format!("{}: {ok} of {} done", r.action.label, r.total);
-                    let refused = done - ok - not_applied;
-                    if refused > 0 {
-                        t.push_str(&format!(", {refused} refused or not sent"));
-                    }
-                    if not_applied > 0 {
-                        t.push_str(&format!(", {not_applied} accepted but not applied"));
-                    }
-                    t
-                } else {
-                    let eta = r
-                        .eta_ms(js_sys::Date::now())
-                        .map(|ms| format!(" ({})", describe_eta(ms)))
-                        .unwrap_or_default();
-                    format!("{}: {done} of {}\u{2026}{eta}", r.action.label, r.total)
-                };
-                let (listed, more_refused, more_done) = listed(&r.outcomes);
-                let more = [(more_refused, "needing attention"), (more_done, "done")]
-                    .into_iter()
-                    .filter(|(n, _)| *n > 0)
-                    .map(|(n, what)| {
-                        view! {
-                            <tr data-state="more">
-                                <td colspan="3" class="muted small">{format!("\u{2026} and {n} more {what}")}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view();
-                let tests = r.tests.clone();
-                let rows = listed
-                    .into_iter()
-                    .map(|o| {
-                        let (badge, word, reason) = shown(&o.state);
-                        let state = match o.state {
-                            State::Done => "done",
-                            State::Refused { .. } => "refused",
-                            State::NotApplied(_) => "not-applied",
-                            State::NotSent => "not-sent",
-                        };
-                        let test = tests.as_ref().and_then(|t| t.get(&o.id)).map(|t| {
-                            if !t.completed {
-                                "Test waiting".to_string()
-                            } else if t.failed() {
-                                "Test failed".to_string()
-                            } else {
-                                "Test passed".to_string()
-                            }
-                        });
-                        view! {
-                            <tr data-state=state data-mailbox=o.id.clone()>
-                                <td class="nowrap">{o.name.clone()}</td>
-                                <td>
-                                    <span class=badge>{word}</span>
-                                    {test.map(|t| view! { <span class="small muted mb-test">" "{t}</span> })}
-                                </td>
-                                <td class="mb-reason">{reason}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view();
-                let tests_line = tests_line(r);
-                view! {
-                    <section class="card mb-run" data-testid="bulk-run" data-finished=finished.to_string()>
-                        <div class="row">
-                            <strong class="grow" data-testid="bulk-title" aria-live="polite">{title}</strong>
-                            {(!finished).then(|| view! {
-                                <button class="btn btn-secondary btn-sm" disabled=move || cancel.get() on:click=move |_| cancel.set(true)>
-                                    "Cancel"
-                                </button>
-                            })}
-                            {(finished && !retry_failed.is_empty()).then(|| {
-                                let again = retry_failed.clone();
-                                let act = action.clone();
-                                view! {
-                                    <button class="btn btn-secondary btn-sm" on:click=move |_| retry.run((act.clone(), again.clone()))>
-                                        "Retry the failed ones"
-                                    </button>
-                                }
-                            })}
-                            {finished.then(|| view! {
-                                <button class="btn btn-ghost btn-sm" on:click=move |_| run.set(None)>"Close"</button>
-                            })}
-                        </div>
-                        {r.one_by_one.then(|| view! {
-                            <p class="muted small">"This organization has no $batch: the changes were sent one by one."</p>
-                        })}
-                        {r.cancelled.then(|| view! {
-                            <p class="muted small">"Cancelled: the mailboxes not sent are listed; what was done stays done."</p>
-                        })}
-                        {tests_line.map(|t| view! { <p class="small" data-testid="bulk-tests">{t}</p> })}
-                        <div class="progress" role="progressbar" aria-label="Progress" aria-valuemin="0" aria-valuemax=r.total.to_string() aria-valuenow=done.to_string()>
-                            <div class="progress-bar" style:width=format!("{pct:.1}%")></div>
-                        </div>
-                        <div class="table-wrap mb-run-list">
-                            <table class="table table-compact" data-testid="bulk-results">
-                                <thead><tr><th>"Mailbox"</th><th>"Result"</th><th>"Reason"</th></tr></thead>
-                                <tbody>{rows}{more}</tbody>
-                            </table>
-                        </div>
-                    </section>
-                }
-            })
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -918,6 +761,17 @@ mod tests {
         );
         // A rejection needs no administrator.
         assert_eq!(applied(&rec(3, false, "p-eo"), 3, &eo), State::Done);
+    }
+
+    #[test]
+    fn approving_an_approved_mailbox_says_so() {
+        assert!(BulkAction::approve().already(Some(1)).is_some());
+        assert!(BulkAction::approve().already(Some(2)).is_none());
+        assert!(BulkAction::reject().already(Some(3)).is_some());
+        assert!(BulkAction::reject().already(Some(1)).is_none());
+        assert!(BulkAction::test_and_enable(false, None)
+            .already(Some(1))
+            .is_none());
     }
 
     #[test]

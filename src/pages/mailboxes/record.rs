@@ -14,10 +14,12 @@ use mailsync_core::options::delivery_method_label;
 use mailsync_core::report::Direction;
 use serde_json::{Map, Value};
 
-use super::bulk::{self, BulkAction, Run, RunView};
+use super::bulk::{self, BulkAction, Run};
 use super::query::{approval_label, status_label};
-use super::tools::{ConfirmDialog, DownloadDetails, TestEnableDialog};
+use super::results::RunView;
+use super::tools::{DownloadDetails, TestEnableDialog};
 use crate::api::{self, ApiError};
+use crate::components::Confirm;
 use crate::form::fields::{
     CheckField, ChoiceField, LookupField, ReadOnly, ReadOnlyDate, SecretField, TextField,
 };
@@ -145,7 +147,13 @@ fn MailboxForm() -> impl IntoView {
             });
         },
     );
-    let act = move |action: BulkAction| start.run((action, this_one()));
+    let act = move |action: BulkAction| {
+        let approval = form.saved_value("emailrouteraccessapproval").as_i64();
+        match action.already(approval) {
+            Some(already) => notice.set(Some(already.to_string())),
+            None => start.run((action, this_one())),
+        }
+    };
     let apply_defaults = move || {
         spawn_local(async move {
             match bulk::default_settings().await {
@@ -240,7 +248,7 @@ fn MailboxForm() -> impl IntoView {
                 />
             </Show>
             <Show when=move || defaults_dialog.get()>
-                <ConfirmDialog
+                <Confirm
                     title="Apply Default Email Settings"
                     text="The organization's default email server profile and synchronization methods (System Settings) replace this mailbox's. The mailbox needs Test & Enable afterwards."
                     confirm="Apply"

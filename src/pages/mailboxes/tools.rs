@@ -1,5 +1,5 @@
-//! The toolbar's other tools: the Test & Enable dialog, a confirmation dialog (both the
-//! shared [`Dialog`]), Download Mailbox Details (opens the log in the Log Analyzer, or
+//! The toolbar's other tools: the Test & Enable dialog (the shared [`Dialog`]),
+//! Download Mailbox Details (opens the log in the Log Analyzer, or
 //! saves the logs) and Export CSV of the view.
 
 use std::collections::HashMap;
@@ -13,8 +13,8 @@ use leptos_router::NavigateOptions;
 use wasm_bindgen::JsValue;
 
 use super::bulk::BulkAction;
+use super::grid::Row;
 use super::query::{self, GridState, SELECT};
-use super::Row;
 use crate::api::{self, fetch_all};
 use crate::components::{download, Dialog};
 
@@ -54,25 +54,6 @@ pub fn TestEnableDialog(
                 <span class="field-hint" id="mb-te-after-hint">"Optional: older email is not processed."</span>
             </div>
         </Dialog>
-    }
-}
-
-/// A yes/no question before an action that changes records.
-#[component]
-pub fn ConfirmDialog(
-    title: &'static str,
-    #[prop(into)] text: Signal<String>,
-    confirm: &'static str,
-    on_close: Callback<bool>,
-) -> impl IntoView {
-    view! {
-        <Dialog
-            title=title
-            text=text
-            confirm=confirm
-            on_confirm=Callback::new(move |()| on_close.run(true))
-            on_cancel=Callback::new(move |()| on_close.run(false))
-        />
     }
 }
 

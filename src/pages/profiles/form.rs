@@ -29,7 +29,8 @@ use crate::form::fields::{
 };
 use crate::form::{self, unsaved, Note, RecordForm, SaveError, SaveNote};
 use crate::pages::alerts::RecordAlerts;
-use crate::pages::mailboxes::bulk::{self, BulkAction, Run, RunView};
+use crate::pages::mailboxes::bulk::{self, BulkAction, Run};
+use crate::pages::mailboxes::results::RunView;
 use crate::pages::mailboxes::tools::TestEnableDialog;
 use crate::session::{use_session, RequireSignIn};
 

@@ -3,16 +3,16 @@
 //! `If-Match`: a 412 (someone else saved first) says so and reloads. Unsaved changes
 //! are guarded (`form::unsaved`). Read-only without an administrator role.
 
+mod email;
 mod model;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use mailsync_core::options::delivery_method_label;
-use mailsync_core::report::Direction;
 
 use crate::api::{self, ApiError};
 use crate::form::unsaved;
 use crate::session::{use_session, Auth};
+use email::EmailTab;
 use model::{Form, Org, Profile, SELECT};
 
 const ORGS: &str = "/api/data/v9.2/organizations";
@@ -83,6 +83,7 @@ fn SettingsForm() -> impl IntoView {
     let note = RwSignal::new(None::<Note>);
     let saving = RwSignal::new(false);
 
+    // Fetch (again after a save).
     let reload = move |then: Option<Note>| {
         spawn_local(async move {
             match load().await {
@@ -129,99 +130,10 @@ fn SettingsForm() -> impl IntoView {
         });
     };
 
-    let check = move |label: &'static str, get: fn(&Form) -> bool, set: fn(&mut Form, bool)| {
-        view! {
-            <label class="checkbox settings-check">
-                <input
-                    type="checkbox"
-                    prop:checked=move || form.with(get)
-                    disabled=move || !editable.get()
-                    on:change=move |ev| {
-                        let v = event_target_checked(&ev);
-                        form.update(|f| set(f, v));
-                    }
-                />
-                " "
-                {label}
-            </label>
-        }
-    };
-
-    let method = move |label: &'static str,
-                       id: &'static str,
-                       dir: Direction,
-                       values: &'static [i32],
-                       get: fn(&Form) -> Option<i64>,
-                       set: fn(&mut Form, i64)| {
-        view! {
-            <div class="field">
-                <label for=id>{label}</label>
-                <select
-                    id=id
-                    class="input"
-                    disabled=move || !editable.get()
-                    prop:value=move || form.with(get).map(|v| v.to_string()).unwrap_or_default()
-                    on:change=move |ev| {
-                        if let Ok(v) = event_target_value(&ev).parse::<i64>() {
-                            form.update(|f| set(f, v));
-                        }
-                    }
-                >
-                    {values
-                        .iter()
-                        .map(|&v| {
-                            view! {
-                                <option
-                                    value=v.to_string()
-                                    prop:selected=move || form.with(get) == Some(v as i64)
-                                >
-                                    {delivery_method_label(dir, v)}
-                                </option>
-                            }
-                        })
-                        .collect_view()}
-                </select>
-            </div>
-        }
-    };
-
+    // View.
     view! {
         <section class="page settings-page">
-            <div class="page-header">
-                <div>
-                    <h1>"System Settings"</h1>
-                    <p class="muted">
-                        {move || {
-                            saved
-                                .with(|s| s.as_ref().and_then(|o| o.name.clone()))
-                                .unwrap_or_else(|| "The organization".to_string())
-                        }}
-                    </p>
-                </div>
-                <div class="page-actions">
-                    <Show when=move || dirty.get()>
-                        <span class="badge badge-warning settings-dirty">"Unsaved changes"</span>
-                    </Show>
-                    <button
-                        class="btn btn-secondary"
-                        disabled=move || !dirty.get() || saving.get()
-                        on:click=move |_| {
-                            if let Some(o) = saved.get_untracked() {
-                                form.set(Form::of(&o));
-                            }
-                        }
-                    >
-                        "Discard"
-                    </button>
-                    <button
-                        class="btn btn-primary"
-                        disabled=move || !editable.get() || !dirty.get() || saving.get()
-                        on:click=move |_| save()
-                    >
-                        {move || if saving.get() { "Saving…" } else { "Save" }}
-                    </button>
-                </div>
-            </div>
+            <Header saved=saved form=form dirty=dirty editable=editable saving=saving on_save=Callback::new(move |()| save()) />
             // System Settings' tabs: Email is the one this console has; its panel is
             // the form below.
             <div class="tabs" role="tablist" aria-label="System Settings">
@@ -240,145 +152,90 @@ fn SettingsForm() -> impl IntoView {
                     "Only a System Administrator or Global Administrator can change System Settings."
                 </div>
             </Show>
-            {move || {
-                note.get()
-                    .map(|n| match n {
-                        Note::Saved => {
-                            view! {
-                                <div class="callout callout-success settings-note" role="status">
-                                    "Settings saved. They are in force at once."
-                                </div>
-                            }
-                                .into_any()
-                        }
-                        Note::Stale => {
-                            view! {
-                                <div class="callout callout-warning settings-note" role="alert">
-                                    <div class="callout-title">"Not saved: someone else changed these settings"</div>
-                                    "The settings were changed by someone else after you opened them. They have been reloaded; make your changes again."
-                                </div>
-                            }
-                                .into_any()
-                        }
-                        Note::Error(m) => {
-                            view! { <div class="callout callout-error settings-note" role="alert">{m}</div> }
-                                .into_any()
-                        }
-                    })
-            }}
+            <SettingsNote note=note />
             {move || load_error.get().map(|e| view! { <div class="callout callout-error" role="alert">{e}</div> })}
             <div role="tabpanel" id="settings-panel-email" aria-labelledby="settings-tab-email">
                 <Show
                     when=move || saved.with(Option::is_some)
                     fallback=|| view! { <p class="muted">"Loading settings…"</p> }
                 >
-                    <div class="card settings-card">
-                        <div class="card-header">
-                            <span class="card-title">"Configure email processing"</span>
-                        </div>
-                        <div class="card-body">
-                            <div class="field">
-                                <label for="settings-channel">"Process email using"</label>
-                                <select
-                                    id="settings-channel"
-                                    class="input"
-                                    disabled=move || !editable.get()
-                                    on:change=move |ev| {
-                                        if let Ok(v) = event_target_value(&ev).parse::<i64>() {
-                                            form.update(|f| f.channel = v);
-                                        }
-                                    }
-                                >
-                                    <option value="0" prop:selected=move || form.with(|f| f.channel == 0)>
-                                        "Server-Side Synchronization"
-                                    </option>
-                                    <option value="1" prop:selected=move || form.with(|f| f.channel == 1)>
-                                        "Email Router"
-                                    </option>
-                                </select>
-                            </div>
-                            <div class="field">
-                                <label for="settings-profile">"Server Profile"</label>
-                                <select
-                                    id="settings-profile"
-                                    class="input"
-                                    disabled=move || !editable.get()
-                                    on:change=move |ev| {
-                                        let v = event_target_value(&ev);
-                                        if !v.is_empty() {
-                                            form.update(|f| f.profile = Some(v));
-                                        }
-                                    }
-                                >
-                                    <Show when=move || form.with(|f| f.profile.is_none())>
-                                        <option value="" selected=true>
-                                            "(none)"
-                                        </option>
-                                    </Show>
-                                    <For
-                                        each=move || profiles.get()
-                                        key=|p| p.emailserverprofileid.clone()
-                                        let(p)
-                                    >
-                                        {
-                                            let id = p.emailserverprofileid.clone();
-                                            let id2 = id.clone();
-                                            view! {
-                                                <option
-                                                    value=id
-                                                    prop:selected=move || form.with(|f| f.profile.as_deref() == Some(id2.as_str()))
-                                                >
-                                                    {p.name.clone().unwrap_or_default()}
-                                                </option>
-                                            }
-                                        }
-                                    </For>
-                                </select>
-                                <div class="field-hint">"The default email server profile of new mailboxes."</div>
-                            </div>
-                        </div>
-                    </div>
-                    <div class="card settings-card">
-                        <div class="card-header">
-                            <span class="card-title">"Synchronization methods"</span>
-                        </div>
-                        <div class="card-body">
-                            {method("Incoming Email", "settings-incoming", Direction::Incoming, &[0, 1, 2, 3], |f| f.incoming, |f, v| f.incoming = Some(v))}
-                            {method("Outgoing Email", "settings-outgoing", Direction::Outgoing, &[0, 1, 2], |f| f.outgoing, |f, v| f.outgoing = Some(v))}
-                            {method("Appointments, Contacts, and Tasks", "settings-act", Direction::Act, &[0, 1, 2], |f| f.act, |f, v| f.act = Some(v))}
-                        </div>
-                    </div>
-                    <div class="card settings-card">
-                        <div class="card-header">
-                            <span class="card-title">"Email processing for unapproved users and queues"</span>
-                        </div>
-                        <div class="card-body stack">
-                            {check("Process emails only for approved users", |f| f.approved_users, |f, v| f.approved_users = v)}
-                            {check("Process emails only for approved queues", |f| f.approved_queues, |f, v| f.approved_queues = v)}
-                        </div>
-                    </div>
-                    <div class="card settings-card">
-                        <div class="card-header">
-                            <span class="card-title">"Alerts"</span>
-                        </div>
-                        <div class="card-body stack">
-                            <span class="muted small">"Generate alerts for:"</span>
-                            {check("Error", |f| f.alert_errors, |f, v| f.alert_errors = v)}
-                            {check("Warning", |f| f.alert_warnings, |f, v| f.alert_warnings = v)}
-                            {check("Information", |f| f.alert_information, |f, v| f.alert_information = v)}
-                            {check("Notify mailbox owner", |f| f.notify_owner, |f, v| f.notify_owner = v)}
-                        </div>
-                    </div>
-                    <div class="card settings-card">
-                        <div class="card-header">
-                            <span class="card-title">"Email form options"</span>
-                        </div>
-                        <div class="card-body stack">
-                            {check("Allow messages with unresolved email recipients to be sent", |f| f.allow_unresolved, |f, v| f.allow_unresolved = v)}
-                        </div>
-                    </div>
+                    <EmailTab form=form profiles=profiles editable=editable />
                 </Show>
             </div>
         </section>
+    }
+}
+
+/// The title (the organization's name), "Unsaved changes", Discard and Save.
+#[component]
+fn Header(
+    saved: RwSignal<Option<Org>>,
+    form: RwSignal<Form>,
+    dirty: Memo<bool>,
+    editable: Memo<bool>,
+    saving: RwSignal<bool>,
+    on_save: Callback<()>,
+) -> impl IntoView {
+    view! {
+        <div class="page-header">
+            <div>
+                <h1>"System Settings"</h1>
+                <p class="muted">
+                    {move || {
+                        saved
+                            .with(|s| s.as_ref().and_then(|o| o.name.clone()))
+                            .unwrap_or_else(|| "The organization".to_string())
+                    }}
+                </p>
+            </div>
+            <div class="page-actions">
+                <Show when=move || dirty.get()>
+                    <span class="badge badge-warning settings-dirty">"Unsaved changes"</span>
+                </Show>
+                <button
+                    class="btn btn-secondary"
+                    disabled=move || !dirty.get() || saving.get()
+                    on:click=move |_| {
+                        if let Some(o) = saved.get_untracked() {
+                            form.set(Form::of(&o));
+                        }
+                    }
+                >
+                    "Discard"
+                </button>
+                <button
+                    class="btn btn-primary"
+                    disabled=move || !editable.get() || !dirty.get() || saving.get()
+                    on:click=move |_| on_save.run(())
+                >
+                    {move || if saving.get() { "Saving…" } else { "Save" }}
+                </button>
+            </div>
+        </div>
+    }
+}
+
+/// What the last Save did.
+#[component]
+fn SettingsNote(note: RwSignal<Option<Note>>) -> impl IntoView {
+    move || {
+        note.get().map(|n| match n {
+            Note::Saved => view! {
+                <div class="callout callout-success settings-note" role="status">
+                    "Settings saved. They are in force at once."
+                </div>
+            }
+            .into_any(),
+            Note::Stale => view! {
+                <div class="callout callout-warning settings-note" role="alert">
+                    <div class="callout-title">"Not saved: someone else changed these settings"</div>
+                    "The settings were changed by someone else after you opened them. They have been reloaded; make your changes again."
+                </div>
+            }
+            .into_any(),
+            Note::Error(m) => {
+                view! { <div class="callout callout-error settings-note" role="alert">{m}</div> }.into_any()
+            }
+        })
     }
 }

@@ -85,6 +85,14 @@ pub fn with_occurrences(details: &str, n: i64) -> String {
     }
 }
 
+/// Whether an error's text tells that the owner of the (associated) email server
+/// profile has been notified.
+fn says_profile_owner_notified(text: &str) -> bool {
+    (text.contains("owner of the associated email server profile")
+        || text.contains("owner of the email server profile"))
+        && text.contains("has been notified")
+}
+
 /// The alerts of `events`, for `mailbox` on `profile`; `email` names the email an
 /// email-level error is about. The same alert twice in one pass (the same error on two
 /// directions) is written once.
@@ -118,6 +126,10 @@ pub fn plan(
                     _ => On::Mailbox,
                 };
                 let is_profile = on == On::Profile;
+                // A mailbox's error whose text says the profile's owner was notified
+                // (the approval errors) is written where it says too: on the profile,
+                // its owner's wall.
+                let also_profile = on == On::Mailbox && says_profile_owner_notified(&error.text);
                 push(Alert {
                     on,
                     level: lvl,
@@ -126,6 +138,16 @@ pub fn plan(
                     text: error.text.clone(),
                     details: error.details.clone(),
                 });
+                if also_profile && !profile.id.is_empty() {
+                    push(Alert {
+                        on: On::Profile,
+                        level: lvl,
+                        tracecode: error.tracecode,
+                        error_type: error.error_type.clone(),
+                        text: error.text.clone(),
+                        details: error.details.clone(),
+                    });
+                }
                 if is_profile && org.notify_mailbox_owner {
                     push(Alert {
                         on: On::Mailbox,
@@ -243,6 +265,48 @@ mod tests {
         };
         let a = plan(&[email], &mailbox(), &profile(), &org, Some("e1"));
         assert_eq!(a[0].on, On::Email("e1".into()));
+    }
+
+    #[test]
+    fn an_approval_error_reaches_the_profile_owner_as_its_text_says() {
+        let org = OrgSettings::default();
+        let p = Profile {
+            id: "p1".into(),
+            ..profile()
+        };
+        for kind in [
+            FailureKind::NotApproved,
+            FailureKind::NotApprovedByO365Admin,
+        ] {
+            let f = ConnectionFailure {
+                kind,
+                server: String::new(),
+                message: String::new(),
+            };
+            let e = describe(Direction::Incoming, &f, &mailbox(), &p);
+            assert!(e.text.contains("has been notified"), "{}", e.text);
+            let a = plan(
+                &[Event::Error {
+                    error: e,
+                    permanent: true,
+                }],
+                &mailbox(),
+                &p,
+                &org,
+                None,
+            );
+            let on: Vec<&On> = a.iter().map(|a| &a.on).collect();
+            assert_eq!(on, [&On::Mailbox, &On::Profile], "{kind:?}");
+        }
+        // A mailbox error that notifies nobody stays on the mailbox.
+        let a = plan(
+            &[error(FailureKind::Auth, true)],
+            &mailbox(),
+            &p,
+            &org,
+            None,
+        );
+        assert_eq!(a.len(), 1);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{
     Regarding,
 };
 use crate::report::{Direction, Nature};
-use crate::rules::is_exchange_online;
+use crate::rules::needs_o365_admin_approval;
 use crate::time::Timestamp;
 
 /// What a pass tells the world besides the mailbox's new state.
@@ -53,10 +53,11 @@ pub fn begin(m: &Mailbox, now: Timestamp, cfg: &Config) -> Mailbox {
 /// Why the mailbox may not be processed at all: the organization processes email only
 /// for approved users (queues) and this one is not approved, or its Exchange Online
 /// address lacks a Microsoft 365 administrator's approval (needed whatever the
-/// settings say).
+/// settings say; not on an Exchange Online (Hybrid) profile, see
+/// `rules::needs_o365_admin_approval`).
 pub fn approval_failure(m: &Mailbox, p: &Profile, org: &OrgSettings) -> Option<ConnectionFailure> {
     let approved = m.approval == 1;
-    let exo = is_exchange_online(
+    let exo = needs_o365_admin_approval(
         p.server_type,
         p.incoming.credential_retrieval,
         p.outgoing.credential_retrieval,

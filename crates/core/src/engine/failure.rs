@@ -38,7 +38,14 @@ pub mod codes {
     pub const SERVER_UNAVAILABLE: i64 = 52;
     pub const UNREACHABLE: i64 = 53;
     pub const RECIPIENT_REFUSED: i64 = 60;
-    pub const SERVER_BUSY: i64 = 126;
+    /// Appointments, contacts and tasks: the Exchange server unavailable (HTTP 503), as
+    /// seed 003's log has it (trace code 126, ExchangeSyncServerServiceError, a 503).
+    pub const ACT_SERVER_UNAVAILABLE: i64 = 126;
+    /// Throttling (HTTP 429, ErrorServerBusy): a code of its own. No public Dataverse
+    /// log shows one for it, 126 is ACT's 503 above, and the engine's own errors use
+    /// 52 to 64: throttling takes the next free one (the knowledge base's
+    /// `exchange-server-busy` entry says so).
+    pub const SERVER_BUSY: i64 = 65;
     pub const SERVER_DEFERRED: i64 = 61;
     pub const ACCESS_DENIED: i64 = 62;
     pub const SERVER_NOT_FOUND: i64 = 63;
@@ -120,16 +127,20 @@ pub fn describe(
             None,
             format!("{subject} for the mailbox {m} because an error occurred while establishing a secure connection to the email server {server}. The mailbox has been disabled for {} and the owner of the email server profile {p} has been notified.", w.doing),
         ),
-        FailureKind::Dns => (
+        FailureKind::LocationUnknown => (
             codes::LOCATION_UNDETERMINED,
             None,
             format!("The mailbox location could not be determined while {} for the mailbox {m}: {server} could not be found. The mailbox {m} has been disabled for {} and the owner of the associated email server profile {p} has been notified.", w.doing, w.doing),
         ),
-        FailureKind::Refused | FailureKind::Timeout | FailureKind::Closed => (
+        FailureKind::Dns
+        | FailureKind::Refused
+        | FailureKind::Timeout
+        | FailureKind::Closed => (
             codes::UNREACHABLE,
             None,
             format!("{subject} for the mailbox {m} because the connection to the email server failed: {server} {}. The owner of the email server profile {p} has been notified. The system will try to {} again later.",
                 match failure.kind {
+                    FailureKind::Dns => "could not be found (its name does not resolve)",
                     FailureKind::Refused => "refused the connection",
                     FailureKind::Closed => "closed the connection",
                     _ => "did not answer in time",
@@ -153,7 +164,11 @@ pub fn describe(
             format!("{subject} because the credentials specified in the mailbox {m} are incorrect or have insufficient permissions for {}. The mailbox has been disabled for {}.", w.doing, w.doing),
         ),
         FailureKind::Http(s @ 502..=504) => (
-            codes::SERVER_UNAVAILABLE,
+            if dir == Direction::Act {
+                codes::ACT_SERVER_UNAVAILABLE
+            } else {
+                codes::SERVER_UNAVAILABLE
+            },
             Some(s),
             format!("{subject} for the mailbox {m}. The remote server returned an error: ({s}) Server Unavailable. The owner of the email server profile {p} has been notified. The system will try to {} again later.", w.verb),
         ),
@@ -285,6 +300,7 @@ mod tests {
     fn every_failure_kind_has_a_knowledge_base_rule() {
         let mut kinds = vec![
             FailureKind::Dns,
+            FailureKind::LocationUnknown,
             FailureKind::Refused,
             FailureKind::Timeout,
             FailureKind::Tls,
@@ -347,6 +363,32 @@ mod tests {
         describe(dir, &f, &mailbox(), &profile(retrieval))
     }
 
+    #[test]
+    fn trace_codes_follow_the_seed_and_throttling_has_its_own() {
+        let act_503 = err(FailureKind::Http(503), Direction::Act, 0);
+        assert_eq!(act_503.tracecode, 126, "seed 003: ACT's 503");
+        assert_eq!(act_503.error_type, "ExchangeSyncServerServiceError");
+        assert_eq!(
+            err(FailureKind::Http(503), Direction::Incoming, 0).tracecode,
+            codes::SERVER_UNAVAILABLE
+        );
+        for dir in [Direction::Incoming, Direction::Outgoing, Direction::Act] {
+            let busy = err(FailureKind::Http(429), dir, 0);
+            assert_eq!(busy.tracecode, codes::SERVER_BUSY);
+            assert_ne!(busy.tracecode, 126);
+            assert_eq!(busy.rule.as_deref(), Some("exchange-server-busy"));
+        }
+        // A name that does not resolve is retried; Autodiscover finding nothing is not.
+        assert_eq!(
+            err(FailureKind::Dns, Direction::Incoming, 0).nature,
+            Nature::Transient
+        );
+        assert_eq!(
+            err(FailureKind::LocationUnknown, Direction::Incoming, 0).nature,
+            Nature::Permanent
+        );
+    }
+
     /// Every failure the engine can meet is one the knowledge base knows, with the
     /// nature and scope the reference gives it.
     #[test]
@@ -369,11 +411,20 @@ mod tests {
                 Scope::Profile,
             ),
             (
-                FailureKind::Dns,
+                FailureKind::LocationUnknown,
                 Direction::Outgoing,
                 0,
                 "mailbox-location-undetermined",
                 Nature::Permanent,
+                Scope::Profile,
+            ),
+            // A name that does not resolve is a network error: retried.
+            (
+                FailureKind::Dns,
+                Direction::Incoming,
+                0,
+                "email-server-unreachable",
+                Nature::Transient,
                 Scope::Profile,
             ),
             (

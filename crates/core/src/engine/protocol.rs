@@ -119,7 +119,7 @@ fn location(profile: &Profile, dir: Direction) -> Result<&str, ConnectionFailure
         .filter(|l| !l.is_empty())
         .ok_or_else(|| {
             fail(
-                FailureKind::Dns,
+                FailureKind::LocationUnknown,
                 "No server location is set in the email server profile.",
             )
         })
@@ -187,7 +187,7 @@ pub fn plan(
             let email = mailbox.email_address.clone().unwrap_or_default();
             if !email.contains('@') {
                 return Err(fail(
-                    FailureKind::Dns,
+                    FailureKind::LocationUnknown,
                     "The mailbox has no email address to autodiscover.",
                 ));
             }
@@ -325,7 +325,7 @@ mod tests {
         p.incoming.location = None;
         assert_eq!(
             plan(&mailbox(), &p, Direction::Incoming).unwrap_err().kind,
-            FailureKind::Dns
+            FailureKind::LocationUnknown
         );
         p = imap_profile();
         p.incoming.credential_retrieval = Some(1);

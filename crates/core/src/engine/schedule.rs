@@ -122,8 +122,11 @@ pub fn next_due(m: &Mailbox, org: &OrgSettings, profile: &Profile, now: Timestam
 /// the mail it received since that day, POP3, which has no search, judges each new
 /// message by its Date header. Every cycle, not only the first: a cycle takes at most
 /// a few hundred messages, and the rest of an old inbox is as old in the next one.
-pub fn receive_since(m: &Mailbox) -> Option<Timestamp> {
+/// A mailbox without a date of its own takes its profile's
+/// (`processemailsreceivedafter`).
+pub fn receive_since(m: &Mailbox, p: &Profile) -> Option<Timestamp> {
     m.process_email_received_after
+        .or(p.process_emails_received_after)
 }
 
 /// Whether a message whose Date header is `date` is taken under `since`; a message
@@ -294,10 +297,16 @@ mod tests {
     #[test]
     fn mail_received_before_the_date_is_not_taken() {
         let mut m = mailbox();
-        assert_eq!(receive_since(&m), None);
+        let mut p = Profile::default();
+        assert_eq!(receive_since(&m, &p), None);
+        // The profile's date holds for a mailbox without one of its own...
+        let profile_since = Timestamp::from_civil(2026, 11, 1, 0, 0, 0).unwrap();
+        p.process_emails_received_after = Some(profile_since);
+        assert_eq!(receive_since(&m, &p), Some(profile_since));
+        // ...and the mailbox's own date wins.
         let since = Timestamp::from_civil(2026, 12, 3, 0, 0, 0).unwrap();
         m.process_email_received_after = Some(since);
-        assert_eq!(receive_since(&m), Some(since));
+        assert_eq!(receive_since(&m, &p), Some(since));
         assert!(!dated_after(
             Some(since),
             Some("Wed, 02 Dec 2026 23:59:59 +0000")

@@ -85,6 +85,9 @@ pub struct Profile {
     /// `sendemailalert`: email the owner when more than half of the mailboxes fail
     /// within an hour.
     pub send_email_alert: bool,
+    /// `processemailsreceivedafter`: the date its mailboxes without one of their own
+    /// take mail from.
+    pub process_emails_received_after: Option<Timestamp>,
 }
 
 /// Whose mailbox it is: approval rules differ for users and queues.
@@ -211,8 +214,12 @@ pub mod status {
 /// Why a connection failed, as the server's mail clients see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureKind {
-    /// The server's name does not resolve.
+    /// The server's name does not resolve: a network error, transient and retried
+    /// (seed 002: network issues are transient).
     Dns,
+    /// The mailbox's location could not be determined: no server location in the
+    /// profile, no address to autodiscover, or Autodiscover that found nothing.
+    LocationUnknown,
     /// Nothing listens (connection refused).
     Refused,
     /// No answer in time.

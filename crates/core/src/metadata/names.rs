@@ -118,6 +118,23 @@ static KNOWN_TABLES: &[KnownTable] = &[
         Some(4202),
     ),
     t(
+        "appointment",
+        "Appointment",
+        "Appointments",
+        "Appointment",
+        "Appointments",
+        Some(4201),
+    ),
+    t(
+        "contact",
+        "Contact",
+        "Contacts",
+        "Contact",
+        "Contacts",
+        Some(2),
+    ),
+    t("task", "Task", "Tasks", "Task", "Tasks", Some(4212)),
+    t(
         "mailsync_syncstatistic",
         "mailsync_SyncStatistic",
         "mailsync_SyncStatistics",

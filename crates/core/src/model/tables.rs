@@ -292,7 +292,9 @@ pub static ORGANIZATION: Table = Table {
     entity_set: "organizations",
     key: "organizationid",
     primary_name: "name",
-    columns: cols![
+    // Not `cols!`: `orgdborgsettings` came later (schema V9) and SQLite appends an
+    // added column after the record columns.
+    columns: &[
         ro("organizationid", Guid),
         c("name", Text).max(160),
         ch("emailconnectionchannel", CONNECTION_CHANNELS),
@@ -305,6 +307,86 @@ pub static ORGANIZATION: Table = Table {
         c("generatealertsforinformation", Bool),
         c("notifymailboxownerofemailserverlevelalerts", Bool),
         c("allowunresolvedpartiesonemailsend", Bool),
+        ro("versionnumber", Int),
+        ro("createdon", DateTime),
+        ro("modifiedon", DateTime),
+        // Dataverse's "OrgDBOrgSettings": `<OrgSettings><Name>value</Name>...` (e.g.
+        // RequirePrivilegeToSelfApproveEmailAddress), read by `rules::org_db_setting`.
+        c("orgdborgsettings", Text).max(1073741823),
+    ],
+};
+
+/// Appointments, contacts and tasks: what server-side synchronization keeps in step
+/// with Exchange ("ACT"). The columns it fills and reads, as Microsoft's table
+/// references give them (appointment.md, contact.md, task.md); party lists (organizer,
+/// attendees) are not modelled yet.
+pub static APPOINTMENT: Table = Table {
+    logical: "appointment",
+    entity_set: "appointments",
+    key: "activityid",
+    primary_name: "subject",
+    columns: cols![
+        ro("activityid", Guid),
+        c("subject", Text).max(200),
+        c("description", Text).max(1048576),
+        c("scheduledstart", DateTime),
+        c("scheduledend", DateTime),
+        c("scheduleddurationminutes", Int),
+        c("location", Text).max(200),
+        c("isalldayevent", Bool),
+        ch("prioritycode", PRIORITIES),
+        // "Shows the ID of the appointment in Microsoft Office Outlook. The ID is used to
+        // synchronize the appointment between Microsoft Dynamics 365 and the correct
+        // Exchange account."
+        c("globalobjectid", Text).max(300),
+        ch("statecode", APPOINTMENT_STATES),
+        ch("statuscode", APPOINTMENT_STATUSES),
+        c("ownerid", Lookup(TO_OWNER)),
+    ],
+};
+
+pub static CONTACT: Table = Table {
+    logical: "contact",
+    entity_set: "contacts",
+    key: "contactid",
+    primary_name: "fullname",
+    columns: cols![
+        ro("contactid", Guid),
+        c("firstname", Text).max(50),
+        c("middlename", Text).max(50),
+        c("lastname", Text).max(50),
+        // Computed from the names (`rules::contact_full_name`), as Dataverse does.
+        ro("fullname", Text).max(160),
+        c("emailaddress1", Text).max(100),
+        c("emailaddress2", Text).max(100),
+        c("emailaddress3", Text).max(100),
+        c("jobtitle", Text).max(100),
+        c("telephone1", Text).max(50),
+        c("mobilephone", Text).max(50),
+        ch("statecode", CONTACT_STATES),
+        ch("statuscode", CONTACT_STATUSES),
+        c("ownerid", Lookup(TO_OWNER)),
+    ],
+};
+
+pub static TASK: Table = Table {
+    logical: "task",
+    entity_set: "tasks",
+    key: "activityid",
+    primary_name: "subject",
+    columns: cols![
+        ro("activityid", Guid),
+        c("subject", Text).max(200),
+        c("description", Text).max(2000),
+        c("scheduledstart", DateTime),
+        // "Due Date".
+        c("scheduledend", DateTime),
+        c("actualdurationminutes", Int),
+        c("percentcomplete", Int),
+        ch("prioritycode", PRIORITIES),
+        ch("statecode", TASK_STATES),
+        ch("statuscode", TASK_STATUSES),
+        c("ownerid", Lookup(TO_OWNER)),
     ],
 };
 
@@ -319,4 +401,7 @@ pub static TABLES: &[&Table] = &[
     &EMAIL,
     &SYNCSTATISTIC,
     &TEAM,
+    &APPOINTMENT,
+    &CONTACT,
+    &TASK,
 ];

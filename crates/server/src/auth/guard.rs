@@ -55,8 +55,14 @@ pub struct Locked {
     pub retry_after: u64,
 }
 
+/// One key per account whichever way its name is typed: the UPN `nestor@contoso.com`
+/// and the short `nestor` sign in to the same user, so they count the same failures
+/// (two users of one short name in different domains share a key: stricter, never
+/// looser).
 fn account(name: &str) -> Key {
-    Key::Account(name.trim().to_lowercase())
+    let name = name.trim().to_lowercase();
+    let short = name.split('@').next().unwrap_or_default();
+    Key::Account(short.to_string())
 }
 
 fn delay(failures: u32, free: u32) -> Option<Duration> {
@@ -152,6 +158,11 @@ mod tests {
         assert!(g.check("ann", Some(ip), t0).is_ok());
         g.failed("ann", Some(ip), t0);
         assert_eq!(g.check("ANN", None, t0), Err(Locked { retry_after: 1 }));
+        // The same account by its UPN is the same account.
+        assert_eq!(
+            g.check("ann@contoso.com", None, t0),
+            Err(Locked { retry_after: 1 })
+        );
         let t1 = t0 + Duration::from_secs(1);
         assert!(g.check("ann", None, t1).is_ok());
         g.failed("ann", None, t1);

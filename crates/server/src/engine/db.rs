@@ -243,7 +243,7 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
              incomingusername, mailsync_open(incomingpassword, 'emailserverprofile', 'incomingpassword', emailserverprofileid), \
              outgoingserverlocation, outgoingcredentialretrieval, outgoingusessl, outgoingportnumber, \
              outgoingusername, mailsync_open(outgoingpassword, 'emailserverprofile', 'outgoingpassword', emailserverprofileid), sendemailalert, \
-             incominguseimpersonation, outgoinguseimpersonation \
+             incominguseimpersonation, outgoinguseimpersonation, processemailsreceivedafter \
              FROM emailserverprofile WHERE emailserverprofileid = ?1",
         )?
         .query_row([id], |r| {
@@ -266,6 +266,7 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
                     ..connection(r, 15)?
                 },
                 send_email_alert: r.get(21)?,
+                process_emails_received_after: ts(r.get(24)?),
             })
         })
         .optional()?;

@@ -183,7 +183,7 @@ impl Io {
                     // not be determined", whatever stopped it.
                     let mut c = failure(plan, f);
                     if c.kind != FailureKind::Auth {
-                        c.kind = FailureKind::Dns;
+                        c.kind = FailureKind::LocationUnknown;
                     }
                     c
                 })?

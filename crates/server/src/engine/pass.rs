@@ -55,7 +55,7 @@ struct Taken {
 
 fn no_profile() -> ConnectionFailure {
     ConnectionFailure {
-        kind: FailureKind::Dns,
+        kind: FailureKind::LocationUnknown,
         server: String::new(),
         message: "The mailbox has no email server profile.".into(),
     }
@@ -201,7 +201,8 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
                         Ok(None) => continue,
                         Err(f) => DirectionResult::Failed(f),
                         Ok(Some(plan)) => {
-                            sync_direction(engine, &io, &mailbox, &plan, &mut taken).await?
+                            sync_direction(engine, &io, &mailbox, &profile, &plan, &mut taken)
+                                .await?
                         }
                     },
                 };
@@ -246,6 +247,7 @@ async fn sync_direction(
     engine: &Engine,
     io: &Io,
     mailbox: &Mailbox,
+    profile: &Profile,
     plan: &Plan,
     taken: &mut Taken,
 ) -> Result<DirectionResult, StoreError> {
@@ -257,7 +259,7 @@ async fn sync_direction(
                 .store
                 .call(move |c| db::imap_position(c, &key))
                 .await?;
-            let since = schedule::receive_since(mailbox);
+            let since = schedule::receive_since(mailbox, profile);
             match io.imap_poll(plan, after, since, TAKE_PER_CYCLE).await {
                 Err(f) => DirectionResult::Failed(f),
                 Ok(inbox) => {
@@ -280,7 +282,7 @@ async fn sync_direction(
                 Ok(drop) => {
                     // Every new message is marked taken, the ones dated before
                     // "Process email received after" without being recorded.
-                    let since = schedule::receive_since(mailbox);
+                    let since = schedule::receive_since(mailbox, profile);
                     taken.pop3_uidls = drop.new.iter().map(|m| m.uidl.clone()).collect();
                     taken.received = drop
                         .new
@@ -303,7 +305,7 @@ async fn sync_direction(
                     Ok(found) => {
                         // Like POP3: every new item is marked taken, the ones received
                         // before "Process email received after" without being recorded.
-                        let since = schedule::receive_since(mailbox);
+                        let since = schedule::receive_since(mailbox, profile);
                         taken.ews_items = found.new.iter().map(|i| i.id.clone()).collect();
                         taken.received = found
                             .new

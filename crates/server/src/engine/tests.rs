@@ -308,7 +308,7 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-use rusqlite::types::Value::{Integer, Text};
+use rusqlite::types::Value::{Integer, Null, Text};
 
 #[test]
 fn good_credentials_test_and_enable_then_mail_is_received_and_sent() {
@@ -564,7 +564,9 @@ fn ssl_on_a_usual_port_is_starttls_and_an_untrusted_certificate_a_secure_connect
 }
 
 #[test]
-fn an_unknown_host_means_the_location_could_not_be_determined() {
+fn an_unknown_host_is_a_network_error_retried_and_autodiscover_finding_nothing_the_location() {
+    // Seed 002: network issues are transient. A name that does not resolve is one: the
+    // direction stays enabled and is tried again after the retry interval.
     let org = Org::new("dns");
     let p = org.profile(
         "Unknown host",
@@ -575,16 +577,56 @@ fn an_unknown_host_means_the_location_could_not_be_determined() {
     );
     let (user, pw) = org.test_user("alice");
     let m = org.mailbox("Alice DNS", &p, &user, &pw);
-    org.schedule_test(&m);
-    org.run();
+    org.enable(&m);
+    for attempt in 1..=2 {
+        let o = org.run();
+        assert_eq!(o.len(), 1, "attempt {attempt} runs");
+        assert!(o[0].failed);
+        assert_eq!(org.col::<i64>(&m, "lastsyncerrorcount"), attempt);
+        assert!(
+            org.col::<bool>(&m, "enabledforincomingemail"),
+            "still enabled"
+        );
+        org.clock.advance(300);
+    }
     let alerts = org.alerts(&p);
+    assert!(
+        alerts.iter().any(|a| a.0 == 2
+            && a.2.contains("the connection to the email server failed")
+            && a.2.contains("imap.mailsync.invalid")
+            && a.2.contains("could not be found")),
+        "{alerts:?}"
+    );
+    assert!(alerts.iter().all(|a| a.0 != 3), "no error: {alerts:?}");
+
+    // Autodiscover that finds nothing (the mailbox's domain has no Autodiscover host)
+    // is still "the mailbox location could not be determined", and permanent.
+    let ex = org.profile(
+        "Autodiscover nowhere",
+        &[
+            ("servertype", Integer(0)),
+            ("useautodiscover", Integer(1)),
+            ("incomingserverlocation", Null),
+            ("outgoingserverlocation", Null),
+        ],
+    );
+    let nowhere = org.mailbox("Nowhere", &ex, &user, &pw);
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET emailaddress = 'nobody@mailsync.invalid' WHERE mailboxid = ?1",
+            [&nowhere],
+        )
+    });
+    org.schedule_test(&nowhere);
+    org.run();
+    let alerts = org.alerts(&ex);
     assert!(
         alerts
             .iter()
             .any(|a| a.0 == 3 && a.2.contains("The mailbox location could not be determined")),
         "{alerts:?}"
     );
-    assert!(!org.col::<bool>(&m, "enabledforincomingemail"));
+    assert!(!org.col::<bool>(&nowhere, "enabledforincomingemail"));
 }
 
 #[test]
@@ -1391,6 +1433,7 @@ fn mail_received_before_process_email_received_after_is_not_taken() {
             .as_secs() as i64,
     );
     let imap = org.profile("Test IMAP/SMTP", &[]);
+    // The POP3 mailbox has no date of its own: its profile's holds.
     let pop3 = org.profile(
         "Test POP3/SMTP",
         &[
@@ -1399,6 +1442,7 @@ fn mail_received_before_process_email_received_after_is_not_taken() {
                 "incomingportnumber",
                 Integer(org.mail.port("MAIL_POP3_PORT")),
             ),
+            ("processemailsreceivedafter", Text(after.to_rfc3339())),
         ],
     );
     let mailboxes = [
@@ -1407,13 +1451,13 @@ fn mail_received_before_process_email_received_after_is_not_taken() {
     ];
     for m in &mailboxes {
         org.enable(m);
-        org.sql(|c| {
-            c.execute(
-                "UPDATE mailbox SET processemailreceivedafter = ?2 WHERE mailboxid = ?1",
-                params![m, after.to_rfc3339()],
-            )
-        });
     }
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET processemailreceivedafter = ?2 WHERE mailboxid = ?1",
+            params![mailboxes[0], after.to_rfc3339()],
+        )
+    });
     org.run();
     let new = deliver(&org, &user, now);
     org.clock.advance(3600);

@@ -133,14 +133,7 @@ pub fn check_credentials(
     username: &str,
     password: &str,
 ) -> Result<Option<String>> {
-    let row: Option<(String, Option<String>)> = conn
-        .query_row(
-            "SELECT systemuserid, passwordhash FROM systemuser
-             WHERE domainname = ?1 AND isdisabled = 0",
-            [username.trim()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let row = user_by_sign_in_name(conn, username.trim())?;
     // One argon2 verification whatever the outcome: an unknown user, a user without a
     // password and a wrong password take the same time, so timing tells no names.
     match row {
@@ -150,6 +143,36 @@ pub fn check_credentials(
             Ok(None)
         }
     }
+}
+
+/// The enabled user (id, password hash) whose sign-in name is `name`: their
+/// `domainname` (UPN-style, `nestor@contoso.com`), or the part of it before the `@`
+/// when that names exactly one user ("nestor"; two users of that name in different
+/// domains must give the whole name).
+fn user_by_sign_in_name(conn: &Connection, name: &str) -> Result<Option<(String, Option<String>)>> {
+    let exact = conn
+        .prepare_cached(
+            "SELECT systemuserid, passwordhash FROM systemuser
+             WHERE domainname = ?1 AND isdisabled = 0",
+        )?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if exact.is_some() || name.contains('@') {
+        return Ok(exact);
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT systemuserid, passwordhash FROM systemuser
+         WHERE isdisabled = 0 AND instr(domainname, '@') = length(?1) + 1
+           AND substr(domainname, 1, length(?1)) = ?1 COLLATE NOCASE
+         LIMIT 2",
+    )?;
+    let found = stmt
+        .query_map([name], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<(String, Option<String>)>>>()?;
+    Ok(match <[_; 1]>::try_from(found) {
+        Ok([one]) => Some(one),
+        Err(_) => None,
+    })
 }
 
 /// Sets (or clears, with `None`) a user's password.
@@ -332,6 +355,41 @@ mod tests {
             roles_from_column("Bogus; exchange administrator"),
             [Role::ExchangeAdministrator]
         );
+    }
+
+    #[test]
+    fn sign_in_names_are_upns_or_their_unique_short_part() {
+        let dir = TempDir::new("auth-upn");
+        let store = Store::open(&dir.path().join("a.sqlite")).unwrap();
+        store
+            .with_conn(|c| {
+                for (id, name) in [
+                    ("u1", "nestor@contoso.com"),
+                    ("u2", "pat@contoso.com"),
+                    ("u3", "pat@fabrikam.com"),
+                    ("u4", "x_y@contoso.com"),
+                ] {
+                    c.execute(
+                        "INSERT INTO systemuser (systemuserid, fullname, domainname, roles)
+                         VALUES (?1, ?1, ?2, '')",
+                        [id, name],
+                    )?;
+                    set_password(c, id, Some("pw"))?;
+                }
+                let who = |n: &str| check_credentials(c, n, "pw");
+                assert_eq!(who("nestor@contoso.com")?, Some("u1".into()));
+                assert_eq!(who("Nestor")?, Some("u1".into()));
+                // Two users called pat: the short name names nobody.
+                assert_eq!(who("pat")?, None);
+                assert_eq!(who("pat@fabrikam.com")?, Some("u3".into()));
+                // The short part is compared as text, not as a pattern.
+                assert_eq!(who("x_y")?, Some("u4".into()));
+                assert_eq!(who("x%y")?, None);
+                assert_eq!(who("nest")?, None);
+                assert_eq!(who("nestor@fabrikam.com")?, None);
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]

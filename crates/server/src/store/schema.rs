@@ -414,8 +414,88 @@ END;
 "
 );
 
+/// Version 9: the organization's OrgDBOrgSettings (`orgdborgsettings`, XML), where
+/// Dataverse keeps settings such as RequirePrivilegeToSelfApproveEmailAddress.
+const V9: &str = "ALTER TABLE organization ADD COLUMN orgdborgsettings TEXT;";
+
+/// Version 10: appointments, contacts and tasks (what server-side synchronization keeps
+/// in step with Exchange), owned by a user or a team like the other records.
+const V10: &str = concat!(
+    "CREATE TABLE appointment (
+    activityid TEXT PRIMARY KEY NOT NULL,
+    subject TEXT,
+    description TEXT,
+    scheduledstart TEXT,
+    scheduledend TEXT,
+    scheduleddurationminutes INTEGER,
+    location TEXT,
+    isalldayevent INTEGER NOT NULL DEFAULT 0,
+    prioritycode INTEGER NOT NULL DEFAULT 1,
+    globalobjectid TEXT,
+    statecode INTEGER NOT NULL DEFAULT 3,
+    statuscode INTEGER NOT NULL DEFAULT 5,
+    ownerid TEXT,
+    ",
+    record_columns!(),
+    ");
+",
+    version_trigger!("appointment", "activityid"),
+    "CREATE INDEX appointment_owner ON appointment(ownerid);
+CREATE TABLE contact (
+    contactid TEXT PRIMARY KEY NOT NULL,
+    firstname TEXT,
+    middlename TEXT,
+    lastname TEXT,
+    fullname TEXT,
+    emailaddress1 TEXT,
+    emailaddress2 TEXT,
+    emailaddress3 TEXT,
+    jobtitle TEXT,
+    telephone1 TEXT,
+    mobilephone TEXT,
+    statecode INTEGER NOT NULL DEFAULT 0,
+    statuscode INTEGER NOT NULL DEFAULT 1,
+    ownerid TEXT,
+    ",
+    record_columns!(),
+    ");
+",
+    version_trigger!("contact", "contactid"),
+    "CREATE INDEX contact_owner ON contact(ownerid);
+CREATE INDEX contact_email ON contact(emailaddress1 COLLATE NOCASE);
+CREATE TABLE task (
+    activityid TEXT PRIMARY KEY NOT NULL,
+    subject TEXT,
+    description TEXT,
+    scheduledstart TEXT,
+    scheduledend TEXT,
+    actualdurationminutes INTEGER,
+    percentcomplete INTEGER,
+    prioritycode INTEGER NOT NULL DEFAULT 1,
+    statecode INTEGER NOT NULL DEFAULT 0,
+    statuscode INTEGER NOT NULL DEFAULT 2,
+    ownerid TEXT,
+    ",
+    record_columns!(),
+    ");
+",
+    version_trigger!("task", "activityid"),
+    "CREATE INDEX task_owner ON task(ownerid);
+CREATE TRIGGER systemuser_owned_act AFTER DELETE ON systemuser BEGIN
+    UPDATE appointment SET ownerid = NULL WHERE ownerid = OLD.systemuserid;
+    UPDATE contact SET ownerid = NULL WHERE ownerid = OLD.systemuserid;
+    UPDATE task SET ownerid = NULL WHERE ownerid = OLD.systemuserid;
+END;
+CREATE TRIGGER team_owned_act AFTER DELETE ON team BEGIN
+    UPDATE appointment SET ownerid = NULL WHERE ownerid = OLD.teamid;
+    UPDATE contact SET ownerid = NULL WHERE ownerid = OLD.teamid;
+    UPDATE task SET ownerid = NULL WHERE ownerid = OLD.teamid;
+END;
+"
+);
+
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 /// Applies the pending migrations up to `target` in one immediate transaction.
 /// Refuses a file written by a newer mailsync (its version is above ours).

@@ -317,7 +317,7 @@ const INTERNET: &[Profile] = &[Profile::Imap, Profile::Pop3];
 
 const ERRORS: &[KnownError] = &[
     KnownError { kb: "exchange-server-unavailable", lastsyncerror: "The remote server returned an error: (503) Server Unavailable.", code: Some(503), errortype: "IncomingEmailServerServiceError", tracecode: 52, direction: 0, profiles: EXCHANGE },
-    KnownError { kb: "exchange-server-busy", lastsyncerror: "The server cannot service this request right now. Try again later. ErrorServerBusy", code: Some(429), errortype: "ExchangeSyncServerServiceError", tracecode: 126, direction: 2, profiles: EXCHANGE },
+    KnownError { kb: "exchange-server-busy", lastsyncerror: "The server cannot service this request right now. Try again later. ErrorServerBusy", code: Some(429), errortype: "ExchangeSyncServerServiceError", tracecode: 65, direction: 2, profiles: EXCHANGE },
     KnownError { kb: "mailbox-move-in-progress", lastsyncerror: "Mailbox move in progress. Try again later., Cannot open mailbox. ErrorMailboxMoveInProgress", code: None, errortype: "UnknownIncomingEmailIntegrationError", tracecode: 2, direction: 0, profiles: EXCHANGE },
     KnownError { kb: "isv-unexpected", lastsyncerror: "Exchange server returned UnknownIncomingEmailIntegrationError -2147220956 exception.", code: Some(-2_147_220_956), errortype: "UnknownIncomingEmailIntegrationError", tracecode: 2, direction: 0, profiles: EXCHANGE },
     KnownError { kb: "credentials-mailbox", lastsyncerror: "Email cannot be received because the credentials specified in the mailbox are incorrect or have insufficient permissions. The remote server returned an error: (401) Unauthorized.", code: Some(401), errortype: "IncomingEmailMailboxError", tracecode: 45, direction: 0, profiles: INTERNET },
@@ -509,7 +509,9 @@ impl<'a> Seeder<'a> {
             rows.push(vec![
                 ("systemuserid", text(id)),
                 ("fullname", text(*name)),
-                ("domainname", text(*user)),
+                // UPN-style, as Dataverse's sign-in names are (self-approval compares a
+                // mailbox's address with it); password sign-in also takes "nestor".
+                ("domainname", text(format!("{user}@{DOMAIN}"))),
                 ("internalemailaddress", text(format!("{user}@{DOMAIN}"))),
                 ("emailrouteraccessapproval", int(1)),
                 ("roles", text(roles_to_column(roles))),
@@ -561,7 +563,7 @@ impl<'a> Seeder<'a> {
             rows.push(vec![
                 ("systemuserid", text(id.clone())),
                 ("fullname", text(name.clone())),
-                ("domainname", text(user)),
+                ("domainname", text(email.clone())),
                 ("internalemailaddress", text(email.clone())),
                 ("emailrouteraccessapproval", int(0)),
                 ("roles", text("")),
@@ -583,8 +585,10 @@ impl<'a> Seeder<'a> {
 
     /// Two owner teams (after everything else, so the rest of the demo stays as it was):
     /// the Help Desk owns the Customer Service queue and its mailbox (its members see
-    /// them as theirs); Mailbox Approvers gives its member Johanna, who has no role of
-    /// her own, the Delegated Mailbox Approver role.
+    /// them as theirs); Mailbox Administrators gives its member Johanna, who has no role
+    /// of her own, the System Administrator role. (Not the Delegated Mailbox Approver
+    /// role: Dataverse refuses it on a team, 0x80090905
+    /// CannotAssignDelegatedMailboxApproverRoleToTeam.)
     fn teams(&mut self) -> Result<()> {
         let teams: &[(&str, &str, &[Role], &[&str])] = &[
             (
@@ -594,9 +598,9 @@ impl<'a> Seeder<'a> {
                 &["henrietta", "irvin"],
             ),
             (
-                "Mailbox Approvers",
-                "Its members approve mailboxes' email addresses.",
-                &[Role::DelegatedMailboxApprover],
+                "Mailbox Administrators",
+                "Its members administer mailboxes and approve their email addresses.",
+                &[Role::SystemAdministrator],
                 &["johanna"],
             ),
         ];
@@ -616,11 +620,12 @@ impl<'a> Seeder<'a> {
                 ]],
             )?;
             for user in *members {
-                self.tx.execute(
+                let added = self.tx.execute(
                     "INSERT INTO teammembership (teamid, systemuserid) \
                      SELECT ?1, systemuserid FROM systemuser WHERE domainname = ?2",
-                    [&id, *user],
+                    [&id, &format!("{user}@{DOMAIN}")],
                 )?;
+                debug_assert_eq!(added, 1, "team member {user} is one of the demo's people");
             }
             if *name == "Help Desk" {
                 self.tx.execute(

@@ -87,6 +87,53 @@ pub const OWNER_MAILBOX: &[&str] = &[
     "emailrouteraccessapproval",
 ];
 
+/// Appointments, contacts and tasks: every user creates, reads, changes and deletes
+/// their own (Dataverse's Basic depth), the administrators everyone's. The columns a
+/// non-administrator may change on their own records: all but the owner (Assign).
+pub const ACT_TABLES: &[&str] = &["appointment", "contact", "task"];
+const APPOINTMENT_OWNER: &[&str] = &[
+    "subject",
+    "description",
+    "scheduledstart",
+    "scheduledend",
+    "scheduleddurationminutes",
+    "location",
+    "isalldayevent",
+    "prioritycode",
+    "globalobjectid",
+    "statecode",
+    "statuscode",
+];
+const CONTACT_OWNER: &[&str] = &[
+    "firstname",
+    "middlename",
+    "lastname",
+    "emailaddress1",
+    "emailaddress2",
+    "emailaddress3",
+    "jobtitle",
+    "telephone1",
+    "mobilephone",
+    "statecode",
+    "statuscode",
+];
+const TASK_OWNER: &[&str] = &[
+    "subject",
+    "description",
+    "scheduledstart",
+    "scheduledend",
+    "actualdurationminutes",
+    "percentcomplete",
+    "prioritycode",
+    "statecode",
+    "statuscode",
+];
+
+/// Whether `table` is one of the ACT tables.
+pub fn is_act(table: &Table) -> bool {
+    ACT_TABLES.contains(&table.logical)
+}
+
 /// The user and queue column an approver may change: Approve / Reject Email.
 const APPROVAL_ONLY: &[&str] = &["emailrouteraccessapproval"];
 
@@ -99,6 +146,9 @@ pub const MASKED_PROFILE: &[&str] = &["incomingusername", "outgoingusername", "o
 pub fn updatable(tier: Tier, table: &Table) -> Option<Option<&'static [&'static str]>> {
     match (tier, table.logical) {
         (Tier::Administrator, _) => Some(None),
+        (_, "appointment") => Some(Some(APPOINTMENT_OWNER)),
+        (_, "contact") => Some(Some(CONTACT_OWNER)),
+        (_, "task") => Some(Some(TASK_OWNER)),
         (Tier::Approver, "mailbox") => Some(Some(APPROVER_MAILBOX)),
         (Tier::Approver, "systemuser" | "queue") => Some(Some(APPROVAL_ONLY)),
         (Tier::User, "mailbox") => Some(Some(OWNER_MAILBOX)),
@@ -107,14 +157,14 @@ pub fn updatable(tier: Tier, table: &Table) -> Option<Option<&'static [&'static 
 }
 
 /// May `tier` create records of `table`?
-pub fn may_create(tier: Tier, _table: &Table) -> bool {
-    tier == Tier::Administrator
+pub fn may_create(tier: Tier, table: &Table) -> bool {
+    tier == Tier::Administrator || is_act(table)
 }
 
 /// May `tier` delete records of `table` (those it sees; a profile's alerts need an
 /// administrator: `may_delete_alert`)?
 pub fn may_delete(tier: Tier, table: &Table) -> bool {
-    tier == Tier::Administrator || table.logical == "tracelog"
+    tier == Tier::Administrator || table.logical == "tracelog" || is_act(table)
 }
 
 /// Whether `tier` may delete an alert regarding a record of `regarding_table`: only
@@ -172,7 +222,9 @@ pub fn check_read(user: &SignedInUser, table: &Table) -> Result<(), ApiError> {
 /// GUID, checked), never from the request.
 pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
     let t = quote(table.logical);
-    if Tier::of(user) >= Tier::Approver {
+    let tier = Tier::of(user);
+    // Approvers read the organization's mail configuration, not everyone's contacts.
+    if tier == Tier::Administrator || (tier == Tier::Approver && !is_act(table)) {
         return t;
     }
     let Some(me) = Guid::parse(&user.systemuserid).map(|g| format!("'{g}'")) else {
@@ -204,7 +256,7 @@ pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
         }
         "systemuser" => format!("systemuserid = {me}"),
         "team" => format!("teamid IN ({teams})"),
-        "queue" => owned,
+        "queue" | "appointment" | "contact" | "task" => owned,
         "emailserverprofile" => format!(
             "{owned} OR emailserverprofileid IN (SELECT emailserverprofile FROM mailbox \
              WHERE regardingobjectid = {me} OR {owned})"
@@ -258,7 +310,9 @@ fn privilege_entity(table: &Table) -> &'static str {
         "mailbox" => "Mailbox",
         "tracelog" => "TraceLog",
         "organization" => "Organization",
-        "email" => "Activity",
+        // Appointments and tasks are activities, as emails are: one privilege.
+        "email" | "appointment" | "task" => "Activity",
+        "contact" => "Contact",
         "mailsync_syncstatistic" => "mailsync_syncstatistic",
         _ => "Unknown",
     }
@@ -305,6 +359,10 @@ pub fn role_privileges(tier: Tier) -> Vec<(String, Depth)> {
     if tier >= Tier::Approver {
         out.push(("prvApproveRejectEmailAddress".to_string(), Depth::Global));
     }
+    // One privilege covers several tables (emails, appointments and tasks are all
+    // activities): reported once, at the depth it first has.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|(name, _)| seen.insert(name.clone()));
     out
 }
 
@@ -406,10 +464,14 @@ mod tests {
             if check_read(&plain, t).is_ok() {
                 assert!(from.starts_with("(SELECT"), "{}: {from}", t.logical);
             }
-            assert_eq!(
-                from_clause(t, &user(&[Role::DelegatedMailboxApprover])),
-                quote(t.logical)
-            );
+            // Approvers read every record, except others' appointments, contacts and
+            // tasks.
+            let approver = from_clause(t, &user(&[Role::DelegatedMailboxApprover]));
+            if is_act(t) {
+                assert!(approver.starts_with("(SELECT"), "{}: {approver}", t.logical);
+            } else {
+                assert_eq!(approver, quote(t.logical));
+            }
         }
         let profiles = from_clause(&EMAILSERVERPROFILE, &plain);
         assert!(

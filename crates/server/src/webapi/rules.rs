@@ -5,14 +5,19 @@
 //! * **Approve / Reject Email** (`emailrouteraccessapproval` on a mailbox, user or
 //!   queue): needs the approve privilege (`can_approve_email`), as in Dataverse; the
 //!   approval counts as a Microsoft 365 administrator's
-//!   (`isemailaddressapprovedbyo365admin`, which Exchange Online profiles need) only
+//!   (`isemailaddressapprovedbyo365admin`, which Exchange Online profiles of an online
+//!   organization need) only
 //!   when the approver also holds `can_approve_exchange_online`: otherwise it is
 //!   accepted but does not let an Exchange Online mailbox synchronize (the console
 //!   reads approvals back and reports that). Approve (1) and
 //!   Reject (3) are mirrored between the mailbox and its user or queue. Changing a
 //!   mailbox's address or profile sets it back to pending (2) unless the same change
 //!   approves it. A user without a role approves only their own user mailbox whose
-//!   address is their sign-in name (`may_self_approve`, Microsoft's self-approval).
+//!   address is their sign-in name (`may_self_approve`, Microsoft's self-approval,
+//!   off for them when the OrgDBOrgSetting RequirePrivilegeToSelfApproveEmailAddress
+//!   is on); their Test & Enable approves it on the way where that applies. On an
+//!   Exchange Online (Hybrid) profile the System Administrator's approval suffices
+//!   (core's `needs_o365_admin_approval`).
 //! * **Test & Enable** (`testemailconfigurationscheduled: true`) resets the test retry
 //!   count and makes it due now; nothing here ever marks a test as run (those columns
 //!   are read-only).
@@ -23,7 +28,9 @@
 //!   `email_settings` reads.
 //! * **Emails**: a plain user sees the emails of their mailboxes. **Sync statistics** are the engine's, read-only.
 //! * **Owners.** A created record with an `ownerid` column is owned by its creator
-//!   unless the request binds another owner.
+//!   unless the request binds another owner, which only administrators may (Assign).
+//! * **Appointments, contacts, tasks**: their owners' (`privileges::ACT_TABLES`); a
+//!   contact's `fullname` is computed from its names.
 //! * **Email server profiles**: credential retrieval 2 or 4 forces the authentication
 //!   protocol to Auto Detect (0) unless the request sets another one, which core's
 //!   `check_profile` then refuses; user name and password only with retrieval 1
@@ -35,7 +42,8 @@ use mailsync_core::email_settings::DefaultMethods;
 use mailsync_core::model::{Column, Table};
 
 use mailsync_core::rules::{
-    check_profile, forces_auto_detect, takes_profile_credentials, ConnectionRule, ProfileSettings,
+    check_profile, forces_auto_detect, self_approval_needs_privilege, takes_profile_credentials,
+    ConnectionRule, ProfileSettings,
 };
 use mailsync_core::Severity;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -253,6 +261,16 @@ pub fn before_write(
             set(table, changes, "regardingobjecttypecode", value);
         }
     }
+    // A new record owned by someone else is an Assign: administrators only.
+    if old.is_none() && !is_admin(user) {
+        if let Some(owner) = text(changed(changes, "ownerid").unwrap_or(&SqlParam::Null)) {
+            if !owner.eq_ignore_ascii_case(&user.systemuserid) {
+                return Err(forbidden(
+                    "Only an administrator may create a record owned by someone else                      (Assign).",
+                ));
+            }
+        }
+    }
     // As in Dataverse, a new record is owned by its creator unless the request says.
     if old.is_none() && table.column("ownerid").is_some() && changed(changes, "ownerid").is_none() {
         set(
@@ -267,8 +285,39 @@ pub fn before_write(
         "systemuser" | "queue" => approval_of_owner(tx, user, table, old, changes),
         "emailserverprofile" => profile(table, old, changes),
         "organization" => organization(changes),
+        "contact" => {
+            contact_full_name(table, old, changes);
+            Ok(())
+        }
         _ => Ok(()),
     }
+}
+
+/// A contact's `fullname`, which Dataverse computes: first, middle and last name
+/// (default "Full Name Format: First Last"; the middle name only when given).
+fn contact_full_name(table: &Table, old: Option<&Stored>, changes: &mut Vec<Change>) {
+    if !["firstname", "middlename", "lastname"]
+        .iter()
+        .any(|c| changed(changes, c).is_some())
+    {
+        return;
+    }
+    let full = ["firstname", "middlename", "lastname"]
+        .iter()
+        .filter_map(|c| text(merged(old, changes, c)).map(str::trim))
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    set(
+        table,
+        changes,
+        "fullname",
+        if full.is_empty() {
+            SqlParam::Null
+        } else {
+            SqlParam::Text(full)
+        },
+    );
 }
 
 fn same_id(a: &SqlParam, b: &SqlParam) -> bool {
@@ -279,17 +328,34 @@ fn same_id(a: &SqlParam, b: &SqlParam) -> bool {
 }
 
 /// Self-approval as Microsoft documents it: a user may approve their own user mailbox
-/// (never a queue's) when its address is their sign-in name. (The organization's
-/// "require a privilege to self-approve" setting is the engine-rules work's.)
-fn may_self_approve(user: &SignedInUser, old: Option<&Stored>, changes: &[Change]) -> bool {
+/// (never a queue's, and one they may write: the tiers allow that) when its address is
+/// their sign-in name (UPN), unless the organization's OrgDBOrgSetting
+/// RequirePrivilegeToSelfApproveEmailAddress is on and they lack the approve privilege.
+fn may_self_approve(
+    tx: &Connection,
+    user: &SignedInUser,
+    old: Option<&Stored>,
+    changes: &[Change],
+) -> Result<bool, ApiError> {
     let Some(old) = old else {
-        return false;
+        return Ok(false);
     };
     let mine = text(old.get("regardingobjecttypecode")) == Some("systemuser")
         && text(old.get("regardingobjectid"))
             .is_some_and(|id| id.eq_ignore_ascii_case(&user.systemuserid));
     let address = text(merged(Some(old), changes, "emailaddress")).unwrap_or("");
-    mine && !address.is_empty() && address.eq_ignore_ascii_case(user.domainname.trim())
+    if !(mine && !address.is_empty() && address.eq_ignore_ascii_case(user.domainname.trim())) {
+        return Ok(false);
+    }
+    if user.can_approve_email() {
+        return Ok(true);
+    }
+    let settings: Option<String> = tx
+        .prepare_cached("SELECT orgdborgsettings FROM organization LIMIT 1")?
+        .query_row([], |r| r.get(0))
+        .optional()?
+        .flatten();
+    Ok(!self_approval_needs_privilege(settings.as_deref()))
 }
 
 fn approval_value(v: &SqlParam) -> Result<i64, ApiError> {
@@ -354,10 +420,11 @@ fn mailbox(
         changed(changes, "emailserverprofile")
             .is_some_and(|new| !same_id(new, o.get("emailserverprofile")))
     });
+    let approval_requested = requested.is_some();
     match requested {
         Some(v) => {
             let value = approval_value(&v)?;
-            if !(value == 1 && may_self_approve(user, old, changes)) {
+            if !(value == 1 && may_self_approve(tx, user, old, changes)?) {
                 need_approver(user)?;
             }
             // As in Dataverse, an approval is accepted from whoever holds the approve
@@ -394,6 +461,27 @@ fn mailbox(
         None => {}
     }
     if changed(changes, "testemailconfigurationscheduled") == Some(&SqlParam::Int(1)) {
+        // Microsoft's self-approval: "if you select Test & Enable Mailbox and the
+        // conditions mentioned are met, the email address in your mailbox is approved
+        // as part of the test and enable process".
+        if !approval_requested
+            && old_approval != Some(1)
+            && may_self_approve(tx, user, old, changes)?
+        {
+            set(
+                table,
+                changes,
+                "emailrouteraccessapproval",
+                SqlParam::Int(1),
+            );
+            set(
+                table,
+                changes,
+                "isemailaddressapprovedbyo365admin",
+                SqlParam::Int(i64::from(user.can_approve_exchange_online())),
+            );
+            mirror(1)?;
+        }
         set(
             table,
             changes,

@@ -81,12 +81,13 @@ fn answer(
 ) -> Result<Reply, ApiError> {
     let prefer = ctx.prefer()?;
     let url = entity_url(ctx, table, &id);
-    let status = if created {
-        StatusCode::CREATED
-    } else if prefer.return_representation {
-        StatusCode::OK
-    } else {
-        StatusCode::NO_CONTENT
+    // As Dataverse answers: a create is 204 with its URL in OData-EntityId, 201 with
+    // the record when `Prefer: return=representation` asks for it; an update 204, or
+    // 200 with the record.
+    let status = match (created, prefer.return_representation) {
+        (true, true) => StatusCode::CREATED,
+        (false, true) => StatusCode::OK,
+        (_, false) => StatusCode::NO_CONTENT,
     };
     let mut resp = if prefer.return_representation {
         let guid = Guid::parse(&id).ok_or_else(|| record_not_found_text(table, &id))?;
@@ -171,14 +172,20 @@ pub fn create(
             id
         }
     };
-    let primary = table.primary_name;
+    // The primary name is required, except where it is computed: a contact's
+    // `fullname` comes from its names, of which the last is required (the reference's
+    // ApplicationRequired).
+    let required = match table.logical {
+        "contact" => "lastname",
+        _ => table.primary_name,
+    };
     if table.logical != "tracelog"
         && !changes
             .iter()
-            .any(|c| c.column.name == primary && c.value != SqlParam::Null)
+            .any(|c| c.column.name == required && c.value != SqlParam::Null)
     {
         return Err(ApiError::bad_request(format!(
-            "The property '{primary}' is required to create a '{}'.",
+            "The property '{required}' is required to create a '{}'.",
             table.type_name()
         )));
     }
