@@ -98,7 +98,7 @@ const orgBase = `http://127.0.0.1:${orgPort}`;
 idp.service.on('beforeTokenSigning', (token) => {
   if (token.payload.aud !== CLIENT_ID) {
     token.payload.aud = orgBase;
-    token.payload.upn = 'admin';
+    token.payload.upn = 'admin@contoso.com'; // the demo's UPN-style sign-in name
   }
 });
 
