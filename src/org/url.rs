@@ -2,19 +2,9 @@
 //! splitting an absolute `scheme://host[:port]rest` address. Kept here (instead of a URL
 //! crate) because the console only ever needs these few, and all of them are pure.
 
-/// Percent-encodes a query or form value: RFC 3986 unreserved characters stay, every other
-/// byte of the UTF-8 becomes `%XX` (a space is `%20`, which form decoders also accept).
-pub(crate) fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a query or form value (RFC 3986 unreserved characters stay, a space
+/// is `%20`, which form decoders also accept): the API's own.
+pub(crate) use crate::api::encode;
 
 /// Percent-decodes a query value; `+` is a space (as in HTML forms and in Entra ID's
 /// `error_description`). Invalid escapes are kept as they are; invalid UTF-8 is replaced.
