@@ -52,7 +52,9 @@ test('a throttled $batch waits for Retry-After and is sent again', async ({ page
   await expect(page.getByTestId('bulk-run')).toHaveAttribute('data-finished', 'true', { timeout: 20_000 });
   await expect(page.getByTestId('bulk-title')).toHaveText('Approve Email: 3 of 3 done');
   expect(statuses[0]).toBe(429);
-  expect(statuses[statuses.length - 1]).toBe(200);
+  // The grid's reload after the run may meet the same window and wait its turn too:
+  // what counts is that the last answer is a success.
+  await expect.poll(() => statuses[statuses.length - 1], { timeout: 15_000 }).toBe(200);
   // Chromium logs the 429s as failed loads; they are the answers this test asked for.
   expect(errors.filter((e) => !/status of 429/.test(e))).toEqual([]);
 });
