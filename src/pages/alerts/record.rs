@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use super::card::{delete_action, AlertCard, DeleteNote};
 use super::model::{query, Alert, Level, SELECT};
+use super::toolbar::LevelTabs;
 use crate::api::{self, Collection};
 
 const PAGE_SIZE: u32 = 20;
@@ -61,24 +62,7 @@ pub fn RecordAlerts(#[prop(into)] regarding: String) -> impl IntoView {
             <div class="card-header row">
                 <span class="card-title" id="record-alerts-title">"Alerts"</span>
                 <span class="spacer"></span>
-                <div class="tabs tabs-sm" role="tablist" aria-label="Alert level">
-                    {Level::ALL
-                        .iter()
-                        .map(|&l| {
-                            view! {
-                                <button
-                                    class="tab"
-                                    class:is-active=move || level.get() == l
-                                    role="tab"
-                                    aria-selected=move || (level.get() == l).to_string()
-                                    on:click=move |_| level.set(l)
-                                >
-                                    {l.label()}
-                                </button>
-                            }
-                        })
-                        .collect_view()}
-                </div>
+                <LevelTabs level=level aria_label="Alert level" small=true />
             </div>
             <div class="card-body">
                 <DeleteNote message=message />
