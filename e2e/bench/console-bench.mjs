@@ -36,30 +36,19 @@
 // (SQLite's and the browser's).
 
 import { chromium } from '@playwright/test';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, launchChromium, requireBuild, serve } from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(process.env.MAILSYNC_E2E_BIN ?? path.join(ROOT, 'target/release/mailsync'));
-const DIST = path.resolve(process.env.MAILSYNC_E2E_DIST ?? path.join(ROOT, 'dist'));
-
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
 const RUNS = Number(arg('runs', 3));
 const SEED = arg('seed', 'scale:100000');
 const PASSWORD = process.env.MAILSYNC_ADMIN_PASSWORD ?? 'bench-admin-password';
 const SLICE = '7@'; // the scale seed's pending mailboxes: user numbers ending in 7
 const API = '/api/data/v9.2';
 
-if (!existsSync(BIN) || !existsSync(path.join(DIST, 'index.html'))) {
-  console.error('console-bench: build first: bash scripts/build.sh');
-  process.exit(2);
-}
+requireBuild('console-bench');
 
 // ---- the server ------------------------------------------------------------------
 
@@ -74,21 +63,7 @@ if (seeding) console.log(`seeding ${SEED} into ${db} (about 20 s for scale:10000
 else console.log(`reusing ${db}`);
 
 const started = Date.now();
-const server = spawn(BIN, ['serve', '--port', '0', '--dist', DIST, '--db', db, '--seed', SEED, '--engine', 'off'], {
-  stdio: ['ignore', 'pipe', 'pipe'],
-  env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: PASSWORD },
-});
-let serverLog = '';
-const base = await new Promise((resolve, reject) => {
-  const onData = (chunk) => {
-    serverLog += chunk;
-    const m = /mailsync console: (http:\/\/\S+?)\/?(\s|$)/.exec(serverLog);
-    if (m) resolve(m[1]);
-  };
-  server.stdout.on('data', onData);
-  server.stderr.on('data', onData);
-  server.on('exit', (code) => reject(new Error(`mailsync serve exited (${code}):\n${serverLog}`)));
-});
+const { base, child: server } = await serve(db, ['--seed', SEED, '--engine', 'off'], PASSWORD);
 console.log(`${base} ready after ${((Date.now() - started) / 1000).toFixed(1)} s${seeding ? ' (seeded)' : ''}`);
 
 function cleanup() {

@@ -25,51 +25,29 @@
 // another server binary / console build (as for the Playwright tests).
 
 import { chromium } from '@playwright/test';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, DIST, launchChromium, requireBuild, serve } from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(process.env.MAILSYNC_E2E_BIN ?? path.join(ROOT, 'target/release/mailsync'));
-const DIST = path.resolve(process.env.MAILSYNC_E2E_DIST ?? path.join(ROOT, 'dist'));
 const VERBOSE = process.env.BENCH_VERBOSE === '1';
 
-function arg(name, fallback) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-}
 const RUNS = Number(arg('runs', 3));
 const DOWN_MBIT = Number(arg('down', 1.6));
 const UP_MBIT = Number(arg('up', 0.75));
 const RTT_MS = Number(arg('rtt', 150));
 const PASSWORD = process.env.MAILSYNC_ADMIN_PASSWORD ?? 'bench-admin-password';
 
-if (!existsSync(BIN) || !existsSync(path.join(DIST, 'index.html'))) {
-  console.error('load-bench: build first: bash scripts/build.sh');
-  process.exit(2);
-}
+requireBuild('load-bench');
 
 // ---- the server ------------------------------------------------------------------
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mailsync-load-bench-'));
-const server = spawn(
-  BIN,
-  ['serve', '--port', '0', '--dist', DIST, '--db', path.join(tmp, 'org.sqlite'), '--seed', 'demo', '--engine', 'off'],
-  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: PASSWORD } },
+const { base, child: server } = await serve(
+  path.join(tmp, 'org.sqlite'),
+  ['--seed', 'demo', '--engine', 'off'],
+  PASSWORD,
 );
-let serverLog = '';
-const base = await new Promise((resolve, reject) => {
-  const onData = (chunk) => {
-    serverLog += chunk;
-    const m = /mailsync console: (http:\/\/\S+?)\/?(\s|$)/.exec(serverLog);
-    if (m) resolve(m[1]);
-  };
-  server.stdout.on('data', onData);
-  server.stderr.on('data', onData);
-  server.on('exit', (code) => reject(new Error(`mailsync serve exited (${code}):\n${serverLog}`)));
-});
 
 let browser = null;
 async function cleanup() {
@@ -89,17 +67,7 @@ process.on('SIGINT', async () => {
 
 // ---- the browser -----------------------------------------------------------------
 
-browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    '--no-first-run',
-  ],
-});
+browser = await launchChromium(chromium);
 
 const throttled = DOWN_MBIT > 0;
 const conditions = {

@@ -20,29 +20,17 @@
 // scale:100000 holds 10,000 pending mailboxes (about 20 s to seed, 0.75 GB of disk).
 
 import { chromium } from '@playwright/test';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { OAuth2Server } from 'oauth2-mock-server';
+import { arg, freePort, launchChromium, requireBuild, serve } from './lib.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.resolve(process.env.MAILSYNC_E2E_BIN ?? path.join(ROOT, 'target/release/mailsync'));
-const DIST = path.resolve(process.env.MAILSYNC_E2E_DIST ?? path.join(ROOT, 'dist'));
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : fallback;
-};
 const SEED = arg('seed', 'scale:100000');
 const CLIENT_ID = 'mailsync-bench-console';
 const PASSWORD = 'bench-admin-password';
 
-if (!existsSync(BIN) || !existsSync(path.join(DIST, 'index.html'))) {
-  console.error('requests-bench: build first: bash scripts/build.sh');
-  process.exit(2);
-}
+requireBuild('requests-bench');
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'mailsync-requests-bench-'));
 const children = [];
@@ -55,36 +43,11 @@ process.on('SIGINT', () => {
   process.exit(130);
 });
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function serve(name, args) {
-  const db = path.join(tmp, `${name}.sqlite`);
-  const port = args.includes('--port') ? [] : ['--port', '0'];
-  const child = spawn(BIN, ['serve', ...port, '--dist', DIST, '--db', db, '--engine', 'off', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, MAILSYNC_ADMIN_PASSWORD: PASSWORD },
-  });
+/** `mailsync serve` (engine off) on a database of its own in `tmp`: its base URL. */
+async function serveOrg(name, args) {
+  const { base, child } = await serve(path.join(tmp, `${name}.sqlite`), ['--engine', 'off', ...args], PASSWORD);
   children.push(child);
-  let log = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk) => {
-      log += chunk;
-      const m = /mailsync console: (http:\/\/\S+?)\/?(\s|$)/.exec(log);
-      if (m) resolve(m[1]);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`${name} exited (${code}):\n${log}`)));
-  });
+  return base;
 }
 
 // ---- the provider and the two servers --------------------------------------------
@@ -104,16 +67,13 @@ idp.service.on('beforeTokenSigning', (token) => {
 
 let t0 = Date.now();
 console.log(`seeding ${SEED} into the organization...`);
-await serve('org', ['--seed', SEED, '--port', String(orgPort), '--oidc-issuer', issuer, '--oidc-audience', orgBase]);
+await serveOrg('org', ['--seed', SEED, '--port', String(orgPort), '--oidc-issuer', issuer, '--oidc-audience', orgBase]);
 console.log(`organization ${orgBase} ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-const consoleBase = await serve('console', ['--seed', 'empty', '--connect-src', issuer, '--connect-src', orgBase]);
+const consoleBase = await serveOrg('console', ['--seed', 'empty', '--connect-src', issuer, '--connect-src', orgBase]);
 
 // ---- the browser -----------------------------------------------------------------
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-});
+const browser = await launchChromium(chromium);
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
 const pageErrors = [];
 page.on('pageerror', (e) => pageErrors.push(e.message));
