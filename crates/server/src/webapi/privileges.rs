@@ -25,6 +25,8 @@
 //! may not write is a 403 naming it, unless the request sends the value it already has
 //! (a form saving every field changes nothing there).
 
+use std::sync::OnceLock;
+
 use mailsync_core::model::{Access, Table};
 use mailsync_core::odata::Guid;
 
@@ -88,46 +90,33 @@ pub const OWNER_MAILBOX: &[&str] = &[
 ];
 
 /// Appointments, contacts and tasks: every user creates, reads, changes and deletes
-/// their own (Dataverse's Basic depth), the administrators everyone's. The columns a
-/// non-administrator may change on their own records: all but the owner (Assign).
+/// their own (Dataverse's Basic depth), the administrators everyone's. A
+/// non-administrator may change every updatable column of their own records but the
+/// owner (Assign): `act_owner_columns`, derived from core's model.
 pub const ACT_TABLES: &[&str] = &["appointment", "contact", "task"];
-const APPOINTMENT_OWNER: &[&str] = &[
-    "subject",
-    "description",
-    "scheduledstart",
-    "scheduledend",
-    "scheduleddurationminutes",
-    "location",
-    "isalldayevent",
-    "prioritycode",
-    "globalobjectid",
-    "statecode",
-    "statuscode",
-];
-const CONTACT_OWNER: &[&str] = &[
-    "firstname",
-    "middlename",
-    "lastname",
-    "emailaddress1",
-    "emailaddress2",
-    "emailaddress3",
-    "jobtitle",
-    "telephone1",
-    "mobilephone",
-    "statecode",
-    "statuscode",
-];
-const TASK_OWNER: &[&str] = &[
-    "subject",
-    "description",
-    "scheduledstart",
-    "scheduledend",
-    "actualdurationminutes",
-    "percentcomplete",
-    "prioritycode",
-    "statecode",
-    "statuscode",
-];
+
+/// The columns a non-administrator may change on their own record of an ACT table.
+fn act_owner_columns(table: &Table) -> &'static [&'static str] {
+    static COLUMNS: OnceLock<Vec<(&'static str, Vec<&'static str>)>> = OnceLock::new();
+    let all = COLUMNS.get_or_init(|| {
+        mailsync_core::model::TABLES
+            .iter()
+            .filter(|t| is_act(t))
+            .map(|t| {
+                let names = t
+                    .columns
+                    .iter()
+                    .filter(|c| c.updatable() && c.name != "ownerid")
+                    .map(|c| c.name)
+                    .collect();
+                (t.logical, names)
+            })
+            .collect()
+    });
+    all.iter()
+        .find(|(logical, _)| *logical == table.logical)
+        .map_or(&[], |(_, names)| names.as_slice())
+}
 
 /// Whether `table` is one of the ACT tables.
 pub fn is_act(table: &Table) -> bool {
@@ -146,9 +135,7 @@ pub const MASKED_PROFILE: &[&str] = &["incomingusername", "outgoingusername", "o
 pub fn updatable(tier: Tier, table: &Table) -> Option<Option<&'static [&'static str]>> {
     match (tier, table.logical) {
         (Tier::Administrator, _) => Some(None),
-        (_, "appointment") => Some(Some(APPOINTMENT_OWNER)),
-        (_, "contact") => Some(Some(CONTACT_OWNER)),
-        (_, "task") => Some(Some(TASK_OWNER)),
+        _ if is_act(table) => Some(Some(act_owner_columns(table))),
         (Tier::Approver, "mailbox") => Some(Some(APPROVER_MAILBOX)),
         (Tier::Approver, "systemuser" | "queue") => Some(Some(APPROVAL_ONLY)),
         (Tier::User, "mailbox") => Some(Some(OWNER_MAILBOX)),
@@ -452,6 +439,21 @@ mod tests {
             assert!(!OWNER_MAILBOX.contains(&name), "{name}");
         }
         assert!(!APPROVER_MAILBOX.contains(&"ownerid"));
+        // A plain user's own appointments, contacts and tasks: every column but the owner.
+        for t in mailsync_core::model::TABLES.iter().filter(|t| is_act(t)) {
+            let cols = act_owner_columns(t);
+            assert!(
+                !cols.is_empty() && !cols.contains(&"ownerid"),
+                "{}",
+                t.logical
+            );
+            assert!(cols
+                .iter()
+                .all(|c| t.column(c).is_some_and(|c| c.updatable())));
+        }
+        let contact = mailsync_core::model::table("contact").unwrap();
+        assert!(act_owner_columns(contact).contains(&"lastname"));
+        assert!(!act_owner_columns(contact).contains(&"fullname"));
     }
 
     #[test]
