@@ -294,7 +294,7 @@ test.describe('keyboard', () => {
     await page.keyboard.press('Escape');
     await expect(dialog).toHaveCount(0);
     await expect(opener).toBeFocused();
-    await expect(page.locator('.mb-run')).toHaveCount(0);
+    await expect(page.getByTestId('bulk-run')).toHaveCount(0);
 
     // A confirmation: the primary button has focus; Cancel gives focus back too.
     const apply = page.getByRole('button', { name: 'Apply Default Email Settings' });

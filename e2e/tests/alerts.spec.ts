@@ -228,11 +228,18 @@ test('delete all empties the wall, except an alert that cannot be deleted', asyn
   });
   await page.getByRole('button', { name: 'Delete all alerts' }).click();
   await page.getByRole('dialog').getByRole('button', { name: 'Delete', exact: true }).click();
-  const result = page.locator('.alerts-bulk-result');
-  await expect(result).toContainText(`${total - 1} of ${total} alerts deleted. 1 could not be deleted:`);
-  await expect(result.locator('.alerts-failures li')).toHaveCount(1);
-  await expect(result.locator('.alerts-failures')).toContainText(text);
-  await expect(result.locator('.alerts-failures')).toContainText('Not deletable');
+  // The shared bulk run panel: what was deleted, the one kept and why; no retry can
+  // delete an alert that says it cannot be deleted.
+  await expect(page.getByTestId('bulk-run')).toHaveAttribute('data-finished', 'true');
+  await expect(page.getByTestId('bulk-title')).toHaveText(
+    `Delete all alerts: ${total - 1} of ${total} alerts deleted, 1 could not be deleted`,
+  );
+  const failures = page.getByTestId('bulk-results').locator('tbody tr[data-item]');
+  await expect(failures).toHaveCount(1);
+  await expect(failures).toHaveAttribute('data-state', 'kept');
+  await expect(failures).toContainText(text);
+  await expect(failures).toContainText('Not deletable');
+  await expect(page.getByRole('button', { name: 'Retry the failed ones' })).toHaveCount(0);
   expect(sent.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(['POST /api/data/v9.2/$batch']);
   expect(sent[0].body.match(/^DELETE \/api\/data\/v9\.2\/tracelogs\(/gm)?.length).toBe(total - 1);
   // What remains is the one that cannot be deleted.

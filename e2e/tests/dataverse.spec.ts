@@ -123,7 +123,7 @@ test('approving 1,000 selected mailboxes reports the ones Dataverse did not appl
   const [done, notApplied] = [Number(m![1]), Number(m![2])];
   expect(done + notApplied).toBe(1020);
   expect(notApplied).toBeGreaterThan(0);
-  await expect(run.locator('tr[data-state="not-applied"] .mb-reason').first()).toContainText('Microsoft 365 administrator');
+  await expect(run.locator('tr[data-state="not-applied"] .run-reason').first()).toContainText('Microsoft 365 administrator');
   expect(next.tokenRequests.filter((g) => g === 'refresh_token').length).toBeGreaterThan(before);
   // What was read back is what the organization holds.
   next.lifetime = 3600;
@@ -165,7 +165,7 @@ test('Test & Enable shows the results as the engine produces them', async ({ pag
     expect(m.testemailconfigurationscheduled).toBe(false);
     expect(m.testmailboxaccesscompletedon).toBeTruthy();
     const failed = [m.incomingemailstatus, m.outgoingemailstatus, m.actstatus].includes(2);
-    await expect(page.locator(`[data-testid="bulk-results"] tr[data-mailbox="${id}"] .mb-test`)).toHaveText(
+    await expect(page.locator(`[data-testid="bulk-results"] tr[data-item="${id}"] .run-note`)).toHaveText(
       failed ? 'Test failed' : 'Test passed',
     );
   }
@@ -176,7 +176,7 @@ test('Download Mailbox Details is composed in the browser and analyzed', async (
   const errors = watchErrors(page);
   await addAndSignIn(page, tested.base);
   await page.goto(`${consoleServer.base}/mailboxes?view=all`);
-  const first = page.locator('[data-testid="mailbox-grid"] tbody tr').first();
+  const first = page.locator('[data-testid="mailbox-grid"] tbody tr[data-id]').first();
   await expect(first).toBeVisible();
   const id = (await first.getAttribute('data-id'))!;
   const name = (await first.locator('td:nth-child(2) a').innerText()).trim();

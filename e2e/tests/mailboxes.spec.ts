@@ -132,11 +132,11 @@ test('approve 25 pending mailboxes through $batch: read back, the ones not appli
   const results = page.getByTestId('bulk-results');
   await expect(results.locator('tr[data-state="done"]')).toHaveCount(25 - notApplied);
   await expect(results.locator('tr[data-state="not-applied"]')).toHaveCount(notApplied);
-  await expect(results.locator('tr[data-state="not-applied"] .mb-reason').first()).toContainText(
+  await expect(results.locator('tr[data-state="not-applied"] .run-reason').first()).toContainText(
     'not by a Microsoft 365 administrator',
   );
   // The results keep the selection's order.
-  const order = await results.locator('tr[data-mailbox]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-mailbox')));
+  const order = await results.locator('tr[data-item]').evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-item')));
   expect(order).toEqual(chosen.map((r) => r.id));
   // The approved ones leave the selection; the ones not applied stay selected. A retry
   // cannot make a Microsoft 365 administrator of megan: none is offered.

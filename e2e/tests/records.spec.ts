@@ -215,6 +215,26 @@ test('profile form: live form rules, supported-configuration findings, create', 
   const grid = page.getByTestId('profile-grid');
   await expect(grid.locator('tbody tr[data-id]')).toHaveCount(4);
   await expect(grid.locator('tr', { hasText: EXO }).locator('td[data-col="mailboxes"]')).toHaveText(/^\d+$/);
+  // The shared data grid: a header sorts (aria-sort), a column hidden is remembered.
+  const byName = grid.locator('th[data-col="name"]');
+  await expect(byName).toHaveAttribute('aria-sort', 'ascending');
+  await grid.getByRole('button', { name: 'Name', exact: true }).click();
+  await expect(byName).toHaveAttribute('aria-sort', 'descending');
+  await expect(grid).toHaveAttribute('aria-busy', 'false');
+  await expect(grid.locator('tbody tr[data-id]')).toHaveCount(4);
+  const names = (await grid.locator('tbody td[data-col="name"]').allInnerTexts()).map((n) => n.toLowerCase());
+  expect(names[0] >= names[names.length - 1]).toBe(true);
+  const columns = page.getByText('Columns', { exact: true });
+  await columns.click();
+  await page.getByRole('checkbox', { name: 'Incoming Server' }).uncheck();
+  await expect(grid.locator('th[data-col="location"]')).toBeHidden();
+  await page.reload();
+  await expect(grid.locator('tbody tr[data-id]')).toHaveCount(4);
+  await expect(grid.locator('th[data-col="location"]')).toBeHidden();
+  await columns.click();
+  await page.getByRole('checkbox', { name: 'Incoming Server' }).check();
+  await expect(grid.locator('th[data-col="location"]')).toBeVisible();
+  await columns.click();
   await page.getByRole('link', { name: 'New profile' }).click();
   await expect(page).toHaveURL(/\/profiles\/new$/);
   await expect(page.getByRole('button', { name: 'Create' })).toBeDisabled();

@@ -64,6 +64,13 @@ struct ErrorDetail {
 }
 
 impl ApiError {
+    /// Whether trying again may help: no answer, a timeout, throttling or a server
+    /// error pass; privileges, a rule or a missing record do not (a bulk run's "Retry
+    /// the failed ones" takes only these).
+    pub fn passing(&self) -> bool {
+        matches!(self.status, 0 | 408 | 429 | 500..=599)
+    }
+
     /// The session is missing or expired (401).
     pub fn is_unauthorized(&self) -> bool {
         self.status == 401
@@ -423,5 +430,12 @@ mod tests {
         let e = ApiError::from_response(500, "", r#"{"error":{"code":"0x1","message":" "}}"#);
         assert_eq!(e.message, "The server answered with HTTP status 500.");
         assert!(!e.is_unauthorized());
+    }
+
+    #[test]
+    fn a_retry_helps_only_a_passing_failure() {
+        let at = |status| ApiError::from_response(status, "", "");
+        assert!(at(429).passing() && at(503).passing() && at(0).passing());
+        assert!(!at(403).passing() && !at(400).passing() && !at(404).passing());
     }
 }

@@ -10,11 +10,12 @@ use std::collections::BTreeSet;
 use leptos::prelude::*;
 
 /// A grid's column: its key (the `data-col` of its cells), its header, the property it
-/// sorts by, and whether it is shown.
+/// sorts by (`None`: it does not sort, e.g. a value the console works out), and whether
+/// it is shown.
 pub struct GridColumn {
     pub key: &'static str,
     pub label: &'static str,
-    pub sort: &'static str,
+    pub sort: Option<&'static str>,
     pub shown: Shown,
 }
 

@@ -1,6 +1,7 @@
 //! "Delete all alerts": the confirmation, the run (every page of the filter, then
 //! `$batch`es of at most 1,000 DELETEs with continue-on-error) and its progress and
-//! result, with the alerts it could not delete.
+//! result in the shared [`RunPanel`]: the alerts it could not delete with why, and a
+//! retry of those a retry can help (throttled, busy, no answer).
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -8,16 +9,25 @@ use leptos::task::spawn_local;
 use super::fetch::all_alerts;
 use super::model::{self, Alert, Level};
 use crate::api::{self, batch};
-use crate::components::{Confirm, Progress};
+use crate::components::run::{listed, RunPanel, RunReport, RunRow, Tone};
+use crate::components::Confirm;
+use crate::format::{count, thousands};
 
-/// One alert that "Delete all" could not delete.
+/// What the panel says the run is.
+const LABEL: &str = "Delete all alerts";
+
+/// One alert that "Delete all" could not delete, and why.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    text: String,
+struct Failure {
+    alert: Alert,
     reason: String,
+    /// The record says it cannot be deleted: it was not sent.
+    kept: bool,
+    /// Trying again may help.
+    passing: bool,
 }
 
-/// "Delete all" state.
+/// "Delete all" state (nothing shown while neither running nor finished).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Bulk {
     pub running: bool,
@@ -91,9 +101,11 @@ fn run(alerts: Vec<Alert>, bulk: RwSignal<Bulk>, reload: RwSignal<u32>) {
         done: kept.len(),
         failures: kept
             .into_iter()
-            .map(|a| Failure {
-                text: a.text.unwrap_or_default(),
+            .map(|alert| Failure {
+                alert,
                 reason: "Not deletable (canbedeleted is false)".to_string(),
+                kept: true,
+                passing: false,
             })
             .collect(),
         ..Default::default()
@@ -124,8 +136,10 @@ fn run(alerts: Vec<Alert>, bulk: RwSignal<Bulk>, reload: RwSignal<u32>) {
                         // Already gone: someone else deleted it.
                         Err(e) if e.status == 404 => b.deleted += 1,
                         Err(e) => b.failures.push(Failure {
-                            text: a.text.clone().unwrap_or_default(),
+                            alert: a.clone(),
+                            passing: e.passing(),
                             reason: e.message,
+                            kept: false,
                         }),
                     }
                 }
@@ -139,79 +153,130 @@ fn run(alerts: Vec<Alert>, bulk: RwSignal<Bulk>, reload: RwSignal<u32>) {
     });
 }
 
-/// The bulk delete's progress, then its result.
+/// The run's panel: its progress, then what it did; "Retry the failed ones" deletes
+/// again the alerts a retry can help.
 #[component]
-pub fn BulkStatus(bulk: RwSignal<Bulk>) -> impl IntoView {
-    let running = move || bulk.with(|b| b.running);
-    view! {
-        <Show when=running fallback=move || view! { <BulkResult bulk=bulk /> }>
-            <div class="card alerts-bulk">
-                <div class="card-body">
-                    <Progress
-                        done=Signal::derive(move || bulk.with(|b| b.done))
-                        total=Signal::derive(move || bulk.with(|b| b.total))
-                        label="Deleting alerts"
-                        text=Signal::derive(move || {
-                            bulk.with(|b| format!("Deleting alerts: {} of {}", b.done, b.total))
-                        })
+pub fn BulkStatus(bulk: RwSignal<Bulk>, reload: RwSignal<u32>) -> impl IntoView {
+    move || {
+        bulk.with(|b| {
+            (b.running || b.finished).then(|| {
+                let again: Vec<Alert> = b
+                    .failures
+                    .iter()
+                    .filter(|f| f.passing)
+                    .map(|f| f.alert.clone())
+                    .collect();
+                let on_retry = (!again.is_empty())
+                    .then(|| Callback::new(move |()| run(again.clone(), bulk, reload)));
+                view! {
+                    <RunPanel
+                        report=report(b)
+                        on_retry=on_retry
+                        on_close=Callback::new(move |()| bulk.set(Bulk::default()))
                     />
-                </div>
-            </div>
-        </Show>
+                }
+            })
+        })
     }
 }
 
-/// What the finished run did: how many were deleted, and the ones that were not, with why.
-#[component]
-fn BulkResult(bulk: RwSignal<Bulk>) -> impl IntoView {
-    move || {
-        let b = bulk.get();
-        if !b.finished {
-            return None;
-        }
-        if let Some(e) = b.error {
-            return Some(
-                view! { <div class="callout callout-error" role="alert">{e}</div> }.into_any(),
-            );
-        }
-        let class = if b.failures.is_empty() {
-            "callout callout-success alerts-bulk-result"
-        } else {
-            "callout callout-warning alerts-bulk-result"
+/// What the panel shows of `b` now: the alerts not deleted, bounded.
+fn report(b: &Bulk) -> RunReport {
+    let (failures, more_failed, _) = listed(&b.failures, |_| false);
+    RunReport {
+        title: title(b),
+        done: b.done,
+        total: b.total,
+        finished: b.finished,
+        item: "Alert",
+        rows: failures.into_iter().map(row).collect(),
+        more_failed,
+        more_done: 0,
+        error: b.error.clone(),
+    }
+}
+
+/// "Delete all alerts: 3 of 10…" while running; "Delete all alerts: 9 of 10 alerts
+/// deleted, 1 could not be deleted" once finished.
+fn title(b: &Bulk) -> String {
+    if b.running {
+        return match b.total {
+            0 => format!("{LABEL}: reading the alerts\u{2026}"),
+            n => format!("{LABEL}: {} of {}\u{2026}", thousands(b.done), thousands(n)),
         };
-        Some(
-            view! {
-                <div class=class role="status">
-                    <div class="callout-title">
-                        {format!(
-                            "{} of {} deleted.",
-                            crate::format::thousands(b.deleted),
-                            crate::format::count(b.total, "alert", "alerts"),
-                        )}
-                        {(!b.failures.is_empty())
-                            .then(|| format!(" {} could not be deleted:", b.failures.len()))}
-                    </div>
-                    <ul class="alerts-failures">
-                        {b
-                            .failures
-                            .into_iter()
-                            .map(|f| {
-                                view! {
-                                    <li>
-                                        <span class="alerts-failure-reason">{f.reason}</span>
-                                        " — "
-                                        <span class="muted">{f.text}</span>
-                                    </li>
-                                }
-                            })
-                            .collect_view()}
-                    </ul>
-                    <button class="btn btn-link btn-sm" on:click=move |_| bulk.set(Bulk::default())>
-                        "Dismiss"
-                    </button>
-                </div>
-            }
-            .into_any(),
-        )
+    }
+    if b.error.is_some() {
+        return format!("{LABEL}: the alerts could not be read");
+    }
+    let mut t = format!(
+        "{LABEL}: {} of {} deleted",
+        thousands(b.deleted),
+        count(b.total, "alert", "alerts")
+    );
+    if !b.failures.is_empty() {
+        t.push_str(&format!(
+            ", {} could not be deleted",
+            thousands(b.failures.len())
+        ));
+    }
+    t
+}
+
+/// An alert not deleted: its text's first line, and why.
+fn row(f: &Failure) -> RunRow {
+    let text = f.alert.text.as_deref().unwrap_or_default();
+    let line = text.lines().next().unwrap_or_default();
+    let name = match line.char_indices().nth(120) {
+        Some((at, _)) => format!("{}\u{2026}", &line[..at]),
+        None => line.to_string(),
+    };
+    let (state, word, tone) = match f.kept {
+        true => ("kept", "Kept", Tone::Neutral),
+        false => ("refused", "Refused", Tone::Error),
+    };
+    RunRow {
+        id: f.alert.tracelogid.clone(),
+        name,
+        state,
+        word,
+        tone,
+        reason: f.reason.clone(),
+        note: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_title_says_what_was_deleted() {
+        let mut b = Bulk {
+            running: true,
+            ..Default::default()
+        };
+        assert_eq!(title(&b), "Delete all alerts: reading the alerts\u{2026}");
+        b.total = 4;
+        b.done = 1;
+        assert_eq!(title(&b), "Delete all alerts: 1 of 4\u{2026}");
+        b.running = false;
+        b.finished = true;
+        b.done = 4;
+        b.deleted = 4;
+        assert_eq!(title(&b), "Delete all alerts: 4 of 4 alerts deleted");
+        b.deleted = 3;
+        b.failures.push(Failure {
+            alert: serde_json::from_str(r#"{"tracelogid":"a","text":"Line one\nLine two"}"#)
+                .unwrap(),
+            reason: "Not deletable (canbedeleted is false)".to_string(),
+            kept: true,
+            passing: false,
+        });
+        assert_eq!(
+            title(&b),
+            "Delete all alerts: 3 of 4 alerts deleted, 1 could not be deleted"
+        );
+        let r = report(&b);
+        assert_eq!((r.rows.len(), r.rows[0].name.as_str()), (1, "Line one"));
     }
 }

@@ -9,7 +9,8 @@
 //! - [`toolbar`]: level tabs and "Group by error"; [`filters`]: the error groups, the
 //!   group and the time window the list is narrowed to
 //! - [`list`]: the page's cards and pager; [`card`]: one alert
-//! - [`bulk`]: Delete all (confirmation, run, progress, result)
+//! - [`bulk`]: Delete all (confirmation, run, and its progress and results in the
+//!   shared run panel)
 //! - [`record`]: the alerts of one mailbox or profile, on its form
 //! - [`model`]: the record, filters, windows and grouping (pure, unit-tested)
 
@@ -112,7 +113,7 @@ pub fn Alerts() -> impl IntoView {
             </div>
             <Toolbar level=level counts=counts group_by=group_by error_key=error_key />
             <DeleteNote message=message />
-            <BulkStatus bulk=bulk />
+            <BulkStatus bulk=bulk reload=reload />
             <ErrorGroups groups=groups error_key=error_key />
             <GroupFilter error_key=error_key />
             <WindowFilter window=window />

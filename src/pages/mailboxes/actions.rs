@@ -140,19 +140,3 @@ fn SelectAllMatching(
         })
     }
 }
-
-/// What went wrong outside a bulk run (a download, an export, a selection), dismissable.
-#[component]
-pub fn Notice(notice: RwSignal<Option<String>>) -> impl IntoView {
-    move || {
-        notice.get().map(|n| {
-            view! {
-                <div class="callout callout-error" role="alert">
-                    {n}
-                    " "
-                    <button class="btn btn-link btn-sm" on:click=move |_| notice.set(None)>"Dismiss"</button>
-                </div>
-            }
-        })
-    }
-}

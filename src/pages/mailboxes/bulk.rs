@@ -227,48 +227,6 @@ pub fn describe_eta(ms: f64) -> String {
 /// than one, without crowding out the user's other work.
 pub const CONCURRENT_BATCHES: usize = 4;
 
-/// Whether trying again may help after a refusal with this status.
-pub fn retryable(status: u16) -> bool {
-    matches!(status, 0 | 408 | 429 | 500..=599)
-}
-
-/// Most refused (or failed) mailboxes the results panel lists; "Retry the failed ones"
-/// still takes all of them.
-pub const MAX_REFUSED_ROWS: usize = 500;
-/// Most done mailboxes the results panel lists, after the refused. A run over 10,000
-/// mailboxes otherwise rebuilt a table of up to 10,000 rows after every batch, and the
-/// browser's rendering competed with the server for the CPU
-/// (`e2e/bench/console-bench.mjs`).
-pub const MAX_DONE_ROWS: usize = 100;
-
-/// The outcomes the results panel lists, in the selection's order: every one that
-/// needs attention (up to `MAX_REFUSED_ROWS`) and the first done ones (up to
-/// `MAX_DONE_ROWS`), with how many of each are not listed.
-pub fn listed(outcomes: &[Outcome]) -> (Vec<&Outcome>, usize, usize) {
-    let mut sorted: Vec<&Outcome> = outcomes.iter().collect();
-    sorted.sort_by_key(|o| o.index);
-    let (mut refused, mut done) = (0usize, 0usize);
-    let mut rows = Vec::new();
-    for o in sorted {
-        if o.done() {
-            done += 1;
-            if done <= MAX_DONE_ROWS {
-                rows.push(o);
-            }
-        } else {
-            refused += 1;
-            if refused <= MAX_REFUSED_ROWS {
-                rows.push(o);
-            }
-        }
-    }
-    (
-        rows,
-        refused.saturating_sub(MAX_REFUSED_ROWS),
-        done.saturating_sub(MAX_DONE_ROWS),
-    )
-}
-
 /// The profiles on which an approval also needs a Microsoft 365 administrator
 /// (core's `rules::needs_o365_admin_approval`), by id.
 async fn exchange_online_profiles() -> std::collections::HashSet<String> {
@@ -421,7 +379,7 @@ fn count_request(run: RwSignal<Option<Run>>) {
 fn refused(e: &ApiError) -> State {
     State::Refused {
         reason: e.message.clone(),
-        retryable: retryable(e.status),
+        retryable: e.passing(),
     }
 }
 
@@ -711,39 +669,6 @@ pub async fn run_all(
 mod tests {
     use super::*;
 
-    fn outcome(i: usize, refused: bool) -> Outcome {
-        Outcome {
-            index: i,
-            id: format!("id{i}"),
-            name: format!("Mailbox {i}"),
-            state: if refused {
-                State::Refused {
-                    reason: "refused".to_string(),
-                    retryable: false,
-                }
-            } else {
-                State::Done
-            },
-            checked: false,
-        }
-    }
-
-    #[test]
-    fn lists_in_the_selections_order_and_bounds_both() {
-        let mut few: Vec<Outcome> = (0..25).map(|i| outcome(i, i % 5 == 0)).collect();
-        few.reverse();
-        let (rows, more_refused, more_done) = listed(&few);
-        assert_eq!((rows.len(), more_refused, more_done), (25, 0, 0));
-        assert!(rows.iter().enumerate().all(|(i, o)| o.index == i));
-
-        let many: Vec<Outcome> = (0..10_000).map(|i| outcome(i, i % 10 == 3)).collect();
-        let (rows, more_refused, more_done) = listed(&many);
-        assert_eq!(rows.len(), MAX_REFUSED_ROWS + MAX_DONE_ROWS);
-        assert_eq!(more_refused, 1_000 - MAX_REFUSED_ROWS);
-        assert_eq!(more_done, 9_000 - MAX_DONE_ROWS);
-        assert!(rows.windows(2).all(|w| w[0].index < w[1].index));
-    }
-
     #[test]
     fn an_approval_is_done_only_when_read_back() {
         let eo: std::collections::HashSet<String> = ["p-eo".to_string()].into();
@@ -781,7 +706,5 @@ mod tests {
         assert_eq!(eta(25, 100, 1000.0), Some(3000.0));
         assert_eq!(describe_eta(3000.0), "about 3 s left");
         assert_eq!(describe_eta(200_000.0), "about 4 min left");
-        assert!(retryable(429) && retryable(503) && retryable(0));
-        assert!(!retryable(403) && !retryable(400) && !retryable(404));
     }
 }

@@ -1,5 +1,5 @@
-//! The grid itself: the header (select page, one sortable button per column) and one
-//! row per mailbox of the page.
+//! The grid itself: the shared [`DataGrid`] over the page of mailboxes (select page,
+//! sortable headers, the columns chosen), its pager, and how one mailbox reads.
 
 use std::collections::BTreeSet;
 
@@ -8,11 +8,13 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use serde::Deserialize;
 
-use super::query::{self, GridState, COLUMNS};
+use super::query::{self, COLUMNS, PAGE_SIZE};
 use super::toolbar::{tab_id, GRID_PANEL};
-use crate::api::{ApiError, Collection};
-use crate::components::columns::hiding_classes;
-use crate::components::{SelectAll, Selected};
+use super::Nav;
+use crate::api::{ApiError, Collection, Total};
+use crate::components::grid::DataGrid;
+use crate::components::pager::{page_count, page_status};
+use crate::components::Pager;
 
 /// One mailbox as the grid reads it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -73,123 +75,66 @@ pub struct Row {
     pub act_label: Option<String>,
 }
 
-/// The mailboxes of the page, the view's tab panel. `loaded` is the URL of the page
+/// The mailboxes of the page, the view's tab panel: the shared grid (select page,
+/// sortable headers, the columns chosen) and the pager. `loaded` is the URL of the page
 /// last loaded: the grid is busy while it is not the current one.
 #[component]
 pub fn Grid(
-    state: Memo<GridState>,
+    nav: Nav,
     page: LocalResource<Result<Collection<Row>, ApiError>>,
+    total: Signal<Option<Total>>,
     loaded: RwSignal<String>,
     selected: RwSignal<IndexMap<String, String>>,
     hidden: RwSignal<BTreeSet<&'static str>>,
-    /// A column header's click: sort by it (again: the other way).
-    sort_by: Callback<&'static str>,
 ) -> impl IntoView {
+    let state = nav.state;
+    let status = Signal::derive(move || {
+        let p = state.get().page;
+        match total.get() {
+            Some(n) => page_status(p, Some(page_count(n.n, PAGE_SIZE)), n.more),
+            None => page_status(p, None, false),
+        }
+    });
+    let next_link = move || page.get().and_then(|r| r.ok()).and_then(|c| c.next);
     view! {
-        <div
-            class="table-wrap card mb-grid"
-            id=GRID_PANEL
-            role="tabpanel"
-            aria-labelledby=move || tab_id(state.get().view)
-        >
-            <table
-                class=move || format!("table table-compact {}", hidden.with(hiding_classes))
-                data-testid="mailbox-grid"
-                aria-busy=move || (loaded.get() != state.get().url()).to_string()
+        <div id=GRID_PANEL role="tabpanel" aria-labelledby=move || tab_id(state.get().view)>
+            <DataGrid
+                columns=COLUMNS
+                hidden=hidden
+                rows=Callback::new(move |()| page.get().map(|r| r.map(|c| c.value).map_err(|e| e.message)))
+                key=|r: &Row| (r.mailboxid.clone(), r.name.clone().unwrap_or_default())
+                cells=cells
+                sort=Callback::new(move |()| state.with(|s| (s.sort, s.desc)))
+                on_sort=Callback::new(move |col: &'static str| {
+                    nav.restart(|s| {
+                        s.desc = s.sort == col && !s.desc;
+                        s.sort = col;
+                    })
+                })
+                empty="No mailbox matches."
+                testid="mailbox-grid"
+                class="mb-grid"
+                selection=selected
+                select_label="Select page"
+                busy=Signal::derive(move || loaded.get() != state.get().url())
             >
-                <thead>
-                    <tr>
-                        <th class="mb-check">
-                            <SelectPage page=page selected=selected />
-                        </th>
-                        <HeaderCells state=state sort_by=sort_by />
-                    </tr>
-                </thead>
-                <tbody>
-                    {move || match page.get() {
-                        None => view! { <tr><td colspan="11" class="muted"><span class="spinner"></span>" Loading\u{2026}"</td></tr> }.into_any(),
-                        Some(Err(e)) => view! { <tr><td colspan="11"><div class="callout callout-error">{e.message}</div></td></tr> }.into_any(),
-                        Some(Ok(c)) if c.value.is_empty() => view! { <tr><td colspan="11" class="muted">"No mailbox matches."</td></tr> }.into_any(),
-                        Some(Ok(c)) => {
-                            c.value.into_iter().map(|r| row_view(r, selected)).collect_view().into_any()
+                <Pager
+                    label="Pages of mailboxes"
+                    class="mb-pager"
+                    status_testid="page-number"
+                    status=status
+                    has_prev=Signal::derive(move || state.get().page > 1)
+                    has_next=Signal::derive(move || next_link().is_some())
+                    on_prev=Callback::new(move |()| nav.prev())
+                    on_next=Callback::new(move |()| {
+                        if let Some(link) = page.get_untracked().and_then(|r| r.ok()).and_then(|c| c.next) {
+                            nav.next(&link);
                         }
-                    }}
-                </tbody>
-            </table>
+                    })
+                />
+            </DataGrid>
         </div>
     }
-}
-
-/// "Select page": checked when all of the page is selected, `indeterminate` when some.
-#[component]
-fn SelectPage(
-    page: LocalResource<Result<Collection<Row>, ApiError>>,
-    selected: RwSignal<IndexMap<String, String>>,
-) -> impl IntoView {
-    let page_ids = move || {
-        page.get()
-            .and_then(|r| r.ok())
-            .map(|c| c.value)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| (r.mailboxid, r.name.unwrap_or_default()))
-            .collect::<Vec<_>>()
-    };
-    let state = Signal::derive(move || {
-        let ids = page_ids();
-        let chosen = selected.with(|s| ids.iter().filter(|(id, _)| s.contains_key(id)).count());
-        Selected::of(chosen, ids.len())
-    });
-    let toggle = Callback::new(move |all: bool| {
-        let ids = page_ids();
-        selected.update(|s| {
-            for (id, name) in ids {
-                if all {
-                    s.insert(id, name);
-                } else {
-                    s.shift_remove(&id);
-                }
-            }
-        });
-    });
-    view! {
-        <SelectAll
-            label="Select page"
-            state=state
-            on_change=toggle
-            disabled=Signal::derive(move || page_ids().is_empty())
-        />
-    }
-}
-
-/// One button per column: sorts by it; `aria-sort` says how the grid is sorted.
-#[component]
-fn HeaderCells(state: Memo<GridState>, sort_by: Callback<&'static str>) -> impl IntoView {
-    COLUMNS
-        .iter()
-        .map(|c| {
-            let col = c.sort;
-            let sorted = move || {
-                let s = state.get();
-                (s.sort == col).then_some(s.desc)
-            };
-            let class = move || match sorted() {
-                Some(false) => "sortable sort-asc",
-                Some(true) => "sortable sort-desc",
-                None => "sortable",
-            };
-            let aria = move || match sorted() {
-                Some(false) => "ascending",
-                Some(true) => "descending",
-                None => "none",
-            };
-            view! {
-                <th class=class aria-sort=aria data-col=c.key>
-                    <button class="btn-link mb-sort" on:click=move |_| sort_by.run(col)>{c.label}</button>
-                </th>
-            }
-        })
-        .collect_view()
 }
 
 fn flag(v: Option<bool>) -> &'static str {
@@ -211,22 +156,9 @@ fn status_badge(v: Option<i64>, label: Option<String>) -> impl IntoView {
     view! { <span class=class>{label}</span> }
 }
 
-fn row_view(r: Row, selected: RwSignal<IndexMap<String, String>>) -> impl IntoView {
-    let id = r.mailboxid.clone();
-    let id2 = id.clone();
+/// One mailbox's cells, in the columns' order.
+fn cells(r: Row) -> AnyView {
     let name = r.name.clone().unwrap_or_default();
-    let label_name = name.clone();
-    let checked = move || selected.with(|s| s.contains_key(&id));
-    let checked2 = checked.clone();
-    let toggle = move |_| {
-        let id = id2.clone();
-        let name = name.clone();
-        selected.update(|s| {
-            if s.shift_remove(&id).is_none() {
-                s.insert(id, name);
-            }
-        });
-    };
     // A lookup's name is its formatted value; without it, the id is what is known.
     let profile = r
         .profile_name
@@ -256,25 +188,21 @@ fn row_view(r: Row, selected: RwSignal<IndexMap<String, String>>) -> impl IntoVi
     let error = r.lastsyncerror.clone().unwrap_or_default();
     let pending_test = r.testemailconfigurationscheduled == Some(true);
     view! {
-        <tr class:is-selected=checked data-id=r.mailboxid.clone()>
-            <td class="mb-check">
-                <input type="checkbox" aria-label=format!("Select {label_name}") prop:checked=checked2 on:change=toggle />
-            </td>
-            <td data-col="name">
-                <div class="mb-name">
-                    <A href=format!("/mailboxes/{}", r.mailboxid)>{label_name.clone()}</A>
-                    {pending_test.then(|| view! { <span class="badge badge-info">"Test pending"</span> })}
-                </div>
-            </td>
-            <td class="nowrap" data-col="email" title=r.emailaddress.clone()>{r.emailaddress.clone().unwrap_or_default()}</td>
-            <td data-col="profile">{profile}</td>
-            <td class="nowrap" data-col="approval"><span class=approval_class>{approval}</span></td>
-            <td data-col="incoming">{status_badge(r.incomingemailstatus, r.incoming_label.clone())}</td>
-            <td data-col="outgoing">{status_badge(r.outgoingemailstatus, r.outgoing_label.clone())}</td>
-            <td data-col="act">{status_badge(r.actstatus, r.act_label.clone())}</td>
-            <td class="nowrap small" data-col="enabled">{enabled}</td>
-            <td class="nowrap small" data-col="error" title=error.clone()>{error.clone()}</td>
-            <td class="small" data-col="next">{next.map(|at| view! { <crate::time::When at=Some(at) /> })}</td>
-        </tr>
+        <td data-col="name">
+            <div class="mb-name">
+                <A href=format!("/mailboxes/{}", r.mailboxid)>{name}</A>
+                {pending_test.then(|| view! { <span class="badge badge-info">"Test pending"</span> })}
+            </div>
+        </td>
+        <td class="nowrap" data-col="email" title=r.emailaddress.clone()>{r.emailaddress.clone().unwrap_or_default()}</td>
+        <td data-col="profile">{profile}</td>
+        <td class="nowrap" data-col="approval"><span class=approval_class>{approval}</span></td>
+        <td data-col="incoming">{status_badge(r.incomingemailstatus, r.incoming_label.clone())}</td>
+        <td data-col="outgoing">{status_badge(r.outgoingemailstatus, r.outgoing_label.clone())}</td>
+        <td data-col="act">{status_badge(r.actstatus, r.act_label.clone())}</td>
+        <td class="nowrap small" data-col="enabled">{enabled}</td>
+        <td class="nowrap small" data-col="error" title=error.clone()>{error.clone()}</td>
+        <td class="small" data-col="next">{next.map(|at| view! { <crate::time::When at=Some(at) /> })}</td>
     }
+    .into_any()
 }

@@ -4,10 +4,12 @@
 //!
 //! - [`toolbar`]: the views (tabs), the search, a link's extra filter
 //! - [`actions`]: the actions over the selection and their dialogs, the selection
-//! - [`grid`]: the table (select page, sortable headers, rows)
+//! - [`grid`]: the shared data grid over the page (select page, sortable headers,
+//!   the chosen columns, the pager) and how a mailbox reads in it
 //! - [`query`]: URL state ↔ Web API query (pure, unit-tested)
 //! - [`bulk`]: Approve / Reject / Test & Enable through `$batch`, the outcomes
-//! - [`results`]: a bulk run's panel (progress, per-mailbox results, retry)
+//! - [`results`]: a bulk run in the shared run panel (progress, per-mailbox results,
+//!   retry)
 //! - [`tools`]: Test & Enable dialog, Download Mailbox Details, Export CSV
 //! - [`record`]: the mailbox form (`/mailboxes/<id>`)
 
@@ -33,10 +35,9 @@ use leptos_router::NavigateOptions;
 
 use crate::api::{self, Collection};
 use crate::components::columns::hidden_columns;
-use crate::components::pager::{page_count, page_status};
-use crate::components::Pager;
+use crate::components::ErrorNote;
 use crate::session::RequireSignIn;
-use actions::{Actions, Notice};
+use actions::Actions;
 use bulk::{BulkAction, Run};
 use grid::{Grid, Row};
 use query::{GridState, COLUMNS, PAGE_SIZE, SELECT};
@@ -129,7 +130,6 @@ fn MailboxGrid() -> impl IntoView {
         }
     });
     let total = Signal::derive(move || page.get().and_then(|r| r.ok()).and_then(|c| c.total()));
-    let next_link = move || page.get().and_then(|r| r.ok()).and_then(|c| c.next);
 
     // Selection: id → name in the order chosen (bulk results keep it), kept across
     // pages; a new view, search or filter forgets it.
@@ -197,41 +197,9 @@ fn MailboxGrid() -> impl IntoView {
                 hidden=hidden
                 run=run_on_selection
             />
-            <Notice notice=notice />
+            <ErrorNote message=notice dismissable=true />
             <RunView run=run retry=start cancel=cancel />
-            <Grid
-                state=state
-                page=page
-                loaded=loaded
-                selected=selected
-                hidden=hidden
-                sort_by=Callback::new(move |col: &'static str| {
-                    nav.restart(|s| {
-                        s.desc = s.sort == col && !s.desc;
-                        s.sort = col;
-                    })
-                })
-            />
-            <Pager
-                label="Pages of mailboxes"
-                class="mb-pager"
-                status_testid="page-number"
-                status=Signal::derive(move || {
-                    let p = state.get().page;
-                    match total.get() {
-                        Some(n) => page_status(p, Some(page_count(n.n, PAGE_SIZE)), n.more),
-                        None => page_status(p, None, false),
-                    }
-                })
-                has_prev=Signal::derive(move || state.get().page > 1)
-                has_next=Signal::derive(move || next_link().is_some())
-                on_prev=Callback::new(move |()| nav.prev())
-                on_next=Callback::new(move |()| {
-                    if let Some(link) = page.get_untracked().and_then(|r| r.ok()).and_then(|c| c.next) {
-                        nav.next(&link);
-                    }
-                })
-            />
+            <Grid nav=nav page=page total=total loaded=loaded selected=selected hidden=hidden />
         </section>
     }
 }

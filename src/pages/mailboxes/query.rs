@@ -72,61 +72,61 @@ pub const COLUMNS: &[GridColumn] = &[
     GridColumn {
         key: "name",
         label: "Name",
-        sort: "name",
+        sort: Some("name"),
         shown: Shown::Always,
     },
     GridColumn {
         key: "email",
         label: "Email address",
-        sort: "emailaddress",
+        sort: Some("emailaddress"),
         shown: Shown::ByDefault,
     },
     GridColumn {
         key: "profile",
         label: "Email server profile",
-        sort: "_emailserverprofile_value",
+        sort: Some("_emailserverprofile_value"),
         shown: Shown::ByDefault,
     },
     GridColumn {
         key: "approval",
         label: "Approval",
-        sort: "emailrouteraccessapproval",
+        sort: Some("emailrouteraccessapproval"),
         shown: Shown::ByDefault,
     },
     GridColumn {
         key: "incoming",
         label: "Incoming",
-        sort: "incomingemailstatus",
+        sort: Some("incomingemailstatus"),
         shown: Shown::ByDefault,
     },
     GridColumn {
         key: "outgoing",
         label: "Outgoing",
-        sort: "outgoingemailstatus",
+        sort: Some("outgoingemailstatus"),
         shown: Shown::ByDefault,
     },
     GridColumn {
         key: "act",
         label: "ACT",
-        sort: "actstatus",
+        sort: Some("actstatus"),
         shown: Shown::ByDefault,
     },
     GridColumn {
         key: "enabled",
         label: "Enabled (in/out/ACT)",
-        sort: "enabledforincomingemail",
+        sort: Some("enabledforincomingemail"),
         shown: Shown::OnRequest,
     },
     GridColumn {
         key: "error",
         label: "Last sync error",
-        sort: "lastsyncerror",
+        sort: Some("lastsyncerror"),
         shown: Shown::ByDefault,
     },
     GridColumn {
         key: "next",
         label: "Next sync",
-        sort: "postponemailboxprocessinguntil",
+        sort: Some("postponemailboxprocessinguntil"),
         shown: Shown::ByDefault,
     },
 ];
@@ -175,7 +175,7 @@ impl GridState {
     pub fn from_params(get: impl Fn(&str) -> Option<String>) -> GridState {
         let d = GridState::default();
         let sort = get("sort")
-            .and_then(|s| COLUMNS.iter().find(|c| c.sort == s).map(|c| c.sort))
+            .and_then(|s| COLUMNS.iter().find_map(|c| c.sort.filter(|c| *c == s)))
             .unwrap_or(d.sort);
         let after = get("after").filter(|a| !a.is_empty());
         GridState {

@@ -18,8 +18,9 @@ use super::bulk::{self, BulkAction, Run};
 use super::query::{approval_label, status_label};
 use super::results::RunView;
 use super::tools::{DownloadDetails, TestEnableDialog};
-use crate::api::{self, ApiError};
-use crate::components::Confirm;
+use crate::api;
+use crate::components::error::load_message;
+use crate::components::{Confirm, ErrorNote};
 use crate::form::fields::{
     CheckField, ChoiceField, LookupField, ReadOnly, ReadOnlyDate, SecretField, TextField,
 };
@@ -64,7 +65,8 @@ fn MailboxForm() -> impl IntoView {
     let id = Memo::new(move |_| params.with(|p| p.get("id")).unwrap_or_default());
     let form = RecordForm::new(Signal::derive(|| true));
     crate::api::provide_option_labels("mailbox");
-    let load_error = RwSignal::new(None::<ApiError>);
+    // What a failed read says (`load_message`).
+    let load_error = RwSignal::new(None::<String>);
     let note = RwSignal::new(None::<Note>);
     let saving = RwSignal::new(false);
     let profiles = RwSignal::new(Vec::<(String, String)>::new());
@@ -102,7 +104,10 @@ fn MailboxForm() -> impl IntoView {
                     };
                     names.set((owner, regarding));
                 }
-                Err(e) => load_error.set(Some(e)),
+                Err(e) => load_error.set(Some(load_message(
+                    &e,
+                    "This mailbox does not exist, or you may not see it.",
+                ))),
             }
         });
     };
@@ -230,11 +235,7 @@ fn MailboxForm() -> impl IntoView {
                 </Show>
             </div>
             <SaveNote note=note what="mailbox" />
-            {move || notice.get().map(|n| view! {
-                <div class="callout callout-error" role="alert">
-                    {n} " " <button class="btn btn-link btn-sm" on:click=move |_| notice.set(None)>"Dismiss"</button>
-                </div>
-            })}
+            <ErrorNote message=notice dismissable=true />
             <RunView run=run retry=start cancel=cancel />
             <Show when=move || test_dialog.get()>
                 <TestEnableDialog
@@ -260,10 +261,10 @@ fn MailboxForm() -> impl IntoView {
                     })
                 />
             </Show>
-            {move || load_error.get().map(|e| {
-                let text = if e.status == 404 { "This mailbox does not exist, or you may not see it.".to_string() } else { e.message };
-                view! { <div class="callout callout-error" role="alert" data-testid="load-error">{text}</div> }
-            })}
+            <ErrorNote
+                message=load_error
+                testid="load-error"
+            />
             <Show when=move || form.saved.with(Option::is_some)>
                 <div class="record-grid">
                     <section class="card record-section" aria-label="General">

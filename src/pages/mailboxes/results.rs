@@ -1,14 +1,13 @@
-//! A bulk run's panel ([`RunView`]): its title (progress while running, with the time
-//! left, then what was done), Cancel / "Retry the failed ones" / Close, the progress
-//! bar, and one line per mailbox in the selection's order (bounded: see
-//! [`bulk::listed`]; the rest are counted in an "and N more" line), with Test &
-//! Enable's results as they arrive. Used by the grid, the mailbox form and the profile
-//! form.
+//! A Mailboxes bulk run in the shared [`RunPanel`] ([`RunView`]): its title (progress
+//! while running, with the time left, then what was done), Cancel, "Retry the failed
+//! ones" where a retry can help, one line per mailbox in the selection's order (with
+//! Test & Enable's results as they arrive), and how the run went about it. Used by the
+//! grid, the mailbox form and the profile form.
 
 use leptos::prelude::*;
 
-use super::bulk::{self, describe_eta, BulkAction, Outcome, Run, State, TestResult};
-use crate::components::Progress;
+use super::bulk::{describe_eta, BulkAction, Outcome, Run, State, TestResult};
+use crate::components::run::{listed, RunPanel, RunReport, RunRow, Tone};
 
 /// The panel of `run` (nothing while there is none). `retry` runs an action again on
 /// the mailboxes a retry can help; `cancel` stops a run between batches.
@@ -21,45 +20,51 @@ pub fn RunView(
     move || {
         run.with(|r| {
             r.as_ref().map(|r| {
-                let finished = r.finished;
                 let again = to_retry(r);
                 let action = r.action.clone();
+                let on_retry = (!again.is_empty())
+                    .then(|| Callback::new(move |()| retry.run((action.clone(), again.clone()))));
+                let (one_by_one, cancelled, tests) = (r.one_by_one, r.cancelled, tests_line(r));
                 view! {
-                    <section class="card mb-run" data-testid="bulk-run" data-finished=finished.to_string()>
-                        <div class="row">
-                            <strong class="grow" data-testid="bulk-title" aria-live="polite">{title(r, js_sys::Date::now())}</strong>
-                            {(!finished).then(|| view! {
-                                <button class="btn btn-secondary btn-sm" disabled=move || cancel.get() on:click=move |_| cancel.set(true)>
-                                    "Cancel"
-                                </button>
-                            })}
-                            {(finished && !again.is_empty()).then(|| view! {
-                                <button class="btn btn-secondary btn-sm" on:click=move |_| retry.run((action.clone(), again.clone()))>
-                                    "Retry the failed ones"
-                                </button>
-                            })}
-                            {finished.then(|| view! {
-                                <button class="btn btn-ghost btn-sm" on:click=move |_| run.set(None)>"Close"</button>
-                            })}
-                        </div>
-                        {r.one_by_one.then(|| view! {
+                    <RunPanel
+                        report=report(r)
+                        cancel=cancel
+                        on_retry=on_retry
+                        on_close=Callback::new(move |()| run.set(None))
+                    >
+                        {one_by_one.then(|| view! {
                             <p class="muted small">"This organization has no $batch: the changes were sent one by one."</p>
                         })}
-                        {r.cancelled.then(|| view! {
+                        {cancelled.then(|| view! {
                             <p class="muted small">"Cancelled: the mailboxes not sent are listed; what was done stays done."</p>
                         })}
-                        {tests_line(r).map(|t| view! { <p class="small" data-testid="bulk-tests">{t}</p> })}
-                        <Progress done=r.outcomes.len() total=r.total label="Progress" />
-                        <div class="table-wrap mb-run-list">
-                            <table class="table table-compact" data-testid="bulk-results">
-                                <thead><tr><th>"Mailbox"</th><th>"Result"</th><th>"Reason"</th></tr></thead>
-                                <tbody>{rows(r)}</tbody>
-                            </table>
-                        </div>
-                    </section>
+                        {tests.map(|t| view! { <p class="small" data-testid="bulk-tests">{t}</p> })}
+                    </RunPanel>
                 }
             })
         })
+    }
+}
+
+/// What the panel shows of `r` now: the mailboxes in the selection's order, bounded.
+fn report(r: &Run) -> RunReport {
+    let mut sorted: Vec<&Outcome> = r.outcomes.iter().collect();
+    sorted.sort_by_key(|o| o.index);
+    let (listed, more_failed, more_done) = listed(sorted, |o| o.done());
+    let tests = r.tests.as_ref();
+    RunReport {
+        title: title(r, js_sys::Date::now()),
+        done: r.outcomes.len(),
+        total: r.total,
+        finished: r.finished,
+        item: "Mailbox",
+        rows: listed
+            .into_iter()
+            .map(|o| row(o, tests.and_then(|t| t.get(&o.id))))
+            .collect(),
+        more_failed,
+        more_done,
+        error: None,
     }
 }
 
@@ -127,51 +132,20 @@ fn tests_line(run: &Run) -> Option<String> {
     ))
 }
 
-/// The badge class, word and reason of a state.
-fn shown(state: &State) -> (&'static str, &'static str, String) {
-    match state {
-        State::Done => ("badge badge-success", "Done", String::new()),
-        State::Refused { reason, .. } => ("badge badge-error", "Refused", reason.clone()),
-        State::NotApplied(reason) => ("badge badge-warning", "Not applied", reason.clone()),
+/// One mailbox's line: its result, why, and its test's result once there is one.
+fn row(o: &Outcome, test: Option<&TestResult>) -> RunRow {
+    let (state, word, tone, reason) = match &o.state {
+        State::Done => ("done", "Done", Tone::Success, String::new()),
+        State::Refused { reason, .. } => ("refused", "Refused", Tone::Error, reason.clone()),
+        State::NotApplied(reason) => ("not-applied", "Not applied", Tone::Warning, reason.clone()),
         State::NotSent => (
-            "badge badge-neutral",
+            "not-sent",
             "Not sent",
+            Tone::Neutral,
             "The run was cancelled before this mailbox.".to_string(),
         ),
-    }
-}
-
-/// One row per listed mailbox, then how many more of each kind are not listed.
-fn rows(r: &Run) -> impl IntoView {
-    let (listed, more_refused, more_done) = bulk::listed(&r.outcomes);
-    let tests = r.tests.as_ref();
-    let rows = listed
-        .into_iter()
-        .map(|o| row(o, tests.and_then(|t| t.get(&o.id))))
-        .collect_view();
-    let more = [(more_refused, "needing attention"), (more_done, "done")]
-        .into_iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| {
-            view! {
-                <tr data-state="more">
-                    <td colspan="3" class="muted small">{format!("\u{2026} and {n} more {what}")}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! { {rows}{more} }
-}
-
-fn row(o: &Outcome, test: Option<&TestResult>) -> impl IntoView {
-    let (badge, word, reason) = shown(&o.state);
-    let state = match o.state {
-        State::Done => "done",
-        State::Refused { .. } => "refused",
-        State::NotApplied(_) => "not-applied",
-        State::NotSent => "not-sent",
     };
-    let test = test.map(|t| {
+    let note = test.map(|t| {
         if !t.completed {
             "Test waiting"
         } else if t.failed() {
@@ -180,15 +154,14 @@ fn row(o: &Outcome, test: Option<&TestResult>) -> impl IntoView {
             "Test passed"
         }
     });
-    view! {
-        <tr data-state=state data-mailbox=o.id.clone()>
-            <td class="nowrap">{o.name.clone()}</td>
-            <td>
-                <span class=badge>{word}</span>
-                {test.map(|t| view! { <span class="small muted mb-test">" "{t}</span> })}
-            </td>
-            <td class="mb-reason">{reason}</td>
-        </tr>
+    RunRow {
+        id: o.id.clone(),
+        name: o.name.clone(),
+        state,
+        word,
+        tone,
+        reason,
+        note,
     }
 }
 

@@ -22,7 +22,9 @@ use super::model::{
     settings_of, test_status_label, PROFILES,
 };
 use super::{can_edit, can_test};
-use crate::api::{self, ApiError};
+use crate::api;
+use crate::components::error::load_message;
+use crate::components::ErrorNote;
 use crate::form::fields::{
     self, CheckField, ChoiceField, DateField, NumberField, ReadOnly, ReadOnlyDate, SecretField,
     TextField,
@@ -135,7 +137,8 @@ fn ProfileForm() -> impl IntoView {
     let form = RecordForm::new(editable);
     crate::api::provide_option_labels("emailserverprofile");
     form.follow_rules(apply_rules);
-    let load_error = RwSignal::new(None::<ApiError>);
+    // What a failed read says (`load_message`).
+    let load_error = RwSignal::new(None::<String>);
     let note = RwSignal::new(None::<Note>);
     let saving = RwSignal::new(false);
     let run = RwSignal::new(None::<Run>);
@@ -156,7 +159,10 @@ fn ProfileForm() -> impl IntoView {
                         load_error.set(None);
                         note.set(then);
                     }
-                    Err(e) => load_error.set(Some(e)),
+                    Err(e) => load_error.set(Some(load_message(
+                        &e,
+                        "This email server profile does not exist.",
+                    ))),
                 }
             });
         }
@@ -332,10 +338,10 @@ fn ProfileForm() -> impl IntoView {
                     />
                 }
             })}
-            {move || load_error.get().map(|e| {
-                let text = if e.status == 404 { "This email server profile does not exist.".to_string() } else { e.message };
-                view! { <div class="callout callout-error" role="alert" data-testid="load-error">{text}</div> }
-            })}
+            <ErrorNote
+                message=load_error
+                testid="load-error"
+            />
             <div class="card profile-findings" data-testid="profile-findings">
                 <div class="card-body">
                     {move || {
