@@ -18,6 +18,7 @@
 //! 5. [`alerts::plan`]: the alerts those events write, on which records, under the
 //!    organization's alert settings.
 
+pub mod act;
 pub mod alerts;
 pub mod cycle;
 pub mod failure;

@@ -246,6 +246,9 @@ pub enum FailureKind {
     NotApproved,
     /// The Exchange Online address is not approved by a Microsoft 365 administrator.
     NotApprovedByO365Admin,
+    /// Appointments, contacts and tasks: the Exchange mailbox records another
+    /// organization as the one it synchronizes them with.
+    OtherOrganization,
 }
 
 /// One failed connection: the kind, the server it was for and the server's (or the

@@ -29,7 +29,7 @@ pub fn server(plan: &Plan) -> String {
     }
 }
 
-fn failure(plan: &Plan, f: mail::Failure) -> ConnectionFailure {
+pub fn failure(plan: &Plan, f: mail::Failure) -> ConnectionFailure {
     let kind = match f.kind {
         mail::FailureKind::Dns => FailureKind::Dns,
         mail::FailureKind::Refused => FailureKind::Refused,
@@ -200,6 +200,24 @@ impl Io {
         mail::ews::get_inbox(&url, &creds, as_user, &self.tls, &self.timeouts)
             .await
             .map_err(|f| failure(plan, f))
+    }
+
+    /// Exchange: a session on the mailbox for appointments, contacts and tasks, and
+    /// the EWS URL it talks to.
+    pub async fn ews_session(
+        &self,
+        plan: &Plan,
+    ) -> Result<(mail::ews_act::Session<'_>, String), ConnectionFailure> {
+        let (url, creds) = self.ews_url(plan).await?;
+        let session = mail::ews_act::Session::new(
+            &url,
+            creds,
+            plan.impersonate.as_deref(),
+            &self.tls,
+            &self.timeouts,
+        )
+        .map_err(|f| failure(plan, f))?;
+        Ok((session, url))
     }
 
     /// Exchange: the inbox's items not in `seen` (FindItem).

@@ -9,6 +9,8 @@
 //! * `io.rs`: a direction's connection through `crate::mail` (IMAP, POP3, SMTP, EWS).
 //! * `db.rs`: the engine's SQL: due mailboxes, the mailbox as core's state and back,
 //!   alerts without duplicates, received and sent email, statistics.
+//! * `act.rs`: appointments, contacts and tasks over EWS (core's `engine::act` rules):
+//!   the primary organization, each folder's changes both ways, links and sync states.
 //! * `notice.rs`: the email to a profile's owner when most of its mailboxes fail.
 //!
 //! `Engine::start` runs the scheduler: at every tick, and whenever a pass ends, it picks
@@ -16,6 +18,7 @@
 //! (a semaphore per profile) and runs its pass on its own task; a mailbox whose profile
 //! has no free connection waits until one is.
 
+mod act;
 mod clock;
 mod db;
 mod io;

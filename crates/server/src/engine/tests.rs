@@ -1782,3 +1782,466 @@ fn impersonation_gives_each_mailbox_its_own_items() {
         "{alerts:?}"
     );
 }
+
+/// An Exchange mailbox of its own for an ACT test (the fake EWS provisions every
+/// `act-*` address, reached by impersonation only), and the organization's mailbox on
+/// it: an Exchange profile whose service account impersonates, appointments, contacts
+/// and tasks by server-side synchronization.
+fn act_mailbox(org: &Org, tag: &str) -> (String, String, String) {
+    let url = org.mail.var("MAIL_EWS_URL");
+    let (svc, svc_pw) = org.test_user(&org.mail.var("MAIL_IMPERSONATOR"));
+    let p = org.profile(
+        &format!("Exchange ACT {tag}"),
+        &[
+            ("servertype", Integer(0)),
+            ("incomingserverlocation", Text(url.clone())),
+            ("outgoingserverlocation", Text(url)),
+            ("incomingcredentialretrieval", Integer(1)),
+            ("outgoingcredentialretrieval", Integer(1)),
+            ("incomingusername", Text(svc)),
+            ("incomingpassword", Text(svc_pw)),
+            ("incominguseimpersonation", Integer(1)),
+        ],
+    );
+    let local = format!(
+        "act-{tag}-{}-{}",
+        std::process::id(),
+        &new_guid().unwrap()[..8]
+    );
+    let m = org.mailbox(&format!("ACT {tag}"), &p, &local, "unused");
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET actdeliverymethod = 1 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    let address: String = org.col(&m, "emailaddress");
+    let user: String = org.col(&m, "regardingobjectid");
+    (m, address, user)
+}
+
+/// The Exchange mailbox as its Outlook user sees it, through EWS (the service account
+/// impersonating it).
+struct Outlook {
+    url: String,
+    svc: (String, String),
+    address: String,
+    tls: crate::mail::Tls,
+    timeouts: crate::mail::Timeouts,
+}
+
+impl Outlook {
+    fn new(org: &Org, address: &str) -> Outlook {
+        Outlook {
+            url: org.mail.var("MAIL_EWS_URL"),
+            svc: org.test_user(&org.mail.var("MAIL_IMPERSONATOR")),
+            address: address.to_string(),
+            tls: crate::mail::Tls::new(&[PathBuf::from(org.mail.var("MAIL_CA"))]).unwrap(),
+            timeouts: crate::mail::Timeouts::default(),
+        }
+    }
+
+    fn session(&self) -> crate::mail::ews_act::Session<'_> {
+        crate::mail::ews_act::Session::new(
+            &self.url,
+            crate::mail::Credentials::new(&self.svc.0, &self.svc.1),
+            Some(&self.address),
+            &self.tls,
+            &self.timeouts,
+        )
+        .unwrap()
+    }
+
+    /// Every item of the folder (a sync from nothing lists them all).
+    fn items(
+        &self,
+        kind: mailsync_core::engine::act::Kind,
+    ) -> Vec<mailsync_core::engine::act::Item> {
+        use mailsync_core::engine::act::Change;
+        let page = runtime()
+            .block_on(self.session().sync(kind, None))
+            .unwrap()
+            .unwrap();
+        assert!(page.last);
+        page.changes
+            .into_iter()
+            .filter_map(|c| match c {
+                Change::Upsert(i) => Some(i),
+                Change::Delete(_) => None,
+            })
+            .collect()
+    }
+
+    fn create(
+        &self,
+        kind: mailsync_core::engine::act::Kind,
+        props: &[(&str, &str)],
+        tracked: bool,
+    ) -> String {
+        let props = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let categories: &[&str] = if tracked {
+            &["Tracked to Dynamics 365"]
+        } else {
+            &[]
+        };
+        runtime()
+            .block_on(self.session().create(kind, &props, categories))
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    fn update(
+        &self,
+        kind: mailsync_core::engine::act::Kind,
+        item: &mailsync_core::engine::act::Item,
+        props: &[(&str, &str)],
+    ) {
+        let mut all = item.props.clone();
+        for (k, v) in props {
+            all.insert(k.to_string(), v.to_string());
+        }
+        runtime()
+            .block_on(
+                self.session()
+                    .update(kind, &item.id, &item.change_key, &all),
+            )
+            .unwrap()
+            .unwrap();
+    }
+
+    fn delete(&self, kind: mailsync_core::engine::act::Kind, id: &str) {
+        runtime()
+            .block_on(self.session().delete(kind, id))
+            .unwrap()
+            .unwrap();
+    }
+
+    fn organization(&self) -> Option<String> {
+        runtime().block_on(self.session().organization()).unwrap()
+    }
+}
+
+fn org_id(org: &Org) -> String {
+    org.sql(|c| c.query_row("SELECT organizationid FROM organization", [], |r| r.get(0)))
+}
+
+/// Test & Enable, then as many cycles as `cycles`, an hour apart.
+fn act_cycle(org: &Org, mailbox: &str) {
+    org.clock.advance(3600);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| !o.failed),
+        "{outcomes:?} {:?}",
+        org.alerts(mailbox)
+    );
+    let error: Option<String> = org.col(mailbox, "lastsyncerror");
+    assert!(error.is_none(), "{error:?}");
+}
+
+/// Issue 11 §1: contacts and tasks go both ways between the organization and Exchange,
+/// with Microsoft's rules: the user's records go to Exchange and follow their changes;
+/// from Exchange only tracked or linked items come in; deletes follow the per-type
+/// rules (a contact the user owns, deleted in Dynamics 365, stays in Exchange; a task
+/// deleted in Exchange goes in Dynamics 365 too).
+#[test]
+fn contacts_and_tasks_synchronize_both_ways_with_microsofts_rules() {
+    use mailsync_core::engine::act::Kind;
+    let org = Org::new("act-both-ways");
+    let (m, address, user) = act_mailbox(&org, "both");
+    let outlook = Outlook::new(&org, &address);
+    org.schedule_test(&m);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| o.test && !o.failed),
+        "{outcomes:?} {:?}",
+        org.alerts(&m)
+    );
+    assert!(org.col::<bool>(&m, "enabledforact"));
+    // Test & Enable recorded this organization in the Exchange mailbox.
+    assert_eq!(outlook.organization(), Some(org_id(&org)));
+
+    // The user's records, and someone else's contact that must not go.
+    let contact = new_guid().unwrap();
+    insert(
+        &org,
+        "contact",
+        &[
+            ("contactid", Text(contact.clone())),
+            ("firstname", Text("Nancy".into())),
+            ("lastname", Text("Davolio".into())),
+            ("fullname", Text("Nancy Davolio".into())),
+            ("emailaddress1", Text("nancy@contoso.test".into())),
+            ("ownerid", Text(user.clone())),
+        ],
+    );
+    insert(
+        &org,
+        "contact",
+        &[
+            ("contactid", Text(new_guid().unwrap())),
+            ("lastname", Text("Not Mine".into())),
+            ("ownerid", Text(ADMIN_ID.into())),
+        ],
+    );
+    let task = new_guid().unwrap();
+    insert(
+        &org,
+        "task",
+        &[
+            ("activityid", Text(task.clone())),
+            ("subject", Text("Call Nancy".into())),
+            ("scheduledend", Text("2030-01-15T17:00:00Z".into())),
+            ("statuscode", Integer(3)),
+            ("ownerid", Text(user.clone())),
+        ],
+    );
+    // In Outlook: a tracked task, an untracked (private) one, a tracked contact.
+    outlook.create(
+        Kind::Task,
+        &[("Subject", "Tracked in Outlook"), ("Status", "NotStarted")],
+        true,
+    );
+    outlook.create(Kind::Task, &[("Subject", "Private errand")], false);
+    outlook.create(
+        Kind::Contact,
+        &[
+            ("GivenName", "Andrew"),
+            ("Surname", "Fuller"),
+            ("EmailAddress1", "andrew@contoso.test"),
+        ],
+        true,
+    );
+    act_cycle(&org, &m);
+
+    let contacts = outlook.items(Kind::Contact);
+    let nancy = contacts
+        .iter()
+        .find(|i| i.props.get("Surname").map(String::as_str) == Some("Davolio"));
+    let nancy = nancy.unwrap_or_else(|| panic!("{contacts:?}")).clone();
+    assert_eq!(
+        nancy.props.get("EmailAddress1").map(String::as_str),
+        Some("nancy@contoso.test")
+    );
+    assert_eq!(
+        nancy.props.get("FileAs").map(String::as_str),
+        Some("Nancy Davolio")
+    );
+    assert!(!contacts
+        .iter()
+        .any(|i| i.props.get("Surname").map(String::as_str) == Some("Not Mine")));
+    let tasks = outlook.items(Kind::Task);
+    let call = tasks
+        .iter()
+        .find(|i| i.props.get("Subject").map(String::as_str) == Some("Call Nancy"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        call.props.get("Status").map(String::as_str),
+        Some("InProgress")
+    );
+    assert!(call
+        .props
+        .get("DueDate")
+        .is_some_and(|d| d.starts_with("2030-01-15T17:00:00")));
+    // From Exchange: the tracked task and contact came in, owned by the user; the
+    // private task did not.
+    let subjects: Vec<(String, Option<String>)> = org.sql(|c| {
+        c.prepare("SELECT subject, ownerid FROM task ORDER BY subject")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    });
+    assert_eq!(
+        subjects,
+        vec![
+            ("Call Nancy".to_string(), Some(user.clone())),
+            ("Tracked in Outlook".to_string(), Some(user.clone())),
+        ]
+    );
+    let andrew: (String, String) = org.sql(|c| {
+        c.query_row(
+            "SELECT fullname, ownerid FROM contact WHERE emailaddress1 = 'andrew@contoso.test'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    });
+    assert_eq!(andrew, ("Andrew Fuller".to_string(), user.clone()));
+
+    // A change on each side reaches the other; nothing echoes back.
+    outlook.update(
+        Kind::Contact,
+        &nancy,
+        &[("JobTitle", "Sales Representative")],
+    );
+    org.sql(|c| c.execute("UPDATE task SET subject = 'Call Nancy back', statecode = 1, statuscode = 5 WHERE activityid = ?1", [&task]));
+    act_cycle(&org, &m);
+    let title: Option<String> = org.sql(|c| {
+        c.query_row(
+            "SELECT jobtitle FROM contact WHERE contactid = ?1",
+            [&contact],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(title.as_deref(), Some("Sales Representative"));
+    let call = outlook
+        .items(Kind::Task)
+        .into_iter()
+        .find(|i| i.id == call.id)
+        .unwrap();
+    assert_eq!(
+        call.props.get("Subject").map(String::as_str),
+        Some("Call Nancy back")
+    );
+    assert_eq!(
+        call.props.get("Status").map(String::as_str),
+        Some("Completed")
+    );
+    let versions: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT versionnumber FROM contact WHERE contactid = ?1",
+            [&contact],
+            |r| r.get(0),
+        )
+    });
+    act_cycle(&org, &m);
+    let again: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT versionnumber FROM contact WHERE contactid = ?1",
+            [&contact],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(
+        versions, again,
+        "the engine's own write came back as a change"
+    );
+
+    // Deletes: the tracked task deleted in Outlook goes in Dynamics 365; Nancy, the
+    // user's own contact, deleted in Dynamics 365 stays in Outlook, unlinked.
+    let tracked = outlook
+        .items(Kind::Task)
+        .into_iter()
+        .find(|i| i.props.get("Subject").map(String::as_str) == Some("Tracked in Outlook"))
+        .unwrap();
+    outlook.delete(Kind::Task, &tracked.id);
+    org.sql(|c| c.execute("DELETE FROM contact WHERE contactid = ?1", [&contact]));
+    act_cycle(&org, &m);
+    let left: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM task WHERE subject = 'Tracked in Outlook'",
+            [],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(left, 0);
+    assert!(
+        outlook
+            .items(Kind::Contact)
+            .iter()
+            .any(|i| i.id == nancy.id),
+        "the owner's deleted contact stays in Exchange"
+    );
+    let links: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM exchangesyncidmapping WHERE objectid = ?1",
+            [&contact],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(links, 0);
+    // Reassigned to someone else: the contact leaves the user's Exchange mailbox.
+    org.sql(|c| {
+        c.execute(
+            "UPDATE contact SET ownerid = ?1 WHERE emailaddress1 = 'andrew@contoso.test'",
+            [ADMIN_ID],
+        )
+    });
+    act_cycle(&org, &m);
+    assert!(!outlook.items(Kind::Contact).iter().any(|i| i
+        .props
+        .get("Surname")
+        .map(String::as_str)
+        == Some("Fuller")));
+}
+
+/// Issue 11 §1: an Exchange mailbox synchronizes appointments, contacts and tasks with
+/// one organization. Another organization's Test & Enable finds it taken and gets the
+/// documented alert, unless "this organization only" overwrites it; then the first
+/// organization is the one refused.
+#[test]
+fn one_organization_at_a_time_synchronizes_a_mailboxs_contacts_and_tasks() {
+    let first = Org::new("act-primary-1");
+    let (m1, address, _) = act_mailbox(&first, "primary");
+    first.schedule_test(&m1);
+    assert!(first.run().iter().all(|o| !o.failed));
+    let outlook = Outlook::new(&first, &address);
+    assert_eq!(outlook.organization(), Some(org_id(&first)));
+
+    // A second organization with a mailbox on the same Exchange mailbox.
+    let second = Org::new("act-primary-2");
+    let (_, _, _) = act_mailbox(&second, "unused");
+    let p: String = second.col(
+        &second.sql(|c| {
+            c.query_row(
+                "SELECT mailboxid FROM mailbox WHERE name = 'ACT unused'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+        }),
+        "emailserverprofile",
+    );
+    let local = address.split('@').next().unwrap().to_string();
+    let m2 = second.mailbox("ACT second", &p, &local, "unused");
+    second.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET actdeliverymethod = 1 WHERE mailboxid = ?1",
+            [&m2],
+        )
+    });
+    second.schedule_test(&m2);
+    second.run();
+    let error: String = second.col(&m2, "lastsyncerror");
+    assert!(
+        error.contains("is configured with another organization"),
+        "{error}"
+    );
+    assert!(!second.col::<bool>(&m2, "enabledforact"));
+    assert_eq!(
+        outlook.organization(),
+        Some(org_id(&first)),
+        "not overwritten"
+    );
+    assert!(second
+        .alerts(&m2)
+        .iter()
+        .any(|(_, _, text, _)| text.contains("configured with another organization")));
+
+    // "Synchronize items with Exchange from this organization only": the second
+    // organization's Test & Enable takes the mailbox over.
+    second.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET orgmarkedasprimaryforexchangesync = 1 WHERE mailboxid = ?1",
+            [&m2],
+        )
+    });
+    second.clock.advance(3600);
+    second.schedule_test(&m2);
+    second.run();
+    assert!(
+        second.col::<bool>(&m2, "enabledforact"),
+        "{:?}",
+        second.alerts(&m2)
+    );
+    assert_eq!(outlook.organization(), Some(org_id(&second)));
+    // The first organization's next cycle is refused, with the documented alert.
+    first.clock.advance(3600);
+    first.run();
+    let error: String = first.col(&m1, "lastsyncerror");
+    assert!(
+        error.contains("is configured with another organization"),
+        "{error}"
+    );
+}

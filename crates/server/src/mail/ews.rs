@@ -105,7 +105,7 @@ const SOAP_OPEN: &str = r#"<?xml version="1.0" encoding="utf-8"?>
   <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/>"#;
 
 /// The envelope up to `<soap:Body>`, impersonating `as_user` when given.
-fn soap_head(as_user: Option<&str>) -> String {
+pub(super) fn soap_head(as_user: Option<&str>) -> String {
     let mut head = String::from(SOAP_OPEN);
     if let Some(user) = as_user {
         head.push_str(&format!(
@@ -117,7 +117,7 @@ fn soap_head(as_user: Option<&str>) -> String {
     head.push_str("</soap:Header>\n  <soap:Body>\n");
     head
 }
-const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
+pub(super) const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
 
 /// Sends each message with one SOAP `CreateItem` (`MessageDisposition="SendAndSaveCopy"`,
 /// a copy in Sent Items), as the signed-in mailbox. `Err` when the request as a whole
@@ -677,7 +677,10 @@ async fn pox(
     ))
 }
 
-fn request_headers(creds: &Credentials, as_user: Option<&str>) -> Vec<(&'static str, String)> {
+pub(super) fn request_headers(
+    creds: &Credentials,
+    as_user: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let basic = B64.encode(format!("{}:{}", creds.username, creds.password));
     let mut headers = vec![
         ("content-type", "text/xml; charset=utf-8".to_string()),
@@ -691,7 +694,7 @@ fn request_headers(creds: &Credentials, as_user: Option<&str>) -> Vec<(&'static 
     headers
 }
 
-fn status_failure(resp: &http::Response, body: &str, stage: &'static str) -> Failure {
+pub(super) fn status_failure(resp: &http::Response, body: &str, stage: &'static str) -> Failure {
     let mut message = format!("HTTP {} {}", resp.status, resp.reason)
         .trim()
         .to_string();
@@ -810,7 +813,7 @@ fn element_text(xml: &str, local: &str) -> Option<String> {
 
 /// Text for an XML element or attribute: markup escaped, and the characters XML 1.0
 /// cannot carry at all (control characters but tab, LF, CR; U+FFFE, U+FFFF) dropped.
-fn xml_escape(s: &str) -> String {
+pub(super) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -41,6 +41,7 @@
 //! start` (dovecot, aiosmtpd, a fake EWS).
 
 pub mod ews;
+pub mod ews_act;
 mod headers;
 pub(crate) mod http;
 pub mod imap;
