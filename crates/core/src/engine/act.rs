@@ -15,6 +15,9 @@
 //!   by the user, Active); tasks owned by the user.
 //! * Exchange → Dynamics 365: only items that are tracked (the "Tracked to Dynamics 365"
 //!   category) or already linked come in.
+//! * A link the user made by tracking an item stays while its record lives, even when
+//!   the filter does not select the record (tracking is the user's explicit choice;
+//!   Microsoft's logical-delete example is about records the filter brought).
 //! * Deletes: a contact deleted in Exchange is deleted in Dynamics 365 only when the
 //!   syncing user owns it; a contact deleted (or no longer selected) in Dynamics 365 is
 //!   deleted in Exchange only when the syncing user is not its owner. A task deleted in
@@ -66,6 +69,14 @@ impl Kind {
 
     /// The Dataverse table.
     pub fn table(self) -> &'static str {
+        match self {
+            Kind::Contact => "contact",
+            Kind::Task => "task",
+        }
+    }
+
+    /// The word for one in texts.
+    pub fn noun(self) -> &'static str {
         match self {
             Kind::Contact => "contact",
             Kind::Task => "task",
@@ -198,6 +209,10 @@ pub struct Link {
     pub owner: Option<String>,
     /// Whether the item was Completed in Exchange at the last synchronization.
     pub completed_in_exchange: bool,
+    /// Whether the link began with the user tracking the item in Exchange (rather than
+    /// with the filter selecting the record): the user asked for it, so it stays
+    /// linked while the record lives, selected by the filter or not.
+    pub tracked: bool,
 }
 
 /// The OrgDBOrgSettings that change the rules (defaults as Microsoft's).
@@ -344,7 +359,7 @@ pub fn plan(
             continue;
         }
         match by_record.get(link.record_id.as_str()) {
-            Some(r) if r.selected => {
+            Some(r) if r.selected || link.tracked => {
                 if r.version > link.version {
                     // Both changed: the item's newest key, so AutoResolve takes ours.
                     let change_key = changes
@@ -679,6 +694,7 @@ mod tests {
             version,
             owner: Some(owner.into()),
             completed_in_exchange: false,
+            tracked: false,
         }
     }
 

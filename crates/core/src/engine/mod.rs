@@ -22,6 +22,7 @@ pub mod act;
 pub mod alerts;
 pub mod cycle;
 pub mod failure;
+pub mod prompt;
 pub mod protocol;
 pub mod schedule;
 mod state;

@@ -9,11 +9,15 @@
 
 use std::collections::HashMap;
 
-use mailsync_core::engine::act::{self, Action, Change, Kind, Link, Primary, Record, Values};
+use mailsync_core::engine::act::{self, Action, Change, Item, Kind, Link, Primary, Record, Values};
+use mailsync_core::engine::alerts::{level, Alert, On};
+use mailsync_core::engine::prompt::{self, Decision, Prompt};
 use mailsync_core::engine::protocol::Plan;
 use mailsync_core::engine::{ConnectionFailure, DirectionResult, FailureKind, Mailbox};
+use mailsync_core::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::db;
 use super::io::{failure, Io};
 use super::Engine;
 use crate::mail::ews_act::{Session, SyncPage};
@@ -144,6 +148,9 @@ async fn folder(
     user: &str,
     kind: Kind,
 ) -> std::result::Result<std::result::Result<(i64, i64), ConnectionFailure>, StoreError> {
+    if let Err(f) = decisions(engine, session, mailbox, user, kind).await? {
+        return Ok(Err(failure(plan, f)));
+    }
     let (mbox, owner) = (mailbox.id.clone(), user.to_string());
     let (state, links, records) = engine
         .store
@@ -162,6 +169,12 @@ async fn folder(
         &records,
         ACTIONS_PER_CYCLE,
     );
+    // Items waiting for a decision stay out; new duplicates become prompts.
+    let mbox = mailbox.id.clone();
+    let (actions, prompts) = engine
+        .store
+        .call(move |c| Ok(hold_for_decisions(c, &mbox, kind, actions)?))
+        .await?;
     // Exchange first: what it refuses is not recorded here, and tried again next cycle.
     let mut applied = Vec::new();
     let mut failed = 0i64;
@@ -193,11 +206,16 @@ async fn folder(
     }
     let count = applied.len() as i64;
     let (mbox, owner) = (mailbox.id.clone(), user.to_string());
+    let (name, now) = (mailbox.name.clone(), engine.clock.now());
     engine
         .store
         .call(move |c| {
             write_tx(c, |tx| {
-                write_folder(tx, &mbox, &owner, kind, &applied, &new_state)
+                write_folder(tx, &mbox, &owner, kind, &applied, &new_state)?;
+                for p in &prompts {
+                    ask(tx, &mbox, &name, kind, p, now)?;
+                }
+                Ok(())
             })
         })
         .await?;
@@ -262,7 +280,7 @@ fn read_folder(c: &mut Connection, mailbox: &str, user: &str, kind: Kind) -> Res
         .optional()?;
     let mut stmt = c.prepare_cached(
         "SELECT exchangeentryid, exchangechangekey, objectid, syncedversion, recordownerid, \
-         completedinexchange FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objecttypecode = ?2",
+         completedinexchange, tracked FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objecttypecode = ?2",
     )?;
     let links: Vec<Link> = stmt
         .query_map(params![mailbox, kind.object_type_code()], |r| {
@@ -273,6 +291,7 @@ fn read_folder(c: &mut Connection, mailbox: &str, user: &str, kind: Kind) -> Res
                 version: r.get(3)?,
                 owner: r.get(4)?,
                 completed_in_exchange: r.get(5)?,
+                tracked: r.get(6)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -353,7 +372,10 @@ fn write_folder(
                     &item.id,
                     &item.change_key,
                     &id,
-                    act::completed_in_exchange(kind, &item.props),
+                    Linked {
+                        completed: act::completed_in_exchange(kind, &item.props),
+                        tracked: true,
+                    },
                 )?;
             }
             Action::UpdateRecord {
@@ -370,7 +392,10 @@ fn write_folder(
                     &item.id,
                     &item.change_key,
                     record_id,
-                    act::completed_in_exchange(kind, &item.props),
+                    Linked {
+                        completed: act::completed_in_exchange(kind, &item.props),
+                        tracked: false,
+                    },
                 )?;
             }
             Action::DeleteRecord {
@@ -403,7 +428,10 @@ fn write_folder(
                         id,
                         change_key,
                         record_id,
-                        act::completed_in_exchange(kind, props),
+                        Linked {
+                            completed: act::completed_in_exchange(kind, props),
+                            tracked: false,
+                        },
                     )?;
                 }
             }
@@ -428,6 +456,15 @@ fn unlink(tx: &Transaction<'_>, mailbox: &str, otc: i64, exchange_id: &str) -> R
     Ok(())
 }
 
+/// What a link records of the item besides its id.
+struct Linked {
+    /// Completed in Exchange (tasks).
+    completed: bool,
+    /// The user tracked it (see core's `act::Link::tracked`); a link once tracked
+    /// stays so.
+    tracked: bool,
+}
+
 /// Links (or re-links) an item and a record, as of the record's version now.
 #[allow(clippy::too_many_arguments)]
 fn link(
@@ -438,7 +475,7 @@ fn link(
     exchange_id: &str,
     change_key: &str,
     record_id: &str,
-    completed: bool,
+    linked: Linked,
 ) -> Result<()> {
     let (version, owner, subject): (i64, Option<String>, Option<String>) = tx.query_row(
         &format!(
@@ -457,11 +494,13 @@ fn link(
     tx.execute(
         "INSERT INTO exchangesyncidmapping (exchangesyncidmappingid, mailboxid, exchangeentryid, \
          objectid, objecttypecode, ownerid, itemsubject, exchangechangekey, syncedversion, \
-         recordownerid, completedinexchange) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+         recordownerid, completedinexchange, tracked) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
          ON CONFLICT (mailboxid, objecttypecode, exchangeentryid) DO UPDATE SET \
          objectid = excluded.objectid, itemsubject = excluded.itemsubject, \
          exchangechangekey = excluded.exchangechangekey, syncedversion = excluded.syncedversion, \
          recordownerid = excluded.recordownerid, completedinexchange = excluded.completedinexchange, \
+         tracked = MAX(tracked, excluded.tracked), \
          modifiedon = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
         params![
             id,
@@ -474,7 +513,8 @@ fn link(
             change_key,
             version,
             owner,
-            completed
+            linked.completed,
+            linked.tracked
         ],
     )?;
     Ok(())
@@ -553,5 +593,298 @@ fn update_record(tx: &Transaction<'_>, kind: Kind, id: &str, values: &Values) ->
         ),
         rusqlite::params_from_iter(args),
     )?;
+    Ok(())
+}
+
+/// A decision to ask for: the item and, for duplicates, the matching records.
+struct Ask {
+    prompt: Prompt,
+    item: Item,
+    name: String,
+    /// `(record id, description)`.
+    candidates: Vec<(String, String)>,
+}
+
+/// Takes out of `actions` the records to create from items that wait for a decision,
+/// and those that duplicate existing records (they become prompts).
+fn hold_for_decisions(
+    c: &Connection,
+    mailbox: &str,
+    kind: Kind,
+    actions: Vec<Action>,
+) -> rusqlite::Result<(Vec<Action>, Vec<Ask>)> {
+    let mut keep = Vec::new();
+    let mut asks = Vec::new();
+    let mut waiting = c.prepare_cached(
+        "SELECT 1 FROM actprompt WHERE mailboxid = ?1 AND objecttypecode = ?2 AND exchangeentryid = ?3",
+    )?;
+    for action in actions {
+        let Action::CreateRecord { item, values } = &action else {
+            keep.push(action);
+            continue;
+        };
+        if waiting
+            .query_row(params![mailbox, kind.object_type_code(), item.id], |_| {
+                Ok(())
+            })
+            .optional()?
+            .is_some()
+        {
+            continue;
+        }
+        let candidates = match prompt::duplicate_key(kind, values) {
+            Some(key) => duplicates(c, kind, &key)?,
+            None => Vec::new(),
+        };
+        if candidates.is_empty() {
+            keep.push(action);
+        } else {
+            asks.push(Ask {
+                prompt: Prompt::Duplicates,
+                name: prompt::item_name(kind, values),
+                item: item.clone(),
+                candidates,
+            });
+        }
+    }
+    Ok((keep, asks))
+}
+
+/// The records `key` (core's `prompt::duplicate_key`) matches.
+fn duplicates(c: &Connection, kind: Kind, key: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    match kind {
+        Kind::Contact => c
+            .prepare_cached(
+                "SELECT contactid, COALESCE(fullname, ''), COALESCE(emailaddress1, '') FROM contact \
+                 WHERE emailaddress1 = ?1 COLLATE NOCASE ORDER BY createdon LIMIT 10",
+            )?
+            .query_map([key], |r| {
+                let (id, name, email): (String, String, String) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                Ok((id, format!("{name} <{email}>").trim().to_string()))
+            })?
+            .collect(),
+        Kind::Task => Ok(Vec::new()),
+    }
+}
+
+/// Writes the alert that asks, on the mailbox, and what the engine needs to carry the
+/// answer out. The duplicates are named in the alert's details as `contacts(<id>)`, so
+/// the console links them and offers each for "Link to this record".
+fn ask(
+    tx: &Transaction<'_>,
+    mailbox: &str,
+    mailbox_name: &str,
+    kind: Kind,
+    a: &Ask,
+    now: Timestamp,
+) -> Result<()> {
+    let set = match kind {
+        Kind::Contact => "contacts",
+        Kind::Task => "tasks",
+    };
+    let mut details = format!("Exchange item: {}", a.item.id);
+    for (id, description) in &a.candidates {
+        details.push_str(&format!("\nDuplicate: {set}({id}) {description}"));
+    }
+    let alert = Alert {
+        on: On::Mailbox,
+        level: level::WARNING,
+        tracecode: a.prompt.tracecode(),
+        error_type: a.prompt.error_type().to_string(),
+        text: a.prompt.text(kind, &a.name, mailbox_name),
+        details: details.clone(),
+    };
+    let stamp = now.to_rfc3339();
+    let tracelog = db::insert_alert(tx, &alert, &details, (mailbox, "mailbox"), &stamp, now)?;
+    let candidates: Vec<&str> = a.candidates.iter().map(|(id, _)| id.as_str()).collect();
+    tx.execute(
+        "INSERT INTO actprompt (actpromptid, mailboxid, objecttypecode, exchangeentryid, prompt, \
+         itemname, candidates, tracelogid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            new_guid()?,
+            mailbox,
+            kind.object_type_code(),
+            a.item.id,
+            a.prompt.code(),
+            a.name,
+            candidates.join(","),
+            tracelog
+        ],
+    )?;
+    Ok(())
+}
+
+/// A decision given and not yet carried out.
+struct Decided {
+    id: String,
+    exchange_id: String,
+    item_name: String,
+    tracelog: String,
+    decision: Decision,
+    record: Option<String>,
+    by: String,
+}
+
+type DecidedRow = (String, String, String, String, i64, Option<String>, String);
+
+/// Carries out the decisions given on this mailbox's prompts of `kind`: the item read
+/// again from Exchange, saved or linked as decided, the alert replaced by an
+/// Information alert saying what was done.
+async fn decisions(
+    engine: &Engine,
+    session: &Session<'_>,
+    mailbox: &Mailbox,
+    user: &str,
+    kind: Kind,
+) -> std::result::Result<std::result::Result<(), crate::mail::Failure>, StoreError> {
+    let mbox = mailbox.id.clone();
+    let decided: Vec<Decided> = engine
+        .store
+        .call(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT p.actpromptid, p.exchangeentryid, p.itemname, p.tracelogid, p.decision, \
+                 p.decisionrecordid, COALESCE(u.fullname, 'a user') FROM actprompt p \
+                 LEFT JOIN systemuser u ON u.systemuserid = p.decidedby \
+                 WHERE p.mailboxid = ?1 AND p.objecttypecode = ?2 AND p.decision IS NOT NULL",
+            )?;
+            let rows = stmt
+                .query_map(params![mbox, kind.object_type_code()], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<DecidedRow>>>()?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(id, exchange_id, item_name, tracelog, d, record, by)| {
+                    Some(Decided {
+                        id,
+                        exchange_id,
+                        item_name,
+                        tracelog,
+                        decision: Decision::from_code(d)?,
+                        record,
+                        by,
+                    })
+                })
+                .collect())
+        })
+        .await?;
+    for d in decided {
+        let item = if d.decision.saves() {
+            match session.get(kind, &d.exchange_id).await {
+                Ok(item) => item,
+                Err(f) => return Ok(Err(f)),
+            }
+        } else {
+            None
+        };
+        let (mbox, owner, now) = (mailbox.id.clone(), user.to_string(), engine.clock.now());
+        engine
+            .store
+            .call(move |c| {
+                write_tx(c, |tx| {
+                    carry_out(tx, &mbox, &owner, kind, &d, item.as_ref(), now)
+                })
+            })
+            .await?;
+    }
+    Ok(Ok(()))
+}
+
+fn record_exists(tx: &Transaction<'_>, kind: Kind, id: &str) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            &format!(
+                "SELECT 1 FROM {} WHERE {} = ?1",
+                kind.table(),
+                key_column(kind)
+            ),
+            [id],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn carry_out(
+    tx: &Transaction<'_>,
+    mailbox: &str,
+    user: &str,
+    kind: Kind,
+    d: &Decided,
+    item: Option<&Item>,
+    now: Timestamp,
+) -> Result<()> {
+    let text = match (d.decision.saves(), item) {
+        (true, None) => format!(
+            "The {} \"{}\" was deleted in Exchange before the decision of {} could be carried out; nothing was saved.",
+            kind.noun(),
+            d.item_name,
+            d.by
+        ),
+        (true, Some(item)) => {
+            let completed = act::completed_in_exchange(kind, &item.props);
+            let existing = match d.record.as_deref() {
+                Some(r) if record_exists(tx, kind, r)? => Some(r),
+                _ => None,
+            };
+            match (d.decision, existing) {
+                (Decision::LinkToRecord, Some(record)) => {
+                    let linked = Linked {
+                        completed,
+                        tracked: true,
+                    };
+                    link(tx, mailbox, user, kind, &item.id, &item.change_key, record, linked)?;
+                    // The link is older than the record: the plan that follows writes
+                    // the record's values to Exchange.
+                    tx.execute(
+                        "UPDATE exchangesyncidmapping SET syncedversion = 0 WHERE mailboxid = ?1 \
+                         AND objecttypecode = ?2 AND exchangeentryid = ?3",
+                        params![mailbox, kind.object_type_code(), item.id],
+                    )?;
+                    d.decision.outcome(kind, &d.item_name, &d.by)
+                }
+                (Decision::LinkToRecord, None) => format!(
+                    "The record chosen for the {} \"{}\" no longer exists; nothing was linked. The item stays in Exchange.",
+                    kind.noun(),
+                    d.item_name
+                ),
+                _ => {
+                    let id = new_guid()?;
+                    insert_record(tx, kind, &id, user, &act::to_record(kind, &item.props))?;
+                    let linked = Linked {
+                        completed,
+                        tracked: true,
+                    };
+                    link(tx, mailbox, user, kind, &item.id, &item.change_key, &id, linked)?;
+                    d.decision.outcome(kind, &d.item_name, &d.by)
+                }
+            }
+        }
+        (false, _) => d.decision.outcome(kind, &d.item_name, &d.by),
+    };
+    tx.execute("DELETE FROM tracelog WHERE tracelogid = ?1", [&d.tracelog])?;
+    tx.execute("DELETE FROM actprompt WHERE actpromptid = ?1", [&d.id])?;
+    let (org, _) = db::org(tx)?;
+    if org.alerts_for_information {
+        let alert = Alert {
+            on: On::Mailbox,
+            level: level::INFORMATION,
+            tracecode: prompt::OUTCOME_TRACECODE,
+            error_type: String::new(),
+            text,
+            details: String::new(),
+        };
+        let stamp = now.to_rfc3339();
+        db::insert_alert(tx, &alert, "", (mailbox, "mailbox"), &stamp, now)?;
+    }
     Ok(())
 }

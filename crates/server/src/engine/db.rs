@@ -453,26 +453,40 @@ pub fn write_alerts(
             None => (now.to_rfc3339(), 1),
         };
         let details = with_occurrences(&a.details, count);
-        c.prepare_cached(
-            "INSERT INTO tracelog (tracelogid, level, tracecode, text, errortypedisplay, errordetails, \
-             regardingobjectid, regardingobjecttypecode, isunique, canbedeleted, createdon, modifiedon) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 1, ?9, ?10)",
-        )?
-        .execute(params![
-            new_guid()?,
-            a.level,
-            a.tracecode,
-            a.text,
-            (!a.error_type.is_empty()).then_some(&a.error_type),
-            details,
-            regarding,
-            kind,
-            first,
-            now.to_rfc3339(),
-        ])?;
+        insert_alert(c, a, &details, (regarding, kind), &first, now)?;
         written += 1;
     }
     Ok(written)
+}
+
+/// Writes one alert as it is (no merging with an earlier one): its id.
+pub fn insert_alert(
+    c: &Connection,
+    a: &Alert,
+    details: &str,
+    (regarding, kind): (&str, &str),
+    first: &str,
+    now: Timestamp,
+) -> Result<String> {
+    let id = new_guid()?;
+    c.prepare_cached(
+        "INSERT INTO tracelog (tracelogid, level, tracecode, text, errortypedisplay, errordetails, \
+         regardingobjectid, regardingobjecttypecode, isunique, canbedeleted, createdon, modifiedon) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 1, ?9, ?10)",
+    )?
+    .execute(params![
+        id,
+        a.level,
+        a.tracecode,
+        a.text,
+        (!a.error_type.is_empty()).then_some(&a.error_type),
+        details,
+        regarding,
+        kind,
+        first,
+        now.to_rfc3339(),
+    ])?;
+    Ok(id)
 }
 
 /// The IMAP position of a mailbox: (UIDVALIDITY, last UID taken).

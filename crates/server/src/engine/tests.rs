@@ -1273,16 +1273,11 @@ fn with_the_email_router_the_engine_leaves_email_alone_and_syncs_act() {
     let email = pending_email(&org, &m, &format!("bob@{domain}"));
     let tested = org.mailbox("Alice Router Test", &imap, &user, &pw);
     org.schedule_test(&tested);
-    // Exchange: appointments, contacts and tasks through server-side synchronization.
-    let ews = org.profile(
-        "Exchange",
-        &[
-            ("servertype", Integer(0)),
-            ("incomingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
-            ("outgoingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
-        ],
-    );
-    let x = org.mailbox("Alice Exchange", &ews, &user, &pw);
+    // Exchange: appointments, contacts and tasks through server-side synchronization
+    // (an Exchange mailbox of this test's own: the fake EWS remembers which
+    // organization each mailbox synchronizes with).
+    let (x, _, _) = act_mailbox(&org, "router");
+    let ews: String = org.col(&x, "emailserverprofile");
     org.enable(&x);
     org.sql(|c| {
         c.execute(
@@ -2152,19 +2147,37 @@ fn contacts_and_tasks_synchronize_both_ways_with_microsofts_rules() {
         )
     });
     assert_eq!(links, 0);
-    // Reassigned to someone else: the contact leaves the user's Exchange mailbox.
+    // Reassigned to someone else (Microsoft's Paul and Laura): a contact the filter
+    // brought leaves the user's Exchange mailbox; one the user tracked stays linked.
+    insert(
+        &org,
+        "contact",
+        &[
+            ("contactid", Text(new_guid().unwrap())),
+            ("lastname", Text("Peacock".into())),
+            ("fullname", Text("Margaret Peacock".into())),
+            ("ownerid", Text(user.clone())),
+        ],
+    );
+    act_cycle(&org, &m);
+    let surnames = |outlook: &Outlook| -> Vec<String> {
+        outlook
+            .items(Kind::Contact)
+            .into_iter()
+            .filter_map(|i| i.props.get("Surname").cloned())
+            .collect()
+    };
+    assert!(surnames(&outlook).contains(&"Peacock".to_string()));
     org.sql(|c| {
         c.execute(
-            "UPDATE contact SET ownerid = ?1 WHERE emailaddress1 = 'andrew@contoso.test'",
+            "UPDATE contact SET ownerid = ?1 WHERE lastname IN ('Peacock', 'Fuller')",
             [ADMIN_ID],
         )
     });
     act_cycle(&org, &m);
-    assert!(!outlook.items(Kind::Contact).iter().any(|i| i
-        .props
-        .get("Surname")
-        .map(String::as_str)
-        == Some("Fuller")));
+    let left = surnames(&outlook);
+    assert!(!left.contains(&"Peacock".to_string()), "{left:?}");
+    assert!(left.contains(&"Fuller".to_string()), "{left:?}");
 }
 
 /// Issue 11 §1: an Exchange mailbox synchronizes appointments, contacts and tasks with
@@ -2244,4 +2257,173 @@ fn one_organization_at_a_time_synchronizes_a_mailboxs_contacts_and_tasks() {
         error.contains("is configured with another organization"),
         "{error}"
     );
+}
+
+/// Issue 11 §2: a contact tracked in Outlook whose address an existing contact has is
+/// not saved: the mailbox gets an alert that asks (Microsoft's text and error name),
+/// nothing is disabled, and the decision given on it (here written as the Web API's
+/// `mailsync_*` actions write it) is carried out in the next cycle: the alert is
+/// replaced by an Information alert saying what was done.
+#[test]
+fn duplicates_found_ask_the_user_and_the_decision_is_carried_out() {
+    use mailsync_core::engine::act::Kind;
+    use mailsync_core::engine::prompt::Decision;
+    let org = Org::new("act-duplicates");
+    let (m, address, user) = act_mailbox(&org, "dup");
+    let outlook = Outlook::new(&org, &address);
+    org.schedule_test(&m);
+    assert!(org.run().iter().all(|o| !o.failed));
+    let existing = new_guid().unwrap();
+    insert(
+        &org,
+        "contact",
+        &[
+            ("contactid", Text(existing.clone())),
+            ("lastname", Text("Leverling".into())),
+            ("fullname", Text("Janet Leverling".into())),
+            ("emailaddress1", Text("janet@contoso.test".into())),
+            ("ownerid", Text(ADMIN_ID.into())),
+        ],
+    );
+    for surname in ["Leverling", "Leverling-Smith", "Leverling-Jones"] {
+        outlook.create(
+            Kind::Contact,
+            &[
+                ("GivenName", "Janet"),
+                ("Surname", surname),
+                ("EmailAddress1", "JANET@contoso.test"),
+            ],
+            true,
+        );
+    }
+    act_cycle(&org, &m);
+    let contacts = |org: &Org| -> i64 {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT count(*) FROM contact WHERE emailaddress1 = 'janet@contoso.test' COLLATE NOCASE",
+                [],
+                |r| r.get(0),
+            )
+        })
+    };
+    assert_eq!(contacts(&org), 1, "nothing saved before a decision");
+    let prompts: Vec<(String, String)> = org.sql(|c| {
+        c.prepare(
+            "SELECT tracelogid, COALESCE(errordetails, '') FROM tracelog WHERE regardingobjectid = ?1 \
+             AND errortypedisplay = 'ExchangeSyncDuplicateRecordsError' AND level = 2",
+        )?
+        .query_map([&m], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+    });
+    assert_eq!(prompts.len(), 3, "one alert per item: {:?}", org.alerts(&m));
+    assert!(prompts
+        .iter()
+        .all(|(_, d)| d.contains(&format!("Duplicate: contacts({existing})"))));
+    let text: String = org.sql(|c| {
+        c.query_row(
+            "SELECT text FROM tracelog WHERE tracelogid = ?1",
+            [&prompts[0].0],
+            |r| r.get(0),
+        )
+    });
+    assert!(
+        text.starts_with("One or more duplicate records were found in Microsoft Dynamics 365 when saving item \"Janet Leverling"),
+        "{text}"
+    );
+    // A prompt, not an error: nothing disabled, no error on the mailbox.
+    assert!(org.col::<bool>(&m, "enabledforact"));
+    assert!(org.col::<Option<String>>(&m, "lastsyncerror").is_none());
+    // Another cycle does not ask again.
+    act_cycle(&org, &m);
+    let asked: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM tracelog WHERE regardingobjectid = ?1 AND level = 2",
+            [&m],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(asked, 3);
+
+    // The three decisions, as the Web API's actions record them.
+    let decide = |tracelog: &str, d: Decision, record: Option<&str>| {
+        org.sql(|c| {
+            c.execute(
+                "UPDATE actprompt SET decision = ?2, decisionrecordid = ?3, decidedby = ?4 WHERE tracelogid = ?1",
+                params![tracelog, d.code(), record, user],
+            )
+        });
+    };
+    let name_of = |tracelog: &str| -> String {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT itemname FROM actprompt WHERE tracelogid = ?1",
+                [tracelog],
+                |r| r.get(0),
+            )
+        })
+    };
+    let mut by_name: Vec<(String, String)> = prompts
+        .iter()
+        .map(|(t, _)| (name_of(t), t.clone()))
+        .collect();
+    by_name.sort();
+    // "Janet Leverling", "Janet Leverling-Jones", "Janet Leverling-Smith"
+    decide(&by_name[0].1, Decision::LinkToRecord, Some(&existing));
+    decide(&by_name[1].1, Decision::CreateAnyway, None);
+    decide(&by_name[2].1, Decision::Skip, None);
+    act_cycle(&org, &m);
+    assert_eq!(
+        contacts(&org),
+        2,
+        "one created anyway; one linked; one skipped"
+    );
+    let created: Option<String> = org.sql(|c| {
+        c.query_row(
+            "SELECT ownerid FROM contact WHERE lastname = 'Leverling-Jones'",
+            [],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(created.as_deref(), Some(user.as_str()));
+    let linked: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM exchangesyncidmapping WHERE objectid = ?1",
+            [&existing],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(linked, 1);
+    let alerts = org.alerts(&m);
+    assert!(
+        !alerts.iter().any(|(level, _, _, _)| *level == 2),
+        "every asking alert is gone: {alerts:?}"
+    );
+    let infos: Vec<&String> = alerts
+        .iter()
+        .filter(|(level, code, _, _)| *level == 1 && *code == 70)
+        .map(|(_, _, text, _)| text)
+        .collect();
+    assert_eq!(infos.len(), 3, "{alerts:?}");
+    assert!(infos.iter().any(
+        |t| t.contains("saved in Microsoft Dynamics 365 as a new record although duplicates exist")
+    ));
+    assert!(infos
+        .iter()
+        .any(|t| t.contains("was linked to the existing record")));
+    assert!(infos
+        .iter()
+        .any(|t| t.contains("was not saved in Microsoft Dynamics 365")));
+    // The linked record's values went to Exchange: the item is now Janet Leverling's
+    // record (the organization's version), under its link.
+    act_cycle(&org, &m);
+    let janet = outlook
+        .items(Kind::Contact)
+        .into_iter()
+        .filter(|i| {
+            i.props
+                .get("EmailAddress1")
+                .is_some_and(|e| e.eq_ignore_ascii_case("janet@contoso.test"))
+        })
+        .count();
+    assert_eq!(janet, 3, "the items stay in Exchange");
 }

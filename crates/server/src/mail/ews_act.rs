@@ -207,6 +207,33 @@ impl<'a> Session<'a> {
         Ok(Some(page))
     }
 
+    /// One item with all its properties (GetItem), `None` when it is gone.
+    pub async fn get(&self, kind: Kind, id: &str) -> Result<Option<Item>, Failure> {
+        const STAGE: &str = "getitem";
+        let body = self
+            .call(
+                STAGE,
+                format!(
+                    "<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>\
+                     <m:ItemIds><t:ItemId Id=\"{}\"/></m:ItemIds></m:GetItem>",
+                    xml_escape(id)
+                ),
+            )
+            .await?;
+        let doc = parse(&body, STAGE)?;
+        let message = response_message(&doc, STAGE)?;
+        if let Some(error) = message_error(message) {
+            return if error.0 == "ErrorItemNotFound" {
+                Ok(None)
+            } else {
+                Err(protocol(STAGE, error))
+            };
+        }
+        Ok(child_m(message, "Items")
+            .and_then(|items| items.children().find(|n| n.is_element()))
+            .map(|node| read_item(kind, node)))
+    }
+
     /// Creates an item in the kind's folder, with `categories` (the engine gives none;
     /// an Outlook user tracks with one): its ItemId and ChangeKey, or the item's own
     /// error.

@@ -498,7 +498,8 @@ END;
 /// `exchangesyncidmapping`: one row per mailbox and item, with what the engine needs to
 /// tell its own writes from the user's) and the sync state of each mailbox's folders
 /// (EWS SyncFolderItems' `SyncState`, Dataverse's `mailbox.exchangesyncstatexml`).
-/// Not served by the Web API yet.
+/// Not served by the Web API yet. And the alerts that ask for action (`actprompt`): the
+/// item waiting, the alert asking, and the user's decision once given.
 const V11: &str = concat!(
     "CREATE TABLE exchangesyncidmapping (
     exchangesyncidmappingid TEXT PRIMARY KEY NOT NULL,
@@ -512,6 +513,7 @@ const V11: &str = concat!(
     syncedversion INTEGER NOT NULL,
     recordownerid TEXT,
     completedinexchange INTEGER NOT NULL DEFAULT 0,
+    tracked INTEGER NOT NULL DEFAULT 0,
     createdon TEXT NOT NULL DEFAULT (", now_sql!(), "),
     modifiedon TEXT NOT NULL DEFAULT (", now_sql!(), "),
     UNIQUE (mailboxid, objecttypecode, exchangeentryid)
@@ -523,6 +525,22 @@ CREATE TABLE exchangesyncstate (
     syncstate TEXT NOT NULL,
     PRIMARY KEY (mailboxid, folder)
 ) WITHOUT ROWID;
+CREATE TABLE actprompt (
+    actpromptid TEXT PRIMARY KEY NOT NULL,
+    mailboxid TEXT NOT NULL REFERENCES mailbox(mailboxid) ON DELETE CASCADE,
+    objecttypecode INTEGER NOT NULL,
+    exchangeentryid TEXT NOT NULL,
+    prompt INTEGER NOT NULL,
+    itemname TEXT NOT NULL,
+    candidates TEXT NOT NULL DEFAULT '',
+    tracelogid TEXT NOT NULL,
+    decision INTEGER,
+    decisionrecordid TEXT,
+    decidedby TEXT,
+    createdon TEXT NOT NULL DEFAULT (", now_sql!(), "),
+    UNIQUE (mailboxid, objecttypecode, exchangeentryid)
+);
+CREATE INDEX actprompt_tracelog ON actprompt(tracelogid);
 "
 );
 
