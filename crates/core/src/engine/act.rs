@@ -165,6 +165,8 @@ pub struct Item {
     /// EWS property values by [`Prop::name`].
     pub props: Values,
     pub categories: Vec<String>,
+    /// The link marker the engine wrote on the item ([`marker`]), if any.
+    pub marker: Option<String>,
 }
 
 impl Item {
@@ -172,6 +174,62 @@ impl Item {
         self.categories
             .iter()
             .any(|c| c.eq_ignore_ascii_case(TRACKED_CATEGORY))
+    }
+}
+
+/// Where a synchronization runs: the organization and the mailbox.
+#[derive(Debug, Clone, Copy)]
+pub struct Here<'a> {
+    pub org: &'a str,
+    pub mailbox: &'a str,
+}
+
+/// The marker the engine writes on every item it links (an extended property): which
+/// organization, mailbox and record it is linked to. An item found unlinked with
+/// another organization's or mailbox's marker was linked before: the user is asked
+/// ("previously linked items"). One with this mailbox's marker was unlinked here on
+/// purpose (its record deleted or no longer selected) and is not brought back.
+pub fn marker(here: Here<'_>, record: &str) -> String {
+    format!(
+        "v1;org={};mailbox={};record={}",
+        here.org.to_ascii_lowercase(),
+        here.mailbox.to_ascii_lowercase(),
+        record.to_ascii_lowercase()
+    )
+}
+
+/// A marker's parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marker {
+    pub org: String,
+    pub mailbox: String,
+    pub record: String,
+}
+
+pub fn parse_marker(text: &str) -> Option<Marker> {
+    let mut parts = text.trim().split(';');
+    if parts.next()? != "v1" {
+        return None;
+    }
+    let mut get = |key: &str| {
+        parts
+            .next()?
+            .strip_prefix(key)?
+            .strip_prefix('=')
+            .map(str::to_ascii_lowercase)
+    };
+    let (org, mailbox, record) = (get("org")?, get("mailbox")?, get("record")?);
+    Some(Marker {
+        org,
+        mailbox,
+        record,
+    })
+}
+
+impl Marker {
+    /// Written here: this organization and this mailbox.
+    pub fn is_here(&self, here: Here<'_>) -> bool {
+        self.org.eq_ignore_ascii_case(here.org) && self.mailbox.eq_ignore_ascii_case(here.mailbox)
     }
 }
 
@@ -253,6 +311,8 @@ impl Settings {
 pub enum Action {
     /// A tracked item without a record: create the record (owned by the user), link.
     CreateRecord { item: Item, values: Values },
+    /// An unlinked item that another mailbox or organization linked before: ask.
+    AskPreviouslyLinked { item: Item, values: Values },
     /// A linked item changed in Exchange.
     UpdateRecord {
         record_id: String,
@@ -287,8 +347,10 @@ pub enum Action {
 ///
 /// `records`: every record the user's filter selects, plus every linked record that
 /// still exists (selected or not); a linked record absent from it is deleted.
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
     kind: Kind,
+    here: Here<'_>,
     user: &str,
     settings: Settings,
     links: &[Link],
@@ -321,11 +383,19 @@ pub fn plan(
                         None => {}
                     }
                 }
-                None if item.tracked() => actions.push(Action::CreateRecord {
-                    item: item.clone(),
-                    values: to_record(kind, &item.props),
-                }),
-                None => {}
+                None => match item.marker.as_deref().and_then(parse_marker) {
+                    // Unlinked here on purpose: not brought back.
+                    Some(m) if m.is_here(here) => {}
+                    Some(_) => actions.push(Action::AskPreviouslyLinked {
+                        item: item.clone(),
+                        values: to_record(kind, &item.props),
+                    }),
+                    None if item.tracked() => actions.push(Action::CreateRecord {
+                        item: item.clone(),
+                        values: to_record(kind, &item.props),
+                    }),
+                    None => {}
+                },
             },
             Change::Delete(id) => {
                 let Some(link) = by_item.get(id.as_str()) else {
@@ -653,6 +723,10 @@ mod tests {
     use super::*;
 
     const ME: &str = "me";
+    const HERE: Here<'static> = Here {
+        org: "org-a",
+        mailbox: "mb-1",
+    };
     const THEM: &str = "them";
 
     fn values(pairs: &[(&str, &str)]) -> Values {
@@ -672,6 +746,7 @@ mod tests {
             } else {
                 vec!["Blue".into()]
             },
+            marker: None,
         }
     }
 
@@ -701,6 +776,7 @@ mod tests {
     fn plan_c(links: &[Link], changes: &[Change], records: &[Record]) -> Vec<Action> {
         plan(
             Kind::Contact,
+            HERE,
             ME,
             Settings::default(),
             links,
@@ -826,7 +902,16 @@ mod tests {
         };
         let mut reassigned = record("r1", 2, THEM, &[]);
         reassigned.selected = false;
-        let actions = plan(Kind::Contact, ME, s, &links[..1], &[], &[reassigned], 10);
+        let actions = plan(
+            Kind::Contact,
+            HERE,
+            ME,
+            s,
+            &links[..1],
+            &[],
+            &[reassigned],
+            10,
+        );
         assert_eq!(
             actions,
             vec![Action::Unlink {
@@ -843,6 +928,7 @@ mod tests {
         // Deleted in Dynamics 365: deleted in Exchange unless Completed there.
         let actions = plan(
             Kind::Task,
+            HERE,
             ME,
             Settings::default(),
             &[done, open.clone()],
@@ -873,6 +959,7 @@ mod tests {
         let gone = [Change::Delete("i2".into())];
         let actions = plan(
             Kind::Task,
+            HERE,
             ME,
             Settings::default(),
             std::slice::from_ref(&open),
@@ -884,7 +971,7 @@ mod tests {
         let keep = Settings::from_org(Some(
             "<OrgSettings><SSSTaskDeletionSyncBehaviorFromExchange>false</SSSTaskDeletionSyncBehaviorFromExchange></OrgSettings>",
         ));
-        let actions = plan(Kind::Task, ME, keep, &[open], &gone, &[task], 10);
+        let actions = plan(Kind::Task, HERE, ME, keep, &[open], &gone, &[task], 10);
         assert!(matches!(&actions[..], [Action::Unlink { .. }]));
     }
 
@@ -922,6 +1009,42 @@ mod tests {
         ]);
         let back = to_record(Kind::Contact, &to_exchange(Kind::Contact, &c));
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn items_linked_elsewhere_ask_and_items_unlinked_here_stay_out() {
+        let mut elsewhere = item("i1", "k", false, &[("Surname", "Elsewhere")]);
+        elsewhere.marker = Some(marker(
+            Here {
+                org: "org-b",
+                mailbox: "mb-9",
+            },
+            "r9",
+        ));
+        let mut other_mailbox = item("i2", "k", true, &[("Surname", "Other mailbox")]);
+        other_mailbox.marker = Some(marker(
+            Here {
+                org: "ORG-A",
+                mailbox: "mb-2",
+            },
+            "r2",
+        ));
+        let mut unlinked_here = item("i3", "k", true, &[("Surname", "Unlinked here")]);
+        unlinked_here.marker = Some(marker(HERE, "r3"));
+        let changes: Vec<Change> = [elsewhere, other_mailbox, unlinked_here]
+            .into_iter()
+            .map(Change::Upsert)
+            .collect();
+        let actions = plan_c(&[], &changes, &[]);
+        assert_eq!(actions.len(), 2, "{actions:?}");
+        assert!(actions
+            .iter()
+            .all(|a| matches!(a, Action::AskPreviouslyLinked { .. })));
+        let m = parse_marker(&marker(HERE, "R1")).unwrap();
+        assert_eq!(m.record, "r1");
+        assert!(m.is_here(HERE));
+        assert_eq!(parse_marker("v2;org=a;mailbox=b;record=c"), None);
+        assert_eq!(parse_marker("v1;org=a"), None);
     }
 
     #[test]

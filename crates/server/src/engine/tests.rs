@@ -1883,7 +1883,7 @@ impl Outlook {
             &[]
         };
         runtime()
-            .block_on(self.session().create(kind, &props, categories))
+            .block_on(self.session().create(kind, &props, categories, None))
             .unwrap()
             .unwrap()
             .0
@@ -1902,7 +1902,7 @@ impl Outlook {
         runtime()
             .block_on(
                 self.session()
-                    .update(kind, &item.id, &item.change_key, &all),
+                    .update(kind, &item.id, &item.change_key, Some(&all), None),
             )
             .unwrap()
             .unwrap();
@@ -2426,4 +2426,157 @@ fn duplicates_found_ask_the_user_and_the_decision_is_carried_out() {
         })
         .count();
     assert_eq!(janet, 3, "the items stay in Exchange");
+}
+
+/// Issue 11 §2: a mailbox made again on the same Exchange mailbox finds the items the
+/// first one linked: it asks ("previously linked items") instead of making second
+/// records; Relink links the item to its record again, Ignore leaves it unlinked.
+#[test]
+fn previously_linked_items_ask_and_relink_or_stay_unlinked() {
+    use mailsync_core::engine::act::Kind;
+    use mailsync_core::engine::prompt::Decision;
+    let org = Org::new("act-relink");
+    let (m, address, user) = act_mailbox(&org, "relink");
+    let outlook = Outlook::new(&org, &address);
+    org.schedule_test(&m);
+    assert!(org.run().iter().all(|o| !o.failed));
+    outlook.create(
+        Kind::Contact,
+        &[("GivenName", "Robert"), ("Surname", "King")],
+        true,
+    );
+    outlook.create(
+        Kind::Contact,
+        &[("GivenName", "Laura"), ("Surname", "Callahan")],
+        true,
+    );
+    act_cycle(&org, &m);
+    let record = |last: &str| -> String {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT contactid FROM contact WHERE lastname = ?1",
+                [last],
+                |r| r.get(0),
+            )
+        })
+    };
+    let (king, callahan) = (record("King"), record("Callahan"));
+    let laura_item = outlook
+        .items(Kind::Contact)
+        .into_iter()
+        .find(|i| i.props.get("Surname").map(String::as_str) == Some("Callahan"))
+        .unwrap()
+        .id;
+
+    // The mailbox record is deleted and made again for the same user and address.
+    let profile: String = org.col(&m, "emailserverprofile");
+    org.sql(|c| c.execute("DELETE FROM mailbox WHERE mailboxid = ?1", [&m]));
+    let again = new_guid().unwrap();
+    insert(
+        &org,
+        "mailbox",
+        &[
+            ("mailboxid", Text(again.clone())),
+            ("name", Text("ACT relink again".into())),
+            ("emailaddress", Text(address.clone())),
+            ("regardingobjectid", Text(user.clone())),
+            ("regardingobjecttypecode", Text("systemuser".into())),
+            ("ownerid", Text(user.clone())),
+            ("emailserverprofile", Text(profile)),
+            ("emailrouteraccessapproval", Integer(1)),
+            ("incomingemaildeliverymethod", Integer(2)),
+            ("outgoingemaildeliverymethod", Integer(2)),
+            ("actdeliverymethod", Integer(1)),
+        ],
+    );
+    org.schedule_test(&again);
+    assert!(org.run().iter().all(|o| !o.failed));
+    act_cycle(&org, &again);
+    let contacts: i64 = org.sql(|c| c.query_row("SELECT count(*) FROM contact", [], |r| r.get(0)));
+    assert_eq!(contacts, 2, "no second records");
+    let asks: Vec<(String, String, String)> = org.sql(|c| {
+        c.prepare(
+            "SELECT tracelogid, text, COALESCE(errordetails, '') FROM tracelog WHERE regardingobjectid = ?1 \
+             AND errortypedisplay = 'ExchangeSyncPreviouslyLinkedItemsError' ORDER BY text",
+        )?
+        .query_map([&again], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
+    });
+    assert_eq!(asks.len(), 2, "{:?}", org.alerts(&again));
+    // Ordered by text: Laura Callahan, then Robert King.
+    assert!(asks[0].1.contains("\"Laura Callahan\""), "{}", asks[0].1);
+    assert!(
+        asks[0]
+            .2
+            .contains(&format!("Linked before to: contacts({callahan})")),
+        "{}",
+        asks[0].2
+    );
+    assert!(
+        asks[1]
+            .2
+            .contains(&format!("Linked before to: contacts({king})")),
+        "{}",
+        asks[1].2
+    );
+    assert!(org.col::<Option<String>>(&again, "lastsyncerror").is_none());
+    for (tracelog, d) in [
+        (&asks[0].0, Decision::Ignore),
+        (&asks[1].0, Decision::Relink),
+    ] {
+        org.sql(|c| {
+            c.execute(
+                "UPDATE actprompt SET decision = ?2, decidedby = ?3 WHERE tracelogid = ?1",
+                params![tracelog, d.code(), user],
+            )
+        });
+    }
+    act_cycle(&org, &again);
+    let linked = |record: &str| -> i64 {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT count(*) FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objectid = ?2",
+                params![again, record],
+                |r| r.get(0),
+            )
+        })
+    };
+    assert_eq!(linked(&king), 1);
+    let laura_linked: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM exchangesyncidmapping WHERE exchangeentryid = ?1",
+            [&laura_item],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(laura_linked, 0, "the ignored item stays unlinked");
+    let _ = callahan;
+    let contacts: i64 = org.sql(|c| c.query_row("SELECT count(*) FROM contact", [], |r| r.get(0)));
+    assert_eq!(contacts, 2);
+    let infos: Vec<String> = org
+        .alerts(&again)
+        .into_iter()
+        .filter(|(level, code, _, _)| *level == 1 && *code == 70)
+        .map(|(_, _, t, _)| t)
+        .collect();
+    assert_eq!(infos.len(), 2, "{infos:?}");
+    // Relinked for real: a change in the organization reaches the item.
+    org.sql(|c| {
+        c.execute(
+            "UPDATE contact SET jobtitle = 'Sales Manager' WHERE contactid = ?1",
+            [&king],
+        )
+    });
+    act_cycle(&org, &again);
+    let kings: Vec<_> = outlook
+        .items(Kind::Contact)
+        .into_iter()
+        .filter(|i| i.props.get("Surname").map(String::as_str) == Some("King"))
+        .collect();
+    assert_eq!(kings.len(), 1, "no second item for the relinked record");
+    let robert = &kings[0];
+    assert_eq!(
+        robert.props.get("JobTitle").map(String::as_str),
+        Some("Sales Manager")
+    );
 }

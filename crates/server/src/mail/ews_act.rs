@@ -24,6 +24,35 @@ const M: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
 pub const ORG_CONFIGURATION: &str = "Dynamics365.ServerSideSync";
 const ORG_KEY: &str = "OrgId";
 
+/// The extended property holding the engine's link marker (core's `act::marker`): a
+/// named property in a property set of this product's own (a GUID made for it).
+const MARKER_SET: &str = "c11ff724-aa03-4555-9952-8fa248a11c3e";
+const MARKER_NAME: &str = "mailsync.link";
+
+fn marker_uri() -> String {
+    format!(
+        "<t:ExtendedFieldURI PropertySetId=\"{MARKER_SET}\" PropertyName=\"{MARKER_NAME}\" PropertyType=\"String\"/>"
+    )
+}
+
+/// The item shape every read asks for: all properties, plus the marker (extended
+/// properties come only when named).
+fn item_shape() -> String {
+    format!(
+        "<m:ItemShape><t:BaseShape>AllProperties</t:BaseShape><t:AdditionalProperties>{}\
+         </t:AdditionalProperties></m:ItemShape>",
+        marker_uri()
+    )
+}
+
+fn marker_xml(marker: &str) -> String {
+    format!(
+        "<t:ExtendedProperty>{}<t:Value>{}</t:Value></t:ExtendedProperty>",
+        marker_uri(),
+        xml_escape(marker)
+    )
+}
+
 /// Changes one SyncFolderItems asks for (EWS allows 1 to 512).
 pub const SYNC_PAGE: usize = 256;
 
@@ -164,9 +193,10 @@ impl<'a> Session<'a> {
             .call(
                 STAGE,
                 format!(
-                    "<m:SyncFolderItems><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>\
+                    "<m:SyncFolderItems>{}\
                      <m:SyncFolderId><t:DistinguishedFolderId Id=\"{}\"/></m:SyncFolderId>{state}\
                      <m:MaxChangesReturned>{SYNC_PAGE}</m:MaxChangesReturned></m:SyncFolderItems>",
+                    item_shape(),
                     kind.folder()
                 ),
             )
@@ -214,8 +244,8 @@ impl<'a> Session<'a> {
             .call(
                 STAGE,
                 format!(
-                    "<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape>\
-                     <m:ItemIds><t:ItemId Id=\"{}\"/></m:ItemIds></m:GetItem>",
+                    "<m:GetItem>{}<m:ItemIds><t:ItemId Id=\"{}\"/></m:ItemIds></m:GetItem>",
+                    item_shape(),
                     xml_escape(id)
                 ),
             )
@@ -242,6 +272,7 @@ impl<'a> Session<'a> {
         kind: Kind,
         props: &Values,
         categories: &[&str],
+        marker: Option<&str>,
     ) -> Result<Result<(String, String), ItemError>, Failure> {
         const STAGE: &str = "createitem";
         let body = self
@@ -251,25 +282,43 @@ impl<'a> Session<'a> {
                     "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>\
                      <t:DistinguishedFolderId Id=\"{}\"/></m:SavedItemFolderId><m:Items>{}</m:Items></m:CreateItem>",
                     kind.folder(),
-                    item_xml(kind, props, categories)
+                    item_xml(kind, props, categories, marker)
                 ),
             )
             .await?;
         item_id_answer(&body, STAGE)
     }
 
-    /// Writes the record's values over the item's: each property set, or deleted when
-    /// the record has none. `AutoResolve`: the organization's version wins a conflict.
+    /// Writes the record's values over the item's (`props`: each property set, or
+    /// deleted when the record has none) and the link marker. `AutoResolve`: the
+    /// organization's version wins a conflict.
     pub async fn update(
         &self,
         kind: Kind,
         id: &str,
         change_key: &str,
-        props: &Values,
+        props: Option<&Values>,
+        marker: Option<&str>,
     ) -> Result<Result<(String, String), ItemError>, Failure> {
         const STAGE: &str = "updateitem";
         let mut updates = String::new();
-        for prop in kind.props() {
+        if let Some(m) = marker {
+            updates.push_str(&format!(
+                "<t:SetItemField>{}<t:{}>{}</t:{}></t:SetItemField>",
+                marker_uri(),
+                kind.element(),
+                marker_xml(m),
+                kind.element()
+            ));
+        }
+        let no_props = Values::new();
+        let props = props.unwrap_or(&no_props);
+        let fields: &[Prop] = if props.is_empty() && marker.is_some() {
+            &[]
+        } else {
+            kind.props()
+        };
+        for prop in fields {
             let uri = field_uri(prop);
             match props.get(prop.name) {
                 Some(value) => updates.push_str(&format!(
@@ -435,11 +484,25 @@ fn read_item(kind: Kind, node: roxmltree::Node) -> Item {
                 .collect()
         })
         .unwrap_or_default();
+    let marker = node
+        .children()
+        .filter(|n| n.has_tag_name((T, "ExtendedProperty")))
+        .find(|p| {
+            child(*p, "ExtendedFieldURI").is_some_and(|u| {
+                u.attribute("PropertyName") == Some(MARKER_NAME)
+                    && u.attribute("PropertySetId")
+                        .is_some_and(|s| s.eq_ignore_ascii_case(MARKER_SET))
+            })
+        })
+        .and_then(|p| child(p, "Value"))
+        .and_then(|v| v.text())
+        .map(|t| t.trim().to_string());
     Item {
         id,
         change_key,
         props,
         categories,
+        marker,
     }
 }
 
@@ -451,6 +514,14 @@ fn field_uri(prop: &Prop) -> String {
         ),
         None => format!("<t:FieldURI FieldURI=\"{}\"/>", prop.uri),
     }
+}
+
+fn categories_xml(categories: &[&str]) -> String {
+    let list: String = categories
+        .iter()
+        .map(|c| format!("<t:String>{}</t:String>", xml_escape(c)))
+        .collect();
+    format!("<t:Categories>{list}</t:Categories>")
 }
 
 /// One property as the child of an item element.
@@ -467,19 +538,25 @@ fn prop_xml(prop: &Prop, value: &str) -> String {
 
 /// A whole item element, its properties in the schema's order (the entries of one
 /// collection together, where the first of them stands).
-fn item_xml(kind: Kind, props: &Values, categories: &[&str]) -> String {
+fn item_xml(kind: Kind, props: &Values, categories: &[&str], marker: Option<&str>) -> String {
     let mut xml = format!("<t:{}>", kind.element());
     let mut done: Vec<&str> = Vec::new();
     let mut categorized = categories.is_empty();
+    // ExtendedProperty stands after Item's own properties, before the type's.
+    let mut marked = marker.is_none();
     for prop in kind.props() {
+        if !marked && !prop.uri.starts_with("item:") {
+            if !categorized {
+                categorized = true;
+                xml.push_str(&categories_xml(categories));
+            }
+            marked = true;
+            xml.push_str(&marker_xml(marker.unwrap_or_default()));
+        }
         // Item's Categories stand after its Subject and Body, before the rest.
         if !categorized && !matches!(prop.name, "Subject" | "Body") {
             categorized = true;
-            let list: String = categories
-                .iter()
-                .map(|c| format!("<t:String>{}</t:String>", xml_escape(c)))
-                .collect();
-            xml.push_str(&format!("<t:Categories>{list}</t:Categories>"));
+            xml.push_str(&categories_xml(categories));
         }
         match prop.entry {
             Some((collection, _)) => {
@@ -509,11 +586,10 @@ fn item_xml(kind: Kind, props: &Values, categories: &[&str]) -> String {
         }
     }
     if !categorized {
-        let list: String = categories
-            .iter()
-            .map(|c| format!("<t:String>{}</t:String>", xml_escape(c)))
-            .collect();
-        xml.push_str(&format!("<t:Categories>{list}</t:Categories>"));
+        xml.push_str(&categories_xml(categories));
+    }
+    if let (false, Some(m)) = (marked, marker) {
+        xml.push_str(&marker_xml(m));
     }
     xml.push_str(&format!("</t:{}>", kind.element()));
     xml
@@ -535,7 +611,7 @@ mod tests {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let xml = item_xml(Kind::Contact, &props, &[]);
+        let xml = item_xml(Kind::Contact, &props, &[], None);
         assert_eq!(
             xml,
             "<t:Contact><t:GivenName>Ann &amp; Co</t:GivenName><t:EmailAddresses>\
