@@ -25,6 +25,8 @@ use crate::store::{new_guid, write_tx, Result, StoreError};
 
 /// Actions one folder takes in one cycle; the rest wait for the next.
 const ACTIONS_PER_CYCLE: usize = 500;
+/// New items one CreateItem carries (Exchange takes many; 100 keeps a request small).
+const CREATE_BATCH: usize = 100;
 /// SyncFolderItems pages one folder reads in one cycle at most.
 const PAGES_PER_CYCLE: usize = 20;
 
@@ -185,16 +187,38 @@ async fn folder(
     // Exchange first: what it refuses is not recorded here, and tried again next cycle.
     let mut applied = Vec::new();
     let mut failed = 0i64;
-    for action in actions {
+    let (creates, others): (Vec<Action>, Vec<Action>) = actions
+        .into_iter()
+        .partition(|a| matches!(a, Action::CreateItem { .. }));
+    // New items go CREATE_BATCH to a CreateItem.
+    for chunk in creates.chunks(CREATE_BATCH) {
+        let items: Vec<(&act::Values, String)> = chunk
+            .iter()
+            .filter_map(|a| match a {
+                Action::CreateItem { record_id, props } => {
+                    Some((props, act::marker(here, record_id)))
+                }
+                _ => None,
+            })
+            .collect();
+        let answers = match session.create_many(kind, &items).await {
+            Ok(a) => a,
+            Err(f) => return Ok(Err(failure(plan, f))),
+        };
+        for (action, answer) in chunk.iter().zip(answers) {
+            match answer {
+                Ok(written) => applied.push(sql::Applied {
+                    action: action.clone(),
+                    written: Some(written),
+                    record: None,
+                }),
+                Err(_item_error) => failed += 1,
+            }
+        }
+    }
+    for action in others {
         let mut record = None;
         let result = match &action {
-            Action::CreateItem { record_id, props } => {
-                let m = act::marker(here, record_id);
-                session
-                    .create(kind, props, &[], Some(&m))
-                    .await
-                    .map(|r| r.map(Some))
-            }
             Action::UpdateItem {
                 record_id,
                 exchange_id,
@@ -213,10 +237,7 @@ async fn folder(
                 .map(|r| r.map(|_| None)),
             // The tracked item gets this record's marker before the record exists.
             Action::CreateRecord { item, .. } => {
-                let id = match new_guid() {
-                    Ok(id) => id,
-                    Err(e) => return Err(e),
-                };
+                let id = new_guid()?;
                 let m = act::marker(here, &id);
                 record = Some(id);
                 session
