@@ -27,6 +27,21 @@ ErrorImpersonateUserDenied, and an unknown mailbox ErrorNonExistentMailbox. Besi
 test users, every address whose local part starts with "act-" is a mailbox, reachable
 only that way (it has no password): each ACT test makes its own fresh ones.
 
+App-only OAuth, as Exchange Online does it for a server-to-server app (Dynamics 365's
+way): `Authorization: Bearer <JWT>` from Microsoft Entra ID's client credentials flow
+(scripts/oauth_mock.mjs stands in for it at --oauth-authority). The token is checked for
+real: RS256 signature against the JWKS of the token's tenant (GET
+<authority>/<tid>/discovery/v2.0/keys, cached, fetched again for an unknown kid), iss
+https://sts.windows.net/<tid>/ with tid one of --oauth-tenants, aud Exchange Online
+(https://outlook.office365.com, https://outlook.office.com or its app id
+00000002-0000-0ff1-ce00-000000000000), nbf/exp with 60 s of clock skew, roles holding
+full_access_as_app. A bad one gets HTTP 401 with `WWW-Authenticate: Bearer client_id=...,
+error="invalid_token"` and an x-ms-diagnostics header, as Exchange Online answers. A good
+one may act on any mailbox, but only through ExchangeImpersonation (and X-AnchorMailbox
+naming it); without the header: the SOAP fault ErrorInvalidExchangeImpersonationHeaderData
+"ExchangeImpersonation SOAP header must be present for this type of OAuth token.".
+Autodiscover takes Basic only.
+
 Calendar, contacts and tasks (for ACT, in memory, per mailbox: the lowercased address,
 "<user>@<domain>" for a user signed in as itself; lost when the process ends). Folders
 are DistinguishedFolderId calendar / contacts / tasks (or the t:FolderId GetFolder gave):
@@ -76,6 +91,7 @@ import ssl
 import sys
 import time
 import traceback
+import urllib.request
 import xml.etree.ElementTree as ET
 import zlib
 from email.message import EmailMessage
@@ -83,6 +99,9 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 MAX_HTTP_BODY = 1 << 20
 
@@ -1027,6 +1046,123 @@ def check_dictionary(dictionary):
         keys.add(ident)
 
 
+# ---- fake EWS: Exchange Online's app-only bearer tokens ----------------------------
+
+EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+EXCHANGE_AUDIENCES = {"https://outlook.office365.com", "https://outlook.office.com", EXCHANGE_APP_ID}
+APP_ROLE = "full_access_as_app"
+CLOCK_SKEW = 60
+
+
+class TokenRejected(Exception):
+    """A bearer token Exchange Online would refuse: its x-ms-diagnostics (code, reason, category)."""
+
+    def __init__(self, code: int, reason: str, category: str):
+        super().__init__(reason)
+        self.code, self.reason, self.category = code, reason, category
+
+    def diagnostics(self) -> str:
+        reason = self.reason.replace('"', "'").replace("\r", " ").replace("\n", " ")
+        return f'{self.code};reason="{reason}";error_category="{self.category}"'
+
+
+def b64url(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class BearerTokens:
+    """Checks Entra ID's app-only access tokens for Exchange Online against the JWKS of the
+    token's tenant at the authority (scripts/oauth_mock.mjs)."""
+
+    REFETCH_AFTER = 1.0  # seconds between two fetches of one tenant's keys for an unknown kid
+
+    def __init__(self, authority: str, tenants):
+        self.authority = authority.rstrip("/")
+        self.tenants = {t.lower() for t in tenants}
+        self.keys = {}  # tid -> {kid: RSAPublicKey}
+        self.fetched = {}  # tid -> time.monotonic() of the last fetch
+        self.pending = {}  # tid -> the fetch under way
+
+    def _fetch(self, tid: str):
+        url = f"{self.authority}/{tid}/discovery/v2.0/keys"
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            jwks = json.load(resp)
+        keys = {}
+        for k in jwks.get("keys", []):
+            if k.get("kty") != "RSA" or not k.get("kid"):
+                continue
+            n = int.from_bytes(b64url(k["n"]), "big")
+            e = int.from_bytes(b64url(k["e"]), "big")
+            keys[k["kid"]] = rsa.RSAPublicNumbers(e, n).public_key()
+        return keys
+
+    async def key(self, tid: str, kid: str):
+        # Requests arriving while a fetch is under way wait for that fetch (they must
+        # not be refused for a key that is on its way).
+        pending = self.pending.get(tid)
+        if pending is not None:
+            try:
+                await asyncio.shield(pending)
+            except Exception:  # the fetching request reports it
+                pass
+        keys = self.keys.get(tid, {})
+        if kid not in keys and time.monotonic() - self.fetched.get(tid, -1e9) >= self.REFETCH_AFTER:
+            self.fetched[tid] = time.monotonic()
+            task = self.pending[tid] = asyncio.ensure_future(asyncio.to_thread(self._fetch, tid))
+            try:
+                keys = self.keys[tid] = await asyncio.shield(task)
+            except (OSError, ValueError, KeyError) as e:
+                print(f"smtp_ews: cannot fetch the keys of tenant {tid}: {e}", flush=True)
+            finally:
+                self.pending.pop(tid, None)
+        return keys.get(kid)
+
+    async def verify(self, token: str) -> dict:
+        """The token's claims; TokenRejected when Exchange Online would refuse it."""
+        try:
+            head, body, sig = token.split(".")
+            header = json.loads(b64url(head))
+            claims = json.loads(b64url(body))
+            signature = b64url(sig)
+            if not isinstance(header, dict) or not isinstance(claims, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, UnicodeDecodeError):
+            raise TokenRejected(2000000, "The token is not a well-formed JSON Web Token.", "invalid_token")
+        if header.get("alg") != "RS256" or not header.get("kid"):
+            raise TokenRejected(2000001, f"The token's signing algorithm '{header.get('alg')}' is not supported.",
+                                "invalid_signature")
+        tid = str(claims.get("tid", "")).lower()
+        if tid not in self.tenants or claims.get("iss") != f"https://sts.windows.net/{tid}/":
+            raise TokenRejected(2000002, f"The token's issuer '{claims.get('iss')}' is not trusted for "
+                                "this organization.", "invalid_issuer")
+        key = await self.key(tid, header["kid"])
+        if key is None:
+            raise TokenRejected(2000001, f"The token is signed with an unknown key '{header['kid']}'.",
+                                "invalid_signature")
+        try:
+            key.verify(signature, f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+        except InvalidSignature:
+            raise TokenRejected(2000001, "The token has an invalid signature.", "invalid_signature")
+        aud = claims.get("aud")
+        if not isinstance(aud, str) or aud.rstrip("/").lower() not in EXCHANGE_AUDIENCES:
+            raise TokenRejected(2000003, f"The audience claim value is invalid '{aud}'.", "invalid_resource")
+        now = time.time()
+        exp, nbf = claims.get("exp"), claims.get("nbf", 0)
+        if not isinstance(exp, (int, float)) or not isinstance(nbf, (int, float)):
+            raise TokenRejected(2000000, "The token has no valid lifetime.", "invalid_token")
+        if now > exp + CLOCK_SKEW:
+            raise TokenRejected(2000005, "The token has expired.", "invalid_lifetime")
+        if now < nbf - CLOCK_SKEW:
+            raise TokenRejected(2000005, "The token is not yet valid.", "invalid_lifetime")
+        roles = claims.get("roles")
+        if not isinstance(roles, list) or APP_ROLE not in roles:
+            raise TokenRejected(2000008, "The token contains no permissions, or permissions can not be understood.",
+                                "invalid_grant")
+        return claims
+
+
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error",
            503: "Service Unavailable"}
@@ -1034,7 +1170,8 @@ REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
 
 class Ews:
     def __init__(self, users: Users, maildirs: Maildirs, handler: Handler, base_url: str, domain: str,
-                 impersonators=()):
+                 impersonators=(), tokens: BearerTokens = None):
+        self.tokens = tokens
         self.users = users
         self.maildirs = maildirs
         self.handler = handler
@@ -1077,7 +1214,18 @@ class Ews:
             code = int(status.group(1))
             return await self.respond(writer, code, "text/xml; charset=utf-8",
                                       soap_fault(f"Simulated HTTP {code}"))
-        user = self.authenticated(headers.get("authorization", ""))
+        authorization = headers.get("authorization", "")
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and path.lower() == "/ews/exchange.asmx":
+            try:
+                if self.tokens is None:
+                    raise TokenRejected(2000002, "This server takes no OAuth tokens.", "invalid_issuer")
+                claims = await self.tokens.verify(credentials.strip())
+            except TokenRejected as e:
+                return await self.respond(writer, 401, "text/html", "", extra=self.bearer_challenge(e))
+            code, answer = self.ews(None, raw, body, headers.get("x-anchormailbox", ""), app=claims)
+            return await self.respond(writer, code, "text/xml; charset=utf-8", answer)
+        user = self.authenticated(authorization)
         if user is None:
             return await self.respond(writer, 401, "text/plain", "401 - Unauthorized: Access is denied due to invalid credentials.\n",
                                       extra='WWW-Authenticate: Basic realm="mailsync-test"\r\n')
@@ -1097,9 +1245,20 @@ class Ews:
                                       pox_settings(address, self.base_url + "/EWS/Exchange.asmx"))
         return await self.respond(writer, 404, "text/plain", "not found\n")
 
-    def ews(self, user: str, raw: bytes, body: str, anchor: str = ""):
+    def bearer_challenge(self, e: TokenRejected) -> str:
+        """Exchange Online's answer headers to a refused bearer token."""
+        authority = self.tokens.authority if self.tokens else "https://login.microsoftonline.com"
+        return (f'WWW-Authenticate: Bearer client_id="{EXCHANGE_APP_ID}", '
+                'trusted_issuers="00000001-0000-0000-c000-000000000000@*", '
+                'token_types="app_asserted_user_v1 service_asserted_app_v1", '
+                f'authorization_uri="{authority}/common/oauth2/authorize", error="invalid_token"\r\n'
+                f"x-ms-diagnostics: {e.diagnostics()}\r\n")
+
+    def ews(self, user, raw: bytes, body: str, anchor: str = "", app=None):
         """(HTTP status, SOAP answer) of an EWS request: GetFolder, CreateItem, FindItem, and
-        those of calendar, contacts, tasks and user configurations."""
+        those of calendar, contacts, tasks and user configurations. `user` is the account
+        signed in with Basic; `app` instead the claims of an app-only token, which acts
+        only through ExchangeImpersonation."""
         invalid = (500, soap_fault("The request failed schema validation."))
         if re.search(rb"<!(DOCTYPE|ENTITY)", raw, re.IGNORECASE):
             return invalid
@@ -1112,9 +1271,12 @@ class Ews:
         mailbox = f"{user}@{self.domain}".lower()
         target = envelope.findtext(
             f"{{{NS_SOAP}}}Header/{T}ExchangeImpersonation/{T}ConnectingSID/{T}PrimarySmtpAddress")
+        if app is not None and target is None:
+            return 500, soap_fault("ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
+                                   "ErrorInvalidExchangeImpersonationHeaderData")
         if target is not None:
             target = target.strip()
-            if user not in self.impersonators:
+            if app is None and user not in self.impersonators:
                 return 500, soap_fault("The account does not have permission to impersonate the requested user.",
                                        "ErrorImpersonateUserDenied")
             if anchor.strip().lower() != target.lower():
@@ -1624,6 +1786,8 @@ async def main():
     p.add_argument("--outbox", type=Path, required=True)
     p.add_argument("--pidfile", type=Path, required=True)
     p.add_argument("--impersonators", default="", help="accounts that may impersonate (comma-separated)")
+    p.add_argument("--oauth-authority", default="", help="Entra ID's stand-in (scripts/oauth_mock.mjs)")
+    p.add_argument("--oauth-tenants", default="", help="the tenants whose app-only tokens EWS takes (comma-separated)")
     args = p.parse_args()
 
     tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -1649,7 +1813,9 @@ async def main():
         await loop.create_server(smtps, args.host, args.smtps_port, ssl=tls, reuse_address=True),
     ]
     ews = Ews(users, maildirs, handler, f"https://{args.host}:{args.ews_port}", args.domain,
-              [u for u in args.impersonators.split(",") if u])
+              [u for u in args.impersonators.split(",") if u],
+              BearerTokens(args.oauth_authority, [t for t in args.oauth_tenants.split(",") if t])
+              if args.oauth_authority else None)
     servers.append(await asyncio.start_server(ews.serve, args.host, args.ews_port, ssl=tls,
                                               reuse_address=True, limit=64 * 1024))
     args.pidfile.write_text(f"{os.getpid()}\n")

@@ -3,15 +3,27 @@
 then `python3 scripts/smtp_ews_selftest.py`. Stdlib only; it speaks EWS SOAP over HTTPS
 as a client would, as the impersonator (svc) on two fresh act-<random> mailboxes, and
 stops at the first failed assertion (exit status 1). It leaves the test users' own
-calendars as it found them.
+calendars as it found them. It also gets app-only tokens from Entra ID's stand-in
+(scripts/oauth_mock.mjs) for each test tenant's app, as Dynamics 365 does for Exchange
+Online, checks them (claims, RS256 signature against the tenant's JWKS, done here with
+plain integers) and the token endpoint's errors, and calls EWS with them: good tokens act
+through impersonation, tampered, expired, foreign-signed, wrong-audience and permissionless
+ones get 401.
 """
 
 import base64
+import contextlib
+import hashlib
 import http.client
+import json
 import os
 import re
 import ssl
 import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -51,8 +63,24 @@ def check(cond, what):
         raise AssertionError(what)
 
 
-def post(body: str, as_user=None, login=SVC, password=SVC_PW, anchor=None, raw=None):
-    """(HTTP status, parsed envelope) of one EWS request."""
+# The bearer token every EWS request of this process sends instead of svc's Basic
+# credentials, while set (by `as_app`).
+BEARER = None
+
+
+@contextlib.contextmanager
+def as_app(token):
+    global BEARER
+    BEARER, before = token, BEARER
+    try:
+        yield
+    finally:
+        BEARER = before
+
+
+def exchange(body: str, as_user=None, login=SVC, password=SVC_PW, anchor=None, raw=None, bearer=None,
+             path="/EWS/Exchange.asmx"):
+    """(HTTP status, headers, body bytes) of one EWS request."""
     header = '<t:RequestServerVersion Version="Exchange2013"/>'
     if as_user:
         header += (f"<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{as_user}"
@@ -61,18 +89,26 @@ def post(body: str, as_user=None, login=SVC, password=SVC_PW, anchor=None, raw=N
         f'<?xml version="1.0" encoding="utf-8"?>\n<soap:Envelope xmlns:soap="{NS_SOAP}" xmlns:t="{NS_T}" '
         f'xmlns:m="{NS_M}"><soap:Header>{header}</soap:Header><soap:Body>{body}</soap:Body></soap:Envelope>'
     ).encode()
+    bearer = bearer or (BEARER if login == SVC else None)
     headers = {"Content-Type": "text/xml; charset=utf-8",
-               "Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+               "Authorization": f"Bearer {bearer}" if bearer else
+               "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
     if as_user or anchor:
         headers["X-AnchorMailbox"] = anchor if anchor is not None else as_user
     conn = http.client.HTTPSConnection(HOST, PORT, context=TLS, timeout=30)
     try:
-        conn.request("POST", "/EWS/Exchange.asmx", data, headers)
+        conn.request("POST", path, data, headers)
         resp = conn.getresponse()
         text = resp.read()
     finally:
         conn.close()
-    return resp.status, ET.fromstring(text)
+    return resp.status, resp.headers, text
+
+
+def post(body: str, as_user=None, **kw):
+    """(HTTP status, parsed envelope) of one EWS request."""
+    status, _, text = exchange(body, as_user, **kw)
+    return status, ET.fromstring(text)
 
 
 def call(op: str, body: str, as_user=None, **kw):
@@ -214,8 +250,228 @@ def total(mb, folder, **kw):
     return int(msg.findtext(f".//{T}TotalCount"))
 
 
+# ---- app-only OAuth: Entra ID's stand-in and Exchange Online's bearer tokens -----------
+
+AUTHORITY = env["MAIL_OAUTH_AUTHORITY"]
+SCOPE = "https://outlook.office365.com/.default"
+APP = (env["MAIL_OAUTH_TENANT"], env["MAIL_OAUTH_CLIENT_ID"], env["MAIL_OAUTH_CLIENT_SECRET"])
+OTHER_APP = (env["MAIL_OAUTH_OTHER_TENANT"], env["MAIL_OAUTH_OTHER_CLIENT_ID"], env["MAIL_OAUTH_OTHER_CLIENT_SECRET"])
+NOROLE_APP = (env["MAIL_OAUTH_TENANT"], env["MAIL_OAUTH_NOROLE_CLIENT_ID"], env["MAIL_OAUTH_NOROLE_CLIENT_SECRET"])
+# DER DigestInfo of a SHA-256 hash (RFC 8017 9.2): what RS256 signs.
+SHA256_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
+
+
+def http_json(method: str, url: str, data: bytes = None, headers=None):
+    """(HTTP status, JSON body) of a request to the oauth mock."""
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, json.load(resp)
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def token_request(tenant, client_id, secret, scope=SCOPE, grant="client_credentials", basic=False, drop=()):
+    """(status, JSON) of Entra ID's v2.0 client credentials request, as the product sends it."""
+    form = {"grant_type": grant, "client_id": client_id, "client_secret": secret, "scope": scope}
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if basic:
+        del form["client_id"], form["client_secret"]
+        pair = f"{urllib.parse.quote_plus(client_id)}:{urllib.parse.quote_plus(secret)}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    for k in drop:
+        form.pop(k, None)
+    return http_json("POST", f"{AUTHORITY}/{tenant}/oauth2/v2.0/token", urllib.parse.urlencode(form).encode(), headers)
+
+
+def get_token(app, **kw) -> str:
+    status, answer = token_request(*app, **kw)
+    check(status == 200, f"token for {app[1]}: HTTP {status} {answer}")
+    check(answer.get("token_type") == "Bearer" and isinstance(answer.get("expires_in"), int)
+          and answer["expires_in"] > 300 and answer.get("access_token"), f"token response shape: {answer}")
+    return answer["access_token"]
+
+
+def mock_token(**claims) -> str:
+    status, answer = http_json("POST", f"{AUTHORITY}/mock/token", json.dumps(claims).encode(),
+                               {"Content-Type": "application/json"})
+    check(status == 200, f"/mock/token: {status} {answer}")
+    return answer["access_token"]
+
+
+def b64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def jwt(token: str):
+    head, body, _ = token.split(".")
+    return json.loads(b64url(head)), json.loads(b64url(body))
+
+
+def rs256_valid(token: str, jwk) -> bool:
+    """RSASSA-PKCS1-v1_5 with SHA-256, verified with Python's integers."""
+    head, body, sig = token.split(".")
+    n = int.from_bytes(b64url(jwk["n"]), "big")
+    e = int.from_bytes(b64url(jwk["e"]), "big")
+    k = (n.bit_length() + 7) // 8
+    digest = SHA256_INFO + hashlib.sha256(f"{head}.{body}".encode()).digest()
+    expected = b"\x00\x01" + b"\xff" * (k - 3 - len(digest)) + b"\x00" + digest
+    return pow(int.from_bytes(b64url(sig), "big"), e, n).to_bytes(k, "big") == expected
+
+
+def entra_error(answer, status, want_status, error, code, what):
+    check(status == want_status and answer.get("error") == error and answer.get("error_codes") == [code]
+          and answer.get("error_description", "").startswith(f"AADSTS{code}: ")
+          and "Trace ID: " in answer["error_description"] and answer.get("correlation_id"),
+          f"{what}: expected {want_status} {error} AADSTS{code}, got {status} {answer}")
+
+
+def refused(token: str, diagnostic: str, what: str, as_user=None):
+    """EWS answers a bad bearer token with Exchange Online's 401."""
+    status, headers, _ = exchange(INBOX, as_user or A, bearer=token)
+    challenge = headers.get("WWW-Authenticate", "")
+    check(status == 401 and challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
+          and 'client_id="00000002-0000-0ff1-ce00-000000000000"' in challenge,
+          f"{what}: expected 401 Bearer error=invalid_token, got {status} {challenge!r}")
+    check((headers.get("x-ms-diagnostics") or "").startswith(diagnostic + ";"),
+          f"{what}: x-ms-diagnostics {headers.get('x-ms-diagnostics')!r}")
+
+
+INBOX = ("<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>"
+         '<m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>')
+
+
+def oauth():
+    print(f"Entra ID stand-in at {AUTHORITY}, tenants {APP[0]} and {OTHER_APP[0]}")
+    _, before = http_json("GET", f"{AUTHORITY}/stats")
+
+    # -- tokens: shape, claims, signature ----------------------------------------------------
+    tokens = {}
+    for app in (APP, OTHER_APP):
+        tenant, client_id, _ = app
+        token = tokens[tenant] = get_token(app)
+        header, claims = jwt(token)
+        now = time.time()
+        check(header.get("alg") == "RS256" and header.get("typ") == "JWT" and header.get("kid"), f"JWT header {header}")
+        check(claims.get("aud") == "https://outlook.office365.com" and claims.get("tid") == tenant
+              and claims.get("appid") == client_id and claims.get("roles") == ["full_access_as_app"]
+              and claims.get("iss") == f"https://sts.windows.net/{tenant}/" and claims.get("ver") == "1.0"
+              and claims.get("idtyp") == "app" and claims.get("oid") and claims.get("sub") == claims.get("oid"),
+              f"claims of {client_id}: {claims}")
+        check(claims["nbf"] <= now + 5 and claims["iat"] <= now + 5 and 3000 < claims["exp"] - now <= 3600,
+              f"lifetime: {claims}")
+        status, keys = http_json("GET", f"{AUTHORITY}/{tenant}/discovery/v2.0/keys")
+        check(status == 200, f"JWKS of {tenant}: {status}")
+        jwk = [k for k in keys["keys"] if k["kid"] == header["kid"]]
+        check(len(jwk) == 1 and jwk[0]["kty"] == "RSA" and jwk[0]["use"] == "sig", f"kid in the JWKS: {keys}")
+        check(rs256_valid(token, jwk[0]), "RS256 signature verifies against the tenant's JWKS")
+        check(not rs256_valid(token[:-6] + ("AAAAAA" if token[-6:] != "AAAAAA" else "BBBBBB"), jwk[0]),
+              "and a changed one does not")
+    check(rs256_valid(get_token(APP, basic=True), jwk[0]), "client_secret_basic works too")
+    status, conf = http_json("GET", f"{AUTHORITY}/{APP[0]}/v2.0/.well-known/openid-configuration")
+    check(status == 200 and conf["token_endpoint"] == f"{AUTHORITY}/{APP[0]}/oauth2/v2.0/token"
+          and conf["jwks_uri"] == f"{AUTHORITY}/{APP[0]}/discovery/v2.0/keys", f"openid-configuration {conf}")
+    print("ok: client credentials tokens for both tenants' apps (claims, RS256 against the JWKS, secret post/basic)")
+
+    # -- the token endpoint's errors, in Entra ID's words -----------------------------------
+    tenant, client_id, secret = APP
+    status, answer = token_request(tenant, client_id, secret + "x")
+    entra_error(answer, status, 401, "invalid_client", 7000215, "wrong secret")
+    status, answer = token_request(tenant, client_id, "")
+    entra_error(answer, status, 401, "invalid_client", 7000216, "no secret")
+    status, answer = token_request(tenant, "0f0f0f0f-0000-4000-8000-000000000000", secret)
+    entra_error(answer, status, 400, "unauthorized_client", 700016, "unknown client")
+    status, answer = token_request(tenant, OTHER_APP[1], OTHER_APP[2])
+    entra_error(answer, status, 400, "unauthorized_client", 700016, "the other tenant's app at this tenant")
+    status, answer = token_request("0e0e0e0e-0000-4000-8000-000000000000", client_id, secret)
+    entra_error(answer, status, 400, "invalid_request", 90002, "unknown tenant")
+    check("Tenant '0e0e0e0e-0000-4000-8000-000000000000' not found" in answer["error_description"], "90002 text")
+    status, answer = token_request(tenant, client_id, secret, grant="password")
+    entra_error(answer, status, 400, "unsupported_grant_type", 70003, "password grant")
+    status, answer = token_request(tenant, client_id, secret, drop=("grant_type",))
+    entra_error(answer, status, 400, "invalid_request", 900144, "no grant_type")
+    status, answer = token_request(tenant, client_id, secret, drop=("scope",))
+    entra_error(answer, status, 400, "invalid_request", 90014, "no scope")
+    status, answer = token_request(tenant, client_id, secret, scope="https://outlook.office365.com/EWS.AccessAsUser.All")
+    entra_error(answer, status, 400, "invalid_scope", 1002012, "delegated scope in client credentials")
+    status, answer = token_request(tenant, client_id, secret, scope="https://nowhere.example/.default")
+    entra_error(answer, status, 400, "invalid_resource", 500011, "unknown resource")
+    status, answer = http_json("GET", f"{AUTHORITY}/{tenant}/oauth2/v2.0/token")
+    entra_error(answer, status, 400, "invalid_request", 900561, "GET on the token endpoint")
+    print("ok: token errors (7000215 wrong secret, 7000216, 700016 unknown/cross-tenant app, 90002, 70003, "
+          "900144, 90014, 1002012, 500011, 900561)")
+
+    # -- EWS with app-only tokens: impersonation only ------------------------------------------
+    c = f"act-{RUN}-carol@{DOMAIN}"
+    d = f"act-{RUN}-dave@{DOMAIN}"
+    with as_app(tokens[APP[0]]):
+        check(total(c, "inbox") == 0 and total(c, "contacts") == 0, "app token: GetFolder inbox/contacts")
+        state, _, _ = sync(c, "contacts")
+        item_id, _ = created(c, "contacts", contact("Oli", "Auth", "oli@example.com"))
+        state, last, changes = sync(c, "contacts", state)
+        check(last and [(k, i) for k, i, _ in changes] == [("Create", item_id)], f"app token: sync {changes}")
+        alice = f"alice@{DOMAIN}"
+        counts = call("GetFolder", INBOX, alice)[0].findtext(f".//{T}TotalCount")
+        check(counts == call("GetFolder", INBOX, login="alice", password=env["MAIL_PASSWORD_ALICE"])[0]
+              .findtext(f".//{T}TotalCount"), "alice's inbox: the same through the app as signed in")
+        _, code = fault(INBOX)
+        check(code == "ErrorInvalidExchangeImpersonationHeaderData", f"app token without ExchangeImpersonation: {code}")
+        faultstring, _ = fault(INBOX)
+        check(faultstring == "ExchangeImpersonation SOAP header must be present for this type of OAuth token.",
+              f"its text: {faultstring!r}")
+        _, code = fault(INBOX, c, anchor="")
+        check(code == "ErrorInvalidRequest", f"app token without X-AnchorMailbox: {code}")
+        _, code = fault(INBOX, OUTSIDER)
+        check(code == "ErrorNonExistentMailbox", f"app token, unknown mailbox: {code}")
+    with as_app(tokens[OTHER_APP[0]]):
+        item_id, _ = created(d, "contacts", contact("Tia", "Tenant"))
+        check(total(d, "contacts") == 1, "the other tenant's app: CreateItem, GetFolder")
+        _, _, changes = sync(d, "contacts")
+        check([i for _, i, _ in changes] == [item_id], "the other tenant's app: SyncFolderItems")
+    with as_app(get_token(APP, scope="00000002-0000-0ff1-ce00-000000000000/.default")):
+        check(total(c, "contacts") == 1, "a token for Exchange's app id (aud 00000002-...) works too")
+    with as_app(mock_token(expires_in=-30)):
+        check(total(c, "contacts") == 1, "expired 30 s ago: inside the 60 s of clock skew")
+    status, _, _ = exchange("<m:GetFolder/>", path="/autodiscover/autodiscover.xml", bearer=tokens[APP[0]])
+    check(status == 401, f"Autodiscover takes Basic only: {status}")
+    print("ok: EWS with both tenants' app tokens: GetFolder, CreateItem, SyncFolderItems through impersonation; "
+          "no ExchangeImpersonation -> ErrorInvalidExchangeImpersonationHeaderData")
+
+    # -- EWS refuses bad tokens with 401 ---------------------------------------------------
+    token = tokens[APP[0]]
+    head, body, sig = token.split(".")
+    raw = bytearray(b64url(sig))
+    raw[len(raw) // 2] ^= 0x01
+    tampered = f"{head}.{body}." + base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    refused(tampered, "2000001", "signature with one byte changed")
+    claims = jwt(token)[1]
+    claims["roles"] = ["full_access_as_app", "more"]
+    forged = head + "." + base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=") + "." + sig
+    refused(forged, "2000001", "claims changed under the signature")
+    refused(mock_token(foreign_key=True), "2000001", "signed by a key outside the JWKS, same kid")
+    refused(mock_token(expires_in=-120), "2000005", "expired two minutes ago")
+    refused(mock_token(not_before=600), "2000005", "not valid for ten minutes")
+    refused(get_token(APP, scope="https://graph.microsoft.com/.default"), "2000003", "a Microsoft Graph token")
+    refused(mock_token(aud="api://someone-else"), "2000003", "another audience")
+    refused(get_token(NOROLE_APP), "2000008", "an app without full_access_as_app")
+    refused("not-a-jwt", "2000000", "garbage")
+    print("ok: EWS 401 Bearer error=\"invalid_token\" for tampered, forged, foreign-key, expired, not-yet-valid, "
+          "wrong-audience, permissionless and malformed tokens")
+
+    # -- /stats ------------------------------------------------------------------------------
+    _, after = http_json("GET", f"{AUTHORITY}/stats")
+    issued = after["clients"][APP[1]]["issued"] - before["clients"].get(APP[1], {}).get("issued", 0)
+    check(issued >= 4, f"/stats: tokens issued to the app {issued}")
+    check(after["token_requests"] - before["token_requests"] >= 16
+          and after["tokens_issued"] - before["tokens_issued"] >= 6, f"/stats {before} -> {after}")
+    _, again = http_json("GET", f"{AUTHORITY}/stats")
+    check(again["token_requests"] == after["token_requests"], "/stats itself and EWS calls are no token requests")
+    print("ok: /stats counts token requests and tokens issued, per client")
+
+
 def main():
     print(f"fake EWS at https://{HOST}:{PORT}, mailboxes {A} and {B}")
+    oauth()
 
     # -- impersonation ---------------------------------------------------------------
     body = ("<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>"

@@ -94,9 +94,13 @@ fn words(dir: Direction) -> Words {
     }
 }
 
-/// Whether the credentials of `dir` come from the profile (else from the mailbox).
+/// Whether the credentials of `dir` come from the profile (else from the mailbox):
+/// its user name and password, or the app of server-to-server authentication.
 fn profile_credentials(profile: &Profile, dir: Direction) -> bool {
-    super::protocol::authentication(profile, dir).credential_retrieval == Some(1)
+    matches!(
+        super::protocol::authentication(profile, dir).credential_retrieval,
+        Some(1) | Some(2)
+    )
 }
 
 /// The error `failure` of `dir` is, for `mailbox` on `profile`.

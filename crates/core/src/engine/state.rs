@@ -88,6 +88,11 @@ pub struct Profile {
     /// `processemailsreceivedafter`: the date its mailboxes without one of their own
     /// take mail from.
     pub process_emails_received_after: Option<Timestamp>,
+    /// "OAuth (Cross Tenant)": the profile's own app in its Exchange Online tenant
+    /// (`exchangeonlinetenantid`, `oauthclientid`, `oauthclientsecret`).
+    pub exchange_online_tenant: Option<String>,
+    pub oauth_client_id: Option<String>,
+    pub oauth_client_secret: Option<String>,
 }
 
 /// Whose mailbox it is: approval rules differ for users and queues.

@@ -243,7 +243,9 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
              incomingusername, mailsync_open(incomingpassword, 'emailserverprofile', 'incomingpassword', emailserverprofileid), \
              outgoingserverlocation, outgoingcredentialretrieval, outgoingusessl, outgoingportnumber, \
              outgoingusername, mailsync_open(outgoingpassword, 'emailserverprofile', 'outgoingpassword', emailserverprofileid), sendemailalert, \
-             incominguseimpersonation, outgoinguseimpersonation, processemailsreceivedafter \
+             incominguseimpersonation, outgoinguseimpersonation, processemailsreceivedafter, \
+             exchangeonlinetenantid, oauthclientid, \
+             mailsync_open(oauthclientsecret, 'emailserverprofile', 'oauthclientsecret', emailserverprofileid) \
              FROM emailserverprofile WHERE emailserverprofileid = ?1",
         )?
         .query_row([id], |r| {
@@ -267,6 +269,9 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
                 },
                 send_email_alert: r.get(21)?,
                 process_emails_received_after: ts(r.get(24)?),
+                exchange_online_tenant: r.get(25)?,
+                oauth_client_id: r.get(26)?,
+                oauth_client_secret: r.get(27)?,
             })
         })
         .optional()?;

@@ -90,6 +90,14 @@ impl Org {
             trust_ca: vec![PathBuf::from(mail.var("MAIL_CA"))],
             mail_timeout: 5,
             autodiscover_hosts: vec!["127.0.0.1".into()],
+            entra_authority: mail
+                .0
+                .get("MAIL_OAUTH_AUTHORITY")
+                .cloned()
+                .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+            exchange_online_tenant: None,
+            exchange_online_client_id: None,
+            exchange_online_secret: None,
         };
         tune(&mut args);
         let engine = Engine::new(store.clone(), clock.clone(), &args).unwrap();
@@ -900,6 +908,10 @@ fn the_demo_organization_fails_as_it_really_would() {
         trust_ca: vec![PathBuf::from(mail.var("MAIL_CA"))],
         mail_timeout: 5,
         autodiscover_hosts: Vec::new(),
+        entra_authority: "https://login.microsoftonline.com".into(),
+        exchange_online_tenant: None,
+        exchange_online_client_id: None,
+        exchange_online_secret: None,
     };
     let engine = Engine::new(store.clone(), clock, &args).unwrap();
     let rt = runtime();
@@ -2578,5 +2590,207 @@ fn previously_linked_items_ask_and_relink_or_stay_unlinked() {
     assert_eq!(
         robert.props.get("JobTitle").map(String::as_str),
         Some("Sales Manager")
+    );
+}
+
+/// The stand-in for Microsoft Entra ID (scripts/oauth_mock.mjs): token requests served
+/// (`GET /stats`, plain HTTP on loopback).
+fn token_requests(org: &Org) -> u64 {
+    use std::io::{Read, Write};
+    let authority = org.mail.var("MAIL_OAUTH_AUTHORITY");
+    let host = authority
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET /stats HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    v["token_requests"].as_u64().unwrap_or(0)
+}
+
+/// An Exchange Online profile with server-to-server authentication on the fake EWS;
+/// `tune` adds columns (the cross-tenant app).
+fn s2s_profile(org: &Org, name: &str, tune: &[(&str, rusqlite::types::Value)]) -> String {
+    let url = org.mail.var("MAIL_EWS_URL");
+    let mut cols = vec![
+        ("servertype", Integer(0)),
+        ("incomingserverlocation", Text(url.clone())),
+        ("outgoingserverlocation", Text(url)),
+        ("incomingcredentialretrieval", Integer(2)),
+        ("outgoingcredentialretrieval", Integer(2)),
+    ];
+    cols.extend(tune.iter().cloned());
+    org.profile(name, &cols)
+}
+
+/// Approved by a Microsoft 365 administrator too, as Exchange Online needs.
+fn o365_approved(org: &Org, mailbox: &str) {
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET isemailaddressapprovedbyo365admin = 1 WHERE mailboxid = ?1",
+            [mailbox],
+        )
+    });
+}
+
+/// Issue 11 §4: Exchange Online with server-to-server authentication calls EWS with the
+/// organization's app token (OAuth 2.0 client credentials against Entra ID's stand-in,
+/// scope https://outlook.office365.com/.default), impersonating each mailbox; the token
+/// is reused until it expires; an "OAuth (Cross Tenant)" profile uses its own app in
+/// its own tenant; Entra ID's refusal is a credentials error in Entra's words.
+#[test]
+fn exchange_online_server_to_server_calls_ews_with_app_tokens() {
+    let mail = Mail::get();
+    let org = Org::with_args("s2s", |a| {
+        a.exchange_online_tenant = Some(mail.var("MAIL_OAUTH_TENANT"));
+        a.exchange_online_client_id = Some(mail.var("MAIL_OAUTH_CLIENT_ID"));
+        a.exchange_online_secret = Some(mail.var("MAIL_OAUTH_CLIENT_SECRET"));
+    });
+    let p = s2s_profile(&org, "Microsoft Exchange Online", &[]);
+    let (alice, _) = org.test_user("alice");
+    // No password anywhere: the app's token is all EWS gets.
+    let a = org.mailbox("Alice Online", &p, &alice, "unused");
+    o365_approved(&org, &a);
+    let (x, address, _) = act_mailbox(&org, "s2s");
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET emailserverprofile = ?2 WHERE mailboxid = ?1",
+            params![x, p],
+        )
+    });
+    o365_approved(&org, &x);
+    let before = token_requests(&org);
+    org.schedule_test(&a);
+    org.schedule_test(&x);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| o.test && !o.failed),
+        "{outcomes:?} {:?} {:?}",
+        org.alerts(&a),
+        org.alerts(&p)
+    );
+    let sent = deliver(&org, &alice, std::time::SystemTime::now());
+    org.clock.advance(3600);
+    org.run();
+    assert!(received_subject(&org, &a, &sent), "{:?}", org.alerts(&a));
+    assert!(Outlook::new(&org, &address).organization().is_some());
+    // One token for every call of both mailboxes: cached until it expires.
+    assert_eq!(
+        org.engine
+            .io
+            .apps
+            .fetched
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(token_requests(&org) - before, 1);
+
+    // "OAuth (Cross Tenant)": the profile's own app in the other tenant.
+    let cross = s2s_profile(
+        &org,
+        "Exchange Online, another tenant",
+        &[
+            (
+                "exchangeonlinetenantid",
+                Text(mail.var("MAIL_OAUTH_OTHER_TENANT")),
+            ),
+            (
+                "oauthclientid",
+                Text(mail.var("MAIL_OAUTH_OTHER_CLIENT_ID")),
+            ),
+            (
+                "oauthclientsecret",
+                Text(mail.var("MAIL_OAUTH_OTHER_CLIENT_SECRET")),
+            ),
+        ],
+    );
+    let b = org.mailbox("Alice Cross Tenant", &cross, &alice, "unused");
+    o365_approved(&org, &b);
+    org.schedule_test(&b);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| !o.failed),
+        "{:?}",
+        org.alerts(&cross)
+    );
+    assert_eq!(
+        org.engine
+            .io
+            .apps
+            .fetched
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+
+    // A wrong secret: Entra ID refuses; the profile's credentials error, Entra's words.
+    let wrong = s2s_profile(
+        &org,
+        "Exchange Online, wrong secret",
+        &[
+            (
+                "exchangeonlinetenantid",
+                Text(mail.var("MAIL_OAUTH_OTHER_TENANT")),
+            ),
+            (
+                "oauthclientid",
+                Text(mail.var("MAIL_OAUTH_OTHER_CLIENT_ID")),
+            ),
+            ("oauthclientsecret", Text("not the secret".into())),
+        ],
+    );
+    let w = org.mailbox("Alice Wrong Secret", &wrong, &alice, "unused");
+    o365_approved(&org, &w);
+    org.schedule_test(&w);
+    org.run();
+    let error: String = org.col(&w, "lastsyncerror");
+    assert!(
+        error.contains("credentials specified in the associated email server profile"),
+        "{error}"
+    );
+    let details: Vec<String> = org
+        .alerts(&wrong)
+        .into_iter()
+        .chain(org.alerts(&w))
+        .map(|(_, _, _, d)| d)
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("AADSTS7000215")),
+        "{details:?}"
+    );
+    assert!(
+        !details.iter().any(|d| d.contains("not the secret")),
+        "the secret leaked: {details:?}"
+    );
+}
+
+/// Without the organization's app, a server-to-server profile cannot get a token and
+/// says what is missing (no password is tried).
+#[test]
+fn server_to_server_without_the_organizations_app_says_what_is_missing() {
+    let org = Org::new("s2s-none");
+    let p = s2s_profile(&org, "Microsoft Exchange Online", &[]);
+    let (alice, _) = org.test_user("alice");
+    let a = org.mailbox("Alice Online", &p, &alice, "unused");
+    o365_approved(&org, &a);
+    org.schedule_test(&a);
+    org.run();
+    let error: String = org.col(&a, "lastsyncerror");
+    assert!(
+        error.contains("credentials specified in the associated email server profile"),
+        "{error}"
+    );
+    let details: Vec<String> = org
+        .alerts(&p)
+        .into_iter()
+        .chain(org.alerts(&a))
+        .map(|(_, _, _, d)| d)
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("--exchange-online-tenant")),
+        "{details:?}"
     );
 }

@@ -9,10 +9,10 @@
 
 use mailsync_core::engine::act::{Change, Item, Kind, Prop, Values};
 
-use super::ews::{request_headers, soap_head, status_failure, xml_escape, SOAP_TAIL};
+use super::ews::{request_headers, soap_head, status_failure, xml_escape, EwsAuth, SOAP_TAIL};
 use super::http::{self, Url};
 use super::net::printable;
-use super::{Credentials, Failure, FailureKind, Timeouts, Tls};
+use super::{Failure, FailureKind, Timeouts, Tls};
 
 const T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 const M: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
@@ -59,7 +59,7 @@ pub const SYNC_PAGE: usize = 256;
 /// One mailbox's EWS endpoint, credentials and impersonation.
 pub struct Session<'a> {
     url: Url,
-    creds: Credentials,
+    creds: EwsAuth,
     as_user: Option<String>,
     tls: &'a Tls,
     timeouts: &'a Timeouts,
@@ -80,14 +80,14 @@ pub type ItemError = String;
 impl<'a> Session<'a> {
     pub fn new(
         url: &str,
-        creds: Credentials,
+        creds: impl Into<EwsAuth>,
         as_user: Option<&str>,
         tls: &'a Tls,
         timeouts: &'a Timeouts,
     ) -> Result<Session<'a>, Failure> {
         Ok(Session {
             url: Url::parse(url).map_err(|m| Failure::new(FailureKind::Protocol, "http", m))?,
-            creds,
+            creds: creds.into(),
             as_user: as_user.map(str::to_string),
             tls,
             timeouts,

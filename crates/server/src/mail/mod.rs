@@ -46,6 +46,7 @@ mod headers;
 pub(crate) mod http;
 pub mod imap;
 mod net;
+pub mod oauth;
 pub mod pop3;
 pub mod smtp;
 mod tls;
