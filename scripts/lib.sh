@@ -35,6 +35,14 @@ wasm_bindgen_version() {
   ' "$ROOT/Cargo.lock"
 }
 
+# npm ci in e2e/ (Playwright without its browser download: the tests drive Debian's
+# chromium), stamped with package-lock.json's hash. setup.sh runs it when the stamp differs,
+# mailservers.sh when oauth2-mock-server is missing.
+e2e_npm_ci() {
+  (cd "$ROOT/e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+  sha256sum "$ROOT/e2e/package-lock.json" | cut -d' ' -f1 >"$ROOT/e2e/node_modules/.mailsync-lock-stamp"
+}
+
 # Prints $1 if that TCP port is free on 127.0.0.1, else some other free port.
 free_port() {
   node -e '

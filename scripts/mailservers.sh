@@ -2,7 +2,7 @@
 # Real mail servers on loopback for the mail engine's tests (and benchmarks).
 #
 #   bash scripts/mailservers.sh start     install what is missing, start (or reuse), write the env file
-#   bash scripts/mailservers.sh stop      stop both servers
+#   bash scripts/mailservers.sh stop      stop the servers
 #   bash scripts/mailservers.sh status    what runs, which ports answer
 #   bash scripts/mailservers.sh users N   bulk users user00001..N (password pw-user00001...)
 #   bash scripts/mailservers.sh env       print the env file
@@ -13,8 +13,11 @@
 # 127.0.0.2 only (IMAPS, and IMAP and POP3 with STARTTLS/STLS) a truly self-signed
 # certificate. scripts/smtp_ews.py (aiosmtpd, in a
 # venv) is the SMTP side (submission with STARTTLS + AUTH, and implicit TLS) and a fake
-# EWS/Autodiscover endpoint over HTTPS. Everything lives in target/mailservers/; what a
-# test needs is written to target/mailservers/env as KEY=value lines.
+# EWS/Autodiscover endpoint over HTTPS. scripts/oauth_mock.mjs (Node, with oauth2-mock-server
+# from e2e/node_modules) stands in for Microsoft Entra ID's token endpoint on plain HTTP: two
+# tenants with registered apps whose app-only tokens the fake EWS takes, as Exchange Online
+# does. Everything lives in target/mailservers/; what a test needs is written to
+# target/mailservers/env as KEY=value lines.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -23,6 +26,8 @@ HOST=127.0.0.1
 SELFSIGNED_HOST=127.0.0.2
 DOMAIN=mailsync.test
 AIOSMTPD_VERSION="1.4.6"
+CRYPTOGRAPHY_VERSION="51.0.1"
+VENV_REQUIREMENTS="aiosmtpd==$AIOSMTPD_VERSION cryptography==$CRYPTOGRAPHY_VERSION"
 
 IMAP_PORT="${MAILSERVERS_IMAP_PORT:-31143}"
 IMAPS_PORT="${MAILSERVERS_IMAPS_PORT:-31993}"
@@ -34,6 +39,18 @@ POP3S_PORT="${MAILSERVERS_POP3S_PORT:-31995}"
 SMTP_PORT="${MAILSERVERS_SMTP_PORT:-31587}"
 SMTPS_PORT="${MAILSERVERS_SMTPS_PORT:-31465}"
 EWS_PORT="${MAILSERVERS_EWS_PORT:-31443}"
+OAUTH_PORT="${MAILSERVERS_OAUTH_PORT:-31480}"
+
+# Entra ID's stand-in: two tenants (one Exchange organization serves both), an app with
+# full_access_as_app on Exchange Online in each, and one without any permission.
+OAUTH_TENANT=5f1c2a8e-7b3d-4c6e-9a10-3e8d4b2c6f01
+OAUTH_CLIENT_ID=2b7e4f1a-9c3d-4e5f-8a6b-1d2c3e4f5a01
+OAUTH_CLIENT_SECRET='mLs8Q~test.Secret_one-0123456789abcdefABCD'
+OAUTH_OTHER_TENANT=8a4d6c2e-1f3b-4d5a-b7c9-0e2f4a6c8d02
+OAUTH_OTHER_CLIENT_ID=6c9a2e4d-3b1f-4a7c-9e5d-2f4b6d8a0c02
+OAUTH_OTHER_CLIENT_SECRET='oTh8Q~test.Secret_two-9876543210ZYXWvutsr'
+OAUTH_NOROLE_CLIENT_ID=9e1b3d5f-7a2c-4e6b-8d0f-4a6c8e0b2d03
+OAUTH_NOROLE_CLIENT_SECRET='nOr8Q~test.Secret_three-13579bdfhjlnprtvx'
 
 # svc is a service account: the fake EWS lets it impersonate the others.
 TEST_USERS=(alice bob carol svc)
@@ -48,6 +65,10 @@ DOVECOT_CONF="$DIR/dovecot.conf"
 DOVECOT_PID="$BASE_DIR/master.pid"
 SMTP_PID="$DIR/smtp_ews.pid"
 SMTP_STAMP="$DIR/smtp_ews.stamp"
+OAUTH_PID="$DIR/oauth_mock.pid"
+OAUTH_STAMP="$DIR/oauth_mock.stamp"
+OAUTH_CONFIG="$DIR/oauth/apps.json"
+OAUTH_KEYS="$DIR/oauth/keys.json"
 VENV="$DIR/venv"
 
 as_root() {
@@ -102,16 +123,32 @@ install_packages() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" ||
       { as_root apt-get update -q && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"; }
   fi
-  if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
-    info "aiosmtpd already in $VENV"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$VENV/.mailsync-requirements" 2>/dev/null)" = "$VENV_REQUIREMENTS" ] &&
+    "$VENV/bin/python" -c 'import aiosmtpd, cryptography' 2>/dev/null; then
+    info "$VENV_REQUIREMENTS already in $VENV"
   else
-    info "creating $VENV with aiosmtpd $AIOSMTPD_VERSION"
-    rm -rf "$VENV"
-    if ! python3 -m venv "$VENV" 2>/dev/null; then
-      installed python3-venv || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
-      /usr/bin/python3 -m venv "$VENV"
+    if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+      info "installing $VENV_REQUIREMENTS into $VENV"
+    else
+      info "creating $VENV with $VENV_REQUIREMENTS"
+      rm -rf "$VENV"
+      if ! python3 -m venv "$VENV" 2>/dev/null; then
+        installed python3-venv || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv
+        /usr/bin/python3 -m venv "$VENV"
+      fi
     fi
-    "$VENV/bin/pip" install -q --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+    # shellcheck disable=SC2086 # the pinned requirements, one word each
+    "$VENV/bin/pip" install -q --disable-pip-version-check $VENV_REQUIREMENTS
+    echo "$VENV_REQUIREMENTS" >"$VENV/.mailsync-requirements"
+  fi
+  # Entra ID's stand-in runs on Node with e2e/'s oauth2-mock-server (setup.sh installs it).
+  command -v node >/dev/null || die "node not found; install Node.js 20+ with npm (scripts/setup.sh needs it too)"
+  local mock="$ROOT/e2e/node_modules/oauth2-mock-server/package.json"
+  if [ -f "$mock" ]; then
+    info "oauth2-mock-server $(node -p 'require(process.argv[1]).version' "$mock") already in e2e/node_modules"
+  else
+    info "e2e/node_modules lacks oauth2-mock-server: npm ci in e2e/ (as scripts/setup.sh does)"
+    e2e_npm_ci
   fi
 }
 
@@ -330,7 +367,8 @@ smtp_args() {
     --submission-port "$SMTP_PORT" --smtps-port "$SMTPS_PORT" --ews-port "$EWS_PORT" \
     --cert "$DIR/server.pem" --key "$DIR/server.key" --users "$MAILDATA/users" \
     --maildir-root "$MAILDATA/mail" --outbox "$DIR/outbox" --pidfile "$SMTP_PID" \
-    --impersonators "$IMPERSONATORS"
+    --impersonators "$IMPERSONATORS" \
+    --oauth-authority "http://$HOST:$OAUTH_PORT" --oauth-tenants "$OAUTH_TENANT,$OAUTH_OTHER_TENANT"
 }
 
 start_smtp() {
@@ -348,16 +386,60 @@ start_smtp() {
   echo "$stamp" >"$SMTP_STAMP"
 }
 
+# The registered tenants and apps of Entra ID's stand-in.
+write_oauth_config() {
+  mkdir -p "$DIR/oauth"
+  cat >"$OAUTH_CONFIG.tmp" <<EOF
+{
+  "tenants": [
+    {"id": "$OAUTH_TENANT", "name": "mailsync test", "domains": ["mailsynctest.onmicrosoft.com"]},
+    {"id": "$OAUTH_OTHER_TENANT", "name": "mailsync other", "domains": ["mailsyncother.onmicrosoft.com"]}
+  ],
+  "apps": [
+    {"tenant": "$OAUTH_TENANT", "client_id": "$OAUTH_CLIENT_ID", "client_secret": "$OAUTH_CLIENT_SECRET",
+     "display_name": "mailsync", "roles": {"exchange": ["full_access_as_app"]}},
+    {"tenant": "$OAUTH_OTHER_TENANT", "client_id": "$OAUTH_OTHER_CLIENT_ID",
+     "client_secret": "$OAUTH_OTHER_CLIENT_SECRET", "display_name": "mailsync (other tenant)",
+     "roles": {"exchange": ["full_access_as_app"]}},
+    {"tenant": "$OAUTH_TENANT", "client_id": "$OAUTH_NOROLE_CLIENT_ID", "client_secret": "$OAUTH_NOROLE_CLIENT_SECRET",
+     "display_name": "mailsync (no permissions)", "roles": {}}
+  ]
+}
+EOF
+  mv "$OAUTH_CONFIG.tmp" "$OAUTH_CONFIG"
+}
+
+oauth_args() {
+  printf '%s\n' --host "$HOST" --port "$OAUTH_PORT" --config "$OAUTH_CONFIG" --keys "$OAUTH_KEYS" \
+    --pidfile "$OAUTH_PID"
+}
+
+start_oauth() {
+  write_oauth_config
+  local stamp
+  stamp="$({ oauth_args; cat "$OAUTH_CONFIG" "$ROOT/scripts/oauth_mock.mjs"; } | sha256sum | cut -d' ' -f1)"
+  if alive "$OAUTH_PID" && [ "$(cat "$OAUTH_STAMP" 2>/dev/null)" = "$stamp" ]; then
+    info "oauth_mock.mjs already running (pid $(cat "$OAUTH_PID")), reused"
+    return
+  fi
+  stop_pid "$OAUTH_PID"
+  info "starting scripts/oauth_mock.mjs"
+  local args=()
+  mapfile -t args < <(oauth_args)
+  nohup node "$ROOT/scripts/oauth_mock.mjs" "${args[@]}" >>"$DIR/oauth_mock.log" 2>&1 </dev/null &
+  echo "$stamp" >"$OAUTH_STAMP"
+}
+
 port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
 wait_ports() {
   local deadline=$((SECONDS + 30)) hp
   for hp in "$HOST:$IMAP_PORT" "$HOST:$IMAPS_PORT" "$SELFSIGNED_HOST:$IMAPS_SELFSIGNED_PORT" \
     "$SELFSIGNED_HOST:$IMAP_SELFSIGNED_PORT" "$SELFSIGNED_HOST:$POP3_SELFSIGNED_PORT" \
-    "$HOST:$POP3_PORT" "$HOST:$POP3S_PORT" "$HOST:$SMTP_PORT" "$HOST:$SMTPS_PORT" "$HOST:$EWS_PORT"; do
+    "$HOST:$POP3_PORT" "$HOST:$POP3S_PORT" "$HOST:$SMTP_PORT" "$HOST:$SMTPS_PORT" "$HOST:$EWS_PORT" "$HOST:$OAUTH_PORT"; do
     until port_open "${hp%:*}" "${hp##*:}"; do
       if [ "$SECONDS" -ge "$deadline" ]; then
-        tail -n 20 "$DIR/dovecot.log" "$DIR/smtp_ews.log" 2>/dev/null >&2 || true
+        tail -n 20 "$DIR/dovecot.log" "$DIR/smtp_ews.log" "$DIR/oauth_mock.log" 2>/dev/null >&2 || true
         die "nothing answers on $hp after 30 s (logs above)"
       fi
       sleep 0.2
@@ -383,6 +465,17 @@ write_env() {
     echo "MAIL_EWS_PORT=$EWS_PORT"
     echo "MAIL_EWS_URL=https://$HOST:$EWS_PORT/EWS/Exchange.asmx"
     echo "MAIL_AUTODISCOVER_URL=https://$HOST:$EWS_PORT/autodiscover/autodiscover.xml"
+    echo "MAIL_OAUTH_AUTHORITY=http://$HOST:$OAUTH_PORT"
+    echo "MAIL_OAUTH_PORT=$OAUTH_PORT"
+    echo "MAIL_OAUTH_SCOPE=https://outlook.office365.com/.default"
+    echo "MAIL_OAUTH_TENANT=$OAUTH_TENANT"
+    echo "MAIL_OAUTH_CLIENT_ID=$OAUTH_CLIENT_ID"
+    echo "MAIL_OAUTH_CLIENT_SECRET=$OAUTH_CLIENT_SECRET"
+    echo "MAIL_OAUTH_OTHER_TENANT=$OAUTH_OTHER_TENANT"
+    echo "MAIL_OAUTH_OTHER_CLIENT_ID=$OAUTH_OTHER_CLIENT_ID"
+    echo "MAIL_OAUTH_OTHER_CLIENT_SECRET=$OAUTH_OTHER_CLIENT_SECRET"
+    echo "MAIL_OAUTH_NOROLE_CLIENT_ID=$OAUTH_NOROLE_CLIENT_ID"
+    echo "MAIL_OAUTH_NOROLE_CLIENT_SECRET=$OAUTH_NOROLE_CLIENT_SECRET"
     echo "MAIL_CA=$DIR/ca.pem"
     echo "MAIL_SELFSIGNED_CERT=$DIR/selfsigned.pem"
     echo "MAIL_OUTBOX=$DIR/outbox"
@@ -426,6 +519,7 @@ cmd_start() {
   chown -R "$MAIL_OWNER:" "$MAILDATA/mail"
   chmod 755 "$DIR" "$MAILDATA" "$MAILDATA/mail"
   start_dovecot
+  start_oauth
   start_smtp
   wait_ports
   write_env
@@ -443,19 +537,25 @@ cmd_stop() {
   fi
   stop_pid "$SMTP_PID"
   rm -f "$SMTP_STAMP"
+  if alive "$OAUTH_PID"; then
+    info "stopping oauth_mock.mjs (pid $(cat "$OAUTH_PID"))"
+  fi
+  stop_pid "$OAUTH_PID"
+  rm -f "$OAUTH_STAMP"
 }
 
 cmd_status() {
   local rc=0
   if alive "$DOVECOT_PID"; then echo "dovecot: running (pid $(cat "$DOVECOT_PID"), $DOVECOT_CONF)"; else echo "dovecot: stopped"; rc=1; fi
   if alive "$SMTP_PID"; then echo "smtp_ews.py: running (pid $(cat "$SMTP_PID"))"; else echo "smtp_ews.py: stopped"; rc=1; fi
+  if alive "$OAUTH_PID"; then echo "oauth_mock.mjs: running (pid $(cat "$OAUTH_PID"))"; else echo "oauth_mock.mjs: stopped"; rc=1; fi
   local name hp
   for name in "imap $HOST:$IMAP_PORT" "imaps $HOST:$IMAPS_PORT" \
     "imaps-selfsigned $SELFSIGNED_HOST:$IMAPS_SELFSIGNED_PORT" \
     "imap-selfsigned $SELFSIGNED_HOST:$IMAP_SELFSIGNED_PORT" \
     "pop3-selfsigned $SELFSIGNED_HOST:$POP3_SELFSIGNED_PORT" "pop3 $HOST:$POP3_PORT" \
     "pop3s $HOST:$POP3S_PORT" "smtp-submission $HOST:$SMTP_PORT" "smtps $HOST:$SMTPS_PORT" \
-    "ews-https $HOST:$EWS_PORT"; do
+    "ews-https $HOST:$EWS_PORT" "oauth-http $HOST:$OAUTH_PORT"; do
     hp="${name#* }"
     if port_open "${hp%:*}" "${hp##*:}"; then echo "  ${name% *} $hp: open"; else echo "  ${name% *} $hp: closed"; rc=1; fi
   done

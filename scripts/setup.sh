@@ -55,14 +55,13 @@ else
   cargo install "trunk@$TRUNK_VERSION" --locked --force
 fi
 
-section "setup: npm packages (Playwright, binaryen) in e2e/"
+section "setup: npm packages (Playwright, binaryen, oauth2-mock-server) in e2e/"
 STAMP="$ROOT/e2e/node_modules/.mailsync-lock-stamp"
 LOCK_SUM="$(sha256sum "$ROOT/e2e/package-lock.json" | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$LOCK_SUM" ]; then
   info "e2e/node_modules matches package-lock.json"
 else
-  (cd "$ROOT/e2e" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
-  echo "$LOCK_SUM" >"$STAMP"
+  e2e_npm_ci
 fi
 WASM_OPT_OUT="$(wasm-opt --version 2>/dev/null || true)"
 case "$WASM_OPT_OUT" in

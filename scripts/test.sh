@@ -24,6 +24,9 @@ section "test: mail servers for the mail engine's tests"
 bash "$ROOT/scripts/mailservers.sh" start
 trap 'bash "$ROOT/scripts/mailservers.sh" stop' EXIT
 
+section "test: the fake EWS speaks EWS (scripts/smtp_ews_selftest.py)"
+python3 "$ROOT/scripts/smtp_ews_selftest.py"
+
 section "test: cargo test --workspace"
 cargo test --workspace
 

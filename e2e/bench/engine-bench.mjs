@@ -18,6 +18,10 @@
 //
 // Usage, from the repository root, after `bash scripts/build.sh`:
 //   node e2e/bench/engine-bench.mjs [--mailboxes 10000] [--connections 100]
+//                                   [--act-mailboxes 10000] [--act-items 20]
+// The ACT phase: that many more users, each with --act-items contacts and tasks and a
+// mailbox on an Exchange profile (the fake EWS): Test & Enable, then the first ACT
+// cycle creating every record in Exchange; ACT cycles/s and items/s.
 // --connections is the profile's maximum concurrent connections (1..300): the engine
 // never runs more of the profile's mailboxes at once. The mail servers are started
 // (and the dovecot users made) by the script; they are left running.
@@ -41,6 +45,8 @@ function arg(name, fallback) {
 }
 const N = arg('--mailboxes', 10000);
 const CONNECTIONS = arg('--connections', 100);
+const ACT_N = arg('--act-mailboxes', 10000);
+const ACT_ITEMS = arg('--act-items', 20);
 
 // ---- mail servers
 console.error(`starting the test mail servers with ${N} users…`);
@@ -207,6 +213,78 @@ console.log(`  failed: ${failing}; tested: ${tested}; synced: ${synced}`);
 console.log(`  mailsync serve CPU: ${(after.cpu - before.cpu).toFixed(1)} s over ${wall.toFixed(1)} s = ${((after.cpu - before.cpu) / wall * 100).toFixed(0)}% of one core`);
 console.log(`  mailsync serve memory: peak ${peak.toFixed(0)} MB resident, ${after.rss.toFixed(0)} MB at the end (${before.rss.toFixed(0)} MB before)`);
 
+const problems0 = [];
+
+// ---- appointments, contacts and tasks
+// ACT_N more users, each with ACT_ITEMS records of their own (half contacts, half
+// tasks) and a mailbox on an Exchange profile whose service account impersonates (the
+// fake EWS gives every `act-*` address a mailbox). Test & Enable records the
+// organization in each Exchange mailbox; the first cycle creates every record there.
+const actBoxes = [];
+if (ACT_N > 0) {
+  console.error(`creating ${ACT_N} users with ${ACT_ITEMS} contacts and tasks each, and their Exchange mailboxes…`);
+  const exchange = await call('POST', 'emailserverprofiles', {
+    name: 'Benchmark Exchange (fake EWS)', servertype: 0, useautodiscover: false,
+    incomingserverlocation: mail.MAIL_EWS_URL, outgoingserverlocation: mail.MAIL_EWS_URL,
+    incomingcredentialretrieval: 1, outgoingcredentialretrieval: 1,
+    incomingusername: mail.MAIL_USER_SVC, incomingpassword: mail.MAIL_PASSWORD_SVC,
+    incominguseimpersonation: true, maxconcurrentconnections: CONNECTIONS,
+  }, { Prefer: 'return=representation' });
+  const run = randomUUID().slice(0, 8);
+  for (let k = 1; k <= ACT_N; k++) actBoxes.push({ id: randomUUID(), box: randomUUID(), address: `act-bench-${run}-${k}@${mail.MAIL_DOMAIN}` });
+  await inBatches(actBoxes.map((u, k) => ['POST', 'systemusers', {
+    systemuserid: u.id, fullname: `ACT bench ${k + 1}`, domainname: u.address, internalemailaddress: u.address,
+  }]));
+  const records = [];
+  for (const u of actBoxes) {
+    for (let j = 0; j < ACT_ITEMS; j++) {
+      records.push(j % 2 === 0
+        ? ['POST', 'contacts', { lastname: `Contact ${j}`, firstname: 'Bench', emailaddress1: `c${j}.${u.box.slice(0, 8)}@contoso.test`, 'ownerid@odata.bind': `/systemusers(${u.id})` }]
+        : ['POST', 'tasks', { subject: `Task ${j}`, scheduledend: '2030-01-15T17:00:00Z', 'ownerid@odata.bind': `/systemusers(${u.id})` }]);
+    }
+  }
+  await inBatches(records);
+  await inBatches(actBoxes.map((u, k) => ['POST', 'mailboxes', {
+    mailboxid: u.box, name: `ACT bench ${k + 1}`, emailaddress: u.address,
+    'regardingobjectid_systemuser@odata.bind': `/systemusers(${u.id})`,
+    'emailserverprofile@odata.bind': `/emailserverprofiles(${exchange.emailserverprofileid})`,
+    emailrouteraccessapproval: 1, incomingemaildeliverymethod: 0, outgoingemaildeliverymethod: 0, actdeliverymethod: 1,
+  }]));
+  const actBefore = proc();
+  const a0 = performance.now();
+  await inBatches(actBoxes.map((u) => ['PATCH', `mailboxes(${u.box})`, { testemailconfigurationscheduled: true }]));
+  const actFilter = `_emailserverprofile_value eq ${exchange.emailserverprofileid}`;
+  let actTested = 0;
+  let actSynced = 0;
+  let actFailing = 0;
+  let actTestsDone = null;
+  for (;;) {
+    [actTested, actSynced, actFailing] = await Promise.all([
+      count(`${actFilter} and testmailboxaccesscompletedon ne null and testemailconfigurationscheduled eq false`),
+      count(`${actFilter} and lastsuccessfulsynccompletedon ne null and itemsprocessedforlastsync gt 0`),
+      count(`${actFilter} and lastsyncerrorcount gt 0`),
+    ]);
+    if (actTested === ACT_N && actTestsDone === null) actTestsDone = performance.now();
+    peak = Math.max(peak, proc().hwm);
+    if (actSynced + actFailing >= ACT_N && actTested === ACT_N) break;
+    if (performance.now() - a0 > 30 * 60_000) {
+      timedOut = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const a1 = performance.now();
+  const actAfter = proc();
+  const items = (await call('GET', `mailboxes?$apply=${encodeURIComponent(`filter(${actFilter})/aggregate(itemsprocessedforlastsync with sum as items)`)}`)).value[0]?.items ?? 0;
+  const actWall = (a1 - a0) / 1000;
+  console.log(`\nACT: ${ACT_N} mailboxes on one Exchange profile (fake EWS, impersonation), ${ACT_ITEMS} records each (${ACT_ITEMS / 2} contacts, ${ACT_ITEMS / 2} tasks)`);
+  console.log(`  Test & Enable of all ${ACT_N} (the organization recorded in each Exchange mailbox): ${secs(a0, actTestsDone ?? a1)} s`);
+  console.log(`  first ACT cycles (every record created in Exchange): ${actSynced} of ${ACT_N} done, ${items} items, ${actFailing} failed, ${actWall.toFixed(1)} s in all = ${(actSynced / actWall).toFixed(0)} ACT cycles/s (tests included), ${(items / actWall).toFixed(0)} items/s`);
+  console.log(`  mailsync serve CPU: ${(actAfter.cpu - actBefore.cpu).toFixed(1)} s over ${actWall.toFixed(1)} s = ${((actAfter.cpu - actBefore.cpu) / actWall * 100).toFixed(0)}% of one core (the rest is the Python fake EWS)`);
+  if (items !== ACT_N * ACT_ITEMS) problems0.push(`ACT: ${items} of ${ACT_N * ACT_ITEMS} items synchronized`);
+  boxes.push(...actBoxes);
+}
+
 // ---- every Mailbox Details log against the database
 // The engine goes on synchronizing: a log and the database read a moment apart would
 // disagree for nothing. The same database, served without the engine, holds still.
@@ -257,13 +335,13 @@ for (const rep of reports) {
   if (wrong.length === 0) agree++;
   else if (differences.length < 5) differences.push(`${rep.file}: ${wrong.map(([k, a, b]) => `${k} log=${a} db=${b}`).join('; ')}`);
 }
-console.log(`  Mailbox Details logs: ${reports.length} downloaded in ${secs(t3, downloaded)} s, analyzed in ${secs(downloaded, analyzed)} s; ${agree} of ${N} agree with the database on 9 facts each`);
+console.log(`  Mailbox Details logs: ${reports.length} downloaded in ${secs(t3, downloaded)} s, analyzed in ${secs(downloaded, analyzed)} s; ${agree} of ${boxes.length} agree with the database on 9 facts each`);
 for (const d of differences) console.log(`    differs: ${d}`);
 await stop();
-const problems = [];
+const problems = [...problems0];
 if (timedOut) problems.push(`not every mailbox was tested and synchronized within 30 minutes (tested ${tested}, synced ${synced}, failing ${failing})`);
-if (reports.length !== N) problems.push(`${reports.length} of ${N} logs were analyzed`);
-if (agree !== N) problems.push(`${N - agree} of ${N} logs disagree with the database`);
+if (reports.length !== boxes.length) problems.push(`${reports.length} of ${boxes.length} logs were analyzed`);
+if (agree !== boxes.length) problems.push(`${boxes.length - agree} of ${boxes.length} logs disagree with the database`);
 for (const p of problems) console.log(`FAILED: ${p}`);
 if (problems.length === 0) rmSync(work, { recursive: true, force: true });
 else console.log(`  (the database and the logs are kept in ${work})`);

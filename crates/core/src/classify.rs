@@ -174,17 +174,18 @@ fn infer(ev: &Evidence, direction: Option<Direction>) -> Classification {
         (Some(t), _) => t.to_string().into(),
         (None, Nature::Transient) => "Transient error".into(),
         (None, Nature::Permanent) => "Permanent error".into(),
+        (None, Nature::Prompt) => "Decision needed".into(),
         (None, Nature::Unknown) => "Unrecognized error".into(),
     };
     let cause = match nature {
         Nature::Transient => "Not in the knowledge base. The evidence (a timeout, a server error or a request to try again) suggests a temporary condition.",
         Nature::Permanent => "Not in the knowledge base. The evidence (refused credentials or access, or a disabled or unapproved mailbox) suggests it needs a corrective action.",
-        Nature::Unknown => "Not in the knowledge base, and the text gives no clear sign whether it is temporary.",
+        Nature::Prompt | Nature::Unknown => "Not in the knowledge base, and the text gives no clear sign whether it is temporary.",
     };
     let resolution = match nature {
         Nature::Transient => vec!["Transient errors are retried up to 10 times, 5 minutes apart; watch whether the error count keeps growing.".into()],
         Nature::Permanent => vec!["Fix the cause named in the error text (credentials, permissions, approval).".into(), "Then Test & Enable the mailbox.".into()],
-        Nature::Unknown => vec!["Use the MailboxId and ActivityId to correlate with server-side telemetry.".into()],
+        Nature::Prompt | Nature::Unknown => vec!["Use the MailboxId and ActivityId to correlate with server-side telemetry.".into()],
     };
     Classification {
         nature,

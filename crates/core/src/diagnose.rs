@@ -1186,6 +1186,7 @@ pub fn nature_word(n: Nature) -> &'static str {
     match n {
         Nature::Transient => "transient",
         Nature::Permanent => "permanent",
+        Nature::Prompt => "asks for a decision",
         Nature::Unknown => "unknown",
     }
 }

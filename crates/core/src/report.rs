@@ -34,6 +34,9 @@ pub enum Severity {
 pub enum Nature {
     Transient,
     Permanent,
+    /// Asks the user to decide (the ACT prompts: duplicates, a scheduling conflict,
+    /// previously linked items); nothing is disabled meanwhile.
+    Prompt,
     Unknown,
 }
 

@@ -7,6 +7,7 @@ use mailsync_core::classify::{classify, Evidence};
 use mailsync_core::engine::alerts::occurrences;
 use mailsync_core::time::ago;
 
+use super::decide::PromptActions;
 use super::model::{level_badge, regarding_href, Alert, TRACELOGS};
 use crate::components::Confirm;
 use crate::time::{now, When};
@@ -79,6 +80,7 @@ pub fn AlertCard(
                     {link}
                 </div>
                 <p class="alerts-text">{text}</p>
+                <PromptActions alert=alert.clone() />
                 <div class="row small muted alerts-dates">
                     <span>"First logged " {when(first.as_deref())}</span>
                     <span>"Last logged " {when(last.as_deref())}</span>

@@ -8,7 +8,8 @@
 //! - [`fetch`]: what the wall reads (counts, a page with its records' names, groups)
 //! - [`toolbar`]: level tabs and "Group by error"; [`filters`]: the error groups, the
 //!   group and the time window the list is narrowed to
-//! - [`list`]: the page's cards and pager; [`card`]: one alert
+//! - [`list`]: the page's cards and pager; [`card`]: one alert; [`decide`]: the
+//!   answers of an alert that asks for action (the `mailsync_` actions)
 //! - [`bulk`]: Delete all (confirmation, run, and its progress and results in the
 //!   shared run panel)
 //! - [`record`]: the alerts of one mailbox or profile, on its form
@@ -16,6 +17,7 @@
 
 mod bulk;
 mod card;
+mod decide;
 mod fetch;
 mod filters;
 mod list;

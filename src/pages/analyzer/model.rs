@@ -236,6 +236,7 @@ pub fn nature_label(n: Nature) -> &'static str {
     match n {
         Nature::Transient => "transient",
         Nature::Permanent => "permanent",
+        Nature::Prompt => "asks for a decision",
         Nature::Unknown => "unknown",
     }
 }
@@ -244,6 +245,7 @@ pub fn nature_class(n: Nature) -> &'static str {
     match n {
         Nature::Transient => "badge badge-transient",
         Nature::Permanent => "badge badge-permanent",
+        Nature::Prompt => "badge badge-info",
         Nature::Unknown => "badge badge-neutral",
     }
 }

@@ -46,6 +46,9 @@ pub mod codes {
     /// 52 to 64: throttling takes the next free one (the knowledge base's
     /// `exchange-server-busy` entry says so).
     pub const SERVER_BUSY: i64 = 65;
+    /// Appointments, contacts and tasks synchronize with another organization (the
+    /// Exchange mailbox names it): the next free code, as for throttling.
+    pub const OTHER_ORGANIZATION: i64 = 66;
     pub const SERVER_DEFERRED: i64 = 61;
     pub const ACCESS_DENIED: i64 = 62;
     pub const SERVER_NOT_FOUND: i64 = 63;
@@ -91,9 +94,13 @@ fn words(dir: Direction) -> Words {
     }
 }
 
-/// Whether the credentials of `dir` come from the profile (else from the mailbox).
+/// Whether the credentials of `dir` come from the profile (else from the mailbox):
+/// its user name and password, or the app of server-to-server authentication.
 fn profile_credentials(profile: &Profile, dir: Direction) -> bool {
-    super::protocol::authentication(profile, dir).credential_retrieval == Some(1)
+    matches!(
+        super::protocol::authentication(profile, dir).credential_retrieval,
+        Some(1) | Some(2)
+    )
 }
 
 /// The error `failure` of `dir` is, for `mailbox` on `profile`.
@@ -186,6 +193,12 @@ pub fn describe(
             codes::NOT_APPROVED_BY_O365_ADMIN,
             None,
             format!("{subject} because the email address of the mailbox {m} requires an approval by an Office 365 administrator. The mailbox has been disabled for {} and the owner of the email server profile {p} has been notified.", w.doing),
+        ),
+        // KB 4014622 and "Troubleshooting and monitoring server-side synchronization".
+        FailureKind::OtherOrganization => (
+            codes::OTHER_ORGANIZATION,
+            None,
+            format!("Appointments, contacts, and tasks can't be synchronized because the email address of the mailbox {m} is configured with another organization. The best practice is to overwrite the configuration when you test and enable the mailbox in your primary organization. Also, change the synchronization method for your mailbox in nonprimary organizations to None."),
         ),
         FailureKind::Http(403) => (
             codes::ACCESS_DENIED,
@@ -312,6 +325,7 @@ mod tests {
             FailureKind::Rejected,
             FailureKind::NotApproved,
             FailureKind::NotApprovedByO365Admin,
+            FailureKind::OtherOrganization,
         ];
         kinds.extend((100..=599).map(FailureKind::Http));
         for kind in kinds {

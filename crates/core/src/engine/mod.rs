@@ -18,9 +18,11 @@
 //! 5. [`alerts::plan`]: the alerts those events write, on which records, under the
 //!    organization's alert settings.
 
+pub mod act;
 pub mod alerts;
 pub mod cycle;
 pub mod failure;
+pub mod prompt;
 pub mod protocol;
 pub mod schedule;
 mod state;

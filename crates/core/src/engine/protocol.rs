@@ -55,6 +55,46 @@ pub struct Plan {
     /// names (`ExchangeImpersonation`, `X-AnchorMailbox`) so that the profile's service
     /// account acts as that mailbox and reads that mailbox, never its own.
     pub impersonate: Option<String>,
+    /// Exchange Online with server-to-server authentication: EWS with an OAuth 2.0
+    /// access token the app gets by the client credentials flow, never a password.
+    pub app: Option<App>,
+}
+
+/// The app whose token Exchange Online is called with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum App {
+    /// The organization's own trust with Exchange Online in its tenant (Dataverse's;
+    /// the local organization's server options).
+    Organization,
+    /// "OAuth (Cross Tenant)": the profile's app in the Exchange Online tenant.
+    Profile {
+        tenant: String,
+        client_id: String,
+        secret: String,
+    },
+}
+
+/// The app of a server-to-server profile: its own when it names tenant, client and
+/// secret, else the organization's.
+fn app_of(profile: &Profile) -> App {
+    let v = |o: &Option<String>| {
+        o.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    match (
+        v(&profile.exchange_online_tenant),
+        v(&profile.oauth_client_id),
+        v(&profile.oauth_client_secret),
+    ) {
+        (Some(tenant), Some(client_id), Some(secret)) => App::Profile {
+            tenant,
+            client_id,
+            secret,
+        },
+        _ => App::Organization,
+    }
 }
 
 /// The protocol of a direction on a server type; `None` when that server type does
@@ -215,7 +255,12 @@ pub fn plan(
             security: security_of(protocol, c.use_ssl, port),
         }
     };
-    let impersonate = if protocol == Protocol::Ews && authentication(profile, dir).use_impersonation
+    let app = (protocol == Protocol::Ews
+        && authentication(profile, dir).credential_retrieval == Some(2))
+    .then(|| app_of(profile));
+    // An app-only token reaches a mailbox only by impersonating it.
+    let impersonate = if protocol == Protocol::Ews
+        && (authentication(profile, dir).use_impersonation || app.is_some())
     {
         let email = mailbox
             .email_address
@@ -239,6 +284,7 @@ pub fn plan(
         target,
         credentials: credentials(mailbox, profile, dir)?,
         impersonate,
+        app,
     }))
 }
 
@@ -280,6 +326,37 @@ mod tests {
             allow_credentials: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn server_to_server_exchange_uses_an_app_token_and_impersonates() {
+        let mut p = imap_profile();
+        p.server_type = Some(0);
+        p.incoming.credential_retrieval = Some(2);
+        p.incoming.location = Some("https://outlook.office365.com/EWS/Exchange.asmx".into());
+        let plan = plan(&mailbox(), &p, Direction::Act).unwrap().unwrap();
+        assert_eq!(plan.app, Some(App::Organization));
+        assert_eq!(plan.credentials, None);
+        assert_eq!(plan.impersonate.as_deref(), Some("alice@example.test"));
+        p.exchange_online_tenant = Some("t2".into());
+        p.oauth_client_id = Some("c2".into());
+        p.oauth_client_secret = Some("s2".into());
+        let plan = super::plan(&mailbox(), &p, Direction::Incoming)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            plan.app,
+            Some(App::Profile {
+                tenant: "t2".into(),
+                client_id: "c2".into(),
+                secret: "s2".into()
+            })
+        );
+        // Basic authentication profiles have no app.
+        let basic = super::plan(&mailbox(), &imap_profile(), Direction::Incoming)
+            .unwrap()
+            .unwrap();
+        assert_eq!(basic.app, None);
     }
 
     #[test]

@@ -88,6 +88,11 @@ pub struct Profile {
     /// `processemailsreceivedafter`: the date its mailboxes without one of their own
     /// take mail from.
     pub process_emails_received_after: Option<Timestamp>,
+    /// "OAuth (Cross Tenant)": the profile's own app in its Exchange Online tenant
+    /// (`exchangeonlinetenantid`, `oauthclientid`, `oauthclientsecret`).
+    pub exchange_online_tenant: Option<String>,
+    pub oauth_client_id: Option<String>,
+    pub oauth_client_secret: Option<String>,
 }
 
 /// Whose mailbox it is: approval rules differ for users and queues.
@@ -246,6 +251,9 @@ pub enum FailureKind {
     NotApproved,
     /// The Exchange Online address is not approved by a Microsoft 365 administrator.
     NotApprovedByO365Admin,
+    /// Appointments, contacts and tasks: the Exchange mailbox records another
+    /// organization as the one it synchronizes them with.
+    OtherOrganization,
 }
 
 /// One failed connection: the kind, the server it was for and the server's (or the

@@ -293,6 +293,7 @@ pub fn csdl() -> String {
         write_entity_type(&mut x, table);
     }
     write_functions(&mut x);
+    write_actions(&mut x);
     write_container(&mut x);
     x.close("Schema");
     x.close("edmx:DataServices");
@@ -370,6 +371,33 @@ fn write_property(x: &mut Xml, table: &Table, column: &Column) {
         attrs.push(("Nullable", "false"));
     }
     x.empty("Property", &attrs);
+}
+
+/// The product's own bound actions: the answers to the alerts that ask for action
+/// (`engine::prompt::Decision`), bound to an alert, `mailsync_` as a publisher prefix.
+fn write_actions(x: &mut Xml) {
+    if model::table("tracelog").is_none() {
+        return;
+    }
+    let ty = format!("{ALIAS}.tracelog");
+    for d in crate::engine::prompt::Decision::ALL {
+        x.open("Action", &[("Name", d.action()), ("IsBound", "true")]);
+        x.empty(
+            "Parameter",
+            &[("Name", "entity"), ("Type", &ty), ("Nullable", "false")],
+        );
+        if d == crate::engine::prompt::Decision::LinkToRecord {
+            x.empty(
+                "Parameter",
+                &[
+                    ("Name", "RecordId"),
+                    ("Type", "Edm.Guid"),
+                    ("Nullable", "false"),
+                ],
+            );
+        }
+        x.close("Action");
+    }
 }
 
 fn write_functions(x: &mut Xml) {

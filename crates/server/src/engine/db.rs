@@ -243,7 +243,9 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
              incomingusername, mailsync_open(incomingpassword, 'emailserverprofile', 'incomingpassword', emailserverprofileid), \
              outgoingserverlocation, outgoingcredentialretrieval, outgoingusessl, outgoingportnumber, \
              outgoingusername, mailsync_open(outgoingpassword, 'emailserverprofile', 'outgoingpassword', emailserverprofileid), sendemailalert, \
-             incominguseimpersonation, outgoinguseimpersonation, processemailsreceivedafter \
+             incominguseimpersonation, outgoinguseimpersonation, processemailsreceivedafter, \
+             exchangeonlinetenantid, oauthclientid, \
+             mailsync_open(oauthclientsecret, 'emailserverprofile', 'oauthclientsecret', emailserverprofileid) \
              FROM emailserverprofile WHERE emailserverprofileid = ?1",
         )?
         .query_row([id], |r| {
@@ -267,6 +269,9 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
                 },
                 send_email_alert: r.get(21)?,
                 process_emails_received_after: ts(r.get(24)?),
+                exchange_online_tenant: r.get(25)?,
+                oauth_client_id: r.get(26)?,
+                oauth_client_secret: r.get(27)?,
             })
         })
         .optional()?;
@@ -453,26 +458,40 @@ pub fn write_alerts(
             None => (now.to_rfc3339(), 1),
         };
         let details = with_occurrences(&a.details, count);
-        c.prepare_cached(
-            "INSERT INTO tracelog (tracelogid, level, tracecode, text, errortypedisplay, errordetails, \
-             regardingobjectid, regardingobjecttypecode, isunique, canbedeleted, createdon, modifiedon) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 1, ?9, ?10)",
-        )?
-        .execute(params![
-            new_guid()?,
-            a.level,
-            a.tracecode,
-            a.text,
-            (!a.error_type.is_empty()).then_some(&a.error_type),
-            details,
-            regarding,
-            kind,
-            first,
-            now.to_rfc3339(),
-        ])?;
+        insert_alert(c, a, &details, (regarding, kind), &first, now)?;
         written += 1;
     }
     Ok(written)
+}
+
+/// Writes one alert as it is (no merging with an earlier one): its id.
+pub fn insert_alert(
+    c: &Connection,
+    a: &Alert,
+    details: &str,
+    (regarding, kind): (&str, &str),
+    first: &str,
+    now: Timestamp,
+) -> Result<String> {
+    let id = new_guid()?;
+    c.prepare_cached(
+        "INSERT INTO tracelog (tracelogid, level, tracecode, text, errortypedisplay, errordetails, \
+         regardingobjectid, regardingobjecttypecode, isunique, canbedeleted, createdon, modifiedon) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, 1, ?9, ?10)",
+    )?
+    .execute(params![
+        id,
+        a.level,
+        a.tracecode,
+        a.text,
+        (!a.error_type.is_empty()).then_some(&a.error_type),
+        details,
+        regarding,
+        kind,
+        first,
+        now.to_rfc3339(),
+    ])?;
+    Ok(id)
 }
 
 /// The IMAP position of a mailbox: (UIDVALIDITY, last UID taken).

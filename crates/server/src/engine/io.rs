@@ -2,13 +2,16 @@
 //! the mail clients of `crate::mail`; their failures become core's
 //! `ConnectionFailure`, which core classifies.
 
-use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use mailsync_core::engine::protocol::{Plan, Protocol, Security, Target};
+use mailsync_core::engine::protocol::{App, Plan, Protocol, Security, Target};
 use mailsync_core::engine::{ConnectionFailure, FailureKind};
 use mailsync_core::Timestamp;
 
+use crate::mail::ews::EwsAuth;
 use crate::mail::{self, Credentials, Endpoint, Timeouts, Tls};
 
 /// The mail clients' trust store and time limits.
@@ -18,6 +21,47 @@ pub struct Io {
     pub timeouts: Timeouts,
     /// Where Autodiscover may send a profile's credentials.
     pub autodiscover_hosts: mail::ews::AutodiscoverHosts,
+    /// Exchange Online's apps and their tokens (shared by every pass).
+    pub apps: Arc<Apps>,
+}
+
+/// Exchange Online with server-to-server authentication: Microsoft Entra ID's
+/// authority, the organization's own app (the server's options: Dataverse's trust
+/// with Exchange Online in its tenant), and the tokens got, each kept until a minute
+/// before it expires.
+pub struct Apps {
+    pub authority: String,
+    /// `(tenant, client id, secret)`.
+    pub organization: Option<(String, String, String)>,
+    /// `(tenant, client id / secret digest)` → the token and until when it is used.
+    cache: Mutex<HashMap<(String, String), (String, Instant)>>,
+    /// One token request at a time: passes that start together wait for the first
+    /// one's token instead of each asking Entra ID.
+    fetching: tokio::sync::Mutex<()>,
+    /// Tokens asked of Entra ID so far (tests and benchmarks read it).
+    pub fetched: AtomicU64,
+}
+
+impl Apps {
+    pub fn new(authority: &str, organization: Option<(String, String, String)>) -> Apps {
+        Apps {
+            authority: authority.trim_end_matches('/').to_string(),
+            organization,
+            cache: Mutex::new(HashMap::new()),
+            fetching: tokio::sync::Mutex::new(()),
+            fetched: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A digest of an app secret, for the token cache's key (the secret itself is not
+/// kept twice).
+fn secret_digest(secret: &str) -> String {
+    use blake2::{Blake2s256, Digest};
+    Blake2s256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Where a plan connects, in words for alerts ("imap.example.com:993").
@@ -29,7 +73,7 @@ pub fn server(plan: &Plan) -> String {
     }
 }
 
-fn failure(plan: &Plan, f: mail::Failure) -> ConnectionFailure {
+pub fn failure(plan: &Plan, f: mail::Failure) -> ConnectionFailure {
     let kind = match f.kind {
         mail::FailureKind::Dns => FailureKind::Dns,
         mail::FailureKind::Refused => FailureKind::Refused,
@@ -162,11 +206,85 @@ impl Io {
             .collect())
     }
 
-    /// Exchange: the EWS URL of a plan (autodiscover when the profile asks) and the
-    /// credentials to use there.
-    async fn ews_url(&self, plan: &Plan) -> Result<(String, Credentials), ConnectionFailure> {
-        // Server-to-server and OAuth profiles carry no password: EWS is asked without.
-        let creds = credentials(plan).unwrap_or_else(|| Credentials::new("", ""));
+    /// Exchange Online: the app's access token, from the cache while it is good.
+    async fn app_token(&self, plan: &Plan, app: &App) -> Result<String, ConnectionFailure> {
+        let (tenant, client_id, secret) = match app {
+            App::Profile {
+                tenant,
+                client_id,
+                secret,
+            } => (tenant.clone(), client_id.clone(), secret.clone()),
+            App::Organization => {
+                self.apps
+                    .organization
+                    .clone()
+                    .ok_or_else(|| ConnectionFailure {
+                        kind: FailureKind::NoCredentials,
+                        server: server(plan),
+                        message:
+                            "Server-to-server authentication needs the organization's app for \
+                          Exchange Online: start mailsync serve with --exchange-online-tenant and \
+                          --exchange-online-client-id, its secret in \
+                          MAILSYNC_EXCHANGE_ONLINE_CLIENT_SECRET."
+                                .into(),
+                    })?
+            }
+        };
+        // Keyed by the secret too: a profile that names an app with a wrong secret
+        // must not ride on the token another profile's right secret got.
+        let key = (
+            tenant.to_ascii_lowercase(),
+            format!("{client_id}/{}", secret_digest(&secret)),
+        );
+        let cached = |key: &(String, String)| {
+            self.apps
+                .cache
+                .lock()
+                .ok()
+                .and_then(|c| c.get(key).cloned())
+                .filter(|(_, until)| *until > Instant::now())
+                .map(|(token, _)| token)
+        };
+        if let Some(token) = cached(&key) {
+            return Ok(token);
+        }
+        let _one_at_a_time = self.apps.fetching.lock().await;
+        if let Some(token) = cached(&key) {
+            return Ok(token);
+        }
+        let now = Instant::now();
+        self.apps.fetched.fetch_add(1, Ordering::Relaxed);
+        let t = mail::oauth::client_credentials(
+            &self.apps.authority,
+            &tenant,
+            &client_id,
+            &secret,
+            &self.tls,
+            &self.timeouts,
+        )
+        .await
+        .map_err(|f| failure(plan, f))?;
+        let until = now + Duration::from_secs(t.expires_in.saturating_sub(60));
+        if let Ok(mut cache) = self.apps.cache.lock() {
+            cache.insert(key, (t.access_token.clone(), until));
+        }
+        Ok(t.access_token)
+    }
+
+    /// How EWS is called for a plan: the app's token (server-to-server), else the
+    /// plan's user name and password.
+    async fn ews_auth(&self, plan: &Plan) -> Result<EwsAuth, ConnectionFailure> {
+        Ok(match &plan.app {
+            Some(app) => EwsAuth::Bearer(self.app_token(plan, app).await?),
+            // Without a password EWS is asked without one (and answers 401).
+            None => EwsAuth::Basic(credentials(plan).unwrap_or_else(|| Credentials::new("", ""))),
+        })
+    }
+
+    /// Exchange: the EWS URL of a plan (autodiscover when the profile asks) and how to
+    /// authenticate there.
+    async fn ews_url(&self, plan: &Plan) -> Result<(String, EwsAuth), ConnectionFailure> {
+        let creds = self.ews_auth(plan).await?;
         let url = match &plan.target {
             Target::Url(u) => u.clone(),
             Target::Autodiscover { email } => {
@@ -200,6 +318,24 @@ impl Io {
         mail::ews::get_inbox(&url, &creds, as_user, &self.tls, &self.timeouts)
             .await
             .map_err(|f| failure(plan, f))
+    }
+
+    /// Exchange: a session on the mailbox for appointments, contacts and tasks, and
+    /// the EWS URL it talks to.
+    pub async fn ews_session(
+        &self,
+        plan: &Plan,
+    ) -> Result<(mail::ews_act::Session<'_>, String), ConnectionFailure> {
+        let (url, creds) = self.ews_url(plan).await?;
+        let session = mail::ews_act::Session::new(
+            &url,
+            creds,
+            plan.impersonate.as_deref(),
+            &self.tls,
+            &self.timeouts,
+        )
+        .map_err(|f| failure(plan, f))?;
+        Ok((session, url))
     }
 
     /// Exchange: the inbox's items not in `seen` (FindItem).

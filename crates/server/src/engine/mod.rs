@@ -9,6 +9,8 @@
 //! * `io.rs`: a direction's connection through `crate::mail` (IMAP, POP3, SMTP, EWS).
 //! * `db.rs`: the engine's SQL: due mailboxes, the mailbox as core's state and back,
 //!   alerts without duplicates, received and sent email, statistics.
+//! * `act.rs`: appointments, contacts and tasks over EWS (core's `engine::act` rules):
+//!   the primary organization, each folder's changes both ways, links and sync states.
 //! * `notice.rs`: the email to a profile's owner when most of its mailboxes fail.
 //!
 //! `Engine::start` runs the scheduler: at every tick, and whenever a pass ends, it picks
@@ -16,6 +18,7 @@
 //! (a semaphore per profile) and runs its pass on its own task; a mailbox whose profile
 //! has no free connection waits until one is.
 
+mod act;
 mod clock;
 mod db;
 mod io;
@@ -77,6 +80,47 @@ pub struct EngineArgs {
     /// autodiscover-s.outlook.com); repeatable.
     #[arg(long = "autodiscover-host", value_name = "HOST")]
     pub autodiscover_hosts: Vec<String>,
+    /// Microsoft Entra ID, where Exchange Online's access tokens come from.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://login.microsoftonline.com"
+    )]
+    pub entra_authority: String,
+    /// The organization's app for Exchange Online server-to-server authentication: its
+    /// tenant (Dataverse's own trust with Exchange Online in the same tenant). Its
+    /// secret is read from MAILSYNC_EXCHANGE_ONLINE_CLIENT_SECRET, never from the
+    /// command line (where any local user sees it).
+    #[arg(long, value_name = "TENANT", requires = "exchange_online_client_id")]
+    pub exchange_online_tenant: Option<String>,
+    /// The organization's app for Exchange Online: its application (client) id.
+    #[arg(long, value_name = "ID", requires = "exchange_online_tenant")]
+    pub exchange_online_client_id: Option<String>,
+    /// The app's secret when given in code (tests); otherwise the environment's.
+    #[arg(skip)]
+    pub exchange_online_secret: Option<String>,
+}
+
+/// The environment variable holding the organization's Exchange Online app secret.
+pub const EXCHANGE_ONLINE_SECRET_ENV: &str = "MAILSYNC_EXCHANGE_ONLINE_CLIENT_SECRET";
+
+/// The organization's Exchange Online app from the options and the environment.
+fn organization_app(args: &EngineArgs) -> Result<Option<(String, String, String)>, String> {
+    let (Some(tenant), Some(client)) = (
+        &args.exchange_online_tenant,
+        &args.exchange_online_client_id,
+    ) else {
+        return Ok(None);
+    };
+    let secret = match &args.exchange_online_secret {
+        Some(s) => s.clone(),
+        None => std::env::var(EXCHANGE_ONLINE_SECRET_ENV).map_err(|_| {
+            format!(
+                "--exchange-online-client-id needs the app's secret in {EXCHANGE_ONLINE_SECRET_ENV}"
+            )
+        })?,
+    };
+    Ok(Some((tenant.clone(), client.clone(), secret)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -127,6 +171,10 @@ impl Engine {
                 autodiscover_hosts: crate::mail::ews::AutodiscoverHosts::with(
                     &args.autodiscover_hosts,
                 ),
+                apps: Arc::new(io::Apps::new(
+                    &args.entra_authority,
+                    organization_app(args)?,
+                )),
             },
             dispatch: Mutex::new(Dispatch::default()),
             freed: tokio::sync::Notify::new(),

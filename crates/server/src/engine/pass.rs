@@ -166,6 +166,11 @@ pub async fn run(engine: &Engine, id: &str) -> Result<Option<Outcome>, StoreErro
                         Ok(None) => None,
                         Err(f) => Some(DirectionResult::Failed(f)),
                         Ok(Some(plan)) => Some(match io.check(&plan).await {
+                            // Test & Enable records this organization in the Exchange
+                            // mailbox for appointments, contacts and tasks.
+                            Ok(()) if dir == Direction::Act && plan.protocol == Protocol::Ews => {
+                                super::act::run(engine, &io, &mailbox, &plan, true).await?
+                            }
                             Ok(()) => DirectionResult::Done {
                                 items: 0,
                                 failed: 0,
@@ -322,15 +327,7 @@ async fn sync_direction(
                     }
                 }
             }
-            // Appointments, contacts and tasks: the mailbox is reached and opened; the
-            // local organization has no such records to synchronize.
-            Direction::Act => match io.ews_inbox(plan).await {
-                Ok(_) => DirectionResult::Done {
-                    items: 0,
-                    failed: 0,
-                },
-                Err(f) => DirectionResult::Failed(f),
-            },
+            Direction::Act => super::act::run(engine, io, mailbox, plan, false).await?,
         },
     })
 }

@@ -90,6 +90,14 @@ impl Org {
             trust_ca: vec![PathBuf::from(mail.var("MAIL_CA"))],
             mail_timeout: 5,
             autodiscover_hosts: vec!["127.0.0.1".into()],
+            entra_authority: mail
+                .0
+                .get("MAIL_OAUTH_AUTHORITY")
+                .cloned()
+                .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+            exchange_online_tenant: None,
+            exchange_online_client_id: None,
+            exchange_online_secret: None,
         };
         tune(&mut args);
         let engine = Engine::new(store.clone(), clock.clone(), &args).unwrap();
@@ -900,6 +908,10 @@ fn the_demo_organization_fails_as_it_really_would() {
         trust_ca: vec![PathBuf::from(mail.var("MAIL_CA"))],
         mail_timeout: 5,
         autodiscover_hosts: Vec::new(),
+        entra_authority: "https://login.microsoftonline.com".into(),
+        exchange_online_tenant: None,
+        exchange_online_client_id: None,
+        exchange_online_secret: None,
     };
     let engine = Engine::new(store.clone(), clock, &args).unwrap();
     let rt = runtime();
@@ -1273,16 +1285,11 @@ fn with_the_email_router_the_engine_leaves_email_alone_and_syncs_act() {
     let email = pending_email(&org, &m, &format!("bob@{domain}"));
     let tested = org.mailbox("Alice Router Test", &imap, &user, &pw);
     org.schedule_test(&tested);
-    // Exchange: appointments, contacts and tasks through server-side synchronization.
-    let ews = org.profile(
-        "Exchange",
-        &[
-            ("servertype", Integer(0)),
-            ("incomingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
-            ("outgoingserverlocation", Text(org.mail.var("MAIL_EWS_URL"))),
-        ],
-    );
-    let x = org.mailbox("Alice Exchange", &ews, &user, &pw);
+    // Exchange: appointments, contacts and tasks through server-side synchronization
+    // (an Exchange mailbox of this test's own: the fake EWS remembers which
+    // organization each mailbox synchronizes with).
+    let (x, _, _) = act_mailbox(&org, "router");
+    let ews: String = org.col(&x, "emailserverprofile");
     org.enable(&x);
     org.sql(|c| {
         c.execute(
@@ -1780,5 +1787,1010 @@ fn impersonation_gives_each_mailbox_its_own_items() {
             .iter()
             .any(|(_, _, text, details)| (text.clone() + details).contains("impersonate")),
         "{alerts:?}"
+    );
+}
+
+/// An Exchange mailbox of its own for an ACT test (the fake EWS provisions every
+/// `act-*` address, reached by impersonation only), and the organization's mailbox on
+/// it: an Exchange profile whose service account impersonates, appointments, contacts
+/// and tasks by server-side synchronization.
+fn act_mailbox(org: &Org, tag: &str) -> (String, String, String) {
+    let url = org.mail.var("MAIL_EWS_URL");
+    let (svc, svc_pw) = org.test_user(&org.mail.var("MAIL_IMPERSONATOR"));
+    let p = org.profile(
+        &format!("Exchange ACT {tag}"),
+        &[
+            ("servertype", Integer(0)),
+            ("incomingserverlocation", Text(url.clone())),
+            ("outgoingserverlocation", Text(url)),
+            ("incomingcredentialretrieval", Integer(1)),
+            ("outgoingcredentialretrieval", Integer(1)),
+            ("incomingusername", Text(svc)),
+            ("incomingpassword", Text(svc_pw)),
+            ("incominguseimpersonation", Integer(1)),
+        ],
+    );
+    let local = format!(
+        "act-{tag}-{}-{}",
+        std::process::id(),
+        &new_guid().unwrap()[..8]
+    );
+    let m = org.mailbox(&format!("ACT {tag}"), &p, &local, "unused");
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET actdeliverymethod = 1 WHERE mailboxid = ?1",
+            [&m],
+        )
+    });
+    let address: String = org.col(&m, "emailaddress");
+    let user: String = org.col(&m, "regardingobjectid");
+    (m, address, user)
+}
+
+/// The Exchange mailbox as its Outlook user sees it, through EWS (the service account
+/// impersonating it).
+struct Outlook {
+    url: String,
+    svc: (String, String),
+    address: String,
+    tls: crate::mail::Tls,
+    timeouts: crate::mail::Timeouts,
+}
+
+impl Outlook {
+    fn new(org: &Org, address: &str) -> Outlook {
+        Outlook {
+            url: org.mail.var("MAIL_EWS_URL"),
+            svc: org.test_user(&org.mail.var("MAIL_IMPERSONATOR")),
+            address: address.to_string(),
+            tls: crate::mail::Tls::new(&[PathBuf::from(org.mail.var("MAIL_CA"))]).unwrap(),
+            timeouts: crate::mail::Timeouts::default(),
+        }
+    }
+
+    fn session(&self) -> crate::mail::ews_act::Session<'_> {
+        crate::mail::ews_act::Session::new(
+            &self.url,
+            crate::mail::Credentials::new(&self.svc.0, &self.svc.1),
+            Some(&self.address),
+            &self.tls,
+            &self.timeouts,
+        )
+        .unwrap()
+    }
+
+    /// Every item of the folder (a sync from nothing lists them all).
+    fn items(
+        &self,
+        kind: mailsync_core::engine::act::Kind,
+    ) -> Vec<mailsync_core::engine::act::Item> {
+        use mailsync_core::engine::act::Change;
+        let page = runtime()
+            .block_on(self.session().sync(kind, None))
+            .unwrap()
+            .unwrap();
+        assert!(page.last);
+        page.changes
+            .into_iter()
+            .filter_map(|c| match c {
+                Change::Upsert(i) => Some(i),
+                Change::Delete(_) => None,
+            })
+            .collect()
+    }
+
+    fn create(
+        &self,
+        kind: mailsync_core::engine::act::Kind,
+        props: &[(&str, &str)],
+        tracked: bool,
+    ) -> String {
+        let props = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let categories: &[&str] = if tracked {
+            &["Tracked to Dynamics 365"]
+        } else {
+            &[]
+        };
+        runtime()
+            .block_on(self.session().create(kind, &props, categories, None))
+            .unwrap()
+            .unwrap()
+            .0
+    }
+
+    fn update(
+        &self,
+        kind: mailsync_core::engine::act::Kind,
+        item: &mailsync_core::engine::act::Item,
+        props: &[(&str, &str)],
+    ) {
+        let mut all = item.props.clone();
+        for (k, v) in props {
+            all.insert(k.to_string(), v.to_string());
+        }
+        runtime()
+            .block_on(
+                self.session()
+                    .update(kind, &item.id, &item.change_key, Some(&all), None),
+            )
+            .unwrap()
+            .unwrap();
+    }
+
+    fn delete(&self, kind: mailsync_core::engine::act::Kind, id: &str) {
+        runtime()
+            .block_on(self.session().delete(kind, id))
+            .unwrap()
+            .unwrap();
+    }
+
+    fn organization(&self) -> Option<String> {
+        runtime().block_on(self.session().organization()).unwrap()
+    }
+}
+
+fn org_id(org: &Org) -> String {
+    org.sql(|c| c.query_row("SELECT organizationid FROM organization", [], |r| r.get(0)))
+}
+
+/// Test & Enable, then as many cycles as `cycles`, an hour apart.
+fn act_cycle(org: &Org, mailbox: &str) {
+    org.clock.advance(3600);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| !o.failed),
+        "{outcomes:?} {:?}",
+        org.alerts(mailbox)
+    );
+    let error: Option<String> = org.col(mailbox, "lastsyncerror");
+    assert!(error.is_none(), "{error:?}");
+}
+
+/// Issue 11 §1: contacts and tasks go both ways between the organization and Exchange,
+/// with Microsoft's rules: the user's records go to Exchange and follow their changes;
+/// from Exchange only tracked or linked items come in; deletes follow the per-type
+/// rules (a contact the user owns, deleted in Dynamics 365, stays in Exchange; a task
+/// deleted in Exchange goes in Dynamics 365 too).
+#[test]
+fn contacts_and_tasks_synchronize_both_ways_with_microsofts_rules() {
+    use mailsync_core::engine::act::Kind;
+    let org = Org::new("act-both-ways");
+    let (m, address, user) = act_mailbox(&org, "both");
+    let outlook = Outlook::new(&org, &address);
+    org.schedule_test(&m);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| o.test && !o.failed),
+        "{outcomes:?} {:?}",
+        org.alerts(&m)
+    );
+    assert!(org.col::<bool>(&m, "enabledforact"));
+    // Test & Enable recorded this organization in the Exchange mailbox.
+    assert_eq!(outlook.organization(), Some(org_id(&org)));
+
+    // The user's records, and someone else's contact that must not go.
+    let contact = new_guid().unwrap();
+    insert(
+        &org,
+        "contact",
+        &[
+            ("contactid", Text(contact.clone())),
+            ("firstname", Text("Nancy".into())),
+            ("lastname", Text("Davolio".into())),
+            ("fullname", Text("Nancy Davolio".into())),
+            ("emailaddress1", Text("nancy@contoso.test".into())),
+            ("ownerid", Text(user.clone())),
+        ],
+    );
+    insert(
+        &org,
+        "contact",
+        &[
+            ("contactid", Text(new_guid().unwrap())),
+            ("lastname", Text("Not Mine".into())),
+            ("ownerid", Text(ADMIN_ID.into())),
+        ],
+    );
+    let task = new_guid().unwrap();
+    insert(
+        &org,
+        "task",
+        &[
+            ("activityid", Text(task.clone())),
+            ("subject", Text("Call Nancy".into())),
+            ("scheduledend", Text("2030-01-15T17:00:00Z".into())),
+            ("statuscode", Integer(3)),
+            ("ownerid", Text(user.clone())),
+        ],
+    );
+    // In Outlook: a tracked task, an untracked (private) one, a tracked contact.
+    outlook.create(
+        Kind::Task,
+        &[("Subject", "Tracked in Outlook"), ("Status", "NotStarted")],
+        true,
+    );
+    outlook.create(Kind::Task, &[("Subject", "Private errand")], false);
+    outlook.create(
+        Kind::Contact,
+        &[
+            ("GivenName", "Andrew"),
+            ("Surname", "Fuller"),
+            ("EmailAddress1", "andrew@contoso.test"),
+        ],
+        true,
+    );
+    act_cycle(&org, &m);
+
+    let contacts = outlook.items(Kind::Contact);
+    let nancy = contacts
+        .iter()
+        .find(|i| i.props.get("Surname").map(String::as_str) == Some("Davolio"));
+    let nancy = nancy.unwrap_or_else(|| panic!("{contacts:?}")).clone();
+    assert_eq!(
+        nancy.props.get("EmailAddress1").map(String::as_str),
+        Some("nancy@contoso.test")
+    );
+    assert_eq!(
+        nancy.props.get("FileAs").map(String::as_str),
+        Some("Nancy Davolio")
+    );
+    assert!(!contacts
+        .iter()
+        .any(|i| i.props.get("Surname").map(String::as_str) == Some("Not Mine")));
+    let tasks = outlook.items(Kind::Task);
+    let call = tasks
+        .iter()
+        .find(|i| i.props.get("Subject").map(String::as_str) == Some("Call Nancy"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        call.props.get("Status").map(String::as_str),
+        Some("InProgress")
+    );
+    assert!(call
+        .props
+        .get("DueDate")
+        .is_some_and(|d| d.starts_with("2030-01-15T17:00:00")));
+    // From Exchange: the tracked task and contact came in, owned by the user; the
+    // private task did not.
+    let subjects: Vec<(String, Option<String>)> = org.sql(|c| {
+        c.prepare("SELECT subject, ownerid FROM task ORDER BY subject")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    });
+    assert_eq!(
+        subjects,
+        vec![
+            ("Call Nancy".to_string(), Some(user.clone())),
+            ("Tracked in Outlook".to_string(), Some(user.clone())),
+        ]
+    );
+    let andrew: (String, String) = org.sql(|c| {
+        c.query_row(
+            "SELECT fullname, ownerid FROM contact WHERE emailaddress1 = 'andrew@contoso.test'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+    });
+    assert_eq!(andrew, ("Andrew Fuller".to_string(), user.clone()));
+
+    // A change on each side reaches the other; nothing echoes back.
+    outlook.update(
+        Kind::Contact,
+        &nancy,
+        &[("JobTitle", "Sales Representative")],
+    );
+    org.sql(|c| c.execute("UPDATE task SET subject = 'Call Nancy back', statecode = 1, statuscode = 5 WHERE activityid = ?1", [&task]));
+    act_cycle(&org, &m);
+    let title: Option<String> = org.sql(|c| {
+        c.query_row(
+            "SELECT jobtitle FROM contact WHERE contactid = ?1",
+            [&contact],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(title.as_deref(), Some("Sales Representative"));
+    let call = outlook
+        .items(Kind::Task)
+        .into_iter()
+        .find(|i| i.id == call.id)
+        .unwrap();
+    assert_eq!(
+        call.props.get("Subject").map(String::as_str),
+        Some("Call Nancy back")
+    );
+    assert_eq!(
+        call.props.get("Status").map(String::as_str),
+        Some("Completed")
+    );
+    let versions: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT versionnumber FROM contact WHERE contactid = ?1",
+            [&contact],
+            |r| r.get(0),
+        )
+    });
+    act_cycle(&org, &m);
+    let again: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT versionnumber FROM contact WHERE contactid = ?1",
+            [&contact],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(
+        versions, again,
+        "the engine's own write came back as a change"
+    );
+
+    // Deletes: the tracked task deleted in Outlook goes in Dynamics 365; Nancy, the
+    // user's own contact, deleted in Dynamics 365 stays in Outlook, unlinked.
+    let tracked = outlook
+        .items(Kind::Task)
+        .into_iter()
+        .find(|i| i.props.get("Subject").map(String::as_str) == Some("Tracked in Outlook"))
+        .unwrap();
+    outlook.delete(Kind::Task, &tracked.id);
+    org.sql(|c| c.execute("DELETE FROM contact WHERE contactid = ?1", [&contact]));
+    act_cycle(&org, &m);
+    let left: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM task WHERE subject = 'Tracked in Outlook'",
+            [],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(left, 0);
+    assert!(
+        outlook
+            .items(Kind::Contact)
+            .iter()
+            .any(|i| i.id == nancy.id),
+        "the owner's deleted contact stays in Exchange"
+    );
+    let links: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM exchangesyncidmapping WHERE objectid = ?1",
+            [&contact],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(links, 0);
+    // Reassigned to someone else (Microsoft's Paul and Laura): a contact the filter
+    // brought leaves the user's Exchange mailbox; one the user tracked stays linked.
+    insert(
+        &org,
+        "contact",
+        &[
+            ("contactid", Text(new_guid().unwrap())),
+            ("lastname", Text("Peacock".into())),
+            ("fullname", Text("Margaret Peacock".into())),
+            ("ownerid", Text(user.clone())),
+        ],
+    );
+    act_cycle(&org, &m);
+    let surnames = |outlook: &Outlook| -> Vec<String> {
+        outlook
+            .items(Kind::Contact)
+            .into_iter()
+            .filter_map(|i| i.props.get("Surname").cloned())
+            .collect()
+    };
+    assert!(surnames(&outlook).contains(&"Peacock".to_string()));
+    org.sql(|c| {
+        c.execute(
+            "UPDATE contact SET ownerid = ?1 WHERE lastname IN ('Peacock', 'Fuller')",
+            [ADMIN_ID],
+        )
+    });
+    act_cycle(&org, &m);
+    let left = surnames(&outlook);
+    assert!(!left.contains(&"Peacock".to_string()), "{left:?}");
+    assert!(left.contains(&"Fuller".to_string()), "{left:?}");
+}
+
+/// Issue 11 §1: an Exchange mailbox synchronizes appointments, contacts and tasks with
+/// one organization. Another organization's Test & Enable finds it taken and gets the
+/// documented alert, unless "this organization only" overwrites it; then the first
+/// organization is the one refused.
+#[test]
+fn one_organization_at_a_time_synchronizes_a_mailboxs_contacts_and_tasks() {
+    let first = Org::new("act-primary-1");
+    let (m1, address, _) = act_mailbox(&first, "primary");
+    first.schedule_test(&m1);
+    assert!(first.run().iter().all(|o| !o.failed));
+    let outlook = Outlook::new(&first, &address);
+    assert_eq!(outlook.organization(), Some(org_id(&first)));
+
+    // A second organization with a mailbox on the same Exchange mailbox.
+    let second = Org::new("act-primary-2");
+    let (_, _, _) = act_mailbox(&second, "unused");
+    let p: String = second.col(
+        &second.sql(|c| {
+            c.query_row(
+                "SELECT mailboxid FROM mailbox WHERE name = 'ACT unused'",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+        }),
+        "emailserverprofile",
+    );
+    let local = address.split('@').next().unwrap().to_string();
+    let m2 = second.mailbox("ACT second", &p, &local, "unused");
+    second.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET actdeliverymethod = 1 WHERE mailboxid = ?1",
+            [&m2],
+        )
+    });
+    second.schedule_test(&m2);
+    second.run();
+    let error: String = second.col(&m2, "lastsyncerror");
+    assert!(
+        error.contains("is configured with another organization"),
+        "{error}"
+    );
+    assert!(!second.col::<bool>(&m2, "enabledforact"));
+    assert_eq!(
+        outlook.organization(),
+        Some(org_id(&first)),
+        "not overwritten"
+    );
+    assert!(second
+        .alerts(&m2)
+        .iter()
+        .any(|(_, _, text, _)| text.contains("configured with another organization")));
+
+    // "Synchronize items with Exchange from this organization only": the second
+    // organization's Test & Enable takes the mailbox over.
+    second.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET orgmarkedasprimaryforexchangesync = 1 WHERE mailboxid = ?1",
+            [&m2],
+        )
+    });
+    second.clock.advance(3600);
+    second.schedule_test(&m2);
+    second.run();
+    assert!(
+        second.col::<bool>(&m2, "enabledforact"),
+        "{:?}",
+        second.alerts(&m2)
+    );
+    assert_eq!(outlook.organization(), Some(org_id(&second)));
+    // The first organization's next cycle is refused, with the documented alert.
+    first.clock.advance(3600);
+    first.run();
+    let error: String = first.col(&m1, "lastsyncerror");
+    assert!(
+        error.contains("is configured with another organization"),
+        "{error}"
+    );
+}
+
+/// Issue 11 §2: a contact tracked in Outlook whose address an existing contact has is
+/// not saved: the mailbox gets an alert that asks (Microsoft's text and error name),
+/// nothing is disabled, and the decision given on it (here written as the Web API's
+/// `mailsync_*` actions write it) is carried out in the next cycle: the alert is
+/// replaced by an Information alert saying what was done.
+#[test]
+fn duplicates_found_ask_the_user_and_the_decision_is_carried_out() {
+    use mailsync_core::engine::act::Kind;
+    use mailsync_core::engine::prompt::Decision;
+    let org = Org::new("act-duplicates");
+    let (m, address, user) = act_mailbox(&org, "dup");
+    let outlook = Outlook::new(&org, &address);
+    org.schedule_test(&m);
+    assert!(org.run().iter().all(|o| !o.failed));
+    let existing = new_guid().unwrap();
+    insert(
+        &org,
+        "contact",
+        &[
+            ("contactid", Text(existing.clone())),
+            ("lastname", Text("Leverling".into())),
+            ("fullname", Text("Janet Leverling".into())),
+            ("emailaddress1", Text("janet@contoso.test".into())),
+            ("ownerid", Text(ADMIN_ID.into())),
+        ],
+    );
+    for surname in ["Leverling", "Leverling-Smith", "Leverling-Jones"] {
+        outlook.create(
+            Kind::Contact,
+            &[
+                ("GivenName", "Janet"),
+                ("Surname", surname),
+                ("EmailAddress1", "JANET@contoso.test"),
+            ],
+            true,
+        );
+    }
+    act_cycle(&org, &m);
+    let contacts = |org: &Org| -> i64 {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT count(*) FROM contact WHERE emailaddress1 = 'janet@contoso.test' COLLATE NOCASE",
+                [],
+                |r| r.get(0),
+            )
+        })
+    };
+    assert_eq!(contacts(&org), 1, "nothing saved before a decision");
+    let prompts: Vec<(String, String)> = org.sql(|c| {
+        c.prepare(
+            "SELECT tracelogid, COALESCE(errordetails, '') FROM tracelog WHERE regardingobjectid = ?1 \
+             AND errortypedisplay = 'ExchangeSyncDuplicateRecordsError' AND level = 2",
+        )?
+        .query_map([&m], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+    });
+    assert_eq!(prompts.len(), 3, "one alert per item: {:?}", org.alerts(&m));
+    assert!(prompts
+        .iter()
+        .all(|(_, d)| d.contains(&format!("Duplicate: contacts({existing})"))));
+    let text: String = org.sql(|c| {
+        c.query_row(
+            "SELECT text FROM tracelog WHERE tracelogid = ?1",
+            [&prompts[0].0],
+            |r| r.get(0),
+        )
+    });
+    assert!(
+        text.starts_with("One or more duplicate records were found in Microsoft Dynamics 365 when saving item \"Janet Leverling"),
+        "{text}"
+    );
+    // A prompt, not an error: nothing disabled, no error on the mailbox.
+    assert!(org.col::<bool>(&m, "enabledforact"));
+    assert!(org.col::<Option<String>>(&m, "lastsyncerror").is_none());
+    // Another cycle does not ask again.
+    act_cycle(&org, &m);
+    let asked: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM tracelog WHERE regardingobjectid = ?1 AND level = 2",
+            [&m],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(asked, 3);
+
+    // The three decisions, as the Web API's actions record them.
+    let decide = |tracelog: &str, d: Decision, record: Option<&str>| {
+        org.sql(|c| {
+            c.execute(
+                "UPDATE actprompt SET decision = ?2, decisionrecordid = ?3, decidedby = ?4 WHERE tracelogid = ?1",
+                params![tracelog, d.code(), record, user],
+            )
+        });
+    };
+    let name_of = |tracelog: &str| -> String {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT itemname FROM actprompt WHERE tracelogid = ?1",
+                [tracelog],
+                |r| r.get(0),
+            )
+        })
+    };
+    let mut by_name: Vec<(String, String)> = prompts
+        .iter()
+        .map(|(t, _)| (name_of(t), t.clone()))
+        .collect();
+    by_name.sort();
+    // "Janet Leverling", "Janet Leverling-Jones", "Janet Leverling-Smith"
+    decide(&by_name[0].1, Decision::LinkToRecord, Some(&existing));
+    decide(&by_name[1].1, Decision::CreateAnyway, None);
+    decide(&by_name[2].1, Decision::Skip, None);
+    act_cycle(&org, &m);
+    assert_eq!(
+        contacts(&org),
+        2,
+        "one created anyway; one linked; one skipped"
+    );
+    let created: Option<String> = org.sql(|c| {
+        c.query_row(
+            "SELECT ownerid FROM contact WHERE lastname = 'Leverling-Jones'",
+            [],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(created.as_deref(), Some(user.as_str()));
+    let linked: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM exchangesyncidmapping WHERE objectid = ?1",
+            [&existing],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(linked, 1);
+    let alerts = org.alerts(&m);
+    assert!(
+        !alerts.iter().any(|(level, _, _, _)| *level == 2),
+        "every asking alert is gone: {alerts:?}"
+    );
+    let infos: Vec<&String> = alerts
+        .iter()
+        .filter(|(level, code, _, _)| *level == 1 && *code == 70)
+        .map(|(_, _, text, _)| text)
+        .collect();
+    assert_eq!(infos.len(), 3, "{alerts:?}");
+    assert!(infos.iter().any(
+        |t| t.contains("saved in Microsoft Dynamics 365 as a new record although duplicates exist")
+    ));
+    assert!(infos
+        .iter()
+        .any(|t| t.contains("was linked to the existing record")));
+    assert!(infos
+        .iter()
+        .any(|t| t.contains("was not saved in Microsoft Dynamics 365")));
+    // The linked record's values went to Exchange: the item is now Janet Leverling's
+    // record (the organization's version), under its link.
+    act_cycle(&org, &m);
+    let janet = outlook
+        .items(Kind::Contact)
+        .into_iter()
+        .filter(|i| {
+            i.props
+                .get("EmailAddress1")
+                .is_some_and(|e| e.eq_ignore_ascii_case("janet@contoso.test"))
+        })
+        .count();
+    assert_eq!(janet, 3, "the items stay in Exchange");
+}
+
+/// Issue 11 §2: a mailbox made again on the same Exchange mailbox finds the items the
+/// first one linked: it asks ("previously linked items") instead of making second
+/// records; Relink links the item to its record again, Ignore leaves it unlinked.
+#[test]
+fn previously_linked_items_ask_and_relink_or_stay_unlinked() {
+    use mailsync_core::engine::act::Kind;
+    use mailsync_core::engine::prompt::Decision;
+    let org = Org::new("act-relink");
+    let (m, address, user) = act_mailbox(&org, "relink");
+    let outlook = Outlook::new(&org, &address);
+    org.schedule_test(&m);
+    assert!(org.run().iter().all(|o| !o.failed));
+    outlook.create(
+        Kind::Contact,
+        &[("GivenName", "Robert"), ("Surname", "King")],
+        true,
+    );
+    outlook.create(
+        Kind::Contact,
+        &[("GivenName", "Laura"), ("Surname", "Callahan")],
+        true,
+    );
+    act_cycle(&org, &m);
+    let record = |last: &str| -> String {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT contactid FROM contact WHERE lastname = ?1",
+                [last],
+                |r| r.get(0),
+            )
+        })
+    };
+    let (king, callahan) = (record("King"), record("Callahan"));
+    let laura_item = outlook
+        .items(Kind::Contact)
+        .into_iter()
+        .find(|i| i.props.get("Surname").map(String::as_str) == Some("Callahan"))
+        .unwrap()
+        .id;
+
+    // The mailbox record is deleted and made again for the same user and address.
+    let profile: String = org.col(&m, "emailserverprofile");
+    org.sql(|c| c.execute("DELETE FROM mailbox WHERE mailboxid = ?1", [&m]));
+    let again = new_guid().unwrap();
+    insert(
+        &org,
+        "mailbox",
+        &[
+            ("mailboxid", Text(again.clone())),
+            ("name", Text("ACT relink again".into())),
+            ("emailaddress", Text(address.clone())),
+            ("regardingobjectid", Text(user.clone())),
+            ("regardingobjecttypecode", Text("systemuser".into())),
+            ("ownerid", Text(user.clone())),
+            ("emailserverprofile", Text(profile)),
+            ("emailrouteraccessapproval", Integer(1)),
+            ("incomingemaildeliverymethod", Integer(2)),
+            ("outgoingemaildeliverymethod", Integer(2)),
+            ("actdeliverymethod", Integer(1)),
+        ],
+    );
+    org.schedule_test(&again);
+    assert!(org.run().iter().all(|o| !o.failed));
+    act_cycle(&org, &again);
+    let contacts: i64 = org.sql(|c| c.query_row("SELECT count(*) FROM contact", [], |r| r.get(0)));
+    assert_eq!(contacts, 2, "no second records");
+    let asks: Vec<(String, String, String)> = org.sql(|c| {
+        c.prepare(
+            "SELECT tracelogid, text, COALESCE(errordetails, '') FROM tracelog WHERE regardingobjectid = ?1 \
+             AND errortypedisplay = 'ExchangeSyncPreviouslyLinkedItemsError' ORDER BY text",
+        )?
+        .query_map([&again], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect()
+    });
+    assert_eq!(asks.len(), 2, "{:?}", org.alerts(&again));
+    // Ordered by text: Laura Callahan, then Robert King.
+    assert!(asks[0].1.contains("\"Laura Callahan\""), "{}", asks[0].1);
+    assert!(
+        asks[0]
+            .2
+            .contains(&format!("Linked before to: contacts({callahan})")),
+        "{}",
+        asks[0].2
+    );
+    assert!(
+        asks[1]
+            .2
+            .contains(&format!("Linked before to: contacts({king})")),
+        "{}",
+        asks[1].2
+    );
+    assert!(org.col::<Option<String>>(&again, "lastsyncerror").is_none());
+    for (tracelog, d) in [
+        (&asks[0].0, Decision::Ignore),
+        (&asks[1].0, Decision::Relink),
+    ] {
+        org.sql(|c| {
+            c.execute(
+                "UPDATE actprompt SET decision = ?2, decidedby = ?3 WHERE tracelogid = ?1",
+                params![tracelog, d.code(), user],
+            )
+        });
+    }
+    act_cycle(&org, &again);
+    let linked = |record: &str| -> i64 {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT count(*) FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objectid = ?2",
+                params![again, record],
+                |r| r.get(0),
+            )
+        })
+    };
+    assert_eq!(linked(&king), 1);
+    let laura_linked: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM exchangesyncidmapping WHERE exchangeentryid = ?1",
+            [&laura_item],
+            |r| r.get(0),
+        )
+    });
+    assert_eq!(laura_linked, 0, "the ignored item stays unlinked");
+    let _ = callahan;
+    let contacts: i64 = org.sql(|c| c.query_row("SELECT count(*) FROM contact", [], |r| r.get(0)));
+    assert_eq!(contacts, 2);
+    let infos: Vec<String> = org
+        .alerts(&again)
+        .into_iter()
+        .filter(|(level, code, _, _)| *level == 1 && *code == 70)
+        .map(|(_, _, t, _)| t)
+        .collect();
+    assert_eq!(infos.len(), 2, "{infos:?}");
+    // Relinked for real: a change in the organization reaches the item.
+    org.sql(|c| {
+        c.execute(
+            "UPDATE contact SET jobtitle = 'Sales Manager' WHERE contactid = ?1",
+            [&king],
+        )
+    });
+    act_cycle(&org, &again);
+    let kings: Vec<_> = outlook
+        .items(Kind::Contact)
+        .into_iter()
+        .filter(|i| i.props.get("Surname").map(String::as_str) == Some("King"))
+        .collect();
+    assert_eq!(kings.len(), 1, "no second item for the relinked record");
+    let robert = &kings[0];
+    assert_eq!(
+        robert.props.get("JobTitle").map(String::as_str),
+        Some("Sales Manager")
+    );
+}
+
+/// The stand-in for Microsoft Entra ID (scripts/oauth_mock.mjs): token requests served
+/// (`GET /stats`, plain HTTP on loopback).
+fn token_requests(org: &Org) -> u64 {
+    use std::io::{Read, Write};
+    let authority = org.mail.var("MAIL_OAUTH_AUTHORITY");
+    let host = authority
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host).unwrap();
+    write!(s, "GET /stats HTTP/1.0\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+    v["token_requests"].as_u64().unwrap_or(0)
+}
+
+/// An Exchange Online profile with server-to-server authentication on the fake EWS;
+/// `tune` adds columns (the cross-tenant app).
+fn s2s_profile(org: &Org, name: &str, tune: &[(&str, rusqlite::types::Value)]) -> String {
+    let url = org.mail.var("MAIL_EWS_URL");
+    let mut cols = vec![
+        ("servertype", Integer(0)),
+        ("incomingserverlocation", Text(url.clone())),
+        ("outgoingserverlocation", Text(url)),
+        ("incomingcredentialretrieval", Integer(2)),
+        ("outgoingcredentialretrieval", Integer(2)),
+    ];
+    cols.extend(tune.iter().cloned());
+    org.profile(name, &cols)
+}
+
+/// Approved by a Microsoft 365 administrator too, as Exchange Online needs.
+fn o365_approved(org: &Org, mailbox: &str) {
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET isemailaddressapprovedbyo365admin = 1 WHERE mailboxid = ?1",
+            [mailbox],
+        )
+    });
+}
+
+/// Issue 11 §4: Exchange Online with server-to-server authentication calls EWS with the
+/// organization's app token (OAuth 2.0 client credentials against Entra ID's stand-in,
+/// scope https://outlook.office365.com/.default), impersonating each mailbox; the token
+/// is reused until it expires; an "OAuth (Cross Tenant)" profile uses its own app in
+/// its own tenant; Entra ID's refusal is a credentials error in Entra's words.
+#[test]
+fn exchange_online_server_to_server_calls_ews_with_app_tokens() {
+    let mail = Mail::get();
+    let org = Org::with_args("s2s", |a| {
+        a.exchange_online_tenant = Some(mail.var("MAIL_OAUTH_TENANT"));
+        a.exchange_online_client_id = Some(mail.var("MAIL_OAUTH_CLIENT_ID"));
+        a.exchange_online_secret = Some(mail.var("MAIL_OAUTH_CLIENT_SECRET"));
+    });
+    let p = s2s_profile(&org, "Microsoft Exchange Online", &[]);
+    let (alice, _) = org.test_user("alice");
+    // No password anywhere: the app's token is all EWS gets.
+    let a = org.mailbox("Alice Online", &p, &alice, "unused");
+    o365_approved(&org, &a);
+    let (x, address, _) = act_mailbox(&org, "s2s");
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET emailserverprofile = ?2 WHERE mailboxid = ?1",
+            params![x, p],
+        )
+    });
+    o365_approved(&org, &x);
+    let before = token_requests(&org);
+    org.schedule_test(&a);
+    org.schedule_test(&x);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| o.test && !o.failed),
+        "{outcomes:?} {:?} {:?}",
+        org.alerts(&a),
+        org.alerts(&p)
+    );
+    let sent = deliver(&org, &alice, std::time::SystemTime::now());
+    org.clock.advance(3600);
+    org.run();
+    assert!(received_subject(&org, &a, &sent), "{:?}", org.alerts(&a));
+    assert!(Outlook::new(&org, &address).organization().is_some());
+    // One token for every call of both mailboxes: cached until it expires.
+    assert_eq!(
+        org.engine
+            .io
+            .apps
+            .fetched
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(token_requests(&org) - before, 1);
+
+    // "OAuth (Cross Tenant)": the profile's own app in the other tenant.
+    let cross = s2s_profile(
+        &org,
+        "Exchange Online, another tenant",
+        &[
+            (
+                "exchangeonlinetenantid",
+                Text(mail.var("MAIL_OAUTH_OTHER_TENANT")),
+            ),
+            (
+                "oauthclientid",
+                Text(mail.var("MAIL_OAUTH_OTHER_CLIENT_ID")),
+            ),
+            (
+                "oauthclientsecret",
+                Text(mail.var("MAIL_OAUTH_OTHER_CLIENT_SECRET")),
+            ),
+        ],
+    );
+    let b = org.mailbox("Alice Cross Tenant", &cross, &alice, "unused");
+    o365_approved(&org, &b);
+    org.schedule_test(&b);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| !o.failed),
+        "{:?}",
+        org.alerts(&cross)
+    );
+    assert_eq!(
+        org.engine
+            .io
+            .apps
+            .fetched
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+
+    // A wrong secret: Entra ID refuses; the profile's credentials error, Entra's words.
+    let wrong = s2s_profile(
+        &org,
+        "Exchange Online, wrong secret",
+        &[
+            (
+                "exchangeonlinetenantid",
+                Text(mail.var("MAIL_OAUTH_OTHER_TENANT")),
+            ),
+            (
+                "oauthclientid",
+                Text(mail.var("MAIL_OAUTH_OTHER_CLIENT_ID")),
+            ),
+            ("oauthclientsecret", Text("not the secret".into())),
+        ],
+    );
+    let w = org.mailbox("Alice Wrong Secret", &wrong, &alice, "unused");
+    o365_approved(&org, &w);
+    org.schedule_test(&w);
+    org.run();
+    let error: String = org.col(&w, "lastsyncerror");
+    assert!(
+        error.contains("credentials specified in the associated email server profile"),
+        "{error}"
+    );
+    let details: Vec<String> = org
+        .alerts(&wrong)
+        .into_iter()
+        .chain(org.alerts(&w))
+        .map(|(_, _, _, d)| d)
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("AADSTS7000215")),
+        "{details:?}"
+    );
+    assert!(
+        !details.iter().any(|d| d.contains("not the secret")),
+        "the secret leaked: {details:?}"
+    );
+}
+
+/// Without the organization's app, a server-to-server profile cannot get a token and
+/// says what is missing (no password is tried).
+#[test]
+fn server_to_server_without_the_organizations_app_says_what_is_missing() {
+    let org = Org::new("s2s-none");
+    let p = s2s_profile(&org, "Microsoft Exchange Online", &[]);
+    let (alice, _) = org.test_user("alice");
+    let a = org.mailbox("Alice Online", &p, &alice, "unused");
+    o365_approved(&org, &a);
+    org.schedule_test(&a);
+    org.run();
+    let error: String = org.col(&a, "lastsyncerror");
+    assert!(
+        error.contains("credentials specified in the associated email server profile"),
+        "{error}"
+    );
+    let details: Vec<String> = org
+        .alerts(&p)
+        .into_iter()
+        .chain(org.alerts(&a))
+        .map(|(_, _, _, d)| d)
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d.contains("--exchange-online-tenant")),
+        "{details:?}"
     );
 }

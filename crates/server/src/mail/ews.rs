@@ -21,6 +21,32 @@ use super::net::printable;
 use super::smtp::Outgoing;
 use super::{Credentials, Failure, FailureKind, Timeouts, Tls};
 
+/// How a request to Exchange authenticates: Basic with a user name and password, or
+/// an OAuth 2.0 access token (Exchange Online with server-to-server authentication).
+#[derive(Clone)]
+pub enum EwsAuth {
+    Basic(Credentials),
+    Bearer(String),
+}
+
+impl From<&Credentials> for EwsAuth {
+    fn from(c: &Credentials) -> Self {
+        EwsAuth::Basic(c.clone())
+    }
+}
+
+impl From<Credentials> for EwsAuth {
+    fn from(c: Credentials) -> Self {
+        EwsAuth::Basic(c)
+    }
+}
+
+impl From<&EwsAuth> for EwsAuth {
+    fn from(a: &EwsAuth) -> Self {
+        a.clone()
+    }
+}
+
 /// Redirects (HTTP, `redirectUrl`, `redirectAddr`) one Autodiscover follows at most.
 const MAX_HOPS: usize = 10;
 
@@ -42,11 +68,13 @@ const GET_INBOX: &str = r#"    <m:GetFolder>
 /// inside a 200 (`ResponseClass="Error"`) is `Protocol` with its ResponseCode and text.
 pub async fn get_inbox(
     url: &str,
-    creds: &Credentials,
+    creds: impl Into<EwsAuth>,
     as_user: Option<&str>,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<EwsInbox, Failure> {
+    let auth: EwsAuth = creds.into();
+    let creds = &auth;
     let url = Url::parse(url).map_err(|m| Failure::new(FailureKind::Protocol, "http", m))?;
     let resp = http::post(
         &url,
@@ -105,7 +133,7 @@ const SOAP_OPEN: &str = r#"<?xml version="1.0" encoding="utf-8"?>
   <soap:Header><t:RequestServerVersion Version="Exchange2010_SP2"/>"#;
 
 /// The envelope up to `<soap:Body>`, impersonating `as_user` when given.
-fn soap_head(as_user: Option<&str>) -> String {
+pub(super) fn soap_head(as_user: Option<&str>) -> String {
     let mut head = String::from(SOAP_OPEN);
     if let Some(user) = as_user {
         head.push_str(&format!(
@@ -117,7 +145,7 @@ fn soap_head(as_user: Option<&str>) -> String {
     head.push_str("</soap:Header>\n  <soap:Body>\n");
     head
 }
-const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
+pub(super) const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
 
 /// Sends each message with one SOAP `CreateItem` (`MessageDisposition="SendAndSaveCopy"`,
 /// a copy in Sent Items), as the signed-in mailbox. `Err` when the request as a whole
@@ -129,12 +157,14 @@ const SOAP_TAIL: &str = "  </soap:Body>\n</soap:Envelope>\n";
 /// `Protocol`.
 pub async fn send(
     url: &str,
-    creds: &Credentials,
+    creds: impl Into<EwsAuth>,
     as_user: Option<&str>,
     tls: &Tls,
     timeouts: &Timeouts,
     msgs: &[Outgoing],
 ) -> Result<Vec<Result<(), Failure>>, Failure> {
+    let auth: EwsAuth = creds.into();
+    let creds = &auth;
     const STAGE: &str = "createitem";
     let url = Url::parse(url).map_err(|m| Failure::new(FailureKind::Protocol, STAGE, m))?;
     let mut results: Vec<Option<Result<(), Failure>>> = vec![None; msgs.len()];
@@ -297,13 +327,15 @@ pub struct EwsFound {
 /// InternetMessageId), a page of 100 at a time. Failures as `get_inbox`'s.
 pub async fn find_inbox(
     url: &str,
-    creds: &Credentials,
+    creds: impl Into<EwsAuth>,
     as_user: Option<&str>,
     tls: &Tls,
     timeouts: &Timeouts,
     seen: &std::collections::HashSet<String>,
     limit: usize,
 ) -> Result<EwsFound, Failure> {
+    let auth: EwsAuth = creds.into();
+    let creds = &auth;
     const STAGE: &str = "finditem";
     let url = Url::parse(url).map_err(|m| Failure::new(FailureKind::Protocol, STAGE, m))?;
     let mut found = EwsFound::default();
@@ -410,10 +442,12 @@ fn parse_item(xml: &str) -> EwsItem {
 pub async fn autodiscover(
     email: &str,
     hosts: &AutodiscoverHosts,
-    creds: &Credentials,
+    creds: impl Into<EwsAuth>,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<String, Failure> {
+    let auth: EwsAuth = creds.into();
+    let creds = &auth;
     discover(email, &candidates, hosts, creds, tls, timeouts).await
 }
 
@@ -488,10 +522,12 @@ pub(crate) async fn discover(
     email: &str,
     places: &(dyn Fn(&str) -> Result<Vec<String>, Failure> + Sync),
     hosts: &AutodiscoverHosts,
-    creds: &Credentials,
+    creds: impl Into<EwsAuth>,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<String, Failure> {
+    let auth: EwsAuth = creds.into();
+    let creds = &auth;
     let mut email = email.trim().to_string();
     // The mailbox's own domain, whatever address a redirect names later.
     let domain = domain_of(&email).to_string();
@@ -603,7 +639,7 @@ enum Pox {
 async fn pox(
     url: &str,
     email: &str,
-    creds: &Credentials,
+    creds: &EwsAuth,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<Pox, Failure> {
@@ -677,12 +713,21 @@ async fn pox(
     ))
 }
 
-fn request_headers(creds: &Credentials, as_user: Option<&str>) -> Vec<(&'static str, String)> {
-    let basic = B64.encode(format!("{}:{}", creds.username, creds.password));
+pub(super) fn request_headers(
+    creds: &EwsAuth,
+    as_user: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let authorization = match creds {
+        EwsAuth::Basic(c) => format!(
+            "Basic {}",
+            B64.encode(format!("{}:{}", c.username, c.password))
+        ),
+        EwsAuth::Bearer(token) => format!("Bearer {token}"),
+    };
     let mut headers = vec![
         ("content-type", "text/xml; charset=utf-8".to_string()),
         ("accept", "text/xml".to_string()),
-        ("authorization", format!("Basic {basic}")),
+        ("authorization", authorization),
     ];
     // Exchange routes an impersonated request to the mailbox's server by this header.
     if let Some(user) = as_user.filter(|u| u.bytes().all(|b| b.is_ascii_graphic())) {
@@ -691,7 +736,7 @@ fn request_headers(creds: &Credentials, as_user: Option<&str>) -> Vec<(&'static 
     headers
 }
 
-fn status_failure(resp: &http::Response, body: &str, stage: &'static str) -> Failure {
+pub(super) fn status_failure(resp: &http::Response, body: &str, stage: &'static str) -> Failure {
     let mut message = format!("HTTP {} {}", resp.status, resp.reason)
         .trim()
         .to_string();
@@ -810,7 +855,7 @@ fn element_text(xml: &str, local: &str) -> Option<String> {
 
 /// Text for an XML element or attribute: markup escaped, and the characters XML 1.0
 /// cannot carry at all (control characters but tab, LF, CR; U+FFFE, U+FFFF) dropped.
-fn xml_escape(s: &str) -> String {
+pub(super) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -41,10 +41,12 @@
 //! start` (dovecot, aiosmtpd, a fake EWS).
 
 pub mod ews;
+pub mod ews_act;
 mod headers;
 pub(crate) mod http;
 pub mod imap;
 mod net;
+pub mod oauth;
 pub mod pop3;
 pub mod smtp;
 mod tls;

@@ -494,8 +494,58 @@ END;
 "
 );
 
+/// Version 11: the engine's links between records and Exchange items (Dataverse's
+/// `exchangesyncidmapping`: one row per mailbox and item, with what the engine needs to
+/// tell its own writes from the user's) and the sync state of each mailbox's folders
+/// (EWS SyncFolderItems' `SyncState`, Dataverse's `mailbox.exchangesyncstatexml`).
+/// Not served by the Web API yet. And the alerts that ask for action (`actprompt`): the
+/// item waiting, the alert asking, and the user's decision once given.
+const V11: &str = concat!(
+    "CREATE TABLE exchangesyncidmapping (
+    exchangesyncidmappingid TEXT PRIMARY KEY NOT NULL,
+    mailboxid TEXT NOT NULL REFERENCES mailbox(mailboxid) ON DELETE CASCADE,
+    exchangeentryid TEXT NOT NULL,
+    objectid TEXT NOT NULL,
+    objecttypecode INTEGER NOT NULL,
+    ownerid TEXT,
+    itemsubject TEXT,
+    exchangechangekey TEXT NOT NULL,
+    syncedversion INTEGER NOT NULL,
+    recordownerid TEXT,
+    completedinexchange INTEGER NOT NULL DEFAULT 0,
+    tracked INTEGER NOT NULL DEFAULT 0,
+    createdon TEXT NOT NULL DEFAULT (", now_sql!(), "),
+    modifiedon TEXT NOT NULL DEFAULT (", now_sql!(), "),
+    UNIQUE (mailboxid, objecttypecode, exchangeentryid)
+);
+CREATE INDEX exchangesyncidmapping_record ON exchangesyncidmapping(mailboxid, objecttypecode, objectid);
+CREATE TABLE exchangesyncstate (
+    mailboxid TEXT NOT NULL REFERENCES mailbox(mailboxid) ON DELETE CASCADE,
+    folder TEXT NOT NULL,
+    syncstate TEXT NOT NULL,
+    PRIMARY KEY (mailboxid, folder)
+) WITHOUT ROWID;
+CREATE TABLE actprompt (
+    actpromptid TEXT PRIMARY KEY NOT NULL,
+    mailboxid TEXT NOT NULL REFERENCES mailbox(mailboxid) ON DELETE CASCADE,
+    objecttypecode INTEGER NOT NULL,
+    exchangeentryid TEXT NOT NULL,
+    prompt INTEGER NOT NULL,
+    itemname TEXT NOT NULL,
+    candidates TEXT NOT NULL DEFAULT '',
+    tracelogid TEXT NOT NULL,
+    decision INTEGER,
+    decisionrecordid TEXT,
+    decidedby TEXT,
+    createdon TEXT NOT NULL DEFAULT (", now_sql!(), "),
+    UNIQUE (mailboxid, objecttypecode, exchangeentryid)
+);
+CREATE INDEX actprompt_tracelog ON actprompt(tracelogid);
+"
+);
+
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11];
 
 /// Applies the pending migrations up to `target` in one immediate transaction.
 /// Refuses a file written by a newer mailsync (its version is above ours).

@@ -757,9 +757,12 @@ impl<'a> Seeder<'a> {
 
     fn organization(&mut self) -> Result<()> {
         let default_profile = self.profiles.first().map(|p| p.1.clone());
+        // Each organization its own ID, as in Dataverse: Exchange mailboxes record the
+        // ID of the organization they synchronize appointments, contacts and tasks with.
+        let id = guid_from(random_bytes::<16>()?);
         let row =
             vec![
-            ("organizationid", text("00000000-0000-4000-8000-0000000000e1")),
+            ("organizationid", text(id)),
             ("name", text("Contoso (local organization)")),
             ("emailconnectionchannel", int(0)),
             ("defaultemailserverprofileid", opt_text(default_profile)),

@@ -23,6 +23,7 @@ mod batch;
 mod download;
 mod json;
 mod privileges;
+mod prompts;
 mod read;
 mod rules;
 mod service;
@@ -321,6 +322,11 @@ pub(crate) fn execute(
                 && f.starts_with(users::MEMBERSHIP) =>
         {
             users::membership(ctx, conn, method, target.table, id, f, body)
+        }
+        (&Method::POST, Some(id), Some(f))
+            if target.table.entity_set == "tracelogs" && f.starts_with(prompts::PREFIX) =>
+        {
+            prompts::decide(ctx, conn, id, f, body)
         }
         (_, _, Some(f)) => Err(ApiError::not_found(format!(
             "Resource not found for the segment '{f}'."

@@ -302,21 +302,17 @@ fn contact_full_name(table: &Table, old: Option<&Stored>, changes: &mut Vec<Chan
     {
         return;
     }
-    let full = ["firstname", "middlename", "lastname"]
-        .iter()
-        .filter_map(|c| text(merged(old, changes, c)).map(str::trim))
-        .filter(|t| !t.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let part = |c| text(merged(old, changes, c));
+    let full = mailsync_core::engine::act::full_name(
+        part("firstname"),
+        part("middlename"),
+        part("lastname"),
+    );
     set(
         table,
         changes,
         "fullname",
-        if full.is_empty() {
-            SqlParam::Null
-        } else {
-            SqlParam::Text(full)
-        },
+        full.map_or(SqlParam::Null, SqlParam::Text),
     );
 }
 

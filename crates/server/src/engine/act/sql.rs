@@ -1,0 +1,360 @@
+//! The SQL of appointments, contacts and tasks: a folder's sync state, links and
+//! records read; what a cycle did written (records, links, the new sync state).
+
+use mailsync_core::engine::act::{self, Action, Kind, Link, Record, Values};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::store::{new_guid, Result};
+
+/// Records of a user one cycle reads at most per kind.
+const RECORDS_PER_KIND: usize = 20_000;
+
+/// An action done in Exchange (or needing nothing there), with what Exchange answered
+/// (the item's id and ChangeKey) and, for a record created from an item, its new id.
+pub struct Applied {
+    pub action: Action,
+    pub written: Option<(String, String)>,
+    pub record: Option<String>,
+}
+
+pub type Folder = (Option<String>, Vec<Link>, Vec<Record>);
+
+pub fn read_folder(c: &mut Connection, mailbox: &str, user: &str, kind: Kind) -> Result<Folder> {
+    let state: Option<String> = c
+        .query_row(
+            "SELECT syncstate FROM exchangesyncstate WHERE mailboxid = ?1 AND folder = ?2",
+            params![mailbox, kind.folder()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let mut stmt = c.prepare_cached(
+        "SELECT exchangeentryid, exchangechangekey, objectid, syncedversion, recordownerid, \
+         completedinexchange, tracked FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objecttypecode = ?2",
+    )?;
+    let links: Vec<Link> = stmt
+        .query_map(params![mailbox, kind.object_type_code()], |r| {
+            Ok(Link {
+                exchange_id: r.get(0)?,
+                change_key: r.get(1)?,
+                record_id: r.get(2)?,
+                version: r.get(3)?,
+                owner: r.get(4)?,
+                completed_in_exchange: r.get(5)?,
+                tracked: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let (table, key) = (kind.table(), key_column(kind));
+    let columns = act::columns(kind);
+    let select = format!(
+        "SELECT {key}, versionnumber, ownerid, {} FROM {table}",
+        columns.join(", ")
+    );
+    let read = |r: &rusqlite::Row<'_>| -> rusqlite::Result<Record> {
+        let mut values = Values::new();
+        for (i, column) in columns.iter().enumerate() {
+            let v: rusqlite::types::Value = r.get(3 + i)?;
+            let text = match v {
+                rusqlite::types::Value::Text(t) => Some(t),
+                rusqlite::types::Value::Integer(n) => Some(n.to_string()),
+                rusqlite::types::Value::Real(f) => Some(f.to_string()),
+                _ => None,
+            };
+            if let Some(t) = text {
+                values.insert(column.to_string(), t);
+            }
+        }
+        let owner: Option<String> = r.get(2)?;
+        Ok(Record {
+            id: r.get(0)?,
+            version: r.get(1)?,
+            selected: act::selected(kind, user, owner.as_deref(), &values),
+            owner,
+            values,
+        })
+    };
+    let mut records: Vec<Record> = c
+        .prepare(&format!(
+            "{select} WHERE ownerid = ?1 ORDER BY modifiedon LIMIT {RECORDS_PER_KIND}"
+        ))?
+        .query_map([user], read)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut one = c.prepare(&format!("{select} WHERE {key} = ?1"))?;
+    for link in &links {
+        if records.iter().any(|r| r.id == link.record_id) {
+            continue;
+        }
+        if let Some(r) = one.query_row([&link.record_id], read).optional()? {
+            records.push(r);
+        }
+    }
+    Ok((state, links, records))
+}
+
+pub fn key_column(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Contact => "contactid",
+        Kind::Task => "activityid",
+    }
+}
+
+/// Writes what was done in one transaction: records, links, the new sync state.
+pub fn write_folder(
+    tx: &Transaction<'_>,
+    mailbox: &str,
+    user: &str,
+    kind: Kind,
+    applied: &[Applied],
+    state: &Option<String>,
+) -> Result<()> {
+    let otc = kind.object_type_code();
+    for Applied {
+        action,
+        written,
+        record,
+    } in applied
+    {
+        match action {
+            Action::CreateRecord { item, values } => {
+                let id = match record {
+                    Some(id) => id.clone(),
+                    None => new_guid()?,
+                };
+                insert_record(tx, kind, &id, user, values)?;
+                // The item as the marker left it (its new ChangeKey).
+                let change_key = written
+                    .as_ref()
+                    .map_or(item.change_key.as_str(), |(_, k)| k.as_str());
+                link(
+                    tx,
+                    mailbox,
+                    user,
+                    kind,
+                    &item.id,
+                    change_key,
+                    &id,
+                    Linked {
+                        completed: act::completed_in_exchange(kind, &item.props),
+                        tracked: true,
+                    },
+                )?;
+            }
+            Action::UpdateRecord {
+                record_id,
+                item,
+                values,
+            } => {
+                update_record(tx, kind, record_id, values)?;
+                link(
+                    tx,
+                    mailbox,
+                    user,
+                    kind,
+                    &item.id,
+                    &item.change_key,
+                    record_id,
+                    Linked {
+                        completed: act::completed_in_exchange(kind, &item.props),
+                        tracked: false,
+                    },
+                )?;
+            }
+            Action::DeleteRecord {
+                record_id,
+                exchange_id,
+            } => {
+                tx.execute(
+                    &format!(
+                        "DELETE FROM {} WHERE {} = ?1",
+                        kind.table(),
+                        key_column(kind)
+                    ),
+                    [record_id],
+                )?;
+                unlink(tx, mailbox, otc, exchange_id)?;
+            }
+            // Turned into a prompt before anything was written.
+            Action::AskPreviouslyLinked { .. } => {}
+            Action::Unlink { exchange_id } | Action::DeleteItem { exchange_id, .. } => {
+                unlink(tx, mailbox, otc, exchange_id)?;
+            }
+            Action::CreateItem { record_id, props }
+            | Action::UpdateItem {
+                record_id, props, ..
+            } => {
+                if let Some((id, change_key)) = written {
+                    link(
+                        tx,
+                        mailbox,
+                        user,
+                        kind,
+                        id,
+                        change_key,
+                        record_id,
+                        Linked {
+                            completed: act::completed_in_exchange(kind, props),
+                            tracked: false,
+                        },
+                    )?;
+                }
+            }
+        }
+    }
+    if let Some(state) = state {
+        tx.execute(
+            "INSERT INTO exchangesyncstate (mailboxid, folder, syncstate) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (mailboxid, folder) DO UPDATE SET syncstate = excluded.syncstate",
+            params![mailbox, kind.folder(), state],
+        )?;
+    }
+    Ok(())
+}
+
+pub fn unlink(tx: &Transaction<'_>, mailbox: &str, otc: i64, exchange_id: &str) -> Result<()> {
+    tx.execute(
+        "DELETE FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objecttypecode = ?2 \
+         AND exchangeentryid = ?3",
+        params![mailbox, otc, exchange_id],
+    )?;
+    Ok(())
+}
+
+/// What a link records of the item besides its id.
+pub struct Linked {
+    /// Completed in Exchange (tasks).
+    pub completed: bool,
+    /// The user tracked it (see core's `act::Link::tracked`); a link once tracked
+    /// stays so.
+    pub tracked: bool,
+}
+
+/// Links (or re-links) an item and a record, as of the record's version now.
+#[allow(clippy::too_many_arguments)]
+pub fn link(
+    tx: &Transaction<'_>,
+    mailbox: &str,
+    user: &str,
+    kind: Kind,
+    exchange_id: &str,
+    change_key: &str,
+    record_id: &str,
+    linked: Linked,
+) -> Result<()> {
+    let (version, owner, subject): (i64, Option<String>, Option<String>) = tx.query_row(
+        &format!(
+            "SELECT versionnumber, ownerid, {} FROM {} WHERE {} = ?1",
+            match kind {
+                Kind::Contact => "fullname",
+                Kind::Task => "subject",
+            },
+            kind.table(),
+            key_column(kind)
+        ),
+        [record_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )?;
+    let id = new_guid()?;
+    tx.execute(
+        "INSERT INTO exchangesyncidmapping (exchangesyncidmappingid, mailboxid, exchangeentryid, \
+         objectid, objecttypecode, ownerid, itemsubject, exchangechangekey, syncedversion, \
+         recordownerid, completedinexchange, tracked) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+         ON CONFLICT (mailboxid, objecttypecode, exchangeentryid) DO UPDATE SET \
+         objectid = excluded.objectid, itemsubject = excluded.itemsubject, \
+         exchangechangekey = excluded.exchangechangekey, syncedversion = excluded.syncedversion, \
+         recordownerid = excluded.recordownerid, completedinexchange = excluded.completedinexchange, \
+         tracked = MAX(tracked, excluded.tracked), \
+         modifiedon = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
+        params![
+            id,
+            mailbox,
+            exchange_id,
+            record_id,
+            kind.object_type_code(),
+            user,
+            subject,
+            change_key,
+            version,
+            owner,
+            linked.completed,
+            linked.tracked
+        ],
+    )?;
+    Ok(())
+}
+
+fn sql_value(numeric: bool, v: Option<&String>) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match v {
+        None => Value::Null,
+        Some(t) if numeric => t.trim().parse::<i64>().map_or(Value::Null, Value::Integer),
+        Some(t) => Value::Text(t.clone()),
+    }
+}
+
+/// The contact's computed full name, from the values written.
+fn full_name(values: &Values) -> Option<String> {
+    act::full_name(
+        values.get("firstname").map(String::as_str),
+        values.get("middlename").map(String::as_str),
+        values.get("lastname").map(String::as_str),
+    )
+}
+
+pub fn insert_record(
+    tx: &Transaction<'_>,
+    kind: Kind,
+    id: &str,
+    user: &str,
+    values: &Values,
+) -> Result<()> {
+    let mut names = vec![key_column(kind), "ownerid"];
+    let mut args: Vec<rusqlite::types::Value> =
+        vec![id.to_string().into(), user.to_string().into()];
+    for (column, numeric) in act::columns_from_exchange(kind) {
+        if let Some(v) = values.get(column) {
+            names.push(column);
+            args.push(sql_value(numeric, Some(v)));
+        }
+    }
+    if kind == Kind::Contact {
+        names.push("fullname");
+        args.push(sql_value(false, full_name(values).as_ref()));
+    }
+    let marks: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    tx.execute(
+        &format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            kind.table(),
+            names.join(", "),
+            marks.join(", ")
+        ),
+        rusqlite::params_from_iter(args),
+    )?;
+    Ok(())
+}
+
+fn update_record(tx: &Transaction<'_>, kind: Kind, id: &str, values: &Values) -> Result<()> {
+    let mut sets = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    for (column, numeric) in act::columns_from_exchange(kind) {
+        args.push(sql_value(numeric, values.get(column)));
+        sets.push(format!("{column} = ?{}", args.len()));
+    }
+    if kind == Kind::Contact {
+        args.push(sql_value(false, full_name(values).as_ref()));
+        sets.push(format!("fullname = ?{}", args.len()));
+    }
+    args.push(id.to_string().into());
+    tx.execute(
+        &format!(
+            "UPDATE {} SET {} WHERE {} = ?{}",
+            kind.table(),
+            sets.join(", "),
+            key_column(kind),
+            args.len()
+        ),
+        rusqlite::params_from_iter(args),
+    )?;
+    Ok(())
+}
