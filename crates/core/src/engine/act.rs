@@ -31,8 +31,25 @@
 //!   is written to Exchange. Microsoft documents no rule for this; the organization is
 //!   the system of record, and an Exchange change is never silently half-applied.
 //!
-//! Appointments are not here yet: they follow participation (organizer, required
-//! attendees: party lists), which the local organization does not model yet.
+//! Appointments follow participation, not ownership (their party lists, Dataverse's
+//! `activityparty`; the values `organizer`, `organizerid`, `requiredattendees`,
+//! `optionalattendees` of a [`Record`] come from it):
+//!
+//! * Dynamics 365 → Exchange: "only the Dynamics 365 appointment organizer can
+//!   synchronize and distribute appointments ... to Exchange attendees": the organizer's
+//!   mailbox creates the meeting (Exchange sends the invitations, past meetings and
+//!   meetings without attendees go without); an attendee's copy is linked to the
+//!   record in the attendee's mailbox by its global object ID (EWS `UID`).
+//! * Exchange → Dynamics 365: tracked meetings come in, their organizer and attendees
+//!   as parties; "If the appointment state in Dynamics 365 is Completed or Canceled,
+//!   any changes to the meeting in Exchange will not sync".
+//! * Deletes: deleted in Exchange, the appointment is deleted in Dynamics 365 unless it
+//!   is Completed or Canceled, in the past, or the syncing user is not its organizer;
+//!   deleted in Dynamics 365, the meeting is deleted in Exchange only when it is linked,
+//!   the syncing user is its organizer, it is in the future and the delete is not a
+//!   logical one; otherwise it is unlinked.
+//! * A tracked meeting that conflicts with an attendee's appointment is a prompt
+//!   (the server's `engine::act::prompts`, Microsoft's booking check).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -44,16 +61,18 @@ pub const TRACKED_CATEGORY: &str = "Tracked to Dynamics 365";
 /// The kinds of record this module synchronizes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    Appointment,
     Contact,
     Task,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 2] = [Kind::Contact, Kind::Task];
+    pub const ALL: [Kind; 3] = [Kind::Appointment, Kind::Contact, Kind::Task];
 
     /// The Exchange folder (EWS DistinguishedFolderId).
     pub fn folder(self) -> &'static str {
         match self {
+            Kind::Appointment => "calendar",
             Kind::Contact => "contacts",
             Kind::Task => "tasks",
         }
@@ -62,6 +81,7 @@ impl Kind {
     /// The EWS item element (`t:Contact`, `t:Task`).
     pub fn element(self) -> &'static str {
         match self {
+            Kind::Appointment => "CalendarItem",
             Kind::Contact => "Contact",
             Kind::Task => "Task",
         }
@@ -70,6 +90,7 @@ impl Kind {
     /// The Dataverse table.
     pub fn table(self) -> &'static str {
         match self {
+            Kind::Appointment => "appointment",
             Kind::Contact => "contact",
             Kind::Task => "task",
         }
@@ -78,6 +99,7 @@ impl Kind {
     /// The word for one in texts.
     pub fn noun(self) -> &'static str {
         match self {
+            Kind::Appointment => "appointment",
             Kind::Contact => "contact",
             Kind::Task => "task",
         }
@@ -86,6 +108,7 @@ impl Kind {
     /// Dataverse's object type code (`exchangesyncidmapping.objecttypecode`).
     pub fn object_type_code(self) -> i64 {
         match self {
+            Kind::Appointment => 4201,
             Kind::Contact => 2,
             Kind::Task => 4212,
         }
@@ -95,6 +118,7 @@ impl Kind {
     /// the item element (Item's own first, then the type's).
     pub fn props(self) -> &'static [Prop] {
         match self {
+            Kind::Appointment => APPOINTMENT_PROPS,
             Kind::Contact => CONTACT_PROPS,
             Kind::Task => TASK_PROPS,
         }
@@ -108,6 +132,33 @@ pub struct Prop {
     pub name: &'static str,
     pub uri: &'static str,
     pub entry: Option<(&'static str, &'static str)>,
+    pub form: Form,
+}
+
+/// How a property's value is written and read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// The element's text, written on create and update.
+    Text,
+    /// A list of attendees (`t:Attendee/t:Mailbox/t:EmailAddress`), as the addresses
+    /// joined by `;`; written on create and update.
+    Attendees,
+    /// One mailbox (`t:Mailbox/t:EmailAddress`), read only: Exchange sets the organizer.
+    Mailbox,
+    /// Written when the item is created, never updated (a meeting's UID).
+    OnCreate,
+}
+
+impl Prop {
+    /// Whether UpdateItem sets (or deletes) it.
+    pub fn updated(&self) -> bool {
+        matches!(self.form, Form::Text | Form::Attendees)
+    }
+
+    /// Whether CreateItem writes it.
+    pub fn created(&self) -> bool {
+        self.form != Form::Mailbox
+    }
 }
 
 const fn p(name: &'static str, uri: &'static str) -> Prop {
@@ -115,6 +166,7 @@ const fn p(name: &'static str, uri: &'static str) -> Prop {
         name,
         uri,
         entry: None,
+        form: Form::Text,
     }
 }
 
@@ -123,8 +175,36 @@ const fn ix(name: &'static str, uri: &'static str, collection: &'static str) -> 
         name,
         uri,
         entry: Some((collection, name)),
+        form: Form::Text,
     }
 }
+
+const fn f(name: &'static str, uri: &'static str, form: Form) -> Prop {
+    Prop {
+        name,
+        uri,
+        entry: None,
+        form,
+    }
+}
+
+/// Appointment: Item's Subject, Body, Importance, then CalendarItemType's UID, Start,
+/// End, IsAllDayEvent, LegacyFreeBusyStatus, Location, Organizer, RequiredAttendees,
+/// OptionalAttendees.
+static APPOINTMENT_PROPS: &[Prop] = &[
+    p("Subject", "item:Subject"),
+    p("Body", "item:Body"),
+    p("Importance", "item:Importance"),
+    f("UID", "calendar:UID", Form::OnCreate),
+    p("Start", "calendar:Start"),
+    p("End", "calendar:End"),
+    p("IsAllDayEvent", "calendar:IsAllDayEvent"),
+    p("LegacyFreeBusyStatus", "calendar:LegacyFreeBusyStatus"),
+    p("Location", "calendar:Location"),
+    f("Organizer", "calendar:Organizer", Form::Mailbox),
+    f("RequiredAttendees", "calendar:RequiredAttendees", Form::Attendees),
+    f("OptionalAttendees", "calendar:OptionalAttendees", Form::Attendees),
+];
 
 /// Contact: the EWS ContactItemType's sequence (FileAs, GivenName, MiddleName,
 /// EmailAddresses, PhoneNumbers, JobTitle, Surname).
@@ -177,11 +257,13 @@ impl Item {
     }
 }
 
-/// Where a synchronization runs: the organization and the mailbox.
+/// Where and when a synchronization runs: the organization, the mailbox, the time
+/// (appointments in the past are not deleted).
 #[derive(Debug, Clone, Copy)]
 pub struct Here<'a> {
     pub org: &'a str,
     pub mailbox: &'a str,
+    pub now: crate::Timestamp,
 }
 
 /// The marker the engine writes on every item it links (an extended property): which
@@ -267,6 +349,9 @@ pub struct Link {
     pub owner: Option<String>,
     /// Whether the item was Completed in Exchange at the last synchronization.
     pub completed_in_exchange: bool,
+    /// An appointment's end at the last synchronization (RFC 3339), and for an
+    /// appointment [`Link::owner`] is its organizer.
+    pub end: Option<String>,
     /// Whether the link began with the user tracking the item in Exchange (rather than
     /// with the filter selecting the record): the user asked for it, so it stays
     /// linked while the record lives, selected by the filter or not.
@@ -311,6 +396,9 @@ impl Settings {
 pub enum Action {
     /// A tracked item without a record: create the record (owned by the user), link.
     CreateRecord { item: Item, values: Values },
+    /// A meeting whose global object ID (UID) is an appointment's the user takes part
+    /// in (an attendee's copy, or the organizer's own): link, create nothing.
+    LinkRecord { item: Item, record_id: String },
     /// An unlinked item that another mailbox or organization linked before: ask.
     AskPreviouslyLinked { item: Item, values: Values },
     /// A linked item changed in Exchange.
@@ -363,6 +451,18 @@ pub fn plan(
     let mut actions = Vec::new();
     // Links settled by an Exchange change (deleted there): not looked at again.
     let mut settled: HashSet<&str> = HashSet::new();
+    let mut linked: HashSet<&str> = links.iter().map(|l| l.record_id.as_str()).collect();
+    let meetings: HashMap<String, &Record> = match kind {
+        Kind::Appointment => records
+            .iter()
+            .filter(|r| r.selected)
+            .filter_map(|r| {
+                let uid = r.values.get("globalobjectid")?.trim().to_ascii_lowercase();
+                (!uid.is_empty()).then_some((uid, r))
+            })
+            .collect(),
+        _ => HashMap::new(),
+    };
 
     for change in changes {
         match change {
@@ -374,6 +474,9 @@ pub fn plan(
                     match by_record.get(link.record_id.as_str()) {
                         // Both changed: Dynamics 365's version goes to Exchange below.
                         Some(r) if r.version > link.version => {}
+                        // Appointments: the organizer's changes only, and none once
+                        // Completed or Canceled in Dynamics 365.
+                        Some(r) if !takes_changes(kind, user, r, link) => {}
                         Some(_) => actions.push(Action::UpdateRecord {
                             record_id: link.record_id.clone(),
                             item: item.clone(),
@@ -384,6 +487,15 @@ pub fn plan(
                     }
                 }
                 None => match item.marker.as_deref().and_then(parse_marker) {
+                    // A meeting of an appointment the user takes part in: linked.
+                    _ if meeting_of(item, &meetings, &linked).is_some() => {
+                        let r = meeting_of(item, &meetings, &linked).unwrap_or_default();
+                        linked.insert(r);
+                        actions.push(Action::LinkRecord {
+                            item: item.clone(),
+                            record_id: r.to_string(),
+                        });
+                    }
                     // Unlinked here on purpose: not brought back.
                     Some(m) if m.is_here(here) => {}
                     Some(_) => actions.push(Action::AskPreviouslyLinked {
@@ -403,11 +515,15 @@ pub fn plan(
                 };
                 settled.insert(link.exchange_id.as_str());
                 let record = by_record.get(link.record_id.as_str());
-                let delete = record.is_some()
-                    && match kind {
-                        Kind::Contact => record.and_then(|r| r.owner.as_deref()) == Some(user),
-                        Kind::Task => settings.delete_tasks_from_exchange,
-                    };
+                let delete = record.is_some_and(|r| match kind {
+                    Kind::Appointment => {
+                        organizer(r) == Some(user)
+                            && !closed(&r.values)
+                            && future(r.values.get("scheduledend"), here.now)
+                    }
+                    Kind::Contact => r.owner.as_deref() == Some(user),
+                    Kind::Task => settings.delete_tasks_from_exchange,
+                });
                 actions.push(if delete {
                     Action::DeleteRecord {
                         record_id: link.record_id.clone(),
@@ -423,14 +539,13 @@ pub fn plan(
     }
 
     // Dynamics 365 → Exchange, for the links Exchange did not settle.
-    let linked: HashSet<&str> = links.iter().map(|l| l.record_id.as_str()).collect();
     for link in links {
         if settled.contains(link.exchange_id.as_str()) {
             continue;
         }
         match by_record.get(link.record_id.as_str()) {
             Some(r) if r.selected || link.tracked => {
-                if r.version > link.version {
+                if r.version > link.version && organizes(kind, user, r) {
                     // Both changed: the item's newest key, so AutoResolve takes ours.
                     let change_key = changes
                         .iter()
@@ -452,15 +567,24 @@ pub fn plan(
             record => {
                 // Gone (physical) or no longer selected (logical).
                 let logical = record.is_some();
-                let owner = match record {
-                    Some(r) => r.owner.as_deref(),
-                    None => link.owner.as_deref(),
+                let owner = match (kind, record) {
+                    (Kind::Appointment, Some(r)) => organizer(r),
+                    (_, Some(r)) => r.owner.as_deref(),
+                    (_, None) => link.owner.as_deref(),
                 };
-                let delete = !(logical && settings.distinct_logical_deletes)
-                    && match kind {
-                        Kind::Contact => owner != Some(user),
-                        Kind::Task => !link.completed_in_exchange,
-                    };
+                let delete = match kind {
+                    // Linked, organized by the user, in the future, not a logical delete.
+                    Kind::Appointment => {
+                        let end = record.map_or(link.end.as_ref(), |r| r.values.get("scheduledend"));
+                        !logical && owner == Some(user) && future(end, here.now)
+                    }
+                    Kind::Contact => {
+                        !(logical && settings.distinct_logical_deletes) && owner != Some(user)
+                    }
+                    Kind::Task => {
+                        !(logical && settings.distinct_logical_deletes) && !link.completed_in_exchange
+                    }
+                };
                 actions.push(if delete {
                     Action::DeleteItem {
                         record_id: link.record_id.clone(),
@@ -476,7 +600,7 @@ pub fn plan(
     }
 
     for r in records {
-        if r.selected && !linked.contains(r.id.as_str()) {
+        if r.selected && organizes(kind, user, r) && !linked.contains(r.id.as_str()) {
             actions.push(Action::CreateItem {
                 record_id: r.id.clone(),
                 props: to_exchange(kind, &r.values),
@@ -487,9 +611,68 @@ pub fn plan(
     actions
 }
 
+/// An appointment's organizer, when a user of the organization.
+fn organizer(r: &Record) -> Option<&str> {
+    r.values
+        .get("organizerid")
+        .map(String::as_str)
+        .filter(|o| !o.is_empty())
+}
+
+/// Whether the user may write the record to Exchange: anyone for contacts and tasks;
+/// for appointments only the organizer ("only the Dynamics 365 appointment organizer
+/// can synchronize and distribute appointments").
+fn organizes(kind: Kind, user: &str, r: &Record) -> bool {
+    kind != Kind::Appointment || organizer(r).is_some_and(|o| o.eq_ignore_ascii_case(user))
+}
+
+/// Whether an Exchange change of a linked item comes into the record. Appointments:
+/// not once Completed or Canceled; from the organizer's mailbox, or, when the
+/// organizer is not a user here, from the mailbox that tracked it (an attendee's copy
+/// only changes when the organizer's meeting does).
+fn takes_changes(kind: Kind, user: &str, r: &Record, link: &Link) -> bool {
+    kind != Kind::Appointment
+        || (!closed(&r.values)
+            && (organizes(kind, user, r) || (organizer(r).is_none() && link.tracked)))
+}
+
+/// An appointment Completed (1) or Canceled (2).
+fn closed(values: &Values) -> bool {
+    matches!(int(values, "statecode"), Some(1 | 2))
+}
+
+/// Whether a time (RFC 3339) is after `now`; an unknown time is not.
+fn future(at: Option<&String>, now: crate::Timestamp) -> bool {
+    at.and_then(|t| crate::time::Timestamp::parse(t))
+        .is_some_and(|p| p.at > now)
+}
+
+/// The record of a meeting the user takes part in, by its UID, unless already linked.
+fn meeting_of<'r>(
+    item: &Item,
+    meetings: &HashMap<String, &'r Record>,
+    linked: &HashSet<&str>,
+) -> Option<&'r str> {
+    let uid = item.props.get("UID")?.trim().to_ascii_lowercase();
+    let r = meetings.get(&uid)?;
+    (!linked.contains(r.id.as_str())).then_some(r.id.as_str())
+}
+
 /// The columns each kind's records are read with.
 pub fn columns(kind: Kind) -> &'static [&'static str] {
     match kind {
+        Kind::Appointment => &[
+            "subject",
+            "description",
+            "scheduledstart",
+            "scheduledend",
+            "location",
+            "isalldayevent",
+            "prioritycode",
+            "statecode",
+            "statuscode",
+            "globalobjectid",
+        ],
         Kind::Contact => &[
             "firstname",
             "middlename",
@@ -530,6 +713,21 @@ const CONTACT_MAP: &[(&str, &str)] = &[
     ("mobilephone", "MobilePhone"),
 ];
 
+/// Appointment columns and properties (both ways; the party lists as addresses joined
+/// by `;`, which the server reads from and writes to `activityparty`). "Appointment
+/// Time", Body, Importance, Location, Optional and Required Attendees, Organizer, Show
+/// Time As and Subject are the fields Microsoft lists as synchronized.
+const APPOINTMENT_MAP: &[(&str, &str)] = &[
+    ("subject", "Subject"),
+    ("description", "Body"),
+    ("scheduledstart", "Start"),
+    ("scheduledend", "End"),
+    ("location", "Location"),
+    ("globalobjectid", "UID"),
+    ("requiredattendees", "RequiredAttendees"),
+    ("optionalattendees", "OptionalAttendees"),
+];
+
 const TASK_MAP: &[(&str, &str)] = &[
     ("subject", "Subject"),
     ("description", "Body"),
@@ -557,6 +755,23 @@ fn copy(from: &Values, map: &[(&str, &str)], reverse: bool, to: &mut Values) {
 pub fn to_exchange(kind: Kind, record: &Values) -> Values {
     let mut props = Values::new();
     match kind {
+        Kind::Appointment => {
+            copy(record, APPOINTMENT_MAP, false, &mut props);
+            let all_day = int(record, "isalldayevent").unwrap_or(0) == 1;
+            props.insert("IsAllDayEvent".into(), all_day.to_string());
+            // "If the appointment status in Dynamics 365 is Completed, Canceled, or Free
+            // (Open), the appointment status syncs to Exchange as Free."
+            let state = int(record, "statecode").unwrap_or(3);
+            let status = int(record, "statuscode").unwrap_or(5);
+            let busy = match (state, status) {
+                (1 | 2, _) | (_, 1) => "Free",
+                (_, 2) => "Tentative",
+                (_, 6) => "OOF",
+                _ => "Busy",
+            };
+            props.insert("LegacyFreeBusyStatus".into(), busy.into());
+            props.insert("Importance".into(), importance(record).into());
+        }
         Kind::Contact => {
             copy(record, CONTACT_MAP, false, &mut props);
             if let Some(full) = record.get("fullname").filter(|f| !f.trim().is_empty()) {
@@ -579,15 +794,54 @@ pub fn to_exchange(kind: Kind, record: &Values) -> Values {
             if s == "Completed" {
                 props.insert("PercentComplete".into(), "100".into());
             }
-            let importance = match int(record, "prioritycode") {
-                Some(0) => "Low",
-                Some(2) => "High",
-                _ => "Normal",
-            };
-            props.insert("Importance".into(), importance.into());
+            props.insert("Importance".into(), importance(record).into());
         }
     }
     props
+}
+
+/// A record's `prioritycode` as the item's Importance.
+fn importance(record: &Values) -> &'static str {
+    match int(record, "prioritycode") {
+        Some(0) => "Low",
+        Some(2) => "High",
+        _ => "Normal",
+    }
+}
+
+/// An item's Importance as `prioritycode`.
+fn priority(props: &Values) -> i64 {
+    match props.get("Importance").map(|s| s.trim()) {
+        Some("Low") => 0,
+        Some("High") => 2,
+        _ => 1,
+    }
+}
+
+/// Normalizes the date columns to RFC 3339 UTC; one that is not a date is dropped.
+fn dates(values: &mut Values) {
+    for column in ["scheduledstart", "scheduledend"] {
+        if let Some(v) = values.get_mut(column) {
+            match crate::time::Timestamp::parse(v) {
+                Some(p) => *v = p.at.to_rfc3339(),
+                None => {
+                    values.remove(column);
+                }
+            }
+        }
+    }
+}
+
+/// A party list as the values hold it: addresses trimmed, lowercased, each once, in
+/// the order given, joined by `;`.
+pub fn addresses(list: &str) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for a in list.split(';').map(|a| a.trim().to_ascii_lowercase()) {
+        if !a.is_empty() && !seen.contains(&a) {
+            seen.push(a);
+        }
+    }
+    seen.join(";")
 }
 
 /// An Exchange item's properties as the record's column values (statecode and
@@ -596,19 +850,38 @@ pub fn to_exchange(kind: Kind, record: &Values) -> Values {
 pub fn to_record(kind: Kind, props: &Values) -> Values {
     let mut values = Values::new();
     match kind {
+        Kind::Appointment => {
+            copy(props, APPOINTMENT_MAP, true, &mut values);
+            dates(&mut values);
+            for list in ["requiredattendees", "optionalattendees"] {
+                if let Some(v) = values.get_mut(list) {
+                    *v = addresses(v);
+                }
+            }
+            if let Some(o) = props.get("Organizer").map(|o| addresses(o)) {
+                values.insert("organizer".into(), o);
+            }
+            let all_day = props
+                .get("IsAllDayEvent")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+            values.insert("isalldayevent".into(), u8::from(all_day).to_string());
+            values.insert("prioritycode".into(), priority(props).to_string());
+            // "If the appointment state in Exchange is Free, the appointment state syncs
+            // to Dynamics 365 as Free"; Working elsewhere: Open, Free. Busy and Out of
+            // Office are Scheduled (Busy / Out of Office), Tentative Open.
+            let (state, status) = match props.get("LegacyFreeBusyStatus").map(|s| s.trim()) {
+                Some("Free" | "WorkingElsewhere") => (0, 1),
+                Some("Tentative") => (0, 2),
+                Some("OOF") => (3, 6),
+                _ => (3, 5),
+            };
+            values.insert("statecode".into(), state.to_string());
+            values.insert("statuscode".into(), status.to_string());
+        }
         Kind::Contact => copy(props, CONTACT_MAP, true, &mut values),
         Kind::Task => {
             copy(props, TASK_MAP, true, &mut values);
-            for column in ["scheduledstart", "scheduledend"] {
-                if let Some(v) = values.get_mut(column) {
-                    match crate::time::Timestamp::parse(v) {
-                        Some(p) => *v = p.at.to_rfc3339(),
-                        None => {
-                            values.remove(column);
-                        }
-                    }
-                }
-            }
+            dates(&mut values);
             let percent = props
                 .get("PercentComplete")
                 .and_then(|p| p.trim().parse::<f64>().ok());
@@ -630,12 +903,7 @@ pub fn to_record(kind: Kind, props: &Values) -> Values {
             };
             values.insert("statecode".into(), state.to_string());
             values.insert("statuscode".into(), reason.to_string());
-            let priority = match props.get("Importance").map(|s| s.trim()) {
-                Some("Low") => 0,
-                Some("High") => 2,
-                _ => 1,
-            };
-            values.insert("prioritycode".into(), priority.to_string());
+            values.insert("prioritycode".into(), priority(props).to_string());
         }
     }
     values
@@ -647,15 +915,25 @@ pub fn columns_from_exchange(kind: Kind) -> Vec<(&'static str, bool)> {
     let numeric = |c: &str| {
         matches!(
             c,
-            "statecode" | "statuscode" | "prioritycode" | "percentcomplete"
+            "statecode" | "statuscode" | "prioritycode" | "percentcomplete" | "isalldayevent"
         )
     };
     let mut columns: Vec<&'static str> = match kind {
+        // The party lists are not columns: the server writes them as parties.
+        Kind::Appointment => APPOINTMENT_MAP
+            .iter()
+            .map(|(c, _)| *c)
+            .filter(|c| !c.ends_with("attendees"))
+            .collect(),
         Kind::Contact => CONTACT_MAP.iter().map(|(c, _)| *c).collect(),
         Kind::Task => TASK_MAP.iter().map(|(c, _)| *c).collect(),
     };
-    if kind == Kind::Task {
-        columns.extend(["statecode", "statuscode", "prioritycode"]);
+    match kind {
+        Kind::Appointment => {
+            columns.extend(["isalldayevent", "statecode", "statuscode", "prioritycode"])
+        }
+        Kind::Task => columns.extend(["statecode", "statuscode", "prioritycode"]),
+        Kind::Contact => {}
     }
     columns.into_iter().map(|c| (c, numeric(c))).collect()
 }
@@ -679,13 +957,17 @@ pub fn completed_in_exchange(kind: Kind, props: &Values) -> bool {
 }
 
 /// Whether the user's default synchronization filter selects a record of theirs:
-/// contacts "My Outlook Contacts" (owned and Active), tasks owned.
+/// contacts "My Outlook Contacts" (owned and Active), tasks owned, appointments "where
+/// you are a party on the appointment but are not just the owner" (the value
+/// `partyids`: the parties that are users, joined by `;`).
 pub fn selected(kind: Kind, user: &str, owner: Option<&str>, values: &Values) -> bool {
-    owner == Some(user)
-        && match kind {
-            Kind::Contact => int(values, "statecode").unwrap_or(0) == 0,
-            Kind::Task => true,
-        }
+    match kind {
+        Kind::Appointment => values
+            .get("partyids")
+            .is_some_and(|ids| ids.split(';').any(|id| id.trim().eq_ignore_ascii_case(user))),
+        Kind::Contact => owner == Some(user) && int(values, "statecode").unwrap_or(0) == 0,
+        Kind::Task => owner == Some(user),
+    }
 }
 
 fn int(values: &Values, column: &str) -> Option<i64> {
@@ -723,9 +1005,12 @@ mod tests {
     use super::*;
 
     const ME: &str = "me";
+    /// 2027-01-15T08:00:00Z.
+    const NOW: crate::Timestamp = crate::Timestamp(1_800_000_000);
     const HERE: Here<'static> = Here {
         org: "org-a",
         mailbox: "mb-1",
+        now: NOW,
     };
     const THEM: &str = "them";
 
@@ -770,6 +1055,7 @@ mod tests {
             owner: Some(owner.into()),
             completed_in_exchange: false,
             tracked: false,
+            end: None,
         }
     }
 
@@ -1018,6 +1304,7 @@ mod tests {
             Here {
                 org: "org-b",
                 mailbox: "mb-9",
+                now: NOW,
             },
             "r9",
         ));
@@ -1026,6 +1313,7 @@ mod tests {
             Here {
                 org: "ORG-A",
                 mailbox: "mb-2",
+                now: NOW,
             },
             "r2",
         ));
@@ -1055,5 +1343,222 @@ mod tests {
         assert_eq!(claim(&other, false, true), Err("x".into()));
         assert_eq!(claim(&other, true, false), Err("x".into()));
         assert_eq!(claim(&other, true, true), Ok(true));
+    }
+
+    fn meeting(id: &str, organizer: &str, parties: &[&str], vals: &[(&str, &str)]) -> Record {
+        let mut values = values(vals);
+        values.insert("organizerid".into(), organizer.into());
+        values.insert("partyids".into(), parties.join(";"));
+        Record {
+            id: id.into(),
+            version: 1,
+            owner: Some(organizer.into()),
+            selected: selected(Kind::Appointment, ME, Some(organizer), &values),
+            values,
+        }
+    }
+
+    const FUTURE: (&str, &str) = ("scheduledend", "2027-02-01T10:00:00Z");
+    const PAST: (&str, &str) = ("scheduledend", "2026-12-01T10:00:00Z");
+
+    #[test]
+    fn appointments_go_to_exchange_from_their_organizer_and_link_by_uid_elsewhere() {
+        let mine = meeting("a1", ME, &[ME, THEM], &[("subject", "Review"), FUTURE]);
+        let theirs = meeting(
+            "a2",
+            THEM,
+            &[THEM, ME],
+            &[("subject", "Their meeting"), ("globalobjectid", "UID-2"), FUTURE],
+        );
+        let not_mine = meeting("a3", THEM, &[THEM], &[("subject", "Not mine")]);
+        assert!(mine.selected && theirs.selected && !not_mine.selected);
+        // The attendee's copy of their meeting arrives with the organizer's marker.
+        let mut copy = item("i2", "k", false, &[("UID", "uid-2"), ("Subject", "Their meeting")]);
+        copy.marker = Some(marker(
+            Here {
+                org: "org-a",
+                mailbox: "mb-them",
+                now: NOW,
+            },
+            "a2",
+        ));
+        let actions = plan(
+            Kind::Appointment,
+            HERE,
+            ME,
+            Settings::default(),
+            &[],
+            &[Change::Upsert(copy.clone())],
+            &[mine, theirs, not_mine],
+            10,
+        );
+        assert_eq!(
+            actions,
+            vec![
+                Action::LinkRecord {
+                    item: copy,
+                    record_id: "a2".into()
+                },
+                Action::CreateItem {
+                    record_id: "a1".into(),
+                    props: values(&[
+                        ("End", "2027-02-01T10:00:00Z"),
+                        ("Importance", "Normal"),
+                        ("IsAllDayEvent", "false"),
+                        ("LegacyFreeBusyStatus", "Busy"),
+                        ("Subject", "Review"),
+                    ]),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn appointment_changes_come_from_the_organizer_and_not_once_closed() {
+        let link = |id: &str, record: &str| Link {
+            exchange_id: id.into(),
+            change_key: "k0".into(),
+            record_id: record.into(),
+            version: 1,
+            owner: Some(ME.into()),
+            ..Link::default()
+        };
+        let mine = meeting("a1", ME, &[ME], &[FUTURE]);
+        let closed = meeting("a2", ME, &[ME], &[FUTURE, ("statecode", "1")]);
+        let theirs = meeting("a3", THEM, &[THEM, ME], &[FUTURE]);
+        let changed = |id: &str| Change::Upsert(item(id, "k1", false, &[("Subject", "Moved")]));
+        let actions = plan(
+            Kind::Appointment,
+            HERE,
+            ME,
+            Settings::default(),
+            &[link("i1", "a1"), link("i2", "a2"), link("i3", "a3")],
+            &[changed("i1"), changed("i2"), changed("i3")],
+            &[mine, closed, theirs],
+            10,
+        );
+        assert_eq!(actions.len(), 1, "{actions:?}");
+        assert!(matches!(&actions[0], Action::UpdateRecord { record_id, .. } if record_id == "a1"));
+    }
+
+    #[test]
+    fn appointments_are_deleted_only_when_organized_by_the_user_and_in_the_future() {
+        let link = |id: &str, record: &str, end: &str| Link {
+            exchange_id: id.into(),
+            change_key: "k0".into(),
+            record_id: record.into(),
+            version: 1,
+            owner: Some(ME.into()),
+            end: Some(end.into()),
+            ..Link::default()
+        };
+        // Deleted in Exchange.
+        let records = [
+            meeting("a1", ME, &[ME], &[FUTURE]),
+            meeting("a2", ME, &[ME], &[PAST]),
+            meeting("a3", THEM, &[THEM, ME], &[FUTURE]),
+            meeting("a4", ME, &[ME], &[FUTURE, ("statecode", "2")]),
+        ];
+        let links = [
+            link("i1", "a1", FUTURE.1),
+            link("i2", "a2", PAST.1),
+            link("i3", "a3", FUTURE.1),
+            link("i4", "a4", FUTURE.1),
+        ];
+        let deleted: Vec<Change> = ["i1", "i2", "i3", "i4"]
+            .iter()
+            .map(|i| Change::Delete(i.to_string()))
+            .collect();
+        let actions = plan(
+            Kind::Appointment,
+            HERE,
+            ME,
+            Settings::default(),
+            &links,
+            &deleted,
+            &records,
+            10,
+        );
+        assert_eq!(
+            actions,
+            vec![
+                Action::DeleteRecord {
+                    record_id: "a1".into(),
+                    exchange_id: "i1".into()
+                },
+                Action::Unlink {
+                    exchange_id: "i2".into()
+                },
+                Action::Unlink {
+                    exchange_id: "i3".into()
+                },
+                Action::Unlink {
+                    exchange_id: "i4".into()
+                },
+            ]
+        );
+        // Deleted in Dynamics 365 (gone), or no longer a party (a logical delete).
+        let dropped = meeting("a3", THEM, &[THEM], &[FUTURE]);
+        let actions = plan(
+            Kind::Appointment,
+            HERE,
+            ME,
+            Settings::default(),
+            &[link("i1", "a1", FUTURE.1), link("i2", "a2", PAST.1), link("i3", "a3", FUTURE.1)],
+            &[],
+            &[dropped],
+            10,
+        );
+        assert_eq!(
+            actions,
+            vec![
+                Action::DeleteItem {
+                    record_id: "a1".into(),
+                    exchange_id: "i1".into()
+                },
+                Action::Unlink {
+                    exchange_id: "i2".into()
+                },
+                Action::Unlink {
+                    exchange_id: "i3".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn meetings_from_exchange_become_appointments_with_their_parties() {
+        let props = values(&[
+            ("Subject", "Kickoff"),
+            ("Start", "2027-02-01T09:00:00Z"),
+            ("End", "2027-02-01T10:00:00Z"),
+            ("IsAllDayEvent", "false"),
+            ("LegacyFreeBusyStatus", "Tentative"),
+            ("Importance", "High"),
+            ("UID", "U1"),
+            ("Organizer", "Boss@Contoso.test"),
+            ("RequiredAttendees", "a@contoso.test; B@contoso.test;a@contoso.test"),
+        ]);
+        let values = to_record(Kind::Appointment, &props);
+        assert_eq!(values.get("organizer").map(String::as_str), Some("boss@contoso.test"));
+        assert_eq!(
+            values.get("requiredattendees").map(String::as_str),
+            Some("a@contoso.test;b@contoso.test")
+        );
+        assert_eq!(values.get("scheduledstart").map(String::as_str), Some("2027-02-01T09:00:00Z"));
+        assert_eq!(
+            (values["statecode"].as_str(), values["statuscode"].as_str()),
+            ("0", "2")
+        );
+        assert_eq!(values["prioritycode"], "2");
+        assert_eq!(values["globalobjectid"], "U1");
+        let back = to_exchange(Kind::Appointment, &values);
+        assert_eq!(back.get("LegacyFreeBusyStatus").map(String::as_str), Some("Tentative"));
+        assert_eq!(back.get("Organizer"), None, "Exchange sets the organizer");
+        let written: Vec<&str> = columns_from_exchange(Kind::Appointment)
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert!(written.contains(&"globalobjectid") && !written.contains(&"requiredattendees"));
     }
 }

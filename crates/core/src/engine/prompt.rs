@@ -210,17 +210,19 @@ pub fn duplicate_key(kind: Kind, values: &Values) -> Option<String> {
             .get("emailaddress1")
             .map(|e| e.trim().to_lowercase())
             .filter(|e| !e.is_empty()),
-        Kind::Task => None,
+        // Appointments are checked for scheduling conflicts instead.
+        Kind::Appointment | Kind::Task => None,
     }
 }
 
-/// A name for the item in texts: a contact's full name or address, a task's subject.
+/// A name for the item in texts: a contact's full name or address, an appointment's
+/// or a task's subject.
 pub fn item_name(kind: Kind, values: &Values) -> String {
     let v = |c: &str| values.get(c).map(|s| s.trim()).filter(|s| !s.is_empty());
     match kind {
         Kind::Contact => super::act::full_name(v("firstname"), v("middlename"), v("lastname"))
             .or_else(|| v("emailaddress1").map(str::to_string)),
-        Kind::Task => v("subject").map(str::to_string),
+        Kind::Appointment | Kind::Task => v("subject").map(str::to_string),
     }
     .unwrap_or_else(|| "(no name)".to_string())
 }

@@ -1914,7 +1914,7 @@ impl Outlook {
         runtime()
             .block_on(
                 self.session()
-                    .update(kind, &item.id, &item.change_key, Some(&all), None),
+                    .update(kind, &item.id, &item.change_key, Some(&all), None, true),
             )
             .unwrap()
             .unwrap();
@@ -1947,6 +1947,220 @@ fn act_cycle(org: &Org, mailbox: &str) {
     );
     let error: Option<String> = org.col(mailbox, "lastsyncerror");
     assert!(error.is_none(), "{error:?}");
+}
+
+/// An appointment's party (`activityparty`): a user, or an address nobody here has.
+fn party(org: &Org, activity: &str, user: Option<&str>, address: Option<&str>, mask: i64) {
+    insert(
+        org,
+        "activityparty",
+        &[
+            ("activitypartyid", Text(new_guid().unwrap())),
+            ("activityid", Text(activity.into())),
+            ("partyid", user.map_or(Null, |u| Text(u.into()))),
+            (
+                "partyobjecttypecode",
+                user.map_or(Null, |_| Text("systemuser".into())),
+            ),
+            ("participationtypemask", Integer(mask)),
+            ("addressused", address.map_or(Null, |a| Text(a.into()))),
+        ],
+    );
+}
+
+fn appointment(org: &Org, subject: &str, start: &str, end: &str, owner: &str) -> String {
+    let id = new_guid().unwrap();
+    insert(
+        org,
+        "appointment",
+        &[
+            ("activityid", Text(id.clone())),
+            ("subject", Text(subject.into())),
+            ("scheduledstart", Text(start.into())),
+            ("scheduledend", Text(end.into())),
+            ("ownerid", Text(owner.into())),
+        ],
+    );
+    id
+}
+
+fn item_named(
+    outlook: &Outlook,
+    kind: mailsync_core::engine::act::Kind,
+    subject: &str,
+) -> Option<mailsync_core::engine::act::Item> {
+    outlook
+        .items(kind)
+        .into_iter()
+        .find(|i| i.props.get("Subject").map(String::as_str) == Some(subject))
+}
+
+/// Issue 11 §1, §2: appointments follow participation. The organizer's mailbox sends
+/// the meeting to Exchange (Exchange invites the attendees); an attendee's copy is
+/// linked to the same appointment by its UID; tracked meetings come in with their
+/// parties and their organizer as owner; changes and deletes go from the organizer
+/// only, in the future; a tracked meeting that overlaps an attendee's appointment asks
+/// the user ("scheduling conflict"), and Save Anyway saves it.
+#[test]
+fn appointments_follow_participation_both_ways_and_conflicts_ask() {
+    use mailsync_core::engine::act::Kind;
+    use mailsync_core::engine::prompt::Decision;
+    let org = Org::new("act-appointments");
+    let (ma, addr_a, user_a) = act_mailbox(&org, "organizer");
+    let (mb, addr_b, user_b) = act_mailbox(&org, "attendee");
+    let (outlook_a, outlook_b) = (Outlook::new(&org, &addr_a), Outlook::new(&org, &addr_b));
+    org.schedule_test(&ma);
+    org.schedule_test(&mb);
+    let outcomes = org.run();
+    assert!(outcomes.iter().all(|o| o.test && !o.failed), "{outcomes:?}");
+
+    // A organizes a review with B and an outside guest; A owns another appointment
+    // organized by someone else, which A's filter does not select.
+    let review = appointment(&org, "Quarterly review", "2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", &user_a);
+    party(&org, &review, Some(&user_a), None, 7);
+    party(&org, &review, Some(&user_b), None, 5);
+    party(&org, &review, None, Some("guest@fabrikam.test"), 5);
+    let owned = appointment(&org, "Owner only", "2031-03-03T09:00:00Z", "2031-03-03T10:00:00Z", &user_a);
+    party(&org, &owned, Some(ADMIN_ID), None, 7);
+    for _ in 0..2 {
+        act_cycle(&org, &ma);
+    }
+    let in_a = item_named(&outlook_a, Kind::Appointment, "Quarterly review")
+        .unwrap_or_else(|| panic!("{:?}", outlook_a.items(Kind::Appointment)));
+    let attendees = in_a.props.get("RequiredAttendees").cloned().unwrap_or_default();
+    assert!(
+        attendees.contains(&addr_b.to_ascii_lowercase()) && attendees.contains("guest@fabrikam.test"),
+        "{attendees}"
+    );
+    assert!(in_a.props.get("Start").is_some_and(|s| s.starts_with("2031-03-01T09:00:00")));
+    assert!(item_named(&outlook_a, Kind::Appointment, "Owner only").is_none());
+    let uid: String = org.sql(|c| {
+        c.query_row("SELECT globalobjectid FROM appointment WHERE activityid = ?1", [&review], |r| r.get(0))
+    });
+    assert_eq!(in_a.props.get("UID"), Some(&uid));
+    // B's copy (Exchange's invitation) is linked to the same appointment in B's mailbox.
+    assert!(item_named(&outlook_b, Kind::Appointment, "Quarterly review").is_some());
+    let links = |mailbox: &str, record: &str| -> i64 {
+        org.sql(|c| {
+            c.query_row(
+                "SELECT count(*) FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objectid = ?2 \
+                 AND objecttypecode = 4201",
+                [mailbox, record],
+                |r| r.get(0),
+            )
+        })
+    };
+    assert_eq!((links(&ma, &review), links(&mb, &review)), (1, 1));
+    let asking = |mailbox: &str| -> Vec<String> {
+        org.alerts(mailbox)
+            .into_iter()
+            .filter(|(level, _, _, _)| *level == 2)
+            .map(|(_, _, text, _)| text)
+            .collect()
+    };
+    assert!(asking(&mb).is_empty(), "{:?}", asking(&mb));
+
+    // The organizer's change goes to Exchange and, as a meeting update, to B's copy;
+    // B's mailbox does not write it back.
+    org.sql(|c| {
+        c.execute(
+            "UPDATE appointment SET subject = 'Quarterly review (moved)', \
+             scheduledstart = '2031-03-01T13:00:00Z', scheduledend = '2031-03-01T14:00:00Z' \
+             WHERE activityid = ?1",
+            [&review],
+        )
+    });
+    act_cycle(&org, &ma);
+    act_cycle(&org, &ma);
+    let moved = item_named(&outlook_b, Kind::Appointment, "Quarterly review (moved)")
+        .unwrap_or_else(|| panic!("{:?}", outlook_b.items(Kind::Appointment)));
+    assert!(moved.props.get("Start").is_some_and(|s| s.starts_with("2031-03-01T13:00:00")));
+    let version = |id: &str| -> i64 {
+        org.sql(|c| c.query_row("SELECT versionnumber FROM appointment WHERE activityid = ?1", [id], |r| r.get(0)))
+    };
+    let before = version(&review);
+    act_cycle(&org, &ma);
+    assert_eq!(version(&review), before, "no echo between the two mailboxes");
+
+    // From Exchange: A tracks a meeting with B; it comes in once, organized and owned
+    // by A, with B as a required attendee, and B's copy links to it.
+    outlook_a.create(
+        Kind::Appointment,
+        &[
+            ("Subject", "Customer call"),
+            ("Start", "2031-03-02T09:00:00Z"),
+            ("End", "2031-03-02T09:30:00Z"),
+            ("RequiredAttendees", &addr_b),
+        ],
+        true,
+    );
+    for _ in 0..2 {
+        act_cycle(&org, &ma);
+    }
+    let call: Vec<(String, String)> = org.sql(|c| {
+        c.prepare("SELECT activityid, ownerid FROM appointment WHERE subject = 'Customer call'")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    });
+    assert_eq!(call.len(), 1, "{call:?}");
+    assert_eq!(call[0].1, user_a);
+    let parties: Vec<(Option<String>, i64)> = org.sql(|c| {
+        c.prepare("SELECT partyid, participationtypemask FROM activityparty WHERE activityid = ?1 ORDER BY participationtypemask")?
+            .query_map([&call[0].0], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect()
+    });
+    assert_eq!(parties, vec![(Some(user_b.clone()), 5), (Some(user_a.clone()), 7)]);
+    assert_eq!((links(&ma, &call[0].0), links(&mb, &call[0].0)), (1, 1));
+
+    // B tracks a meeting that overlaps the review: B is unavailable, so B is asked.
+    outlook_b.create(
+        Kind::Appointment,
+        &[
+            ("Subject", "Overlapping"),
+            ("Start", "2031-03-01T13:30:00Z"),
+            ("End", "2031-03-01T14:30:00Z"),
+        ],
+        true,
+    );
+    act_cycle(&org, &mb);
+    let overlapping = || -> i64 {
+        org.sql(|c| c.query_row("SELECT count(*) FROM appointment WHERE subject = 'Overlapping'", [], |r| r.get(0)))
+    };
+    assert_eq!(overlapping(), 0, "nothing saved before a decision");
+    let asked = asking(&mb);
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].starts_with("A scheduling conflict was found when saving appointment Overlapping from Exchange to Microsoft Dynamics 365 because ACT attendee is unavailable"),
+        "{}",
+        asked[0]
+    );
+    assert!(org.col::<bool>(&mb, "enabledforact"));
+    org.sql(|c| {
+        c.execute(
+            "UPDATE actprompt SET decision = ?2, decidedby = ?3 WHERE mailboxid = ?1",
+            params![mb, Decision::SaveAnyway.code(), user_b],
+        )
+    });
+    act_cycle(&org, &mb);
+    assert_eq!(overlapping(), 1, "saved anyway");
+    assert!(asking(&mb).is_empty());
+
+    // Deleted in Dynamics 365: the organizer's meeting is deleted in Exchange (in the
+    // future), which cancels B's copy; B's link goes.
+    org.sql(|c| c.execute("DELETE FROM appointment WHERE activityid = ?1", [&review]));
+    for _ in 0..2 {
+        act_cycle(&org, &ma);
+    }
+    assert!(item_named(&outlook_a, Kind::Appointment, "Quarterly review (moved)").is_none());
+    assert!(item_named(&outlook_b, Kind::Appointment, "Quarterly review (moved)").is_none());
+    assert_eq!((links(&ma, &review), links(&mb, &review)), (0, 0));
+    // Deleted in Exchange by an attendee: not deleted here (B is not the organizer).
+    let copy = item_named(&outlook_b, Kind::Appointment, "Customer call").unwrap();
+    outlook_b.delete(Kind::Appointment, &copy.id);
+    act_cycle(&org, &mb);
+    assert_eq!(links(&mb, &call[0].0), 0);
+    let kept: i64 = org.sql(|c| c.query_row("SELECT count(*) FROM appointment WHERE activityid = ?1", [&call[0].0], |r| r.get(0)));
+    assert_eq!(kept, 1);
 }
 
 /// Issue 11 §1: contacts and tasks go both ways between the organization and Exchange,

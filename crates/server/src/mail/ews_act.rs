@@ -1,5 +1,6 @@
-//! Exchange Web Services for contacts and tasks: SyncFolderItems, CreateItem,
-//! UpdateItem, DeleteItem of the `contacts` and `tasks` folders, and the user
+//! Exchange Web Services for appointments, contacts and tasks: SyncFolderItems,
+//! CreateItem, UpdateItem, DeleteItem of the `calendar`, `contacts` and `tasks`
+//! folders (calendar items with the meeting messages Exchange sends for them), and the user
 //! configuration where the mailbox records the organization it synchronizes them with.
 //! The shapes are Microsoft's EWS reference (`docs/research/act-synchronization.md` §5);
 //! core's `engine::act` says which properties a kind has and what they mean.
@@ -7,7 +8,7 @@
 //! Answers are read with roxmltree: items nest collections (email addresses, phone
 //! numbers) that the inbox's flat scanner in `ews.rs` does not need to understand.
 
-use mailsync_core::engine::act::{Change, Item, Kind, Prop, Values};
+use mailsync_core::engine::act::{self, Change, Form, Item, Kind, Prop, Values};
 
 use super::ews::{request_headers, soap_head, status_failure, xml_escape, EwsAuth, SOAP_TAIL};
 use super::http::{self, Url};
@@ -51,6 +52,30 @@ fn marker_xml(marker: &str) -> String {
         marker_uri(),
         xml_escape(marker)
     )
+}
+
+/// The attribute a calendar item's write must carry (EWS refuses one without it): the
+/// meeting messages Exchange sends to its attendees, invitations or updates
+/// (`SendToAllAndSaveCopy`) or none (`SendToNone`). Nothing for other kinds.
+fn meeting_messages(kind: Kind, attribute: &str, send: bool) -> String {
+    match (kind, send) {
+        (Kind::Appointment, true) => format!(" {attribute}=\"SendToAllAndSaveCopy\""),
+        (Kind::Appointment, false) => format!(" {attribute}=\"SendToNone\""),
+        _ => String::new(),
+    }
+}
+
+/// Whether a meeting's invitations go: "No invitation is sent if: The appointment is
+/// in the past. / No attendees are invited." (the engine writes only as organizer).
+pub fn invites(props: &Values, now: mailsync_core::Timestamp) -> bool {
+    let attendees = ["RequiredAttendees", "OptionalAttendees"]
+        .iter()
+        .any(|a| props.get(*a).is_some_and(|v| !v.trim().is_empty()));
+    let future = props
+        .get("End")
+        .and_then(|e| mailsync_core::Timestamp::parse(e))
+        .is_some_and(|e| e.at > now);
+    attendees && future
 }
 
 /// Changes one SyncFolderItems asks for (EWS allows 1 to 512).
@@ -276,12 +301,16 @@ impl<'a> Session<'a> {
         marker: Option<&str>,
     ) -> Result<Result<(String, String), ItemError>, Failure> {
         const STAGE: &str = "createitem";
+        let send = ["RequiredAttendees", "OptionalAttendees"]
+            .iter()
+            .any(|a| props.contains_key(*a));
         let body = self
             .call(
                 STAGE,
                 format!(
-                    "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>\
+                    "<m:CreateItem MessageDisposition=\"SaveOnly\"{}><m:SavedItemFolderId>\
                      <t:DistinguishedFolderId Id=\"{}\"/></m:SavedItemFolderId><m:Items>{}</m:Items></m:CreateItem>",
+                    meeting_messages(kind, "SendMeetingInvitations", send),
                     kind.folder(),
                     item_xml(kind, props, categories, marker)
                 ),
@@ -292,10 +321,12 @@ impl<'a> Session<'a> {
 
     /// Creates several items in the kind's folder with one CreateItem (each with its
     /// link marker): one answer per item, in order.
+    /// `invite`: a calendar's meetings go to their attendees (see [`invites`]).
     pub async fn create_many(
         &self,
         kind: Kind,
         items: &[(&Values, String)],
+        invite: bool,
     ) -> Result<Vec<Result<(String, String), ItemError>>, Failure> {
         const STAGE: &str = "createitem";
         if items.is_empty() {
@@ -309,8 +340,9 @@ impl<'a> Session<'a> {
             .call(
                 STAGE,
                 format!(
-                    "<m:CreateItem MessageDisposition=\"SaveOnly\"><m:SavedItemFolderId>\
+                    "<m:CreateItem MessageDisposition=\"SaveOnly\"{}><m:SavedItemFolderId>\
                      <t:DistinguishedFolderId Id=\"{}\"/></m:SavedItemFolderId><m:Items>{xml}</m:Items></m:CreateItem>",
+                    meeting_messages(kind, "SendMeetingInvitations", invite),
                     kind.folder(),
                 ),
             )
@@ -348,7 +380,9 @@ impl<'a> Session<'a> {
 
     /// Writes the record's values over the item's (`props`: each property set, or
     /// deleted when the record has none) and the link marker. `AutoResolve`: the
-    /// organization's version wins a conflict.
+    /// organization's version wins a conflict. A meeting's update goes to its attendees
+    /// when `send` (an organizer's change of a meeting in the future).
+    #[allow(clippy::too_many_arguments)]
     pub async fn update(
         &self,
         kind: Kind,
@@ -356,6 +390,7 @@ impl<'a> Session<'a> {
         change_key: &str,
         props: Option<&Values>,
         marker: Option<&str>,
+        send: bool,
     ) -> Result<Result<(String, String), ItemError>, Failure> {
         const STAGE: &str = "updateitem";
         let mut updates = String::new();
@@ -375,7 +410,7 @@ impl<'a> Session<'a> {
         } else {
             kind.props()
         };
-        for prop in fields {
+        for prop in fields.iter().filter(|p| p.updated()) {
             let uri = field_uri(prop);
             match props.get(prop.name) {
                 Some(value) => updates.push_str(&format!(
@@ -391,9 +426,10 @@ impl<'a> Session<'a> {
             .call(
                 STAGE,
                 format!(
-                    "<m:UpdateItem MessageDisposition=\"SaveOnly\" ConflictResolution=\"AutoResolve\">\
+                    "<m:UpdateItem MessageDisposition=\"SaveOnly\" ConflictResolution=\"AutoResolve\"{}>\
                      <m:ItemChanges><t:ItemChange><t:ItemId Id=\"{}\" ChangeKey=\"{}\"/>\
                      <t:Updates>{updates}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>",
+                    meeting_messages(kind, "SendMeetingInvitationsOrCancellations", send),
                     xml_escape(id),
                     xml_escape(change_key)
                 ),
@@ -403,12 +439,13 @@ impl<'a> Session<'a> {
     }
 
     /// Deletes an item (to Deleted Items, as Outlook does). One already gone is fine.
+    /// A meeting's cancellation goes to its attendees (the engine deletes a meeting only
+    /// as its organizer, in the future).
     pub async fn delete(&self, kind: Kind, id: &str) -> Result<Result<(), ItemError>, Failure> {
         const STAGE: &str = "deleteitem";
-        let task = if kind == Kind::Task {
-            " AffectedTaskOccurrences=\"AllOccurrences\""
-        } else {
-            ""
+        let task = match kind {
+            Kind::Task => " AffectedTaskOccurrences=\"AllOccurrences\"".to_string(),
+            _ => meeting_messages(kind, "SendMeetingCancellations", true),
         };
         let body = self
             .call(
@@ -526,7 +563,24 @@ fn read_item(kind: Kind, node: roxmltree::Node) -> Item {
                     .find(|e| e.has_tag_name((T, "Entry")) && e.attribute("Key") == Some(key))
                     .and_then(|e| e.text())
             }),
-            None => child(node, prop.name).and_then(|n| n.text()),
+            None => match prop.form {
+                Form::Attendees | Form::Mailbox => {
+                    let list: Vec<&str> = child(node, prop.name)
+                        .map(|n| {
+                            n.descendants()
+                                .filter(|e| e.has_tag_name((T, "EmailAddress")))
+                                .filter_map(|e| e.text())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let list = act::addresses(&list.join(";"));
+                    if !list.is_empty() {
+                        props.insert(prop.name.to_string(), list);
+                    }
+                    continue;
+                }
+                Form::Text | Form::OnCreate => child(node, prop.name).and_then(|n| n.text()),
+            },
         };
         if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {
             props.insert(prop.name.to_string(), v.to_string());
@@ -589,6 +643,19 @@ fn prop_xml(prop: &Prop, value: &str) -> String {
             format!("<t:{collection}><t:Entry Key=\"{key}\">{v}</t:Entry></t:{collection}>")
         }
         None if prop.name == "Body" => format!("<t:Body BodyType=\"Text\">{v}</t:Body>"),
+        None if prop.form == Form::Attendees => {
+            let list: String = act::addresses(value)
+                .split(';')
+                .filter(|a| !a.is_empty())
+                .map(|a| {
+                    format!(
+                        "<t:Attendee><t:Mailbox><t:EmailAddress>{}</t:EmailAddress></t:Mailbox></t:Attendee>",
+                        xml_escape(a)
+                    )
+                })
+                .collect();
+            format!("<t:{0}>{list}</t:{0}>", prop.name)
+        }
         None => format!("<t:{0}>{v}</t:{0}>", prop.name),
     }
 }
@@ -601,7 +668,7 @@ fn item_xml(kind: Kind, props: &Values, categories: &[&str], marker: Option<&str
     let mut categorized = categories.is_empty();
     // ExtendedProperty stands after Item's own properties, before the type's.
     let mut marked = marker.is_none();
-    for prop in kind.props() {
+    for prop in kind.props().iter().filter(|p| p.created()) {
         if !marked && !prop.uri.starts_with("item:") {
             if !categorized {
                 categorized = true;

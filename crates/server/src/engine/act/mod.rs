@@ -1,5 +1,5 @@
 //! Appointments, contacts and tasks of one mailbox over EWS: the primary organization
-//! recorded in the Exchange mailbox, then, for contacts and tasks, the folder's changes
+//! recorded in the Exchange mailbox, then, for appointments, contacts and tasks, the folder's changes
 //! (SyncFolderItems from the sync state kept per mailbox and folder), core's
 //! `engine::act::plan` of what to do, the EWS writes, and the records, links and new
 //! sync state written in one transaction per folder. `sql.rs` is that SQL; `prompts.rs`
@@ -67,7 +67,7 @@ fn context(c: &Connection, mailbox: &str) -> Result<Option<Context>> {
 }
 
 /// A Test & Enable (`testing`) records this organization as the mailbox's primary one
-/// where it may; a sync cycle synchronizes contacts and tasks both ways.
+/// where it may; a sync cycle synchronizes appointments, contacts and tasks both ways.
 pub async fn run(
     engine: &Engine,
     io: &Io,
@@ -103,6 +103,13 @@ pub async fn run(
         }
     }
     Ok(done(items, failed))
+}
+
+/// A new meeting's UID, as Outlook makes them: the Outlook global object ID prefix,
+/// then 16 random bytes.
+fn meeting_uid() -> Result<String> {
+    let id = new_guid()?.replace('-', "").to_ascii_uppercase();
+    Ok(format!("040000008200E00074C5B7101A82E00800000000{id}"))
 }
 
 fn done(items: i64, failed: i64) -> DirectionResult {
@@ -153,6 +160,7 @@ async fn folder(
     let here = Here {
         org: &ctx.org_id,
         mailbox: &mailbox.id,
+        now: engine.clock.now(),
     };
     if let Err(f) = prompts::carry_out_decisions(engine, session, here, mailbox, user, kind).await?
     {
@@ -187,11 +195,31 @@ async fn folder(
     // Exchange first: what it refuses is not recorded here, and tried again next cycle.
     let mut applied = Vec::new();
     let mut failed = 0i64;
-    let (creates, others): (Vec<Action>, Vec<Action>) = actions
+    let (mut creates, others): (Vec<Action>, Vec<Action>) = actions
         .into_iter()
         .partition(|a| matches!(a, Action::CreateItem { .. }));
-    // New items go CREATE_BATCH to a CreateItem.
-    for chunk in creates.chunks(CREATE_BATCH) {
+    // A new meeting gets its UID here: the appointment's global object ID, by which
+    // its attendees' copies are linked.
+    if kind == Kind::Appointment {
+        for a in &mut creates {
+            if let Action::CreateItem { props, .. } = a {
+                if !props.contains_key("UID") {
+                    props.insert("UID".into(), meeting_uid()?);
+                }
+            }
+        }
+    }
+    // New items go CREATE_BATCH to a CreateItem, meetings whose invitations go apart
+    // from those whose do not.
+    let (invited, quiet): (Vec<Action>, Vec<Action>) = creates.into_iter().partition(|a| {
+        matches!(a, Action::CreateItem { props, .. } if kind == Kind::Appointment
+            && crate::mail::ews_act::invites(props, here.now))
+    });
+    for (invite, chunk) in invited
+        .chunks(CREATE_BATCH)
+        .map(|c| (true, c))
+        .chain(quiet.chunks(CREATE_BATCH).map(|c| (false, c)))
+    {
         let items: Vec<(&act::Values, String)> = chunk
             .iter()
             .filter_map(|a| match a {
@@ -201,7 +229,7 @@ async fn folder(
                 _ => None,
             })
             .collect();
-        let answers = match session.create_many(kind, &items).await {
+        let answers = match session.create_many(kind, &items, invite).await {
             Ok(a) => a,
             Err(f) => return Ok(Err(failure(plan, f))),
         };
@@ -226,8 +254,9 @@ async fn folder(
                 props,
             } => {
                 let m = act::marker(here, record_id);
+                let send = crate::mail::ews_act::invites(props, here.now);
                 session
-                    .update(kind, exchange_id, change_key, Some(props), Some(&m))
+                    .update(kind, exchange_id, change_key, Some(props), Some(&m), send)
                     .await
                     .map(|r| r.map(Some))
             }
@@ -241,7 +270,15 @@ async fn folder(
                 let m = act::marker(here, &id);
                 record = Some(id);
                 session
-                    .update(kind, &item.id, &item.change_key, None, Some(&m))
+                    .update(kind, &item.id, &item.change_key, None, Some(&m), false)
+                    .await
+                    .map(|r| r.map(Some))
+            }
+            // A meeting linked to its appointment: marked as linked here.
+            Action::LinkRecord { item, record_id } => {
+                let m = act::marker(here, record_id);
+                session
+                    .update(kind, &item.id, &item.change_key, None, Some(&m), false)
                     .await
                     .map(|r| r.map(Some))
             }

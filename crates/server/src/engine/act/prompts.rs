@@ -24,6 +24,8 @@ pub struct Ask {
     name: String,
     /// `(record id, description)`.
     candidates: Vec<(String, String)>,
+    /// A scheduling conflict's unavailable mailbox.
+    unavailable: Option<String>,
 }
 
 /// Takes out of `actions` the records to create from items that wait for a decision,
@@ -91,7 +93,21 @@ pub fn hold_for_decisions(
                 name,
                 item: item.clone(),
                 candidates,
+                unavailable: None,
             });
+            continue;
+        }
+        if kind == Kind::Appointment {
+            match conflict(c, values)? {
+                None => keep.push(action),
+                Some((unavailable, candidates)) => asks.push(Ask {
+                    prompt: Prompt::SchedulingConflict,
+                    name,
+                    item: item.clone(),
+                    candidates,
+                    unavailable: Some(unavailable),
+                }),
+            }
             continue;
         }
         let candidates = match prompt::duplicate_key(kind, values) {
@@ -106,6 +122,7 @@ pub fn hold_for_decisions(
                 name,
                 item: item.clone(),
                 candidates,
+                unavailable: None,
             });
         }
     }
@@ -119,7 +136,7 @@ pub fn hold_for_decisions(
 fn described(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<(String, String)>> {
     let name = match kind {
         Kind::Contact => "COALESCE(fullname, '')",
-        Kind::Task => "COALESCE(subject, '')",
+        Kind::Appointment | Kind::Task => "COALESCE(subject, '')",
     };
     c.query_row(
         &format!(
@@ -148,8 +165,61 @@ fn duplicates(c: &Connection, kind: Kind, key: &str) -> rusqlite::Result<Vec<(St
                 Ok((id, format!("{name} <{email}>").trim().to_string()))
             })?
             .collect(),
-        Kind::Task => Ok(Vec::new()),
+        Kind::Appointment | Kind::Task => Ok(Vec::new()),
     }
+}
+
+/// Microsoft's booking check for a meeting tracked from Exchange: "server-side sync
+/// uses the booking API to make sure that attendees are available at the specified
+/// time. For example, if the organizer's calendar in Dynamics 365 has another
+/// appointment at the same time, the booking fails". The organizer and the required
+/// attendees who have a mailbox here are checked against their appointments that
+/// overlap it and make them unavailable (Open or Scheduled, and not Free); a meeting
+/// shown as Free books nobody. `Some((the unavailable mailbox, its appointments))`.
+type Conflict = (String, Vec<(String, String)>);
+
+fn conflict(c: &Connection, values: &act::Values) -> rusqlite::Result<Option<Conflict>> {
+    let (Some(start), Some(end)) = (values.get("scheduledstart"), values.get("scheduledend"))
+    else {
+        return Ok(None);
+    };
+    if values.get("statuscode").map(String::as_str) == Some("1") {
+        return Ok(None);
+    }
+    let uid = values.get("globalobjectid").cloned().unwrap_or_default();
+    let people = [values.get("organizer"), values.get("requiredattendees")]
+        .into_iter()
+        .flatten()
+        .flat_map(|list| list.split(';').map(str::to_string).collect::<Vec<_>>())
+        .filter(|a| !a.is_empty());
+    let mut busy = c.prepare_cached(
+        "SELECT a.activityid, COALESCE(a.subject, ''), a.scheduledstart, m.name \
+         FROM systemuser u JOIN mailbox m ON m.regardingobjectid = u.systemuserid \
+         JOIN activityparty p ON p.partyid = u.systemuserid AND p.participationtypemask IN (5, 7) \
+         JOIN appointment a ON a.activityid = p.activityid \
+         WHERE u.internalemailaddress = ?1 COLLATE NOCASE AND a.statecode IN (0, 3) \
+         AND a.statuscode <> 1 AND julianday(a.scheduledstart) < julianday(?3) \
+         AND julianday(a.scheduledend) > julianday(?2) \
+         AND COALESCE(a.globalobjectid, '') <> ?4 COLLATE NOCASE \
+         ORDER BY a.scheduledstart LIMIT 10",
+    )?;
+    for address in people {
+        let rows: Vec<(String, String, Option<String>, String)> = busy
+            .query_map(params![address, start, end, uid], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if let Some(mailbox) = rows.first().map(|r| r.3.clone()) {
+            let candidates = rows
+                .into_iter()
+                .map(|(id, subject, at, _)| {
+                    (id, format!("{subject} ({})", at.unwrap_or_default()).trim().to_string())
+                })
+                .collect();
+            return Ok(Some((mailbox, candidates)));
+        }
+    }
+    Ok(None)
 }
 
 /// Writes the alert that asks, on the mailbox, and what the engine needs to carry the
@@ -164,6 +234,7 @@ pub fn ask(
     now: Timestamp,
 ) -> Result<()> {
     let set = match kind {
+        Kind::Appointment => "appointments",
         Kind::Contact => "contacts",
         Kind::Task => "tasks",
     };
@@ -171,7 +242,8 @@ pub fn ask(
     for (id, description) in &a.candidates {
         let label = match a.prompt {
             Prompt::Duplicates => "Duplicate",
-            _ => "Linked before to",
+            Prompt::SchedulingConflict => "Conflicts with",
+            Prompt::PreviouslyLinked => "Linked before to",
         };
         details.push_str(&format!("\n{label}: {set}({id}) {description}"));
     }
@@ -180,7 +252,9 @@ pub fn ask(
         level: level::WARNING,
         tracecode: a.prompt.tracecode(),
         error_type: a.prompt.error_type().to_string(),
-        text: a.prompt.text(kind, &a.name, mailbox_name),
+        text: a
+            .prompt
+            .text(kind, &a.name, a.unavailable.as_deref().unwrap_or(mailbox_name)),
         details: details.clone(),
     };
     let stamp = now.to_rfc3339();
@@ -312,7 +386,7 @@ pub async fn carry_out_decisions(
                 };
                 let m = act::marker(here, &record);
                 match session
-                    .update(kind, &found.id, &found.change_key, None, Some(&m))
+                    .update(kind, &found.id, &found.change_key, None, Some(&m), false)
                     .await
                 {
                     Ok(Ok((_, change_key))) => found.change_key = change_key,

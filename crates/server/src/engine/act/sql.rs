@@ -29,7 +29,8 @@ pub fn read_folder(c: &mut Connection, mailbox: &str, user: &str, kind: Kind) ->
         .optional()?;
     let mut stmt = c.prepare_cached(
         "SELECT exchangeentryid, exchangechangekey, objectid, syncedversion, recordownerid, \
-         completedinexchange, tracked FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objecttypecode = ?2",
+         completedinexchange, tracked, itemend FROM exchangesyncidmapping \
+         WHERE mailboxid = ?1 AND objecttypecode = ?2",
     )?;
     let links: Vec<Link> = stmt
         .query_map(params![mailbox, kind.object_type_code()], |r| {
@@ -41,6 +42,7 @@ pub fn read_folder(c: &mut Connection, mailbox: &str, user: &str, kind: Kind) ->
                 owner: r.get(4)?,
                 completed_in_exchange: r.get(5)?,
                 tracked: r.get(6)?,
+                end: r.get(7)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;
@@ -73,9 +75,16 @@ pub fn read_folder(c: &mut Connection, mailbox: &str, user: &str, kind: Kind) ->
             values,
         })
     };
+    // Appointments follow participation: those the user is a party to.
+    let mine = match kind {
+        Kind::Appointment => {
+            "activityid IN (SELECT activityid FROM activityparty WHERE partyid = ?1)"
+        }
+        _ => "ownerid = ?1",
+    };
     let mut records: Vec<Record> = c
         .prepare(&format!(
-            "{select} WHERE ownerid = ?1 ORDER BY modifiedon LIMIT {RECORDS_PER_KIND}"
+            "{select} WHERE {mine} ORDER BY modifiedon LIMIT {RECORDS_PER_KIND}"
         ))?
         .query_map([user], read)?
         .collect::<rusqlite::Result<_>>()?;
@@ -88,13 +97,139 @@ pub fn read_folder(c: &mut Connection, mailbox: &str, user: &str, kind: Kind) ->
             records.push(r);
         }
     }
+    if kind == Kind::Appointment {
+        for r in &mut records {
+            parties(c, &r.id, &mut r.values)?;
+            r.selected = act::selected(kind, user, r.owner.as_deref(), &r.values);
+        }
+    }
     Ok((state, links, records))
+}
+
+/// Participation types (`activityparty.participationtypemask`).
+const REQUIRED: i64 = 5;
+const OPTIONAL: i64 = 6;
+const ORGANIZER: i64 = 7;
+
+/// An appointment's parties as core's values: `organizer` (address), `organizerid`
+/// (when a user), `requiredattendees` and `optionalattendees` (addresses joined by
+/// `;`), `partyids` (the users among them).
+fn parties(c: &Connection, activity: &str, values: &mut Values) -> Result<()> {
+    let rows: Vec<(Option<String>, Option<String>, i64, Option<String>)> = c
+        .prepare_cached(
+            "SELECT p.partyid, p.partyobjecttypecode, p.participationtypemask, \
+             COALESCE(p.addressused, u.internalemailaddress, k.emailaddress1) \
+             FROM activityparty p \
+             LEFT JOIN systemuser u ON p.partyobjecttypecode = 'systemuser' AND u.systemuserid = p.partyid \
+             LEFT JOIN contact k ON p.partyobjecttypecode = 'contact' AND k.contactid = p.partyid \
+             WHERE p.activityid = ?1 ORDER BY p.rowid",
+        )?
+        .query_map([activity], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let (mut required, mut optional, mut users) = (Vec::new(), Vec::new(), Vec::new());
+    for (id, table, mask, address) in rows {
+        let user = id.filter(|_| table.as_deref() == Some("systemuser"));
+        if let Some(u) = &user {
+            if !users.contains(u) {
+                users.push(u.clone());
+            }
+        }
+        let address = address.unwrap_or_default();
+        match mask {
+            ORGANIZER => {
+                values.insert("organizer".into(), address);
+                if let Some(u) = user {
+                    values.insert("organizerid".into(), u);
+                }
+            }
+            REQUIRED => required.push(address),
+            OPTIONAL => optional.push(address),
+            _ => {}
+        }
+    }
+    for (name, list) in [("requiredattendees", required), ("optionalattendees", optional)] {
+        let list = act::addresses(&list.join(";"));
+        if !list.is_empty() {
+            values.insert(name.into(), list);
+        }
+    }
+    values.insert("partyids".into(), users.join(";"));
+    Ok(())
+}
+
+/// Who an address is here: a user (by their primary email address), else a contact
+/// (by their first), else nobody (`None`: the party keeps only the address).
+fn resolve(c: &Connection, address: &str) -> Result<Option<(String, &'static str)>> {
+    let user: Option<String> = c
+        .prepare_cached(
+            "SELECT systemuserid FROM systemuser WHERE internalemailaddress = ?1 COLLATE NOCASE \
+             ORDER BY isdisabled, createdon LIMIT 1",
+        )?
+        .query_row([address], |r| r.get(0))
+        .optional()?;
+    if let Some(u) = user {
+        return Ok(Some((u, "systemuser")));
+    }
+    let contact: Option<String> = c
+        .prepare_cached(
+            "SELECT contactid FROM contact WHERE emailaddress1 = ?1 COLLATE NOCASE \
+             ORDER BY statecode, createdon LIMIT 1",
+        )?
+        .query_row([address], |r| r.get(0))
+        .optional()?;
+    Ok(contact.map(|k| (k, "contact")))
+}
+
+/// The user an appointment from Exchange belongs to: its organizer when a user here
+/// ("If the organizer of the Outlook meeting is a Dynamics 365 user, the owner will be
+/// the organizer. If the organizer is not a Dynamics 365 user, the owner will be the
+/// user who tracked it.").
+fn appointment_owner(c: &Connection, values: &Values, tracker: &str) -> Result<String> {
+    if let Some(o) = values.get("organizer").filter(|o| !o.is_empty()) {
+        if let Some((id, "systemuser")) = resolve(c, o)? {
+            return Ok(id);
+        }
+    }
+    Ok(tracker.to_string())
+}
+
+/// Writes an appointment's parties from core's values (organizer, required and
+/// optional attendees), replacing those it had.
+fn write_parties(tx: &Transaction<'_>, activity: &str, values: &Values) -> Result<()> {
+    tx.execute("DELETE FROM activityparty WHERE activityid = ?1", [activity])?;
+    let lists = [
+        ("organizer", ORGANIZER),
+        ("requiredattendees", REQUIRED),
+        ("optionalattendees", OPTIONAL),
+    ];
+    for (name, mask) in lists {
+        let Some(list) = values.get(name) else {
+            continue;
+        };
+        for address in act::addresses(list).split(';').filter(|a| !a.is_empty()) {
+            let who = resolve(tx, address)?;
+            tx.execute(
+                "INSERT INTO activityparty (activitypartyid, activityid, partyid, \
+                 partyobjecttypecode, participationtypemask, addressused) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    new_guid()?,
+                    activity,
+                    who.as_ref().map(|w| w.0.as_str()),
+                    who.as_ref().map(|w| w.1),
+                    mask,
+                    address
+                ],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 pub fn key_column(kind: Kind) -> &'static str {
     match kind {
         Kind::Contact => "contactid",
-        Kind::Task => "activityid",
+        Kind::Appointment | Kind::Task => "activityid",
     }
 }
 
@@ -116,11 +251,20 @@ pub fn write_folder(
     {
         match action {
             Action::CreateRecord { item, values } => {
-                let id = match record {
-                    Some(id) => id.clone(),
-                    None => new_guid()?,
+                // A meeting another mailbox of one of its parties saved meanwhile (the
+                // mailboxes' cycles run side by side): linked to that appointment.
+                let saved = match kind {
+                    Kind::Appointment => meeting(tx, values)?,
+                    _ => None,
                 };
-                insert_record(tx, kind, &id, user, values)?;
+                let id = match (saved, record) {
+                    (Some(id), _) => id,
+                    (None, Some(id)) => id.clone(),
+                    (None, None) => new_guid()?,
+                };
+                if saved_is_new(tx, kind, &id)? {
+                    insert_record(tx, kind, &id, user, values)?;
+                }
                 // The item as the marker left it (its new ChangeKey).
                 let change_key = written
                     .as_ref()
@@ -175,6 +319,24 @@ pub fn write_folder(
             }
             // Turned into a prompt before anything was written.
             Action::AskPreviouslyLinked { .. } => {}
+            Action::LinkRecord { item, record_id } => {
+                let change_key = written
+                    .as_ref()
+                    .map_or(item.change_key.as_str(), |(_, k)| k.as_str());
+                link(
+                    tx,
+                    mailbox,
+                    user,
+                    kind,
+                    &item.id,
+                    change_key,
+                    record_id,
+                    Linked {
+                        completed: false,
+                        tracked: false,
+                    },
+                )?;
+            }
             Action::Unlink { exchange_id } | Action::DeleteItem { exchange_id, .. } => {
                 unlink(tx, mailbox, otc, exchange_id)?;
             }
@@ -182,6 +344,15 @@ pub fn write_folder(
             | Action::UpdateItem {
                 record_id, props, ..
             } => {
+                if let (Kind::Appointment, Some(uid), Some(_)) = (kind, props.get("UID"), written) {
+                    // The meeting's UID the engine gave it: the appointment's global
+                    // object ID, by which attendees' copies are linked.
+                    tx.execute(
+                        "UPDATE appointment SET globalobjectid = ?1 WHERE activityid = ?2 \
+                         AND (globalobjectid IS NULL OR globalobjectid = '')",
+                        params![uid, record_id],
+                    )?;
+                }
                 if let Some((id, change_key)) = written {
                     link(
                         tx,
@@ -208,6 +379,33 @@ pub fn write_folder(
         )?;
     }
     Ok(())
+}
+
+/// The appointment with the meeting's global object ID, if one exists.
+fn meeting(tx: &Transaction<'_>, values: &Values) -> Result<Option<String>> {
+    let Some(uid) = values.get("globalobjectid").filter(|u| !u.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(tx
+        .query_row(
+            "SELECT activityid FROM appointment WHERE globalobjectid = ?1 COLLATE NOCASE \
+             ORDER BY createdon LIMIT 1",
+            [uid],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Whether no record of `kind` has this id yet.
+fn saved_is_new(tx: &Transaction<'_>, kind: Kind, id: &str) -> Result<bool> {
+    let found: Option<i64> = tx
+        .query_row(
+            &format!("SELECT 1 FROM {} WHERE {} = ?1", kind.table(), key_column(kind)),
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(found.is_none())
 }
 
 pub fn unlink(tx: &Transaction<'_>, mailbox: &str, otc: i64, exchange_id: &str) -> Result<()> {
@@ -240,30 +438,40 @@ pub fn link(
     record_id: &str,
     linked: Linked,
 ) -> Result<()> {
-    let (version, owner, subject): (i64, Option<String>, Option<String>) = tx.query_row(
-        &format!(
-            "SELECT versionnumber, ownerid, {} FROM {} WHERE {} = ?1",
-            match kind {
-                Kind::Contact => "fullname",
-                Kind::Task => "subject",
-            },
-            kind.table(),
-            key_column(kind)
+    // For an appointment, its organizer (when a user) and its end.
+    let (owner, end) = match kind {
+        Kind::Appointment => (
+            "(SELECT partyid FROM activityparty WHERE activityid = ?1 AND participationtypemask = 7 \
+             AND partyobjecttypecode = 'systemuser' LIMIT 1)",
+            "scheduledend",
         ),
-        [record_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
+        _ => ("ownerid", "NULL"),
+    };
+    let (version, owner, subject, end): (i64, Option<String>, Option<String>, Option<String>) = tx
+        .query_row(
+            &format!(
+                "SELECT versionnumber, {owner}, {}, {end} FROM {} WHERE {} = ?1",
+                match kind {
+                    Kind::Contact => "fullname",
+                    Kind::Appointment | Kind::Task => "subject",
+                },
+                kind.table(),
+                key_column(kind)
+            ),
+            [record_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
     let id = new_guid()?;
     tx.execute(
         "INSERT INTO exchangesyncidmapping (exchangesyncidmappingid, mailboxid, exchangeentryid, \
          objectid, objecttypecode, ownerid, itemsubject, exchangechangekey, syncedversion, \
-         recordownerid, completedinexchange, tracked) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+         recordownerid, completedinexchange, tracked, itemend) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
          ON CONFLICT (mailboxid, objecttypecode, exchangeentryid) DO UPDATE SET \
          objectid = excluded.objectid, itemsubject = excluded.itemsubject, \
          exchangechangekey = excluded.exchangechangekey, syncedversion = excluded.syncedversion, \
          recordownerid = excluded.recordownerid, completedinexchange = excluded.completedinexchange, \
-         tracked = MAX(tracked, excluded.tracked), \
+         tracked = MAX(tracked, excluded.tracked), itemend = excluded.itemend, \
          modifiedon = strftime('%Y-%m-%dT%H:%M:%SZ','now')",
         params![
             id,
@@ -277,7 +485,8 @@ pub fn link(
             version,
             owner,
             linked.completed,
-            linked.tracked
+            linked.tracked,
+            end
         ],
     )?;
     Ok(())
@@ -308,9 +517,12 @@ pub fn insert_record(
     user: &str,
     values: &Values,
 ) -> Result<()> {
+    let owner = match kind {
+        Kind::Appointment => appointment_owner(tx, values, user)?,
+        _ => user.to_string(),
+    };
     let mut names = vec![key_column(kind), "ownerid"];
-    let mut args: Vec<rusqlite::types::Value> =
-        vec![id.to_string().into(), user.to_string().into()];
+    let mut args: Vec<rusqlite::types::Value> = vec![id.to_string().into(), owner.into()];
     for (column, numeric) in act::columns_from_exchange(kind) {
         if let Some(v) = values.get(column) {
             names.push(column);
@@ -331,6 +543,9 @@ pub fn insert_record(
         ),
         rusqlite::params_from_iter(args),
     )?;
+    if kind == Kind::Appointment {
+        write_parties(tx, id, values)?;
+    }
     Ok(())
 }
 
@@ -356,5 +571,8 @@ fn update_record(tx: &Transaction<'_>, kind: Kind, id: &str, values: &Values) ->
         ),
         rusqlite::params_from_iter(args),
     )?;
+    if kind == Kind::Appointment {
+        write_parties(tx, id, values)?;
+    }
     Ok(())
 }
