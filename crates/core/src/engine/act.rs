@@ -202,8 +202,16 @@ static APPOINTMENT_PROPS: &[Prop] = &[
     p("LegacyFreeBusyStatus", "calendar:LegacyFreeBusyStatus"),
     p("Location", "calendar:Location"),
     f("Organizer", "calendar:Organizer", Form::Mailbox),
-    f("RequiredAttendees", "calendar:RequiredAttendees", Form::Attendees),
-    f("OptionalAttendees", "calendar:OptionalAttendees", Form::Attendees),
+    f(
+        "RequiredAttendees",
+        "calendar:RequiredAttendees",
+        Form::Attendees,
+    ),
+    f(
+        "OptionalAttendees",
+        "calendar:OptionalAttendees",
+        Form::Attendees,
+    ),
 ];
 
 /// Contact: the EWS ContactItemType's sequence (FileAs, GivenName, MiddleName,
@@ -572,18 +580,17 @@ pub fn plan(
                     (_, Some(r)) => r.owner.as_deref(),
                     (_, None) => link.owner.as_deref(),
                 };
+                // A logical delete the organization keeps apart from a physical one.
+                let unlink_only = logical && settings.distinct_logical_deletes;
                 let delete = match kind {
                     // Linked, organized by the user, in the future, not a logical delete.
                     Kind::Appointment => {
-                        let end = record.map_or(link.end.as_ref(), |r| r.values.get("scheduledend"));
+                        let end =
+                            record.map_or(link.end.as_ref(), |r| r.values.get("scheduledend"));
                         !logical && owner == Some(user) && future(end, here.now)
                     }
-                    Kind::Contact => {
-                        !(logical && settings.distinct_logical_deletes) && owner != Some(user)
-                    }
-                    Kind::Task => {
-                        !(logical && settings.distinct_logical_deletes) && !link.completed_in_exchange
-                    }
+                    Kind::Contact => !unlink_only && owner != Some(user),
+                    Kind::Task => !unlink_only && !link.completed_in_exchange,
                 };
                 actions.push(if delete {
                     Action::DeleteItem {
@@ -962,9 +969,10 @@ pub fn completed_in_exchange(kind: Kind, props: &Values) -> bool {
 /// `partyids`: the parties that are users, joined by `;`).
 pub fn selected(kind: Kind, user: &str, owner: Option<&str>, values: &Values) -> bool {
     match kind {
-        Kind::Appointment => values
-            .get("partyids")
-            .is_some_and(|ids| ids.split(';').any(|id| id.trim().eq_ignore_ascii_case(user))),
+        Kind::Appointment => values.get("partyids").is_some_and(|ids| {
+            ids.split(';')
+                .any(|id| id.trim().eq_ignore_ascii_case(user))
+        }),
         Kind::Contact => owner == Some(user) && int(values, "statecode").unwrap_or(0) == 0,
         Kind::Task => owner == Some(user),
     }
@@ -1368,12 +1376,21 @@ mod tests {
             "a2",
             THEM,
             &[THEM, ME],
-            &[("subject", "Their meeting"), ("globalobjectid", "UID-2"), FUTURE],
+            &[
+                ("subject", "Their meeting"),
+                ("globalobjectid", "UID-2"),
+                FUTURE,
+            ],
         );
         let not_mine = meeting("a3", THEM, &[THEM], &[("subject", "Not mine")]);
         assert!(mine.selected && theirs.selected && !not_mine.selected);
         // The attendee's copy of their meeting arrives with the organizer's marker.
-        let mut copy = item("i2", "k", false, &[("UID", "uid-2"), ("Subject", "Their meeting")]);
+        let mut copy = item(
+            "i2",
+            "k",
+            false,
+            &[("UID", "uid-2"), ("Subject", "Their meeting")],
+        );
         copy.marker = Some(marker(
             Here {
                 org: "org-a",
@@ -1504,7 +1521,11 @@ mod tests {
             HERE,
             ME,
             Settings::default(),
-            &[link("i1", "a1", FUTURE.1), link("i2", "a2", PAST.1), link("i3", "a3", FUTURE.1)],
+            &[
+                link("i1", "a1", FUTURE.1),
+                link("i2", "a2", PAST.1),
+                link("i3", "a3", FUTURE.1),
+            ],
             &[],
             &[dropped],
             10,
@@ -1537,15 +1558,24 @@ mod tests {
             ("Importance", "High"),
             ("UID", "U1"),
             ("Organizer", "Boss@Contoso.test"),
-            ("RequiredAttendees", "a@contoso.test; B@contoso.test;a@contoso.test"),
+            (
+                "RequiredAttendees",
+                "a@contoso.test; B@contoso.test;a@contoso.test",
+            ),
         ]);
         let values = to_record(Kind::Appointment, &props);
-        assert_eq!(values.get("organizer").map(String::as_str), Some("boss@contoso.test"));
+        assert_eq!(
+            values.get("organizer").map(String::as_str),
+            Some("boss@contoso.test")
+        );
         assert_eq!(
             values.get("requiredattendees").map(String::as_str),
             Some("a@contoso.test;b@contoso.test")
         );
-        assert_eq!(values.get("scheduledstart").map(String::as_str), Some("2027-02-01T09:00:00Z"));
+        assert_eq!(
+            values.get("scheduledstart").map(String::as_str),
+            Some("2027-02-01T09:00:00Z")
+        );
         assert_eq!(
             (values["statecode"].as_str(), values["statuscode"].as_str()),
             ("0", "2")
@@ -1553,7 +1583,10 @@ mod tests {
         assert_eq!(values["prioritycode"], "2");
         assert_eq!(values["globalobjectid"], "U1");
         let back = to_exchange(Kind::Appointment, &values);
-        assert_eq!(back.get("LegacyFreeBusyStatus").map(String::as_str), Some("Tentative"));
+        assert_eq!(
+            back.get("LegacyFreeBusyStatus").map(String::as_str),
+            Some("Tentative")
+        );
         assert_eq!(back.get("Organizer"), None, "Exchange sets the organizer");
         let written: Vec<&str> = columns_from_exchange(Kind::Appointment)
             .iter()

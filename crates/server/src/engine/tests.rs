@@ -1912,10 +1912,14 @@ impl Outlook {
             all.insert(k.to_string(), v.to_string());
         }
         runtime()
-            .block_on(
-                self.session()
-                    .update(kind, &item.id, &item.change_key, Some(&all), None, true),
-            )
+            .block_on(self.session().update(
+                kind,
+                &item.id,
+                &item.change_key,
+                Some(&all),
+                None,
+                true,
+            ))
             .unwrap()
             .unwrap();
     }
@@ -2016,26 +2020,50 @@ fn appointments_follow_participation_both_ways_and_conflicts_ask() {
 
     // A organizes a review with B and an outside guest; A owns another appointment
     // organized by someone else, which A's filter does not select.
-    let review = appointment(&org, "Quarterly review", "2031-03-01T09:00:00Z", "2031-03-01T10:00:00Z", &user_a);
+    let review = appointment(
+        &org,
+        "Quarterly review",
+        "2031-03-01T09:00:00Z",
+        "2031-03-01T10:00:00Z",
+        &user_a,
+    );
     party(&org, &review, Some(&user_a), None, 7);
     party(&org, &review, Some(&user_b), None, 5);
     party(&org, &review, None, Some("guest@fabrikam.test"), 5);
-    let owned = appointment(&org, "Owner only", "2031-03-03T09:00:00Z", "2031-03-03T10:00:00Z", &user_a);
+    let owned = appointment(
+        &org,
+        "Owner only",
+        "2031-03-03T09:00:00Z",
+        "2031-03-03T10:00:00Z",
+        &user_a,
+    );
     party(&org, &owned, Some(ADMIN_ID), None, 7);
     for _ in 0..2 {
         act_cycle(&org, &ma);
     }
     let in_a = item_named(&outlook_a, Kind::Appointment, "Quarterly review")
         .unwrap_or_else(|| panic!("{:?}", outlook_a.items(Kind::Appointment)));
-    let attendees = in_a.props.get("RequiredAttendees").cloned().unwrap_or_default();
+    let attendees = in_a
+        .props
+        .get("RequiredAttendees")
+        .cloned()
+        .unwrap_or_default();
     assert!(
-        attendees.contains(&addr_b.to_ascii_lowercase()) && attendees.contains("guest@fabrikam.test"),
+        attendees.contains(&addr_b.to_ascii_lowercase())
+            && attendees.contains("guest@fabrikam.test"),
         "{attendees}"
     );
-    assert!(in_a.props.get("Start").is_some_and(|s| s.starts_with("2031-03-01T09:00:00")));
+    assert!(in_a
+        .props
+        .get("Start")
+        .is_some_and(|s| s.starts_with("2031-03-01T09:00:00")));
     assert!(item_named(&outlook_a, Kind::Appointment, "Owner only").is_none());
     let uid: String = org.sql(|c| {
-        c.query_row("SELECT globalobjectid FROM appointment WHERE activityid = ?1", [&review], |r| r.get(0))
+        c.query_row(
+            "SELECT globalobjectid FROM appointment WHERE activityid = ?1",
+            [&review],
+            |r| r.get(0),
+        )
     });
     assert_eq!(in_a.props.get("UID"), Some(&uid));
     // B's copy (Exchange's invitation) is linked to the same appointment in B's mailbox.
@@ -2074,13 +2102,26 @@ fn appointments_follow_participation_both_ways_and_conflicts_ask() {
     act_cycle(&org, &ma);
     let moved = item_named(&outlook_b, Kind::Appointment, "Quarterly review (moved)")
         .unwrap_or_else(|| panic!("{:?}", outlook_b.items(Kind::Appointment)));
-    assert!(moved.props.get("Start").is_some_and(|s| s.starts_with("2031-03-01T13:00:00")));
+    assert!(moved
+        .props
+        .get("Start")
+        .is_some_and(|s| s.starts_with("2031-03-01T13:00:00")));
     let version = |id: &str| -> i64 {
-        org.sql(|c| c.query_row("SELECT versionnumber FROM appointment WHERE activityid = ?1", [id], |r| r.get(0)))
+        org.sql(|c| {
+            c.query_row(
+                "SELECT versionnumber FROM appointment WHERE activityid = ?1",
+                [id],
+                |r| r.get(0),
+            )
+        })
     };
     let before = version(&review);
     act_cycle(&org, &ma);
-    assert_eq!(version(&review), before, "no echo between the two mailboxes");
+    assert_eq!(
+        version(&review),
+        before,
+        "no echo between the two mailboxes"
+    );
 
     // From Exchange: A tracks a meeting with B; it comes in once, organized and owned
     // by A, with B as a required attendee, and B's copy links to it.
@@ -2109,7 +2150,10 @@ fn appointments_follow_participation_both_ways_and_conflicts_ask() {
             .query_map([&call[0].0], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect()
     });
-    assert_eq!(parties, vec![(Some(user_b.clone()), 5), (Some(user_a.clone()), 7)]);
+    assert_eq!(
+        parties,
+        vec![(Some(user_b.clone()), 5), (Some(user_a.clone()), 7)]
+    );
     assert_eq!((links(&ma, &call[0].0), links(&mb, &call[0].0)), (1, 1));
 
     // B tracks a meeting that overlaps the review: B is unavailable, so B is asked.
@@ -2124,7 +2168,13 @@ fn appointments_follow_participation_both_ways_and_conflicts_ask() {
     );
     act_cycle(&org, &mb);
     let overlapping = || -> i64 {
-        org.sql(|c| c.query_row("SELECT count(*) FROM appointment WHERE subject = 'Overlapping'", [], |r| r.get(0)))
+        org.sql(|c| {
+            c.query_row(
+                "SELECT count(*) FROM appointment WHERE subject = 'Overlapping'",
+                [],
+                |r| r.get(0),
+            )
+        })
     };
     assert_eq!(overlapping(), 0, "nothing saved before a decision");
     let asked = asking(&mb);
@@ -2159,7 +2209,13 @@ fn appointments_follow_participation_both_ways_and_conflicts_ask() {
     outlook_b.delete(Kind::Appointment, &copy.id);
     act_cycle(&org, &mb);
     assert_eq!(links(&mb, &call[0].0), 0);
-    let kept: i64 = org.sql(|c| c.query_row("SELECT count(*) FROM appointment WHERE activityid = ?1", [&call[0].0], |r| r.get(0)));
+    let kept: i64 = org.sql(|c| {
+        c.query_row(
+            "SELECT count(*) FROM appointment WHERE activityid = ?1",
+            [&call[0].0],
+            |r| r.get(0),
+        )
+    });
     assert_eq!(kept, 1);
 }
 

@@ -213,7 +213,12 @@ fn conflict(c: &Connection, values: &act::Values) -> rusqlite::Result<Option<Con
             let candidates = rows
                 .into_iter()
                 .map(|(id, subject, at, _)| {
-                    (id, format!("{subject} ({})", at.unwrap_or_default()).trim().to_string())
+                    (
+                        id,
+                        format!("{subject} ({})", at.unwrap_or_default())
+                            .trim()
+                            .to_string(),
+                    )
                 })
                 .collect();
             return Ok(Some((mailbox, candidates)));
@@ -252,9 +257,11 @@ pub fn ask(
         level: level::WARNING,
         tracecode: a.prompt.tracecode(),
         error_type: a.prompt.error_type().to_string(),
-        text: a
-            .prompt
-            .text(kind, &a.name, a.unavailable.as_deref().unwrap_or(mailbox_name)),
+        text: a.prompt.text(
+            kind,
+            &a.name,
+            a.unavailable.as_deref().unwrap_or(mailbox_name),
+        ),
         details: details.clone(),
     };
     let stamp = now.to_rfc3339();

@@ -111,11 +111,14 @@ const REQUIRED: i64 = 5;
 const OPTIONAL: i64 = 6;
 const ORGANIZER: i64 = 7;
 
+/// `(partyid, partyobjecttypecode, participationtypemask, address)`.
+type PartyRow = (Option<String>, Option<String>, i64, Option<String>);
+
 /// An appointment's parties as core's values: `organizer` (address), `organizerid`
 /// (when a user), `requiredattendees` and `optionalattendees` (addresses joined by
 /// `;`), `partyids` (the users among them).
 fn parties(c: &Connection, activity: &str, values: &mut Values) -> Result<()> {
-    let rows: Vec<(Option<String>, Option<String>, i64, Option<String>)> = c
+    let rows: Vec<PartyRow> = c
         .prepare_cached(
             "SELECT p.partyid, p.partyobjecttypecode, p.participationtypemask, \
              COALESCE(p.addressused, u.internalemailaddress, k.emailaddress1) \
@@ -147,7 +150,10 @@ fn parties(c: &Connection, activity: &str, values: &mut Values) -> Result<()> {
             _ => {}
         }
     }
-    for (name, list) in [("requiredattendees", required), ("optionalattendees", optional)] {
+    for (name, list) in [
+        ("requiredattendees", required),
+        ("optionalattendees", optional),
+    ] {
         let list = act::addresses(&list.join(";"));
         if !list.is_empty() {
             values.insert(name.into(), list);
@@ -196,7 +202,10 @@ fn appointment_owner(c: &Connection, values: &Values, tracker: &str) -> Result<S
 /// Writes an appointment's parties from core's values (organizer, required and
 /// optional attendees), replacing those it had.
 fn write_parties(tx: &Transaction<'_>, activity: &str, values: &Values) -> Result<()> {
-    tx.execute("DELETE FROM activityparty WHERE activityid = ?1", [activity])?;
+    tx.execute(
+        "DELETE FROM activityparty WHERE activityid = ?1",
+        [activity],
+    )?;
     let lists = [
         ("organizer", ORGANIZER),
         ("requiredattendees", REQUIRED),
@@ -400,7 +409,11 @@ fn meeting(tx: &Transaction<'_>, values: &Values) -> Result<Option<String>> {
 fn saved_is_new(tx: &Transaction<'_>, kind: Kind, id: &str) -> Result<bool> {
     let found: Option<i64> = tx
         .query_row(
-            &format!("SELECT 1 FROM {} WHERE {} = ?1", kind.table(), key_column(kind)),
+            &format!(
+                "SELECT 1 FROM {} WHERE {} = ?1",
+                kind.table(),
+                key_column(kind)
+            ),
             [id],
             |r| r.get(0),
         )
