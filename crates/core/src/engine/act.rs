@@ -67,7 +67,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Appointment, Kind::Contact, Kind::Task];
+    /// In the order a cycle takes them: appointments last, so a calendar Exchange
+    /// refuses does not hold up contacts and tasks.
+    pub const ALL: [Kind; 3] = [Kind::Contact, Kind::Task, Kind::Appointment];
 
     /// The Exchange folder (EWS DistinguishedFolderId).
     pub fn folder(self) -> &'static str {
@@ -460,13 +462,21 @@ pub fn plan(
     // Links settled by an Exchange change (deleted there): not looked at again.
     let mut settled: HashSet<&str> = HashSet::new();
     let mut linked: HashSet<&str> = links.iter().map(|l| l.record_id.as_str()).collect();
+    // The appointments the user takes part in, by UID and (as "id:<id>") by id.
     let meetings: HashMap<String, &Record> = match kind {
         Kind::Appointment => records
             .iter()
             .filter(|r| r.selected)
-            .filter_map(|r| {
-                let uid = r.values.get("globalobjectid")?.trim().to_ascii_lowercase();
-                (!uid.is_empty()).then_some((uid, r))
+            .flat_map(|r| {
+                let uid = r
+                    .values
+                    .get("globalobjectid")
+                    .map(|u| u.trim().to_ascii_lowercase())
+                    .filter(|u| !u.is_empty());
+                [uid, Some(format!("id:{}", r.id.to_ascii_lowercase()))]
+                    .into_iter()
+                    .flatten()
+                    .map(move |k| (k, r))
             })
             .collect(),
         _ => HashMap::new(),
@@ -496,8 +506,8 @@ pub fn plan(
                 }
                 None => match item.marker.as_deref().and_then(parse_marker) {
                     // A meeting of an appointment the user takes part in: linked.
-                    _ if meeting_of(item, &meetings, &linked).is_some() => {
-                        let r = meeting_of(item, &meetings, &linked).unwrap_or_default();
+                    _ if meeting_of(item, here, &meetings, &linked).is_some() => {
+                        let r = meeting_of(item, here, &meetings, &linked).unwrap_or_default();
                         linked.insert(r);
                         actions.push(Action::LinkRecord {
                             item: item.clone(),
@@ -525,7 +535,7 @@ pub fn plan(
                 let record = by_record.get(link.record_id.as_str());
                 let delete = record.is_some_and(|r| match kind {
                     Kind::Appointment => {
-                        organizer(r) == Some(user)
+                        organizes(kind, user, r)
                             && !closed(&r.values)
                             && future(r.values.get("scheduledend"), here.now)
                     }
@@ -553,7 +563,7 @@ pub fn plan(
         }
         match by_record.get(link.record_id.as_str()) {
             Some(r) if r.selected || link.tracked => {
-                if r.version > link.version && organizes(kind, user, r) {
+                if r.version > link.version && organizes(kind, user, r) && writable(kind, r) {
                     // Both changed: the item's newest key, so AutoResolve takes ours.
                     let change_key = changes
                         .iter()
@@ -607,7 +617,18 @@ pub fn plan(
     }
 
     for r in records {
-        if r.selected && organizes(kind, user, r) && !linked.contains(r.id.as_str()) {
+        // An appointment with a UID was in Exchange once: unlinked since (deleted there
+        // in the past, say), it is not sent again.
+        let sent_before = kind == Kind::Appointment
+            && r.values
+                .get("globalobjectid")
+                .is_some_and(|u| !u.trim().is_empty());
+        if r.selected
+            && organizes(kind, user, r)
+            && writable(kind, r)
+            && !sent_before
+            && !linked.contains(r.id.as_str())
+        {
             actions.push(Action::CreateItem {
                 record_id: r.id.clone(),
                 props: to_exchange(kind, &r.values),
@@ -643,6 +664,18 @@ fn takes_changes(kind: Kind, user: &str, r: &Record, link: &Link) -> bool {
             && (organizes(kind, user, r) || (organizer(r).is_none() && link.tracked)))
 }
 
+/// Whether the record can be written to Exchange: an appointment needs its start and
+/// end (EWS cannot clear them).
+fn writable(kind: Kind, r: &Record) -> bool {
+    kind != Kind::Appointment
+        || ["scheduledstart", "scheduledend"].iter().all(|c| {
+            r.values
+                .get(*c)
+                .and_then(|t| crate::time::Timestamp::parse(t))
+                .is_some()
+        })
+}
+
 /// An appointment Completed (1) or Canceled (2).
 fn closed(values: &Values) -> bool {
     matches!(int(values, "statecode"), Some(1 | 2))
@@ -654,14 +687,31 @@ fn future(at: Option<&String>, now: crate::Timestamp) -> bool {
         .is_some_and(|p| p.at > now)
 }
 
-/// The record of a meeting the user takes part in, by its UID, unless already linked.
+/// The record of a meeting the user takes part in, unless already linked: by its UID,
+/// or by the marker another mailbox of this organization wrote on it (a copy that
+/// arrived before the organizer's mailbox recorded the UID).
 fn meeting_of<'r>(
     item: &Item,
+    here: Here<'_>,
     meetings: &HashMap<String, &'r Record>,
     linked: &HashSet<&str>,
 ) -> Option<&'r str> {
-    let uid = item.props.get("UID")?.trim().to_ascii_lowercase();
-    let r = meetings.get(&uid)?;
+    let by_uid = item
+        .props
+        .get("UID")
+        .and_then(|u| meetings.get(&u.trim().to_ascii_lowercase()));
+    let by_marker = || {
+        let m = item.marker.as_deref().and_then(parse_marker)?;
+        if !m.org.eq_ignore_ascii_case(here.org) {
+            return None;
+        }
+        meetings.get(&format!("id:{}", m.record)).filter(|r| {
+            r.values
+                .get("globalobjectid")
+                .is_none_or(|u| u.trim().is_empty())
+        })
+    };
+    let r = by_uid.or_else(by_marker)?;
     (!linked.contains(r.id.as_str())).then_some(r.id.as_str())
 }
 
@@ -764,6 +814,7 @@ pub fn to_exchange(kind: Kind, record: &Values) -> Values {
     match kind {
         Kind::Appointment => {
             copy(record, APPOINTMENT_MAP, false, &mut props);
+            exchange_dates(&mut props, &["Start", "End"]);
             let all_day = int(record, "isalldayevent").unwrap_or(0) == 1;
             props.insert("IsAllDayEvent".into(), all_day.to_string());
             // "If the appointment status in Dynamics 365 is Completed, Canceled, or Free
@@ -787,6 +838,7 @@ pub fn to_exchange(kind: Kind, record: &Values) -> Values {
         }
         Kind::Task => {
             copy(record, TASK_MAP, false, &mut props);
+            exchange_dates(&mut props, &["StartDate", "DueDate"]);
             let state = int(record, "statecode").unwrap_or(0);
             let status = int(record, "statuscode").unwrap_or(2);
             // "a Completed or Canceled task syncs to Exchange as Completed".
@@ -805,6 +857,21 @@ pub fn to_exchange(kind: Kind, record: &Values) -> Values {
         }
     }
     props
+}
+
+/// Dates as EWS's `xs:dateTime` wants them (RFC 3339, UTC); one that is not a date is
+/// left out rather than refused by Exchange with the whole request.
+fn exchange_dates(props: &mut Values, names: &[&str]) {
+    for name in names {
+        if let Some(v) = props.get_mut(*name) {
+            match crate::time::Timestamp::parse(v) {
+                Some(p) => *v = p.at.to_rfc3339(),
+                None => {
+                    props.remove(*name);
+                }
+            }
+        }
+    }
 }
 
 /// A record's `prioritycode` as the item's Importance.
@@ -1371,7 +1438,16 @@ mod tests {
 
     #[test]
     fn appointments_go_to_exchange_from_their_organizer_and_link_by_uid_elsewhere() {
-        let mine = meeting("a1", ME, &[ME, THEM], &[("subject", "Review"), FUTURE]);
+        let mine = meeting(
+            "a1",
+            ME,
+            &[ME, THEM],
+            &[
+                ("subject", "Review"),
+                ("scheduledstart", "2027-02-01T09:00:00Z"),
+                FUTURE,
+            ],
+        );
         let theirs = meeting(
             "a2",
             THEM,
@@ -1423,6 +1499,7 @@ mod tests {
                         ("Importance", "Normal"),
                         ("IsAllDayEvent", "false"),
                         ("LegacyFreeBusyStatus", "Busy"),
+                        ("Start", "2027-02-01T09:00:00Z"),
                         ("Subject", "Review"),
                     ]),
                 },
@@ -1593,5 +1670,55 @@ mod tests {
             .map(|(c, _)| *c)
             .collect();
         assert!(written.contains(&"globalobjectid") && !written.contains(&"requiredattendees"));
+    }
+
+    #[test]
+    fn meetings_sent_once_are_not_sent_again_and_copies_link_by_marker() {
+        let start = ("scheduledstart", "2027-02-01T09:00:00Z");
+        // In Exchange once (it has a UID), unlinked since: not created again.
+        let sent = meeting("a1", ME, &[ME], &[start, FUTURE, ("globalobjectid", "U1")]);
+        // No start: cannot be written to Exchange.
+        let undated = meeting("a2", ME, &[ME], &[FUTURE]);
+        // B's meeting, its UID not recorded yet; B's copy carries B's marker.
+        let theirs = meeting("a3", THEM, &[THEM, ME], &[start, FUTURE]);
+        let mut copy = item("i3", "k", false, &[("UID", "U3")]);
+        copy.marker = Some(marker(
+            Here {
+                org: "ORG-A",
+                mailbox: "mb-them",
+                now: NOW,
+            },
+            "A3",
+        ));
+        let actions = plan(
+            Kind::Appointment,
+            HERE,
+            ME,
+            Settings::default(),
+            &[],
+            &[Change::Upsert(copy.clone())],
+            &[sent, undated, theirs],
+            10,
+        );
+        assert_eq!(
+            actions,
+            vec![Action::LinkRecord {
+                item: copy,
+                record_id: "a3".into()
+            }]
+        );
+        // Dates go to Exchange as RFC 3339; one that is not a date is left out.
+        let props = to_exchange(
+            Kind::Appointment,
+            &values(&[
+                ("scheduledstart", "2027-02-01 09:00:00"),
+                ("scheduledend", "soon"),
+            ]),
+        );
+        assert_eq!(
+            props.get("Start").map(String::as_str),
+            Some("2027-02-01T09:00:00Z")
+        );
+        assert_eq!(props.get("End"), None);
     }
 }

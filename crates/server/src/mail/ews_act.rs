@@ -419,6 +419,8 @@ impl<'a> Session<'a> {
                     prop_xml(prop, value),
                     kind.element()
                 )),
+                // A meeting's start and end cannot be cleared.
+                None if matches!(prop.name, "Start" | "End") => {}
                 None => updates.push_str(&format!("<t:DeleteItemField>{uri}</t:DeleteItemField>")),
             }
         }

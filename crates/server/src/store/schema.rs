@@ -562,6 +562,14 @@ CREATE INDEX activityparty_party ON activityparty(partyid, participationtypemask
 CREATE TRIGGER appointment_parties AFTER DELETE ON appointment BEGIN
     DELETE FROM activityparty WHERE activityid = OLD.activityid;
 END;
+CREATE TRIGGER activityparty_added AFTER INSERT ON activityparty BEGIN
+    UPDATE appointment SET versionnumber = versionnumber + 1, modifiedon = strftime('%Y-%m-%dT%H:%M:%SZ','now')
+    WHERE activityid = NEW.activityid;
+END;
+CREATE TRIGGER activityparty_removed AFTER DELETE ON activityparty BEGIN
+    UPDATE appointment SET versionnumber = versionnumber + 1, modifiedon = strftime('%Y-%m-%dT%H:%M:%SZ','now')
+    WHERE activityid = OLD.activityid;
+END;
 ALTER TABLE exchangesyncidmapping ADD COLUMN itemend TEXT;
 ";
 

@@ -200,7 +200,7 @@ fn conflict(c: &Connection, values: &act::Values) -> rusqlite::Result<Option<Con
          WHERE u.internalemailaddress = ?1 COLLATE NOCASE AND a.statecode IN (0, 3) \
          AND a.statuscode <> 1 AND julianday(a.scheduledstart) < julianday(?3) \
          AND julianday(a.scheduledend) > julianday(?2) \
-         AND COALESCE(a.globalobjectid, '') <> ?4 COLLATE NOCASE \
+         AND (?4 = '' OR COALESCE(a.globalobjectid, '') <> ?4 COLLATE NOCASE) \
          ORDER BY a.scheduledstart LIMIT 10",
     )?;
     for address in people {
@@ -464,8 +464,20 @@ fn carry_out(
                     d.decision.outcome(kind, &d.item_name, &d.by)
                 }
                 (_, false) => {
-                    sql::insert_record(tx, kind, record, user, &act::to_record(kind, &item.props))?;
-                    link(tx, mailbox, user, kind, &item.id, &item.change_key, record, linked)?;
+                    let values = act::to_record(kind, &item.props);
+                    // A meeting another party's mailbox saved meanwhile: linked to it.
+                    let saved = match kind {
+                        Kind::Appointment => sql::meeting(tx, &values)?,
+                        _ => None,
+                    };
+                    let record = match saved {
+                        Some(id) => id,
+                        None => {
+                            sql::insert_record(tx, kind, record, user, &values)?;
+                            record.clone()
+                        }
+                    };
+                    link(tx, mailbox, user, kind, &item.id, &item.change_key, &record, linked)?;
                     d.decision.outcome(kind, &d.item_name, &d.by)
                 }
             }

@@ -391,7 +391,7 @@ pub fn write_folder(
 }
 
 /// The appointment with the meeting's global object ID, if one exists.
-fn meeting(tx: &Transaction<'_>, values: &Values) -> Result<Option<String>> {
+pub fn meeting(tx: &Transaction<'_>, values: &Values) -> Result<Option<String>> {
     let Some(uid) = values.get("globalobjectid").filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
