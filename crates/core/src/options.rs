@@ -87,6 +87,22 @@ pub static EMAIL_STATUSES: OptionSet = &[
     (8, "Failed"),
 ];
 pub static PRIORITIES: OptionSet = &[(0, "Low"), (1, "Normal"), (2, "High")];
+/// `activityparty.participationtypemask` (Microsoft's "Activity Party types").
+pub static PARTICIPATION_TYPES: OptionSet = &[
+    (1, "Sender"),
+    (2, "To Recipient"),
+    (3, "CC Recipient"),
+    (4, "BCC Recipient"),
+    (5, "Required attendee"),
+    (6, "Optional attendee"),
+    (7, "Organizer"),
+    (8, "Regarding"),
+    (9, "Owner"),
+    (10, "Resource"),
+    (11, "Customer"),
+    (12, "Chat Participant"),
+    (13, "Related"),
+];
 pub static APPOINTMENT_STATES: OptionSet = &[
     (0, "Open"),
     (1, "Completed"),

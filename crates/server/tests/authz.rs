@@ -124,6 +124,12 @@ const EXPECTED: &[(&str, Verb, [Expect; 8])] = &[
     ("contacts",               Post,   [Created, Created, Denied,  Denied,  Created, Created, Created, Denied]),
     ("contacts",               Patch,  [Ok,      Ok,      Hidden,  Hidden,  Ok,      Ok,      Ok,      Hidden]),
     ("contacts",               Delete, [Ok,      Ok,      Hidden,  Hidden,  Ok,      Ok,      Ok,      Hidden]),
+    // An appointment's parties: read with the appointment, written only through it.
+    ("activityparties",        GetAll, [All,     All,     Own,     Own,     All,     All,     Own,     Own]),
+    ("activityparties",        GetKey, [Ok,      Ok,      Hidden,  Hidden,  Ok,      Ok,      Ok,      Hidden]),
+    ("activityparties",        Post,   [Never,   Never,   Never,   Never,   Never,   Never,   Never,   Never]),
+    ("activityparties",        Patch,  [Never,   Never,   Never,   Never,   Never,   Never,   Never,   Never]),
+    ("activityparties",        Delete, [Never,   Never,   Never,   Never,   Never,   Never,   Never,   Never]),
     ("tasks",                  GetAll, [All,     All,     Own,     Own,     All,     All,     Own,     Own]),
     ("tasks",                  GetKey, [Ok,      Ok,      Hidden,  Hidden,  Ok,      Ok,      Ok,      Hidden]),
     ("tasks",                  Post,   [Created, Created, Denied,  Denied,  Created, Created, Created, Denied]),
@@ -211,6 +217,8 @@ struct Fixture {
     appointment: String,
     contact: String,
     task: String,
+    /// The organizer party of the owner's appointment.
+    party: String,
 }
 
 impl Fixture {
@@ -242,6 +250,14 @@ impl Fixture {
         for set in ["appointments", "contacts", "tasks"] {
             fresh(admin, set, admin, "", n);
         }
+        let party = admin.ok(
+            "GET",
+            &format!("activityparties?$select=activitypartyid&$filter=_activityid_value%20eq%20{appointment}"),
+            None,
+        )["value"][0]["activitypartyid"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let organization = admin.ok("GET", "organizations?$select=organizationid", None)["value"]
             [0]["organizationid"]
             .as_str()
@@ -259,6 +275,7 @@ impl Fixture {
             appointment,
             contact,
             task,
+            party,
         }
     }
 
@@ -276,6 +293,7 @@ impl Fixture {
             "appointments" => self.appointment.clone(),
             "contacts" => self.contact.clone(),
             "tasks" => self.task.clone(),
+            "activityparties" => self.party.clone(),
             _ => "00000000-0000-4000-8000-00000000abcd".to_string(),
         }
     }
@@ -305,7 +323,13 @@ fn create_body(set: &str, owner: &Client, parent: &str, n: usize) -> Value {
         }
         "appointments" => json!({"subject": format!("Matrix appointment {n}"),
                                  "scheduledstart": "2026-12-08T09:00:00Z", "scheduledend": "2026-12-08T10:00:00Z",
-                                 "ownerid@odata.bind": format!("/systemusers({})", owner.id)}),
+                                 "ownerid@odata.bind": format!("/systemusers({})", owner.id),
+                                 "appointment_activity_parties": [{
+                                     "partyid_systemuser@odata.bind": format!("/systemusers({})", owner.id),
+                                     "participationtypemask": 7}]}),
+        "activityparties" => {
+            json!({"addressused": format!("matrix-{n}@fabrikam.com"), "participationtypemask": 5})
+        }
         "contacts" => json!({"firstname": "Matrix", "lastname": format!("Contact {n}"),
                              "emailaddress1": format!("matrix-contact-{n}@fabrikam.com"),
                              "ownerid@odata.bind": format!("/systemusers({})", owner.id)}),
@@ -339,6 +363,7 @@ fn patch_body(set: &str, n: usize) -> Value {
         "appointments" => json!({"location": format!("Room {n}")}),
         "contacts" => json!({"jobtitle": format!("Matrix {n}")}),
         "tasks" => json!({"percentcomplete": 50}),
+        "activityparties" => json!({"addressused": format!("matrix-{n}@fabrikam.com")}),
         _ => json!({"mailsync_cycles": 1}),
     }
 }

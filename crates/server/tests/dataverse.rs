@@ -951,3 +951,125 @@ fn appointments_contacts_and_tasks_are_served_as_dataverse_serves_them() {
     );
     assert_eq!(r.status, 403, "{}", r.body);
 }
+
+/// An appointment's parties are written with it (`appointment_activity_parties`, deep
+/// insert; an update naming them replaces them) and read as `activityparties`
+/// (RetrieveMultiple only), through the appointment's privileges.
+#[test]
+fn appointment_parties_are_written_with_it_and_read_as_activityparties() {
+    let dir = TempDir::dist("dv-parties");
+    let server = Server::start(dir.path(), Some("demo"), Some(PASSWORD));
+    let port = server.port;
+    let nestor = login(port, "nestor");
+    let joni = login(port, "joni");
+    let (nestor_id, joni_id) = (who(port, &nestor), who(port, &joni));
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        "appointments",
+        &json!({
+            "subject": "Roadmap review",
+            "scheduledstart": "2031-05-01T09:00:00Z",
+            "scheduledend": "2031-05-01T10:00:00Z",
+            "appointment_activity_parties": [
+                {"partyid_systemuser@odata.bind": format!("/systemusers({nestor_id})"), "participationtypemask": 7},
+                {"partyid_systemuser@odata.bind": format!("/systemusers({joni_id})"), "participationtypemask": 5},
+                {"addressused": "guest@fabrikam.test", "participationtypemask": 6}
+            ]
+        }),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let url = r.header("odata-entityid").unwrap().to_string();
+    let id = url[url.rfind('(').unwrap() + 1..url.len() - 1].to_string();
+    let parties = |bearer: &str| -> Vec<Value> {
+        let r = get(
+            port,
+            bearer,
+            &format!(
+                "activityparties?$filter=_activityid_value%20eq%20{id}&$select=participationtypemask,addressused,_partyid_value&$orderby=participationtypemask%20desc"
+            ),
+            &[("Prefer", "odata.include-annotations=\"*\"")],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["value"].as_array().unwrap().clone()
+    };
+    let seen = parties(&nestor);
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    assert_eq!(seen[0]["participationtypemask"], 7);
+    assert_eq!(
+        seen[0]["participationtypemask@OData.Community.Display.V1.FormattedValue"],
+        "Organizer"
+    );
+    assert_eq!(seen[0]["_partyid_value"], nestor_id.as_str());
+    assert_eq!(seen[1]["addressused"], "guest@fabrikam.test");
+    assert!(seen[1]["_partyid_value"].is_null());
+    assert_eq!(seen[2]["_partyid_value"], joni_id.as_str());
+    // Joni, an attendee without a role, does not read Nestor's appointment, nor its parties.
+    assert!(parties(&joni).is_empty());
+
+    // An update naming the parties replaces them.
+    let r = send(
+        port,
+        &nestor,
+        "PATCH",
+        &format!("appointments({id})"),
+        &json!({"appointment_activity_parties": [
+            {"partyid_systemuser@odata.bind": format!("/systemusers({nestor_id})"), "participationtypemask": 7}
+        ]}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(parties(&nestor).len(), 1);
+
+    // Refused: two organizers, a user that does not exist, a party type an appointment
+    // does not have, and writing activity parties on their own.
+    for (body, status) in [
+        (
+            json!({"subject": "x", "appointment_activity_parties": [
+                {"addressused": "a@fabrikam.test", "participationtypemask": 7},
+                {"addressused": "b@fabrikam.test", "participationtypemask": 7}]}),
+            400,
+        ),
+        (
+            json!({"subject": "x", "appointment_activity_parties": [
+                {"partyid_systemuser@odata.bind": "/systemusers(00000000-0000-4000-8000-0000000000ff)", "participationtypemask": 5}]}),
+            404,
+        ),
+        (
+            json!({"subject": "x", "appointment_activity_parties": [
+                {"addressused": "a@fabrikam.test", "participationtypemask": 1}]}),
+            400,
+        ),
+    ] {
+        let r = send(port, &nestor, "POST", "appointments", &body);
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+    }
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        "activityparties",
+        &json!({"addressused": "a@fabrikam.test", "participationtypemask": 5}),
+    );
+    assert_eq!(r.status, 405, "{}", r.body);
+    // Nothing of the refused creates was kept.
+    let subjects = get(
+        port,
+        &nestor,
+        "appointments?$filter=subject%20eq%20'x'",
+        &[],
+    )
+    .json();
+    assert_eq!(subjects["value"].as_array().unwrap().len(), 0);
+
+    // The appointment's parties go with it.
+    let r = request(
+        port,
+        "DELETE",
+        &format!("{API}/appointments({id})"),
+        &[("Authorization", &nestor)],
+        "",
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(parties(&nestor).is_empty());
+}

@@ -15,6 +15,9 @@ const fn c(name: &'static str, kind: Kind) -> Column {
 const fn ro(name: &'static str, kind: Kind) -> Column {
     Column::new(name, kind).read_only()
 }
+const fn ro_choice(name: &'static str, options: OptionSet) -> Column {
+    Column::choice(name, options).read_only()
+}
 const fn wo(name: &'static str) -> Column {
     Column::new(name, Text).write_only()
 }
@@ -29,6 +32,10 @@ const TO_USER_OR_QUEUE: &[&str] = &["systemuser", "queue"];
 const TO_ALERTABLE: &[&str] = &["mailbox", "emailserverprofile"];
 const TO_PROFILE: &[&str] = &["emailserverprofile"];
 const TO_MAILBOX: &[&str] = &["mailbox"];
+/// The activities that have parties here.
+const TO_ACTIVITY: &[&str] = &["appointment"];
+/// Who an appointment's party can be: a user or a contact (else only an address).
+const TO_PARTY: &[&str] = &["systemuser", "contact"];
 
 /// The columns, then the record columns every table has.
 macro_rules! cols {
@@ -390,6 +397,24 @@ pub static TASK: Table = Table {
     ],
 };
 
+/// An appointment's parties (organizer 7, required 5 and optional 6 attendees), read
+/// with `GET /activityparties` (RetrieveMultiple, the only message Dataverse has for
+/// the table) and written through the appointment's `appointment_activity_parties`.
+pub static ACTIVITYPARTY: Table = Table {
+    logical: "activityparty",
+    entity_set: "activityparties",
+    key: "activitypartyid",
+    primary_name: "addressused",
+    columns: cols![
+        ro("activitypartyid", Guid),
+        ro("activityid", Lookup(TO_ACTIVITY)),
+        ro("partyid", Lookup(TO_PARTY)),
+        ro("partyobjecttypecode", Text).max(64),
+        ro_choice("participationtypemask", PARTICIPATION_TYPES),
+        ro("addressused", Text).max(320),
+    ],
+};
+
 /// Every table the Web API serves.
 pub static TABLES: &[&Table] = &[
     &SYSTEMUSER,
@@ -404,4 +429,5 @@ pub static TABLES: &[&Table] = &[
     &APPOINTMENT,
     &CONTACT,
     &TASK,
+    &ACTIVITYPARTY,
 ];

@@ -549,14 +549,17 @@ CREATE INDEX actprompt_tracelog ON actprompt(tracelogid);
 /// address nobody here has), which decide whose mailbox synchronizes an appointment;
 /// and a link's appointment end (an appointment deleted here is deleted in Exchange
 /// only when it was in the future).
-const V12: &str = "CREATE TABLE activityparty (
+const V12: &str = concat!(
+    "CREATE TABLE activityparty (
     activitypartyid TEXT PRIMARY KEY NOT NULL,
     activityid TEXT NOT NULL,
     partyid TEXT,
     partyobjecttypecode TEXT,
     participationtypemask INTEGER NOT NULL,
-    addressused TEXT
-);
+    addressused TEXT,
+    ",
+    record_columns!(),
+    ");
 CREATE INDEX activityparty_activity ON activityparty(activityid);
 CREATE INDEX activityparty_party ON activityparty(partyid, participationtypemask);
 CREATE TRIGGER appointment_parties AFTER DELETE ON appointment BEGIN
@@ -571,7 +574,8 @@ CREATE TRIGGER activityparty_removed AFTER DELETE ON activityparty BEGIN
     WHERE activityid = OLD.activityid;
 END;
 ALTER TABLE exchangesyncidmapping ADD COLUMN itemend TEXT;
-";
+"
+);
 
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
 pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];

@@ -22,6 +22,7 @@
 mod batch;
 mod download;
 mod json;
+mod parties;
 mod privileges;
 mod prompts;
 mod read;

@@ -123,6 +123,12 @@ pub fn is_act(table: &Table) -> bool {
     ACT_TABLES.contains(&table.logical)
 }
 
+/// Whether `table` holds each user's own records, which approvers do not read: the
+/// ACT tables and an appointment's parties.
+pub fn is_personal(table: &Table) -> bool {
+    is_act(table) || table.logical == "activityparty"
+}
+
 /// The user and queue column an approver may change: Approve / Reject Email.
 const APPROVAL_ONLY: &[&str] = &["emailrouteraccessapproval"];
 
@@ -211,7 +217,7 @@ pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
     let t = quote(table.logical);
     let tier = Tier::of(user);
     // Approvers read the organization's mail configuration, not everyone's contacts.
-    if tier == Tier::Administrator || (tier == Tier::Approver && !is_act(table)) {
+    if tier == Tier::Administrator || (tier == Tier::Approver && !is_personal(table)) {
         return t;
     }
     let Some(me) = Guid::parse(&user.systemuserid).map(|g| format!("'{g}'")) else {
@@ -244,6 +250,10 @@ pub fn from_clause(table: &Table, user: &SignedInUser) -> String {
         "systemuser" => format!("systemuserid = {me}"),
         "team" => format!("teamid IN ({teams})"),
         "queue" | "appointment" | "contact" | "task" => owned,
+        // An appointment's parties are read with the appointment.
+        "activityparty" => {
+            format!("activityid IN (SELECT activityid FROM appointment WHERE {owned})")
+        }
         "emailserverprofile" => format!(
             "{owned} OR emailserverprofileid IN (SELECT emailserverprofile FROM mailbox \
              WHERE regardingobjectid = {me} OR {owned})"
@@ -466,10 +476,10 @@ mod tests {
             if check_read(&plain, t).is_ok() {
                 assert!(from.starts_with("(SELECT"), "{}: {from}", t.logical);
             }
-            // Approvers read every record, except others' appointments, contacts and
-            // tasks.
+            // Approvers read every record, except others' appointments (and their
+            // parties), contacts and tasks.
             let approver = from_clause(t, &user(&[Role::DelegatedMailboxApprover]));
-            if is_act(t) {
+            if is_personal(t) {
                 assert!(approver.starts_with("(SELECT"), "{}: {approver}", t.logical);
             } else {
                 assert_eq!(approver, quote(t.logical));

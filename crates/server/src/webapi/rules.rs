@@ -85,6 +85,23 @@ pub fn check_op(table: &Table, user: &SignedInUser, op: Op) -> Result<(), ApiErr
             "Sync statistics are written by the synchronization engine only.",
         ));
     }
+    // Dataverse's only message for activity parties is RetrieveMultiple: they are
+    // written through their activity (`appointment_activity_parties`).
+    if table.logical == "activityparty" {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            errcodes::UNSUPPORTED_OPERATION,
+            format!(
+                "The '{}' method does not support entities of type 'activityparty': an \
+                 appointment's parties are written through its appointment_activity_parties.",
+                match op {
+                    Op::Create => "Create",
+                    Op::Update => "Update",
+                    Op::Delete => "Delete",
+                }
+            ),
+        ));
+    }
     if table.logical == "organization" && op != Op::Update {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,

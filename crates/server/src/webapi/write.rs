@@ -156,7 +156,8 @@ pub fn create(
 ) -> Result<Reply, ApiError> {
     let user = ctx.user;
     rules::check_op(table, user, Op::Create)?;
-    let mut changes = json::parse_body(table, body, Mode::Create)?;
+    let (body, parties) = appointment_parties(table, body)?;
+    let mut changes = json::parse_body(table, &body, Mode::Create)?;
     let id = match changes.iter().find(|c| c.column.name == table.key) {
         Some(Change {
             value: SqlParam::Text(id),
@@ -212,8 +213,23 @@ pub fn create(
         }
         rules::before_write(tx, user, table, None, &mut changes)?;
         insert(tx, table, &changes)?;
+        if let Some(parties) = &parties {
+            super::parties::write(tx, &id, parties)?;
+        }
     }
     answer(ctx, tx, table, id, true)
+}
+
+/// An appointment's body without its `appointment_activity_parties`, and those.
+fn appointment_parties(
+    table: &Table,
+    body: &[u8],
+) -> Result<(Vec<u8>, Option<Vec<super::parties::Party>>), ApiError> {
+    if table.logical == "appointment" {
+        super::parties::split(body)
+    } else {
+        Ok((body.to_vec(), None))
+    }
 }
 
 /// `PATCH /<set>(<id>)`: 204 (200 with the record with `Prefer: return=representation`);
@@ -227,7 +243,8 @@ pub fn update(
 ) -> Result<Reply, ApiError> {
     let user = ctx.user;
     rules::check_op(table, user, Op::Update)?;
-    let mut changes = json::parse_body(table, body, Mode::Update)?;
+    let (body, parties) = appointment_parties(table, body)?;
+    let mut changes = json::parse_body(table, &body, Mode::Update)?;
     let if_match = ctx.header("if-match");
     let from = privileges::from_clause(table, user);
     {
@@ -237,6 +254,9 @@ pub fn update(
         }
         rules::check_columns(user, table, &old, &mut changes)?;
         rules::before_write(tx, user, table, Some(&old), &mut changes)?;
+        if let Some(parties) = &parties {
+            super::parties::write(tx, &id.to_string(), parties)?;
+        }
         if changes.is_empty() {
             return answer(ctx, tx, table, id.to_string(), false);
         }
