@@ -61,8 +61,10 @@ are DistinguishedFolderId calendar / contacts / tasks (or the t:FolderId GetFold
   An organizer's update sent to attendees is applied to their copies (by UID); new
   attendees get a copy, removed ones lose theirs;
 - DeleteItem: removes; an organizer's cancellation removes the attendees' copies;
-- SyncFolderItems: t:Create / t:Update (whole item) / t:Delete (t:ItemId), oldest change
-  first, at most MaxChangesReturned, from an opaque SyncState bound to the mailbox, the
+- SyncFolderItems: t:Create / t:Update / t:Delete (t:ItemId), oldest change first; an
+  item without Body, Attachments and attendee lists (Microsoft: "SyncFolderItems is
+  similar to the FindItem operation in that it cannot return properties like Body or
+  Attachments": GetItem has them), at most MaxChangesReturned, from an opaque SyncState bound to the mailbox, the
   folder and this process (any other: ErrorInvalidSyncStateData);
 - Get/Create/Update/DeleteUserConfiguration: a t:Dictionary (and XmlData, BinaryData)
   stored per mailbox, folder and name.
@@ -667,6 +669,14 @@ def prop_text(props, *path) -> str:
                 return (p.text or "").strip()
             return (p.findtext("/".join(T + n for n in path[1:])) or "").strip()
     return ""
+
+
+# What SyncFolderItems, like FindItem, does not return (GetItem does).
+NOT_SYNCED = {"Body", "Attachments", "RequiredAttendees", "OptionalAttendees", "Resources"}
+
+
+def sync_props(props):
+    return [p for p in props if not (p.tag.startswith(T) and tag_name(p) in NOT_SYNCED)]
 
 
 def attendee_addresses(props):
@@ -1682,7 +1692,7 @@ class Ews:
         page, tick, seen, last = sync_changes(folder, tick, seen, limit, ignore)
         changes = "".join(
             f"\n            <t:Delete>{item.id_xml()}</t:Delete>" if change == "Delete"
-            else f"\n            <t:{change}>{item.xml()}</t:{change}>"
+            else f"\n            <t:{change}>{item.xml(sync_props(item.props))}</t:{change}>"
             for change, item in page)
         return 200, soap_response("SyncFolderItems", response_message("SyncFolderItems", body=f"""
           <m:SyncState>{encode_sync_state(mailbox, name, tick, seen)}</m:SyncState>

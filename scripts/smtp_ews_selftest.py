@@ -538,7 +538,10 @@ def main():
     # -- sync: creates, no state ----------------------------------------------------------
     _, last, changes = sync(A, "contacts")
     check(last and [(k, i) for k, i, _ in changes] == [("Create", c1)], "sync without state: everything")
-    check(changes[0][2].findtext(T + "JobTitle") == "Clerk", "sync: whole item")
+    check(changes[0][2].findtext(T + "JobTitle") == "Clerk", "sync: the item's properties")
+    _, _, changes = sync(A, "calendar")
+    check(changes and all(c[2].find(T + "Body") is None and c[2].find(T + "RequiredAttendees") is None
+                          for c in changes), "sync: no Body, no attendees (as FindItem; GetItem has them)")
     states["contacts"], last, changes = sync(A, "contacts", states["contacts"])
     check(last and [(k, i) for k, i, _ in changes] == [("Create", c1)], "sync from state: the create")
     s, last, changes = sync(A, "contacts", states["contacts"])

@@ -1870,12 +1870,21 @@ impl Outlook {
             .unwrap()
             .unwrap();
         assert!(page.last);
-        page.changes
+        // Every property, as Outlook shows them (SyncFolderItems leaves some out).
+        let ids: Vec<String> = page
+            .changes
             .into_iter()
             .filter_map(|c| match c {
-                Change::Upsert(i) => Some(i),
+                Change::Upsert(i) => Some(i.id),
                 Change::Delete(_) => None,
             })
+            .collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        runtime()
+            .block_on(self.session().get_many(kind, &refs))
+            .unwrap()
+            .into_iter()
+            .flatten()
             .collect()
     }
 

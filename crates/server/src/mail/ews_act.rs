@@ -264,29 +264,49 @@ impl<'a> Session<'a> {
 
     /// One item with all its properties (GetItem), `None` when it is gone.
     pub async fn get(&self, kind: Kind, id: &str) -> Result<Option<Item>, Failure> {
+        Ok(self.get_many(kind, &[id]).await?.pop().flatten())
+    }
+
+    /// Several items with all their properties (one GetItem), in the order asked; `None`
+    /// for one that is gone. SyncFolderItems "cannot return properties like Body or
+    /// Attachments" (nor a meeting's attendees): the engine reads the items it reports
+    /// again with this.
+    pub async fn get_many(&self, kind: Kind, ids: &[&str]) -> Result<Vec<Option<Item>>, Failure> {
         const STAGE: &str = "getitem";
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let refs: String = ids
+            .iter()
+            .map(|id| format!("<t:ItemId Id=\"{}\"/>", xml_escape(id)))
+            .collect();
         let body = self
             .call(
                 STAGE,
                 format!(
-                    "<m:GetItem>{}<m:ItemIds><t:ItemId Id=\"{}\"/></m:ItemIds></m:GetItem>",
-                    item_shape(),
-                    xml_escape(id)
+                    "<m:GetItem>{}<m:ItemIds>{refs}</m:ItemIds></m:GetItem>",
+                    item_shape()
                 ),
             )
             .await?;
         let doc = parse(&body, STAGE)?;
-        let message = response_message(&doc, STAGE)?;
-        if let Some(error) = message_error(message) {
-            return if error.0 == "ErrorItemNotFound" {
-                Ok(None)
-            } else {
-                Err(protocol(STAGE, error))
-            };
+        let mut out = Vec::with_capacity(ids.len());
+        for message in doc
+            .descendants()
+            .filter(|n| n.is_element() && n.attribute("ResponseClass").is_some())
+        {
+            match message_error(message) {
+                Some((code, _)) if code == "ErrorItemNotFound" => out.push(None),
+                Some(error) => return Err(protocol(STAGE, error)),
+                None => out.push(
+                    child_m(message, "Items")
+                        .and_then(|items| items.children().find(|n| n.is_element()))
+                        .map(|node| read_item(kind, node)),
+                ),
+            }
         }
-        Ok(child_m(message, "Items")
-            .and_then(|items| items.children().find(|n| n.is_element()))
-            .map(|node| read_item(kind, node)))
+        one_answer_each(STAGE, ids.len(), out.len())?;
+        Ok(out)
     }
 
     /// Creates one item in the kind's folder with `categories`, as an Outlook user does
@@ -368,13 +388,7 @@ impl<'a> Session<'a> {
                 }
             })
             .collect();
-        if answers.len() != items.len() {
-            return Err(Failure::new(
-                FailureKind::Protocol,
-                STAGE,
-                format!("{} items sent, {} answers", items.len(), answers.len()),
-            ));
-        }
+        one_answer_each(STAGE, items.len(), answers.len())?;
         Ok(answers)
     }
 
@@ -466,6 +480,18 @@ impl<'a> Session<'a> {
             Some((code, text)) => Err(format!("{code}: {text}")),
         })
     }
+}
+
+/// A request naming several items is answered with one response message per item.
+fn one_answer_each(stage: &'static str, asked: usize, answered: usize) -> Result<(), Failure> {
+    if asked == answered {
+        return Ok(());
+    }
+    Err(Failure::new(
+        FailureKind::Protocol,
+        stage,
+        format!("{asked} items in the request, {answered} answers"),
+    ))
 }
 
 fn parse<'i>(body: &'i str, stage: &'static str) -> Result<roxmltree::Document<'i>, Failure> {

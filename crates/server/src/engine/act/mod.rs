@@ -29,6 +29,9 @@ const ACTIONS_PER_CYCLE: usize = 500;
 const CREATE_BATCH: usize = 100;
 /// SyncFolderItems pages one folder reads in one cycle at most.
 const PAGES_PER_CYCLE: usize = 20;
+/// Items one GetItem reads again (the fake EWS, like Exchange's throttling policy,
+/// takes at most 250 per request).
+const GET_BATCH: usize = 100;
 
 /// What the engine reads about the mailbox and the organization first.
 struct Context {
@@ -349,11 +352,31 @@ async fn changes(
     for (i, c) in all.iter().enumerate() {
         last.insert(id(c), i);
     }
-    let changes = all
+    let mut changes: Vec<Change> = all
         .iter()
         .enumerate()
         .filter(|(i, c)| last.get(&id(c)) == Some(i))
         .map(|(_, c)| c.clone())
         .collect();
+    // Every property: SyncFolderItems, like FindItem, leaves the body and a meeting's
+    // attendees out. An item gone meanwhile is left to the next cycle's Delete.
+    let upserts: Vec<usize> = (0..changes.len())
+        .filter(|i| matches!(changes[*i], Change::Upsert(_)))
+        .collect();
+    let mut gone = Vec::new();
+    for chunk in upserts.chunks(GET_BATCH) {
+        let ids: Vec<String> = chunk.iter().map(|i| id(&changes[*i])).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let full = session.get_many(kind, &refs).await?;
+        for (i, item) in chunk.iter().zip(full) {
+            match item {
+                Some(item) => changes[*i] = Change::Upsert(item),
+                None => gone.push(*i),
+            }
+        }
+    }
+    for i in gone.into_iter().rev() {
+        changes.remove(i);
+    }
     Ok((changes, state))
 }
