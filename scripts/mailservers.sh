@@ -51,6 +51,8 @@ OAUTH_OTHER_CLIENT_ID=6c9a2e4d-3b1f-4a7c-9e5d-2f4b6d8a0c02
 OAUTH_OTHER_CLIENT_SECRET='oTh8Q~test.Secret_two-9876543210ZYXWvutsr'
 OAUTH_NOROLE_CLIENT_ID=9e1b3d5f-7a2c-4e6b-8d0f-4a6c8e0b2d03
 OAUTH_NOROLE_CLIENT_SECRET='nOr8Q~test.Secret_three-13579bdfhjlnprtvx'
+# An app whose credential is a certificate (client assertions signed with its key).
+OAUTH_CERT_CLIENT_ID=4d8f2a6c-5e1b-4c3d-9f7a-6b8d0f2e4a04
 
 # svc is a service account: the fake EWS lets it impersonate the others.
 TEST_USERS=(alice bob carol svc)
@@ -389,6 +391,15 @@ start_smtp() {
 # The registered tenants and apps of Entra ID's stand-in.
 write_oauth_config() {
   mkdir -p "$DIR/oauth"
+  # The certificate app's credential: Entra ID holds the certificate, mailsync the
+  # certificate and its private key (one PEM file).
+  if [ ! -f "$DIR/oauth/app-credential.pem" ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mailsync test app" \
+      -keyout "$DIR/oauth/app-key.pem" -out "$DIR/oauth/app-cert.pem" 2>/dev/null ||
+      die "openssl could not make the certificate app's certificate"
+    (umask 077 && cat "$DIR/oauth/app-cert.pem" "$DIR/oauth/app-key.pem" >"$DIR/oauth/app-credential.pem")
+    rm -f "$DIR/oauth/app-key.pem"
+  fi
   cat >"$OAUTH_CONFIG.tmp" <<EOF
 {
   "tenants": [
@@ -402,7 +413,9 @@ write_oauth_config() {
      "client_secret": "$OAUTH_OTHER_CLIENT_SECRET", "display_name": "mailsync (other tenant)",
      "roles": {"exchange": ["full_access_as_app"]}},
     {"tenant": "$OAUTH_TENANT", "client_id": "$OAUTH_NOROLE_CLIENT_ID", "client_secret": "$OAUTH_NOROLE_CLIENT_SECRET",
-     "display_name": "mailsync (no permissions)", "roles": {}}
+     "display_name": "mailsync (no permissions)", "roles": {}},
+    {"tenant": "$OAUTH_TENANT", "client_id": "$OAUTH_CERT_CLIENT_ID", "certificate": "$DIR/oauth/app-cert.pem",
+     "display_name": "mailsync (certificate)", "roles": {"exchange": ["full_access_as_app"]}}
   ]
 }
 EOF
@@ -476,6 +489,8 @@ write_env() {
     echo "MAIL_OAUTH_OTHER_CLIENT_SECRET=$OAUTH_OTHER_CLIENT_SECRET"
     echo "MAIL_OAUTH_NOROLE_CLIENT_ID=$OAUTH_NOROLE_CLIENT_ID"
     echo "MAIL_OAUTH_NOROLE_CLIENT_SECRET=$OAUTH_NOROLE_CLIENT_SECRET"
+    echo "MAIL_OAUTH_CERT_CLIENT_ID=$OAUTH_CERT_CLIENT_ID"
+    echo "MAIL_OAUTH_CERT_CREDENTIAL=$DIR/oauth/app-credential.pem"
     echo "MAIL_CA=$DIR/ca.pem"
     echo "MAIL_SELFSIGNED_CERT=$DIR/selfsigned.pem"
     echo "MAIL_OUTBOX=$DIR/outbox"

@@ -29,10 +29,16 @@
 //
 // The registered tenants and apps come from --config (written by mailservers.sh):
 // {"tenants": [{"id", "name", "domains": [..]}],
-//  "apps": [{"tenant", "client_id", "client_secret", "display_name", "object_id",
+//  "apps": [{"tenant", "client_id", "client_secret", "certificate" (a PEM file: the app's
+//            certificate credential), "display_name", "object_id",
 //            "roles": {"exchange": ["full_access_as_app"], "graph": [..]}}]}
+// An app with a certificate signs in with a client assertion (private_key_jwt): a JWT
+// whose header names the certificate by its SHA-1 thumbprint (x5t), signed RS256 or PS256
+// with its private key, with aud = the token endpoint, iss = sub = the client id, and a
+// lifetime around now ("Microsoft identity platform certificate credentials").
 
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createHash, createPublicKey, randomBytes, randomUUID, verify, X509Certificate, constants }
+  from "node:crypto";
 import { readFileSync, writeFileSync, renameSync, unlinkSync, existsSync, chmodSync } from "node:fs";
 import { createServer } from "node:http";
 import { createRequire } from "node:module";
@@ -80,6 +86,13 @@ const RESOURCES = {
 const config = JSON.parse(readFileSync(args.config, "utf8"));
 const tenants = config.tenants ?? [];
 const apps = config.apps ?? [];
+// Each certificate credential: its public key and its SHA-1 thumbprint, base64url (x5t).
+for (const app of apps) {
+  if (!app.certificate) continue;
+  const pem = readFileSync(app.certificate, "utf8");
+  const cert = new X509Certificate(pem);
+  app.cert = { key: createPublicKey(pem), x5t: createHash("sha1").update(cert.raw).digest("base64url") };
+}
 
 function findTenant(segment) {
   const s = segment.toLowerCase();
@@ -169,6 +182,11 @@ const ERRORS = {
   700016: [400, "unauthorized_client"],
   7000215: [401, "invalid_client"],
   7000216: [401, "invalid_client"],
+  50027: [400, "invalid_request"],
+  700021: [400, "invalid_client"],
+  700024: [400, "invalid_client"],
+  700027: [401, "invalid_client"],
+  700212: [400, "invalid_client"],
   1002012: [400, "invalid_scope"],
   28000: [400, "invalid_scope"],
   500011: [400, "invalid_resource"],
@@ -239,6 +257,44 @@ function clientCredentials(req, form) {
   return { clientId: form.get("client_id"), secret: form.get("client_secret") };
 }
 
+// Why Entra ID refuses a client assertion, as [AADSTS code, text], or null when it is good.
+function assertionRefused(app, form, jwt, endpoint) {
+  if (form.get("client_assertion_type") !== "urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+    return [50027, "Invalid JWT token. The client_assertion_type must be " +
+      "'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'."];
+  }
+  const parts = jwt.split(".");
+  let header, claims;
+  try {
+    header = JSON.parse(Buffer.from(parts[0], "base64url").toString("utf8"));
+    claims = JSON.parse(Buffer.from(parts[1], "base64url").toString("utf8"));
+  } catch {
+    return [50027, "JWT token is invalid or malformed."];
+  }
+  if (parts.length !== 3 || !["RS256", "PS256"].includes(header.alg)) {
+    return [50027, "JWT token is invalid or malformed."];
+  }
+  if (!app.cert || header.x5t !== app.cert.x5t) {
+    return [700027, "The certificate with identifier used to sign the client assertion is not registered on " +
+      `application. [Reason - The key was not found., Thumbprint of key used by client: '${header.x5t ?? ""}']`];
+  }
+  const padding = header.alg === "PS256" ? constants.RSA_PKCS1_PSS_PADDING : constants.RSA_PKCS1_PADDING;
+  const good = verify("sha256", Buffer.from(`${parts[0]}.${parts[1]}`),
+    { key: app.cert.key, padding, saltLength: 32 }, Buffer.from(parts[2], "base64url"));
+  if (!good) return [700027, "Client assertion failed signature validation."];
+  if (claims.iss !== app.client_id || claims.sub !== app.client_id) {
+    return [700021, "Client assertion application identifier doesn't match 'client_id' parameter."];
+  }
+  if (claims.aud !== endpoint) {
+    return [700212, `The audience '${claims.aud}' of the client assertion is not the token endpoint '${endpoint}'.`];
+  }
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof claims.exp !== "number" || claims.exp < now - 300 || (claims.nbf ?? 0) > now + 300) {
+    return [700024, "Client assertion is not within its valid time range."];
+  }
+  return null;
+}
+
 function resourceOf(uri) {
   const u = uri.replace(/\/+$/, "");
   for (const [key, r] of Object.entries(RESOURCES)) {
@@ -284,11 +340,15 @@ async function token(req, res, tenantSegment, v1) {
       "This can happen if the application has not been installed by the administrator of the tenant or " +
       "consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.");
   }
-  if (!secret) {
+  const assertion = form.get("client_assertion");
+  if (!secret && !assertion) {
     return tokenError(res, req, 7000216,
       "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.");
   }
-  if (secret !== app.client_secret) {
+  if (assertion) {
+    const refused = assertionRefused(app, form, assertion, `${AUTHORITY}${new URL(req.url, AUTHORITY).pathname}`);
+    if (refused) return tokenError(res, req, refused[0], refused[1]);
+  } else if (!app.client_secret || secret !== app.client_secret) {
     return tokenError(res, req, 7000215,
       "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, " +
       `not the client secret ID, for a secret added to app '${app.client_id}'.`);

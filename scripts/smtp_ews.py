@@ -72,7 +72,8 @@ Calendar items need SendMeetingInvitations (CreateItem), SendMeetingInvitationsO
 (UpdateItem), SendMeetingCancellations (DeleteItem), tasks AffectedTaskOccurrences
 (DeleteItem): without it, the per-item error Exchange documents for it. Bad XML, missing
 required elements or attributes: the SOAP fault "The request failed schema validation.".
-Caps: 10,000 items and 64 MiB per folder, 128 KiB per item, 250 items per request.
+Caps: 10,000 items and 64 MiB per folder, 128 KiB per item, 250 items per request,
+25,000 mailboxes.
 scripts/smtp_ews_selftest.py exercises all of it against the running server.
 """
 
@@ -478,7 +479,7 @@ MAX_FOLDER_ITEMS = 10_000
 MAX_FOLDER_BYTES = 64 << 20
 MAX_ITEM_BYTES = 128 << 10
 MAX_BATCH = 250
-MAX_MAILBOXES = 10_000
+MAX_MAILBOXES = 25_000  # the engine benchmark's 10,000 ACT mailboxes and the tests' beside them
 MAX_CONFIGS = 1_000
 MAX_DEPTH = 64
 MAX_SYNC_BYTES = 8 << 20

@@ -31,8 +31,8 @@ pub struct Io {
 /// before it expires.
 pub struct Apps {
     pub authority: String,
-    /// `(tenant, client id, secret)`.
-    pub organization: Option<(String, String, String)>,
+    /// `(tenant, client id, credential)`.
+    pub organization: Option<(String, String, mail::oauth::Credential)>,
     /// `(tenant, client id / secret digest)` → the token and until when it is used.
     cache: Mutex<HashMap<(String, String), (String, Instant)>>,
     /// One token request at a time: passes that start together wait for the first
@@ -43,7 +43,10 @@ pub struct Apps {
 }
 
 impl Apps {
-    pub fn new(authority: &str, organization: Option<(String, String, String)>) -> Apps {
+    pub fn new(
+        authority: &str,
+        organization: Option<(String, String, mail::oauth::Credential)>,
+    ) -> Apps {
         Apps {
             authority: authority.trim_end_matches('/').to_string(),
             organization,
@@ -52,16 +55,6 @@ impl Apps {
             fetched: AtomicU64::new(0),
         }
     }
-}
-
-/// A digest of an app secret, for the token cache's key (the secret itself is not
-/// kept twice).
-fn secret_digest(secret: &str) -> String {
-    use blake2::{Blake2s256, Digest};
-    Blake2s256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Where a plan connects, in words for alerts ("imap.example.com:993").
@@ -208,12 +201,16 @@ impl Io {
 
     /// Exchange Online: the app's access token, from the cache while it is good.
     async fn app_token(&self, plan: &Plan, app: &App) -> Result<String, ConnectionFailure> {
-        let (tenant, client_id, secret) = match app {
+        let (tenant, client_id, credential) = match app {
             App::Profile {
                 tenant,
                 client_id,
                 secret,
-            } => (tenant.clone(), client_id.clone(), secret.clone()),
+            } => (
+                tenant.clone(),
+                client_id.clone(),
+                mail::oauth::Credential::Secret(secret.clone()),
+            ),
             App::Organization => {
                 self.apps
                     .organization
@@ -225,7 +222,8 @@ impl Io {
                             "Server-to-server authentication needs the organization's app for \
                           Exchange Online: start mailsync serve with --exchange-online-tenant and \
                           --exchange-online-client-id, its secret in \
-                          MAILSYNC_EXCHANGE_ONLINE_CLIENT_SECRET."
+                          MAILSYNC_EXCHANGE_ONLINE_CLIENT_SECRET or its certificate in \
+                          --exchange-online-certificate."
                                 .into(),
                     })?
             }
@@ -234,7 +232,7 @@ impl Io {
         // must not ride on the token another profile's right secret got.
         let key = (
             tenant.to_ascii_lowercase(),
-            format!("{client_id}/{}", secret_digest(&secret)),
+            format!("{client_id}/{}", credential.digest()),
         );
         let cached = |key: &(String, String)| {
             self.apps
@@ -258,7 +256,7 @@ impl Io {
             &self.apps.authority,
             &tenant,
             &client_id,
-            &secret,
+            &credential,
             &self.tls,
             &self.timeouts,
         )

@@ -96,6 +96,11 @@ pub struct EngineArgs {
     /// The organization's app for Exchange Online: its application (client) id.
     #[arg(long, value_name = "ID", requires = "exchange_online_tenant")]
     pub exchange_online_client_id: Option<String>,
+    /// The app's certificate credential instead of a secret: one PEM file with the
+    /// certificate registered on the app and its unencrypted RSA private key (keep it
+    /// readable by mailsync's user only).
+    #[arg(long, value_name = "PEM", requires = "exchange_online_client_id")]
+    pub exchange_online_certificate: Option<PathBuf>,
     /// The app's secret when given in code (tests); otherwise the environment's.
     #[arg(skip)]
     pub exchange_online_secret: Option<String>,
@@ -105,22 +110,35 @@ pub struct EngineArgs {
 pub const EXCHANGE_ONLINE_SECRET_ENV: &str = "MAILSYNC_EXCHANGE_ONLINE_CLIENT_SECRET";
 
 /// The organization's Exchange Online app from the options and the environment.
-fn organization_app(args: &EngineArgs) -> Result<Option<(String, String, String)>, String> {
+fn organization_app(
+    args: &EngineArgs,
+) -> Result<Option<(String, String, crate::mail::oauth::Credential)>, String> {
+    use crate::mail::oauth::{AppCertificate, Credential};
     let (Some(tenant), Some(client)) = (
         &args.exchange_online_tenant,
         &args.exchange_online_client_id,
     ) else {
         return Ok(None);
     };
-    let secret = match &args.exchange_online_secret {
-        Some(s) => s.clone(),
-        None => std::env::var(EXCHANGE_ONLINE_SECRET_ENV).map_err(|_| {
-            format!(
-                "--exchange-online-client-id needs the app's secret in {EXCHANGE_ONLINE_SECRET_ENV}"
-            )
-        })?,
+    let credential = match (&args.exchange_online_certificate, &args.exchange_online_secret) {
+        (Some(path), _) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--exchange-online-certificate {}: {e}", path.display()))?;
+            let cert = AppCertificate::from_pem(&text)
+                .map_err(|e| format!("--exchange-online-certificate {}: {e}", path.display()))?;
+            Credential::Certificate(Arc::new(cert))
+        }
+        (None, Some(s)) => Credential::Secret(s.clone()),
+        (None, None) => Credential::Secret(std::env::var(EXCHANGE_ONLINE_SECRET_ENV).map_err(
+            |_| {
+                format!(
+                    "--exchange-online-client-id needs the app's secret in \
+                     {EXCHANGE_ONLINE_SECRET_ENV} or its certificate (--exchange-online-certificate)"
+                )
+            },
+        )?),
     };
-    Ok(Some((tenant.clone(), client.clone(), secret)))
+    Ok(Some((tenant.clone(), client.clone(), credential)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -97,6 +97,7 @@ impl Org {
                 .unwrap_or_else(|| "http://127.0.0.1:9".into()),
             exchange_online_tenant: None,
             exchange_online_client_id: None,
+            exchange_online_certificate: None,
             exchange_online_secret: None,
         };
         tune(&mut args);
@@ -911,6 +912,7 @@ fn the_demo_organization_fails_as_it_really_would() {
         entra_authority: "https://login.microsoftonline.com".into(),
         exchange_online_tenant: None,
         exchange_online_client_id: None,
+        exchange_online_certificate: None,
         exchange_online_secret: None,
     };
     let engine = Engine::new(store.clone(), clock, &args).unwrap();
@@ -3042,6 +3044,88 @@ fn exchange_online_server_to_server_calls_ews_with_app_tokens() {
         !details.iter().any(|d| d.contains("not the secret")),
         "the secret leaked: {details:?}"
     );
+}
+
+/// Issue 11 §4: the organization's app may prove itself with a certificate instead of
+/// a secret: a client assertion signed with the certificate's key, which Entra ID's
+/// stand-in checks against the certificate registered on the app; one signed by a
+/// certificate the app does not have is refused in Entra's words.
+#[test]
+fn exchange_online_app_with_a_certificate_signs_client_assertions() {
+    let mail = Mail::get();
+    let credential = PathBuf::from(mail.var("MAIL_OAUTH_CERT_CREDENTIAL"));
+    let org = Org::with_args("s2s-cert", |a| {
+        a.exchange_online_tenant = Some(mail.var("MAIL_OAUTH_TENANT"));
+        a.exchange_online_client_id = Some(mail.var("MAIL_OAUTH_CERT_CLIENT_ID"));
+        a.exchange_online_certificate = Some(credential.clone());
+    });
+    let p = s2s_profile(&org, "Microsoft Exchange Online (certificate)", &[]);
+    let (x, address, _) = act_mailbox(&org, "s2s-cert");
+    org.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET emailserverprofile = ?2 WHERE mailboxid = ?1",
+            params![x, p],
+        )
+    });
+    o365_approved(&org, &x);
+    org.schedule_test(&x);
+    let outcomes = org.run();
+    assert!(
+        outcomes.iter().all(|o| o.test && !o.failed),
+        "{outcomes:?} {:?} {:?}",
+        org.alerts(&x),
+        org.alerts(&p)
+    );
+    assert!(Outlook::new(&org, &address).organization().is_some());
+
+    // The same app with a certificate Entra ID does not hold for it.
+    let dir = std::env::temp_dir().join(format!("mailsync-other-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=not registered", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let other = dir.join("credential.pem");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap(),
+    )
+    .unwrap();
+    let wrong = Org::with_args("s2s-cert-wrong", |a| {
+        a.exchange_online_tenant = Some(mail.var("MAIL_OAUTH_TENANT"));
+        a.exchange_online_client_id = Some(mail.var("MAIL_OAUTH_CERT_CLIENT_ID"));
+        a.exchange_online_certificate = Some(other.clone());
+    });
+    let p = s2s_profile(&wrong, "Microsoft Exchange Online (wrong certificate)", &[]);
+    let (y, _, _) = act_mailbox(&wrong, "s2s-cert-wrong");
+    wrong.sql(|c| {
+        c.execute(
+            "UPDATE mailbox SET emailserverprofile = ?2 WHERE mailboxid = ?1",
+            params![y, p],
+        )
+    });
+    o365_approved(&wrong, &y);
+    wrong.schedule_test(&y);
+    wrong.run();
+    let details: Vec<String> = wrong
+        .alerts(&p)
+        .into_iter()
+        .chain(wrong.alerts(&y))
+        .map(|(_, _, _, d)| d)
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("AADSTS700027")),
+        "{details:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Without the organization's app, a server-to-server profile cannot get a token and

@@ -4,10 +4,19 @@
 //!
 //! `POST {authority}/{tenant}/oauth2/v2.0/token` with `grant_type=client_credentials`,
 //! `client_id`, `client_secret` and `scope=https://outlook.office365.com/.default`
-//! ("Authenticate an EWS application by using OAuth", Microsoft Learn). Entra ID's
-//! refusals (`invalid_client`, AADSTS codes) come back as an authentication failure in
-//! Entra's own words; the secret is never part of any message.
+//! ("Authenticate an EWS application by using OAuth", Microsoft Learn). An app whose
+//! credential is a certificate sends a client assertion instead ("Microsoft identity
+//! platform application authentication certificate credentials"): a JWT naming the
+//! certificate by its SHA-1 thumbprint (`x5t`), with `aud` the token endpoint, `iss` and
+//! `sub` the client id, a `jti` and a ten-minute lifetime, signed RS256 with the
+//! certificate's private key (ring). Entra ID's refusals (`invalid_client`, AADSTS
+//! codes) come back as an authentication failure in Entra's own words; the secret or
+//! key is never part of any message.
 
+use std::sync::Arc;
+
+use base64::Engine as _;
+use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use serde_json::Value;
 
 use super::http::{self, Url};
@@ -22,6 +31,108 @@ pub const EXCHANGE_SCOPE: &str = "https://outlook.office365.com/.default";
 pub struct Token {
     pub access_token: String,
     pub expires_in: u64,
+}
+
+/// How an app proves who it is.
+#[derive(Clone)]
+pub enum Credential {
+    Secret(String),
+    Certificate(Arc<AppCertificate>),
+}
+
+impl Credential {
+    /// A digest of the credential, for a token cache's key (the secret itself is not
+    /// kept twice): a token got with one credential is not used for another.
+    pub fn digest(&self) -> String {
+        use blake2::{Blake2s256, Digest};
+        match self {
+            Credential::Secret(s) => Blake2s256::digest(s.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect(),
+            Credential::Certificate(c) => format!("cert:{}", c.x5t),
+        }
+    }
+}
+
+/// An app's certificate credential: the certificate's SHA-1 thumbprint and its RSA
+/// private key.
+pub struct AppCertificate {
+    x5t: String,
+    key: RsaKeyPair,
+}
+
+impl AppCertificate {
+    /// From one PEM text holding the certificate (`CERTIFICATE`, the first one) and its
+    /// unencrypted RSA private key (`PRIVATE KEY`, PKCS #8, or `RSA PRIVATE KEY`).
+    pub fn from_pem(text: &str) -> Result<AppCertificate, String> {
+        let cert = pem_block(text, "CERTIFICATE")
+            .ok_or("no CERTIFICATE block: the file must hold the app's certificate")?;
+        let key = if let Some(der) = pem_block(text, "PRIVATE KEY") {
+            RsaKeyPair::from_pkcs8(&der)
+        } else if let Some(der) = pem_block(text, "RSA PRIVATE KEY") {
+            RsaKeyPair::from_der(&der)
+        } else if text.contains("ENCRYPTED PRIVATE KEY") {
+            return Err(
+                "the private key is encrypted: give it unencrypted (readable by this \
+                        user only)"
+                    .into(),
+            );
+        } else {
+            return Err(
+                "no PRIVATE KEY block: the file must hold the certificate's private key".into(),
+            );
+        }
+        .map_err(|e| format!("the private key is not an RSA key ring can use: {e}"))?;
+        let thumbprint = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert);
+        Ok(AppCertificate {
+            x5t: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(thumbprint.as_ref()),
+            key,
+        })
+    }
+
+    /// A client assertion for `client_id` at `audience` (the token endpoint), valid ten
+    /// minutes from `now` (seconds since the epoch).
+    fn assertion(&self, client_id: &str, audience: &str, now: u64) -> Result<String, String> {
+        let b64 = |v: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+        };
+        let mut jti = [0u8; 16];
+        getrandom::getrandom(&mut jti).map_err(|e| format!("no randomness: {e}"))?;
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": self.x5t});
+        let claims = serde_json::json!({
+            "aud": audience, "iss": client_id, "sub": client_id,
+            "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "nbf": now, "iat": now, "exp": now + 600,
+        });
+        let input = format!("{}.{}", b64(&header), b64(&claims));
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| "the client assertion could not be signed".to_string())?;
+        Ok(format!(
+            "{input}.{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&signature)
+        ))
+    }
+}
+
+/// The DER of the first PEM block labelled `label`.
+fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = start + text[start..].find(&end)?;
+    let b64: String = text[start..stop]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(b64).ok()
 }
 
 /// `application/x-www-form-urlencoded` for one value (RFC 3986 unreserved kept).
@@ -43,7 +154,7 @@ pub async fn client_credentials(
     authority: &str,
     tenant: &str,
     client_id: &str,
-    secret: &str,
+    credential: &Credential,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<Token, Failure> {
@@ -67,11 +178,25 @@ pub async fn client_credentials(
         "{}/{tenant}/oauth2/v2.0/token",
         authority.trim_end_matches('/')
     );
+    let proof = match credential {
+        Credential::Secret(secret) => format!("client_secret={}", form(secret)),
+        Credential::Certificate(cert) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let jwt = cert
+                .assertion(client_id, &url, now)
+                .map_err(|m| Failure::new(FailureKind::Auth, STAGE, m))?;
+            format!(
+                "client_assertion_type={}&client_assertion={jwt}",
+                form("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            )
+        }
+    };
     let url = Url::parse(&url).map_err(|m| Failure::new(FailureKind::Protocol, STAGE, m))?;
     let body = format!(
-        "grant_type=client_credentials&client_id={}&client_secret={}&scope={}",
+        "grant_type=client_credentials&client_id={}&{proof}&scope={}",
         form(client_id),
-        form(secret),
         form(EXCHANGE_SCOPE)
     );
     let headers = [
@@ -123,6 +248,71 @@ pub async fn client_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The client assertion Entra ID takes: RS256 over header and claims, the header's
+    /// x5t the certificate's SHA-1 thumbprint, verified here with the key's public half.
+    #[test]
+    fn client_assertions_are_signed_jwts_naming_the_certificate() {
+        let dir = std::env::temp_dir().join(format!("mailsync-assertion-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+        let made = std::process::Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            ])
+            .args(["-subj", "/CN=assertion test", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        let pem = std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap();
+        let app = AppCertificate::from_pem(&pem).unwrap();
+        let jwt = app
+            .assertion(
+                "client-1",
+                "https://login.example/t/oauth2/v2.0/token",
+                1_800_000_000,
+            )
+            .unwrap();
+        let parts: Vec<&str> = jwt.split('.').collect();
+        let decode = |p: &str| -> Value {
+            serde_json::from_slice(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(p)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        let (header, claims) = (decode(parts[0]), decode(parts[1]));
+        assert_eq!(header["alg"], "RS256");
+        let der = pem_block(&pem, "CERTIFICATE").unwrap();
+        let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
+        assert_eq!(
+            header["x5t"],
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1.as_ref())
+        );
+        assert_eq!(claims["aud"], "https://login.example/t/oauth2/v2.0/token");
+        assert_eq!(
+            (claims["iss"].as_str(), claims["sub"].as_str()),
+            (Some("client-1"), Some("client-1"))
+        );
+        assert_eq!(claims["exp"].as_u64(), Some(1_800_000_600));
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+            app.key.public().as_ref(),
+        );
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(parts[2])
+            .unwrap();
+        public
+            .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
+            .unwrap();
+        // No key, or an encrypted one, is a clear error.
+        assert!(AppCertificate::from_pem(&std::fs::read_to_string(&cert).unwrap()).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn form_values_are_percent_encoded() {

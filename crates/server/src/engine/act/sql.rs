@@ -89,8 +89,10 @@ pub fn read_folder(c: &mut Connection, mailbox: &str, user: &str, kind: Kind) ->
         .query_map([user], read)?
         .collect::<rusqlite::Result<_>>()?;
     let mut one = c.prepare(&format!("{select} WHERE {key} = ?1"))?;
+    let mut have: std::collections::HashSet<String> =
+        records.iter().map(|r| r.id.to_ascii_lowercase()).collect();
     for link in &links {
-        if records.iter().any(|r| r.id == link.record_id) {
+        if !have.insert(link.record_id.to_ascii_lowercase()) {
             continue;
         }
         if let Some(r) = one.query_row([&link.record_id], read).optional()? {
