@@ -135,6 +135,14 @@ static KNOWN_TABLES: &[KnownTable] = &[
     ),
     t("task", "Task", "Tasks", "Task", "Tasks", Some(4212)),
     t(
+        "activityparty",
+        "ActivityParty",
+        "ActivityParties",
+        "Activity Party",
+        "Activity Parties",
+        Some(135),
+    ),
+    t(
         "mailsync_syncstatistic",
         "mailsync_SyncStatistic",
         "mailsync_SyncStatistics",
@@ -177,6 +185,25 @@ use RequiredLevel::{ApplicationRequired as APP, None as NONE, SystemRequired as 
 /// Table-specific entries first: the lookup takes the first `table.column` match, then
 /// the first `column` match.
 pub(super) static KNOWN_COLUMNS: &[KnownColumn] = &[
+    // activityparty (the ActivityParty table reference)
+    c(
+        "activityparty.activitypartyid",
+        "ActivityPartyId",
+        "Activity Party",
+    ),
+    c("activityparty.activityid", "ActivityId", "Activity"),
+    c("activityparty.partyid", "PartyId", "Party"),
+    c(
+        "activityparty.partyobjecttypecode",
+        "PartyObjectTypeCode",
+        "Party Type",
+    ),
+    c(
+        "activityparty.participationtypemask",
+        "ParticipationTypeMask",
+        "Participation Type",
+    ),
+    c("activityparty.addressused", "AddressUsed", "Address"),
     // systemuser
     c("systemuser.systemuserid", "SystemUserId", "User"),
     // Computed from first and last name, so nothing to require of a client.
