@@ -115,8 +115,11 @@ async function call(method, p, body, headers = {}) {
   if (!r.ok) throw new Error(`${method} ${p}: ${r.status} ${await r.text()}`);
   return r.status === 204 ? null : r.json();
 }
+// Counted by $apply, not $count: Dataverse's $count stops at 5,000 (and so does the
+// local organization's), which 10,000 mailboxes pass.
 async function count(filter) {
-  return (await call('GET', `mailboxes?$select=mailboxid&$top=1&$count=true&$filter=${encodeURIComponent(filter)}`))['@odata.count'];
+  const apply = `filter(${filter})/aggregate($count as n)`;
+  return (await call('GET', `mailboxes?$apply=${encodeURIComponent(apply)}`)).value[0]?.n ?? 0;
 }
 /** One $batch of independent operations (each its own transaction). */
 async function batch(ops) {
