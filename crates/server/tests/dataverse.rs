@@ -1044,6 +1044,29 @@ fn appointment_parties_are_written_with_it_and_read_as_activityparties() {
         let r = send(port, &nestor, "POST", "appointments", &body);
         assert_eq!(r.status, status, "{body}: {}", r.body);
     }
+    // Only an administrator makes another user the organizer (that user's mailbox would
+    // send the meeting); anyone invites others as attendees.
+    let r = send(
+        port,
+        &nestor,
+        "POST",
+        "appointments",
+        &json!({"subject": "In Joni's name", "appointment_activity_parties": [
+            {"partyid_systemuser@odata.bind": format!("/systemusers({joni_id})"), "participationtypemask": 7}]}),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let admin = login(port, "admin");
+    let r = send(
+        port,
+        &admin,
+        "POST",
+        "appointments",
+        &json!({"subject": "Joni's, made by an administrator",
+                "ownerid@odata.bind": format!("/systemusers({joni_id})"),
+                "appointment_activity_parties": [
+            {"partyid_systemuser@odata.bind": format!("/systemusers({joni_id})"), "participationtypemask": 7}]}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
     let r = send(
         port,
         &nestor,

@@ -11,7 +11,9 @@ use mailsync_core::odata::Guid;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value as Json;
 
+use super::privileges::Tier;
 use crate::error::ApiError;
+use crate::store::auth::SignedInUser;
 use crate::store::new_guid;
 
 /// The navigation property.
@@ -148,8 +150,27 @@ fn bound(key: &str, value: &Json, table: &str) -> Result<String, ApiError> {
 }
 
 /// Replaces the appointment's parties with `parties`; a user or contact that does not
-/// exist is refused as Dataverse refuses a bind to a missing record.
-pub fn write(tx: &Connection, activity: &str, parties: &[Party]) -> Result<(), ApiError> {
+/// exist is refused as Dataverse refuses a bind to a missing record. Only an
+/// administrator names another user as the organizer: the organizer's mailbox sends
+/// the meeting and its invitations from that user's Exchange mailbox, which nobody
+/// else may make it do.
+pub fn write(
+    tx: &Connection,
+    user: &SignedInUser,
+    activity: &str,
+    parties: &[Party],
+) -> Result<(), ApiError> {
+    let other_organizer = parties.iter().any(|p| {
+        p.mask == ORGANIZER
+            && matches!(&p.party, Some((id, "systemuser")) if !id.eq_ignore_ascii_case(&user.systemuserid))
+    });
+    if other_organizer && Tier::of(user) != Tier::Administrator {
+        return Err(super::forbidden(
+            "Only a System Administrator or Global Administrator makes another user the \
+             organizer of an appointment: the organizer's Exchange mailbox sends the meeting \
+             and its invitations.",
+        ));
+    }
     for p in parties {
         if let Some((id, table)) = &p.party {
             let key = if *table == "systemuser" {

@@ -214,7 +214,7 @@ pub fn create(
         rules::before_write(tx, user, table, None, &mut changes)?;
         insert(tx, table, &changes)?;
         if let Some(parties) = &parties {
-            super::parties::write(tx, &id, parties)?;
+            super::parties::write(tx, user, &id, parties)?;
         }
     }
     answer(ctx, tx, table, id, true)
@@ -255,7 +255,7 @@ pub fn update(
         rules::check_columns(user, table, &old, &mut changes)?;
         rules::before_write(tx, user, table, Some(&old), &mut changes)?;
         if let Some(parties) = &parties {
-            super::parties::write(tx, &id.to_string(), parties)?;
+            super::parties::write(tx, user, &id.to_string(), parties)?;
         }
         if changes.is_empty() {
             return answer(ctx, tx, table, id.to_string(), false);
