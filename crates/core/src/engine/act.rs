@@ -814,7 +814,7 @@ pub fn to_exchange(kind: Kind, record: &Values) -> Values {
     match kind {
         Kind::Appointment => {
             copy(record, APPOINTMENT_MAP, false, &mut props);
-            exchange_dates(&mut props, &["Start", "End"]);
+            dates(&mut props, &["Start", "End"]);
             let all_day = int(record, "isalldayevent").unwrap_or(0) == 1;
             props.insert("IsAllDayEvent".into(), all_day.to_string());
             // "If the appointment status in Dynamics 365 is Completed, Canceled, or Free
@@ -838,7 +838,7 @@ pub fn to_exchange(kind: Kind, record: &Values) -> Values {
         }
         Kind::Task => {
             copy(record, TASK_MAP, false, &mut props);
-            exchange_dates(&mut props, &["StartDate", "DueDate"]);
+            dates(&mut props, &["StartDate", "DueDate"]);
             let state = int(record, "statecode").unwrap_or(0);
             let status = int(record, "statuscode").unwrap_or(2);
             // "a Completed or Canceled task syncs to Exchange as Completed".
@@ -859,9 +859,10 @@ pub fn to_exchange(kind: Kind, record: &Values) -> Values {
     props
 }
 
-/// Dates as EWS's `xs:dateTime` wants them (RFC 3339, UTC); one that is not a date is
-/// left out rather than refused by Exchange with the whole request.
-fn exchange_dates(props: &mut Values, names: &[&str]) {
+/// Dates as RFC 3339 UTC, both ways: a record's columns, and an item's properties as
+/// EWS's `xs:dateTime` wants them. One that is not a date is left out (cleared on the
+/// record; rather than refused by Exchange with the whole request).
+fn dates(props: &mut Values, names: &[&str]) {
     for name in names {
         if let Some(v) = props.get_mut(*name) {
             match crate::time::Timestamp::parse(v) {
@@ -892,20 +893,6 @@ fn priority(props: &Values) -> i64 {
     }
 }
 
-/// Normalizes the date columns to RFC 3339 UTC; one that is not a date is dropped.
-fn dates(values: &mut Values) {
-    for column in ["scheduledstart", "scheduledend"] {
-        if let Some(v) = values.get_mut(column) {
-            match crate::time::Timestamp::parse(v) {
-                Some(p) => *v = p.at.to_rfc3339(),
-                None => {
-                    values.remove(column);
-                }
-            }
-        }
-    }
-}
-
 /// A party list as the values hold it: addresses trimmed, lowercased, each once, in
 /// the order given, joined by `;`.
 pub fn addresses(list: &str) -> String {
@@ -926,7 +913,7 @@ pub fn to_record(kind: Kind, props: &Values) -> Values {
     match kind {
         Kind::Appointment => {
             copy(props, APPOINTMENT_MAP, true, &mut values);
-            dates(&mut values);
+            dates(&mut values, &["scheduledstart", "scheduledend"]);
             for list in ["requiredattendees", "optionalattendees"] {
                 if let Some(v) = values.get_mut(list) {
                     *v = addresses(v);
@@ -955,7 +942,7 @@ pub fn to_record(kind: Kind, props: &Values) -> Values {
         Kind::Contact => copy(props, CONTACT_MAP, true, &mut values),
         Kind::Task => {
             copy(props, TASK_MAP, true, &mut values);
-            dates(&mut values);
+            dates(&mut values, &["scheduledstart", "scheduledend"]);
             let percent = props
                 .get("PercentComplete")
                 .and_then(|p| p.trim().parse::<f64>().ok());
@@ -1134,9 +1121,10 @@ mod tests {
         }
     }
 
-    fn plan_c(links: &[Link], changes: &[Change], records: &[Record]) -> Vec<Action> {
+    /// The plan of one of the user's folders, default settings.
+    fn plan_of(kind: Kind, links: &[Link], changes: &[Change], records: &[Record]) -> Vec<Action> {
         plan(
-            Kind::Contact,
+            kind,
             HERE,
             ME,
             Settings::default(),
@@ -1145,6 +1133,10 @@ mod tests {
             records,
             100,
         )
+    }
+
+    fn plan_c(links: &[Link], changes: &[Change], records: &[Record]) -> Vec<Action> {
+        plan_of(Kind::Contact, links, changes, records)
     }
 
     #[test]
@@ -1433,6 +1425,10 @@ mod tests {
         }
     }
 
+    fn meeting_plan(links: &[Link], changes: &[Change], records: &[Record]) -> Vec<Action> {
+        plan_of(Kind::Appointment, links, changes, records)
+    }
+
     const FUTURE: (&str, &str) = ("scheduledend", "2027-02-01T10:00:00Z");
     const PAST: (&str, &str) = ("scheduledend", "2026-12-01T10:00:00Z");
 
@@ -1475,15 +1471,10 @@ mod tests {
             },
             "a2",
         ));
-        let actions = plan(
-            Kind::Appointment,
-            HERE,
-            ME,
-            Settings::default(),
+        let actions = meeting_plan(
             &[],
             &[Change::Upsert(copy.clone())],
             &[mine, theirs, not_mine],
-            10,
         );
         assert_eq!(
             actions,
@@ -1521,15 +1512,10 @@ mod tests {
         let closed = meeting("a2", ME, &[ME], &[FUTURE, ("statecode", "1")]);
         let theirs = meeting("a3", THEM, &[THEM, ME], &[FUTURE]);
         let changed = |id: &str| Change::Upsert(item(id, "k1", false, &[("Subject", "Moved")]));
-        let actions = plan(
-            Kind::Appointment,
-            HERE,
-            ME,
-            Settings::default(),
+        let actions = meeting_plan(
             &[link("i1", "a1"), link("i2", "a2"), link("i3", "a3")],
             &[changed("i1"), changed("i2"), changed("i3")],
             &[mine, closed, theirs],
-            10,
         );
         assert_eq!(actions.len(), 1, "{actions:?}");
         assert!(matches!(&actions[0], Action::UpdateRecord { record_id, .. } if record_id == "a1"));
@@ -1563,16 +1549,7 @@ mod tests {
             .iter()
             .map(|i| Change::Delete(i.to_string()))
             .collect();
-        let actions = plan(
-            Kind::Appointment,
-            HERE,
-            ME,
-            Settings::default(),
-            &links,
-            &deleted,
-            &records,
-            10,
-        );
+        let actions = meeting_plan(&links, &deleted, &records);
         assert_eq!(
             actions,
             vec![
@@ -1593,11 +1570,7 @@ mod tests {
         );
         // Deleted in Dynamics 365 (gone), or no longer a party (a logical delete).
         let dropped = meeting("a3", THEM, &[THEM], &[FUTURE]);
-        let actions = plan(
-            Kind::Appointment,
-            HERE,
-            ME,
-            Settings::default(),
+        let actions = meeting_plan(
             &[
                 link("i1", "a1", FUTURE.1),
                 link("i2", "a2", PAST.1),
@@ -1605,7 +1578,6 @@ mod tests {
             ],
             &[],
             &[dropped],
-            10,
         );
         assert_eq!(
             actions,
@@ -1690,15 +1662,10 @@ mod tests {
             },
             "A3",
         ));
-        let actions = plan(
-            Kind::Appointment,
-            HERE,
-            ME,
-            Settings::default(),
+        let actions = meeting_plan(
             &[],
             &[Change::Upsert(copy.clone())],
             &[sent, undated, theirs],
-            10,
         );
         assert_eq!(
             actions,

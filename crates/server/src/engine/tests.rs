@@ -3080,25 +3080,7 @@ fn exchange_online_app_with_a_certificate_signs_client_assertions() {
 
     // The same app with a certificate Entra ID does not hold for it.
     let dir = std::env::temp_dir().join(format!("mailsync-other-cert-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=not registered", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let other = dir.join("credential.pem");
-    std::fs::write(
-        &other,
-        std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap(),
-    )
-    .unwrap();
+    let (other, _) = crate::mail::oauth::test_credential(&dir, "not registered");
     let wrong = Org::with_args("s2s-cert-wrong", |a| {
         a.exchange_online_tenant = Some(mail.var("MAIL_OAUTH_TENANT"));
         a.exchange_online_client_id = Some(mail.var("MAIL_OAUTH_CERT_CLIENT_ID"));

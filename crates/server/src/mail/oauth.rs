@@ -65,23 +65,30 @@ pub struct AppCertificate {
 impl AppCertificate {
     /// From one PEM text holding the certificate (`CERTIFICATE`, the first one) and its
     /// unencrypted RSA private key (`PRIVATE KEY`, PKCS #8, or `RSA PRIVATE KEY`).
+    /// Read with rustls's PEM reader, as `--tls-cert` and `--trust-ca` are.
     pub fn from_pem(text: &str) -> Result<AppCertificate, String> {
-        let cert = pem_block(text, "CERTIFICATE")
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let cert = CertificateDer::pem_slice_iter(text.as_bytes())
+            .next()
+            .and_then(Result::ok)
             .ok_or("no CERTIFICATE block: the file must hold the app's certificate")?;
-        let key = if let Some(der) = pem_block(text, "PRIVATE KEY") {
-            RsaKeyPair::from_pkcs8(&der)
-        } else if let Some(der) = pem_block(text, "RSA PRIVATE KEY") {
-            RsaKeyPair::from_der(&der)
-        } else if text.contains("ENCRYPTED PRIVATE KEY") {
-            return Err(
-                "the private key is encrypted: give it unencrypted (readable by this \
-                        user only)"
-                    .into(),
-            );
-        } else {
-            return Err(
-                "no PRIVATE KEY block: the file must hold the certificate's private key".into(),
-            );
+        let key = match PrivateKeyDer::from_pem_slice(text.as_bytes()) {
+            Ok(PrivateKeyDer::Pkcs8(der)) => RsaKeyPair::from_pkcs8(der.secret_pkcs8_der()),
+            Ok(PrivateKeyDer::Pkcs1(der)) => RsaKeyPair::from_der(der.secret_pkcs1_der()),
+            Ok(_) => return Err("the private key is not an RSA key".into()),
+            Err(_) if text.contains("ENCRYPTED PRIVATE KEY") => {
+                return Err(
+                    "the private key is encrypted: give it unencrypted (readable by this \
+                     user only)"
+                        .into(),
+                )
+            }
+            Err(_) => {
+                return Err(
+                    "no PRIVATE KEY block: the file must hold the certificate's private key".into(),
+                )
+            }
         }
         .map_err(|e| format!("the private key is not an RSA key ring can use: {e}"))?;
         let thumbprint = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &cert);
@@ -122,17 +129,36 @@ impl AppCertificate {
     }
 }
 
-/// The DER of the first PEM block labelled `label`.
-fn pem_block(text: &str, label: &str) -> Option<Vec<u8>> {
-    let begin = format!("-----BEGIN {label}-----");
-    let end = format!("-----END {label}-----");
-    let start = text.find(&begin)? + begin.len();
-    let stop = start + text[start..].find(&end)?;
-    let b64: String = text[start..stop]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    base64::engine::general_purpose::STANDARD.decode(b64).ok()
+/// A test app's credential: a self-signed RSA certificate (openssl, which
+/// `scripts/mailservers.sh` also uses for the registered one) and its key in one PEM file
+/// in `dir`; `(credential, certificate alone)`.
+#[cfg(test)]
+pub fn test_credential(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .arg("-subj")
+        .arg(format!("/CN={name}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let credential = dir.join("credential.pem");
+    std::fs::write(
+        &credential,
+        std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap(),
+    )
+    .unwrap();
+    (credential, cert)
 }
 
 /// `application/x-www-form-urlencoded` for one value (RFC 3986 unreserved kept).
@@ -253,21 +279,10 @@ mod tests {
     /// x5t the certificate's SHA-1 thumbprint, verified here with the key's public half.
     #[test]
     fn client_assertions_are_signed_jwts_naming_the_certificate() {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
         let dir = std::env::temp_dir().join(format!("mailsync-assertion-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
-        let made = std::process::Command::new("openssl")
-            .args([
-                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-            ])
-            .args(["-subj", "/CN=assertion test", "-keyout"])
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .unwrap();
-        assert!(made.status.success(), "{made:?}");
-        let pem = std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap();
+        let (credential, cert) = test_credential(&dir, "assertion test");
+        let pem = std::fs::read_to_string(&credential).unwrap();
         let app = AppCertificate::from_pem(&pem).unwrap();
         let jwt = app
             .assertion(
@@ -287,7 +302,7 @@ mod tests {
         };
         let (header, claims) = (decode(parts[0]), decode(parts[1]));
         assert_eq!(header["alg"], "RS256");
-        let der = pem_block(&pem, "CERTIFICATE").unwrap();
+        let der = CertificateDer::from_pem_file(&cert).unwrap();
         let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &der);
         assert_eq!(
             header["x5t"],

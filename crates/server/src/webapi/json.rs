@@ -207,6 +207,18 @@ pub fn convert(column: &Column, value: &Json) -> Result<SqlParam, ApiError> {
     })
 }
 
+/// The entity set and id an `@odata.bind` value names: a relative, absolute or full URL
+/// whose last segment is `<set>(<id>)`.
+pub fn reference(text: &str) -> Option<(&str, Guid)> {
+    let last = text.trim_end_matches('/').rsplit('/').next()?;
+    let (set, rest) = last.split_once('(')?;
+    let id = rest
+        .strip_suffix(')')
+        .map(|k| k.trim_matches('\''))
+        .and_then(Guid::parse)?;
+    Some((set, id))
+}
+
 /// `"nav@odata.bind": "/<set>(<id>)"`; `nav` is the lookup's logical name, or
 /// `<name>_<target logical name>` for a lookup to several tables.
 fn bind(table: &Table, nav: &str, value: &Json, mode: Mode) -> Result<Change, ApiError> {
@@ -265,18 +277,7 @@ fn bind(table: &Table, nav: &str, value: &Json, mode: Mode) -> Result<Change, Ap
              \"/<entity set>(<id>)\"."
         ))
     };
-    // Relative, absolute or full URL: the last segment is `<set>(<id>)`.
-    let last = text
-        .trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .ok_or_else(bad)?;
-    let (set, rest) = last.split_once('(').ok_or_else(bad)?;
-    let id = rest
-        .strip_suffix(')')
-        .map(|k| k.trim_matches('\''))
-        .and_then(Guid::parse)
-        .ok_or_else(bad)?;
+    let (set, id) = reference(text).ok_or_else(bad)?;
     let target = mailsync_core::model::table(set)
         .filter(|t| t.entity_set == set)
         .ok_or_else(bad)?;

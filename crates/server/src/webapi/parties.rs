@@ -7,7 +7,6 @@
 //! one at most), required (5) and optional (6) attendees — Microsoft's "Activity party
 //! types available for each activity". The engine reads them (`engine::act::sql`).
 
-use mailsync_core::odata::Guid;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value as Json;
 
@@ -136,12 +135,9 @@ fn bound(key: &str, value: &Json, table: &str) -> Result<String, ApiError> {
         "contacts"
     };
     let text = value.as_str().unwrap_or_default();
-    let last = text.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-    last.strip_prefix(set)
-        .and_then(|r| r.strip_prefix('('))
-        .and_then(|r| r.strip_suffix(')'))
-        .and_then(|id| Guid::parse(id.trim_matches('\'')))
-        .map(|g| g.to_string())
+    super::json::reference(text)
+        .filter(|(s, _)| *s == set)
+        .map(|(_, id)| id.to_string())
         .ok_or_else(|| {
             ApiError::bad_request(format!(
                 "The value '{text}' of '{key}' is not a reference: expected \"/{set}(<id>)\"."
@@ -211,12 +207,6 @@ pub fn write(
     Ok(())
 }
 
-/// Whether a JSON object body names the appointment's parties (for the tests).
-#[cfg(test)]
-fn names_parties(body: &serde_json::Map<String, Json>) -> bool {
-    body.contains_key(NAV)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +218,7 @@ mod tests {
             {"addressused":"guest@fabrikam.test","participationtypemask":5}]}"#;
         let (rest, parties) = split(body).unwrap();
         let rest: serde_json::Map<String, Json> = serde_json::from_slice(&rest).unwrap();
-        assert!(!names_parties(&rest) && rest.contains_key("subject"));
+        assert!(!rest.contains_key(NAV) && rest.contains_key("subject"));
         let parties = parties.unwrap();
         assert_eq!(parties.len(), 2);
         assert_eq!(parties[0].mask, 7);

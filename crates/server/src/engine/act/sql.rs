@@ -268,31 +268,18 @@ pub fn write_folder(
                     Kind::Appointment => meeting(tx, values)?,
                     _ => None,
                 };
-                let id = match (saved, record) {
-                    (Some(id), _) => id,
-                    (None, Some(id)) => id.clone(),
-                    (None, None) => new_guid()?,
+                let id = match saved {
+                    Some(id) => id,
+                    None => {
+                        let id = match record {
+                            Some(id) => id.clone(),
+                            None => new_guid()?,
+                        };
+                        insert_record(tx, kind, &id, user, values)?;
+                        id
+                    }
                 };
-                if saved_is_new(tx, kind, &id)? {
-                    insert_record(tx, kind, &id, user, values)?;
-                }
-                // The item as the marker left it (its new ChangeKey).
-                let change_key = written
-                    .as_ref()
-                    .map_or(item.change_key.as_str(), |(_, k)| k.as_str());
-                link(
-                    tx,
-                    mailbox,
-                    user,
-                    kind,
-                    &item.id,
-                    change_key,
-                    &id,
-                    Linked {
-                        completed: act::completed_in_exchange(kind, &item.props),
-                        tracked: true,
-                    },
-                )?;
+                link_marked(tx, mailbox, user, kind, item, written, &id, true)?;
             }
             Action::UpdateRecord {
                 record_id,
@@ -300,19 +287,7 @@ pub fn write_folder(
                 values,
             } => {
                 update_record(tx, kind, record_id, values)?;
-                link(
-                    tx,
-                    mailbox,
-                    user,
-                    kind,
-                    &item.id,
-                    &item.change_key,
-                    record_id,
-                    Linked {
-                        completed: act::completed_in_exchange(kind, &item.props),
-                        tracked: false,
-                    },
-                )?;
+                link_marked(tx, mailbox, user, kind, item, &None, record_id, false)?;
             }
             Action::DeleteRecord {
                 record_id,
@@ -331,22 +306,7 @@ pub fn write_folder(
             // Turned into a prompt before anything was written.
             Action::AskPreviouslyLinked { .. } => {}
             Action::LinkRecord { item, record_id } => {
-                let change_key = written
-                    .as_ref()
-                    .map_or(item.change_key.as_str(), |(_, k)| k.as_str());
-                link(
-                    tx,
-                    mailbox,
-                    user,
-                    kind,
-                    &item.id,
-                    change_key,
-                    record_id,
-                    Linked {
-                        completed: false,
-                        tracked: false,
-                    },
-                )?;
+                link_marked(tx, mailbox, user, kind, item, written, record_id, false)?;
             }
             Action::Unlink { exchange_id } | Action::DeleteItem { exchange_id, .. } => {
                 unlink(tx, mailbox, otc, exchange_id)?;
@@ -407,22 +367,6 @@ pub fn meeting(tx: &Transaction<'_>, values: &Values) -> Result<Option<String>> 
         .optional()?)
 }
 
-/// Whether no record of `kind` has this id yet.
-fn saved_is_new(tx: &Transaction<'_>, kind: Kind, id: &str) -> Result<bool> {
-    let found: Option<i64> = tx
-        .query_row(
-            &format!(
-                "SELECT 1 FROM {} WHERE {} = ?1",
-                kind.table(),
-                key_column(kind)
-            ),
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(found.is_none())
-}
-
 pub fn unlink(tx: &Transaction<'_>, mailbox: &str, otc: i64, exchange_id: &str) -> Result<()> {
     tx.execute(
         "DELETE FROM exchangesyncidmapping WHERE mailboxid = ?1 AND objecttypecode = ?2 \
@@ -430,6 +374,38 @@ pub fn unlink(tx: &Transaction<'_>, mailbox: &str, otc: i64, exchange_id: &str) 
         params![mailbox, otc, exchange_id],
     )?;
     Ok(())
+}
+
+/// Links an item as Exchange reported it, or as the engine's marker left it
+/// (`written`: its id and new ChangeKey), to `record`; `tracked` when the user tracked
+/// it.
+#[allow(clippy::too_many_arguments)]
+fn link_marked(
+    tx: &Transaction<'_>,
+    mailbox: &str,
+    user: &str,
+    kind: Kind,
+    item: &act::Item,
+    written: &Option<(String, String)>,
+    record: &str,
+    tracked: bool,
+) -> Result<()> {
+    let change_key = written
+        .as_ref()
+        .map_or(item.change_key.as_str(), |(_, k)| k.as_str());
+    link(
+        tx,
+        mailbox,
+        user,
+        kind,
+        &item.id,
+        change_key,
+        record,
+        Linked {
+            completed: act::completed_in_exchange(kind, &item.props),
+            tracked,
+        },
+    )
 }
 
 /// What a link records of the item besides its id.
