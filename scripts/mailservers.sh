@@ -14,9 +14,16 @@
 # certificate. scripts/smtp_ews.py (aiosmtpd, in a
 # venv) is the SMTP side (submission with STARTTLS + AUTH, and implicit TLS) and a fake
 # EWS/Autodiscover endpoint over HTTPS. scripts/oauth_mock.mjs (Node, with oauth2-mock-server
-# from e2e/node_modules) stands in for Microsoft Entra ID's token endpoint on plain HTTP: two
-# tenants with registered apps whose app-only tokens the fake EWS takes, as Exchange Online
-# does. Everything lives in target/mailservers/; what a test needs is written to
+# from e2e/node_modules) stands in for Microsoft Entra ID on plain HTTP: two tenants with
+# registered apps whose app-only tokens the fake EWS takes, as Exchange Online does, and an app
+# for per-mailbox sign-in (authorization code flow with PKCE, refresh tokens); and for Google's
+# OAuth 2.0 server under /google ("Gmail OAuth"). The test users sign in at both. IMAP, POP3
+# (dovecot's oauth2 passdb) and SMTP (smtp_ews.py) take SASL XOAUTH2 (dovecot OAUTHBEARER too)
+# with those access tokens, checked by the mock's /mock/introspect: Google's need
+# https://mail.google.com/, Entra ID's IMAP.AccessAsUser.All / POP.AccessAsUser.All / SMTP.Send
+# on https://outlook.office.com, and user= must be the token's address (alice@mailsync.test).
+# scripts/xoauth2_selftest.py runs both code flows and the three logins.
+# Everything lives in target/mailservers/; what a test needs is written to
 # target/mailservers/env as KEY=value lines.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -53,6 +60,14 @@ OAUTH_NOROLE_CLIENT_ID=9e1b3d5f-7a2c-4e6b-8d0f-4a6c8e0b2d03
 OAUTH_NOROLE_CLIENT_SECRET='nOr8Q~test.Secret_three-13579bdfhjlnprtvx'
 # An app whose credential is a certificate (client assertions signed with its key).
 OAUTH_CERT_CLIENT_ID=4d8f2a6c-5e1b-4c3d-9f7a-6b8d0f2e4a04
+# An app for per-mailbox sign-in (authorization code flow): delegated IMAP, POP and SMTP
+# permissions on Exchange Online, and mailsync's redirect URIs (the port is free on loopback).
+OAUTH_DELEGATED_CLIENT_ID=7a3c5e9b-2d4f-4b6a-8c1e-3f5a7b9d1e05
+OAUTH_DELEGATED_CLIENT_SECRET='dLg8Q~test.Secret_four-24680acegikmoqsuw'
+OAUTH_REDIRECT_URIS='"http://127.0.0.1/_grid/cmds/dlg_gmailoauth.aspx", "http://localhost/_grid/cmds/dlg_gmailoauth.aspx"'
+# Google's stand-in: one OAuth client (a "web application" with the same redirect URIs).
+GOOGLE_CLIENT_ID=123456789012-mailsynctest.apps.googleusercontent.com
+GOOGLE_CLIENT_SECRET='GOCSPX-mailsync_test_secret_0123'
 
 # svc is a service account: the fake EWS lets it impersonate the others.
 TEST_USERS=(alice bob carol svc)
@@ -226,10 +241,34 @@ seed_alice() {
   done
 }
 
+oauth2_introspection_url() { echo "http://$HOST:$OAUTH_PORT/mock/introspect?service=$1"; }
+
+# dovecot's oauth2 passdb settings, one file per protocol (read by the auth process, so
+# beside the passwd-file). username_attribute: the introspection's "email" must equal the
+# login name (username_format %Lu): alice@mailsync.test, whose mail is alice's (%n).
+write_oauth2_passdb_conf() {
+  local proto
+  for proto in imap pop3; do
+    cat >"$MAILDATA/dovecot-oauth2-$proto.conf.ext.tmp" <<EOF
+# Written by scripts/mailservers.sh start; edits are overwritten.
+introspection_mode = auth
+introspection_url = $(oauth2_introspection_url "$proto")
+username_attribute = email
+active_attribute = active
+active_value = true
+send_auth_headers = yes
+timeout_msecs = 10000
+EOF
+    chmod 644 "$MAILDATA/dovecot-oauth2-$proto.conf.ext.tmp"
+    mv "$MAILDATA/dovecot-oauth2-$proto.conf.ext.tmp" "$MAILDATA/dovecot-oauth2-$proto.conf.ext"
+  done
+}
+
 write_dovecot_conf() {
   local uid gid
   uid="$(id -u "$MAIL_OWNER")"
   gid="$(id -g "$MAIL_OWNER")"
+  write_oauth2_passdb_conf
   cat >"$DOVECOT_CONF.new" <<EOF
 # Written by scripts/mailservers.sh start; edits are overwritten.
 instance_name = mailsync-test
@@ -254,10 +293,34 @@ local $SELFSIGNED_HOST {
 
 # The plain ports must accept LOGIN/USER+PASS before STARTTLS/STLS.
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%n $MAILDATA/users
+}
+# OAuth 2.0 access tokens (XOAUTH2, OAUTHBEARER) are checked by the oauth mock's introspection:
+# $(oauth2_introspection_url imap)
+# $(oauth2_introspection_url pop3)
+# One passdb per protocol (its URL names the service, whose scope the token must have); only
+# for those mechanisms, so a PLAIN password never goes there. Protocol passdbs come before the
+# global one: a refused token must not go on to be compared with the passwd-file's passwords.
+protocol imap {
+  passdb {
+    driver = oauth2
+    mechanisms = xoauth2 oauthbearer
+    args = $MAILDATA/dovecot-oauth2-imap.conf.ext
+    result_failure = return-fail
+    result_internalfail = return-fail
+  }
+}
+protocol pop3 {
+  passdb {
+    driver = oauth2
+    mechanisms = xoauth2 oauthbearer
+    args = $MAILDATA/dovecot-oauth2-pop3.conf.ext
+    result_failure = return-fail
+    result_internalfail = return-fail
+  }
 }
 userdb {
   driver = static
@@ -388,7 +451,7 @@ start_smtp() {
   echo "$stamp" >"$SMTP_STAMP"
 }
 
-# The registered tenants and apps of Entra ID's stand-in.
+# The registered tenants, apps and users of Entra ID's stand-in, and Google's client.
 write_oauth_config() {
   mkdir -p "$DIR/oauth"
   # The certificate app's credential: Entra ID holds the certificate, mailsync the
@@ -400,10 +463,15 @@ write_oauth_config() {
     (umask 077 && cat "$DIR/oauth/app-cert.pem" "$DIR/oauth/app-key.pem" >"$DIR/oauth/app-credential.pem")
     rm -f "$DIR/oauth/app-key.pem"
   fi
+  local users="" u sep=""
+  for u in "${TEST_USERS[@]}"; do
+    users+="$sep    {\"email\": \"$u@$DOMAIN\", \"tenant\": \"$OAUTH_TENANT\", \"google\": true, \"name\": \"${u^}\"}"
+    sep=$',\n'
+  done
   cat >"$OAUTH_CONFIG.tmp" <<EOF
 {
   "tenants": [
-    {"id": "$OAUTH_TENANT", "name": "mailsync test", "domains": ["mailsynctest.onmicrosoft.com"]},
+    {"id": "$OAUTH_TENANT", "name": "mailsync test", "domains": ["mailsynctest.onmicrosoft.com", "$DOMAIN"]},
     {"id": "$OAUTH_OTHER_TENANT", "name": "mailsync other", "domains": ["mailsyncother.onmicrosoft.com"]}
   ],
   "apps": [
@@ -415,7 +483,18 @@ write_oauth_config() {
     {"tenant": "$OAUTH_TENANT", "client_id": "$OAUTH_NOROLE_CLIENT_ID", "client_secret": "$OAUTH_NOROLE_CLIENT_SECRET",
      "display_name": "mailsync (no permissions)", "roles": {}},
     {"tenant": "$OAUTH_TENANT", "client_id": "$OAUTH_CERT_CLIENT_ID", "certificate": "$DIR/oauth/app-cert.pem",
-     "display_name": "mailsync (certificate)", "roles": {"exchange": ["full_access_as_app"]}}
+     "display_name": "mailsync (certificate)", "roles": {"exchange": ["full_access_as_app"]}},
+    {"tenant": "$OAUTH_TENANT", "client_id": "$OAUTH_DELEGATED_CLIENT_ID",
+     "client_secret": "$OAUTH_DELEGATED_CLIENT_SECRET", "display_name": "mailsync (mailbox sign-in)", "roles": {},
+     "redirect_uris": [$OAUTH_REDIRECT_URIS],
+     "delegated": {"exchange": ["IMAP.AccessAsUser.All", "POP.AccessAsUser.All", "SMTP.Send"]}}
+  ],
+  "users": [
+$users
+  ],
+  "google_clients": [
+    {"client_id": "$GOOGLE_CLIENT_ID", "client_secret": "$GOOGLE_CLIENT_SECRET",
+     "redirect_uris": [$OAUTH_REDIRECT_URIS]}
   ]
 }
 EOF
@@ -491,6 +570,12 @@ write_env() {
     echo "MAIL_OAUTH_NOROLE_CLIENT_SECRET=$OAUTH_NOROLE_CLIENT_SECRET"
     echo "MAIL_OAUTH_CERT_CLIENT_ID=$OAUTH_CERT_CLIENT_ID"
     echo "MAIL_OAUTH_CERT_CREDENTIAL=$DIR/oauth/app-credential.pem"
+    echo "MAIL_OAUTH_DELEGATED_CLIENT_ID=$OAUTH_DELEGATED_CLIENT_ID"
+    echo "MAIL_OAUTH_DELEGATED_CLIENT_SECRET=$OAUTH_DELEGATED_CLIENT_SECRET"
+    echo "MAIL_OAUTH_INTROSPECT_URL=http://$HOST:$OAUTH_PORT/mock/introspect"
+    echo "MAIL_GOOGLE_AUTHORITY=http://$HOST:$OAUTH_PORT/google"
+    echo "MAIL_GOOGLE_CLIENT_ID=$GOOGLE_CLIENT_ID"
+    echo "MAIL_GOOGLE_CLIENT_SECRET=$GOOGLE_CLIENT_SECRET"
     echo "MAIL_CA=$DIR/ca.pem"
     echo "MAIL_SELFSIGNED_CERT=$DIR/selfsigned.pem"
     echo "MAIL_OUTBOX=$DIR/outbox"

@@ -2,6 +2,19 @@
 
 SMTP: a submission port (STARTTLS required before anything else, then AUTH PLAIN/LOGIN
 against the dovecot passwd-file; 535 on bad credentials) and an implicit-TLS port.
+Both also take SASL XOAUTH2 (advertised in EHLO as AUTH LOGIN PLAIN XOAUTH2), as Gmail and
+Exchange Online do: base64("user=<address>\x01auth=Bearer <access token>\x01\x01"), as
+the initial response on the AUTH line or after an empty "334 " challenge. The token is
+checked by GET <--oauth-authority>/mock/introspect?service=smtp (scripts/oauth_mock.mjs: a
+live Google token with https://mail.google.com/, or an Entra ID one with SMTP.Send), and
+user= must be the token's address (case-insensitive). Good: "235 2.7.0 Accepted", and the
+session's login (the X-Mailsync-Auth header below) is that address. Refused, in Gmail's
+words: "334 " + base64({"status":"400","schemes":"Bearer","scope":"https://mail.google.com/"}),
+then, after the client's (empty) line, "535-5.7.8 Username and Password not accepted. ..."
+(two lines). Not base64 or not that shape: "501 5.5.2 Cannot Decode response"; the
+introspection unreachable: "454 4.7.0 Temporary authentication failure". AUTH lines may be
+12,288 octets long (RFC 4954's limit; a JWT does not fit aiosmtpd's 512); DATA lines stay at
+RFC 5321's 1,000.
 Every accepted message is written to the outbox as a .eml file and, for recipients whose
 local part is a test user, delivered into that user's Maildir new/ (so a test can read
 it back over IMAP). Recipients whose local part starts with "reject" are refused with
@@ -81,6 +94,7 @@ import argparse
 import asyncio
 import base64
 import bisect
+import collections
 import copy
 import email.policy
 import email.utils
@@ -94,6 +108,7 @@ import ssl
 import sys
 import time
 import traceback
+import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
 import zlib
@@ -222,11 +237,17 @@ class Maildirs:
 
 
 class Handler:
-    def __init__(self, users: Users, maildirs: Maildirs, outbox: Path):
+    def __init__(self, users: Users, maildirs: Maildirs, outbox: Path, xoauth2: "XOAuth2" = None):
         self.users = users
         self.maildirs = maildirs
         self.outbox = outbox
+        self.xoauth2 = xoauth2 or XOAuth2("")
         self.counter = 0
+
+    # aiosmtpd offers every auth_<MECHANISM> of the handler (in EHLO too) and passes the
+    # result through as it does the built-in PLAIN/LOGIN's.
+    async def auth_XOAUTH2(self, server, args):
+        return await self.xoauth2.authenticate(server, args)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if local_part(address).startswith("reject"):
@@ -266,6 +287,100 @@ class Handler:
             trace = f"Return-Path: <{mail_from}>\r\nDelivered-To: {rcpt}\r\n".encode()
             self.maildirs.deliver(user, trace + data)
         return queue_id
+
+
+class MailSMTP(SMTP):
+    """aiosmtpd's SMTP with room for a SASL XOAUTH2 initial response on the AUTH line (and in
+    an AUTH continuation): RFC 4954 lets an AUTH command be 12,288 octets long. DATA lines keep
+    RFC 5321's limit (aiosmtpd still answers a longer one with 500 Line too long)."""
+
+    AUTH_LINE_LIMIT = 12288
+
+    def __init__(self, *args, **kwargs):
+        self.line_length_limit = self.AUTH_LINE_LIMIT  # the StreamReader's limit, set in __init__
+        super().__init__(*args, **kwargs)
+        del self.line_length_limit  # DATA: the class's 1001 again
+        self.command_size_limits = collections.defaultdict(lambda: SMTP.command_size_limit,
+                                                           AUTH=self.AUTH_LINE_LIMIT)
+
+
+class XOAuth2:
+    """Checks XOAUTH2 access tokens with the oauth mock's introspection (service=smtp)."""
+
+    ERROR_CHALLENGE = base64.b64encode(
+        json.dumps({"status": "400", "schemes": "Bearer", "scope": "https://mail.google.com/"},
+                   separators=(",", ":")).encode())
+    REFUSED = ("535-5.7.8 Username and Password not accepted. For more information, go to\r\n"
+               "535 5.7.8  https://support.google.com/mail/?p=BadCredentials - mailsync test")
+
+    def __init__(self, authority: str):
+        self.url = f"{authority.rstrip('/')}/mock/introspect?service=smtp" if authority else ""
+
+    def _introspect(self, token: str):
+        """The token's introspection (dict), or None when it is not good for SMTP; raises
+        OSError when the introspection cannot be reached."""
+        req = urllib.request.Request(self.url, headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                info = json.load(resp)
+        except urllib.error.HTTPError as e:
+            if e.code in (400, 401, 403):
+                return None
+            raise OSError(f"introspection: HTTP {e.code}") from e
+        return info if info.get("active") is True else None
+
+    @staticmethod
+    def parse(blob: bytes):
+        """(user, token) of an XOAUTH2 response, or None when it is not one."""
+        try:
+            text = base64.b64decode(blob, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        user = token = None
+        for field in text.split("\x01"):
+            if field.startswith("user="):
+                user = field[5:]
+            elif field.startswith("auth="):
+                scheme, _, value = field[5:].partition(" ")
+                if scheme.lower() == "bearer" and value.strip():
+                    token = value.strip()
+        return (user, token) if user and token else None
+
+    @staticmethod
+    async def _read_line(server) -> bytes:
+        """The client's answer to a 334 challenge (as aiosmtpd's own challenge_auth reads it)."""
+        try:
+            return (await server._reader.readline()).strip()
+        except ValueError:  # longer than the reader's limit
+            return b""
+
+    async def authenticate(self, server, args) -> AuthResult:
+        if len(args) > 1:
+            blob = args[1].encode()
+        else:
+            await server.push("334 ")
+            blob = await self._read_line(server)
+            if blob == b"*":
+                return AuthResult(success=False, handled=False, message="501 5.7.0 Auth aborted")
+        parsed = self.parse(blob)
+        if parsed is None:
+            return AuthResult(success=False, handled=False, message="501 5.5.2 Cannot Decode response")
+        user, token = parsed
+        if not self.url:
+            return AuthResult(success=False, handled=False, message="454 4.7.0 Temporary authentication failure")
+        try:
+            info = await asyncio.get_running_loop().run_in_executor(None, self._introspect, token)
+        except (OSError, ValueError) as e:
+            print(f"smtp_ews: XOAUTH2 introspection failed: {e}", file=sys.stderr, flush=True)
+            return AuthResult(success=False, handled=False, message="454 4.7.0 Temporary authentication failure")
+        email = str((info or {}).get("email", ""))
+        if info is None or email.lower() != user.lower():
+            # Gmail's way: an error challenge the client answers with an empty line, then 535.
+            await server.push(b"334 " + self.ERROR_CHALLENGE)
+            await self._read_line(server)
+            return AuthResult(success=False, handled=False, message=self.REFUSED)
+        server.session.mailsync_login = email.lower()
+        return AuthResult(success=True, auth_data=email.lower(), message="235 2.7.0 Accepted")
 
 
 def authenticator(users: Users):
@@ -1806,17 +1921,17 @@ async def main():
     users = Users(args.users)
     maildirs = Maildirs(args.maildir_root)
     args.outbox.mkdir(parents=True, exist_ok=True)
-    handler = Handler(users, maildirs, args.outbox)
+    handler = Handler(users, maildirs, args.outbox, XOAuth2(args.oauth_authority))
     auth = authenticator(users)
     loop = asyncio.get_running_loop()
 
     def submission():
-        return SMTP(handler, hostname="localhost", ident="mailsync test ESMTP", tls_context=tls,
+        return MailSMTP(handler, hostname="localhost", ident="mailsync test ESMTP", tls_context=tls,
                     require_starttls=True, auth_required=True, authenticator=auth, loop=loop)
 
     def smtps():
         # Already encrypted: aiosmtpd only counts STARTTLS as TLS, so it must not ask again.
-        return SMTP(handler, hostname="localhost", ident="mailsync test ESMTP", auth_required=True,
+        return MailSMTP(handler, hostname="localhost", ident="mailsync test ESMTP", auth_required=True,
                     auth_require_tls=False, authenticator=auth, loop=loop)
 
     servers = [

@@ -8,7 +8,10 @@ calendars as it found them. It also gets app-only tokens from Entra ID's stand-i
 Online, checks them (claims, RS256 signature against the tenant's JWKS, done here with
 plain integers) and the token endpoint's errors, and calls EWS with them: good tokens act
 through impersonation, tampered, expired, foreign-signed, wrong-audience and permissionless
-ones get 401.
+ones get 401. And SMTP AUTH XOAUTH2 on both SMTP ports with per-mailbox tokens from the
+authorization code flow (PKCE) at Google's and Entra ID's stand-ins: accepted and delivered
+to bob's Maildir (and taken out again); refused in Gmail's words (334 error challenge, 535 5.7.8) for another
+user's, a scope-less, an unknown, an expired and a revoked token; 501 for garbage.
 """
 
 import base64
@@ -18,6 +21,7 @@ import http.client
 import json
 import os
 import re
+import smtplib
 import ssl
 import sys
 import time
@@ -469,9 +473,212 @@ def oauth():
     print("ok: /stats counts token requests and tokens issued, per client")
 
 
+# ---- SMTP AUTH XOAUTH2 with per-mailbox OAuth tokens (Google's and Entra ID's stand-ins) ----
+
+SMTP_PORTS = (int(env.get("MAIL_SMTP_PORT", 0)), int(env.get("MAIL_SMTPS_PORT", 0)))
+GMAIL_REFUSAL = {"status": "400", "schemes": "Bearer", "scope": "https://mail.google.com/"}
+PKCE_VERIFIER = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+PKCE_CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(PKCE_VERIFIER.encode()).digest()).decode().rstrip("=")
+REDIRECT = "http://127.0.0.1:8765/_grid/cmds/dlg_gmailoauth.aspx"
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def signed_in(authorize_url: str, params: dict) -> dict:
+    """Runs an authorize request (the mock signs login_hint in at once) and returns the
+    parameters of the redirect back to the client."""
+    url = authorize_url + "?" + urllib.parse.urlencode(params)
+    try:
+        urllib.request.build_opener(_NoRedirect).open(url, timeout=10)
+        check(False, f"authorize did not redirect: {url}")
+    except urllib.error.HTTPError as e:
+        check(e.code == 302, f"authorize: HTTP {e.code} {e.read()[:300]!r}")
+        location = e.headers["Location"]
+    check(location.startswith(REDIRECT + "?"), f"redirected to {location}")
+    return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+
+def form_post(url: str, form: dict):
+    return http_json("POST", url, urllib.parse.urlencode(form).encode(),
+                     {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+def google_tokens(user: str) -> dict:
+    back = signed_in(f"{env['MAIL_GOOGLE_AUTHORITY']}/o/oauth2/v2/auth", {
+        "client_id": env["MAIL_GOOGLE_CLIENT_ID"], "redirect_uri": REDIRECT, "response_type": "code",
+        "scope": "https://mail.google.com/ openid email", "state": "s1", "access_type": "offline", "prompt": "consent",
+        "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256", "login_hint": user})
+    check(back.get("state") == "s1" and back.get("code", "").startswith("4/0A"), f"Google's redirect {back}")
+    status, answer = form_post(f"{env['MAIL_GOOGLE_AUTHORITY']}/token", {
+        "client_id": env["MAIL_GOOGLE_CLIENT_ID"], "client_secret": env["MAIL_GOOGLE_CLIENT_SECRET"],
+        "code": back["code"], "code_verifier": PKCE_VERIFIER, "redirect_uri": REDIRECT,
+        "grant_type": "authorization_code"})
+    check(status == 200 and answer.get("access_token", "").startswith("ya29.")
+          and answer.get("refresh_token", "").startswith("1//"), f"Google's token response {status} {answer}")
+    return answer
+
+
+def entra_tokens(user: str, scope: str) -> dict:
+    tenant, client_id = env["MAIL_OAUTH_TENANT"], env["MAIL_OAUTH_DELEGATED_CLIENT_ID"]
+    back = signed_in(f"{AUTHORITY}/{tenant}/oauth2/v2.0/authorize", {
+        "client_id": client_id, "response_type": "code", "redirect_uri": REDIRECT, "scope": scope, "state": "s2",
+        "code_challenge": PKCE_CHALLENGE, "code_challenge_method": "S256", "login_hint": user})
+    check(back.get("state") == "s2" and back.get("code"), f"Entra's redirect {back}")
+    status, answer = form_post(f"{AUTHORITY}/{tenant}/oauth2/v2.0/token", {
+        "client_id": client_id, "client_secret": env["MAIL_OAUTH_DELEGATED_CLIENT_SECRET"], "code": back["code"],
+        "code_verifier": PKCE_VERIFIER, "redirect_uri": REDIRECT, "grant_type": "authorization_code", "scope": scope})
+    check(status == 200 and answer.get("access_token"), f"Entra's token response {status} {answer}")
+    return answer
+
+
+def xoauth2_blob(user: str, token: str) -> str:
+    return base64.b64encode(f"user={user}\x01auth=Bearer {token}\x01\x01".encode()).decode()
+
+
+def smtp_session(port: int):
+    """An SMTP session ready for AUTH: implicit TLS on the smtps port, STARTTLS on submission."""
+    if port == SMTP_PORTS[1]:
+        s = smtplib.SMTP_SSL(HOST, port, context=TLS, timeout=30)
+        s.ehlo("selftest")
+    else:
+        s = smtplib.SMTP(HOST, port, timeout=30)
+        s.ehlo("selftest")
+        check("auth" not in s.esmtp_features, "submission: no AUTH before STARTTLS")
+        s.starttls(context=TLS)
+        s.ehlo("selftest")
+    check("XOAUTH2" in s.esmtp_features.get("auth", "").split(), f"EHLO AUTH: {s.esmtp_features.get('auth')}")
+    return s
+
+
+def smtp_line(s, line: str):
+    s.send(line + "\r\n")
+    return s.getreply()
+
+
+def xoauth2_login(s, user: str, token: str, initial=True):
+    """(code, text) of AUTH XOAUTH2; a refusal's 334 error challenge is answered with an empty
+    line, as Gmail expects, and checked."""
+    blob = xoauth2_blob(user, token)
+    if initial:
+        code, text = smtp_line(s, f"AUTH XOAUTH2 {blob}")
+    else:
+        code, text = smtp_line(s, "AUTH XOAUTH2")
+        check(code == 334 and text == b"", f"AUTH XOAUTH2 without initial response: {code} {text!r}")
+        code, text = smtp_line(s, blob)
+    if code == 334:
+        check(json.loads(base64.b64decode(text)) == GMAIL_REFUSAL, f"error challenge {text!r}")
+        code, text = smtp_line(s, "")
+    return code, text
+
+
+def delivered(user: str, subject: str) -> bool:
+    """Whether the message is in the user's Maildir; it is taken out again (the test users'
+    mailboxes stay as they were)."""
+    md = Path(env["MAIL_MAILDIR_ROOT"]) / user / "Maildir"
+    for sub in ("new", "cur"):
+        for f in (md / sub).glob("*"):
+            try:
+                if f"Subject: {subject}".encode() in f.read_bytes():
+                    f.unlink()
+                    return True
+            except FileNotFoundError:
+                continue
+    return False
+
+
+def outbox_auth(subject: str) -> str:
+    for f in sorted(Path(env["MAIL_OUTBOX"]).glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)[:200]:
+        data = f.read_bytes()
+        if f"Subject: {subject}".encode() in data:
+            m = re.search(rb"^X-Mailsync-Auth: (.*?)\r?$", data, re.M)
+            return m.group(1).decode() if m else ""
+    return ""
+
+
+def smtp_xoauth2():
+    if "MAIL_GOOGLE_AUTHORITY" not in env:
+        print("SKIPPED: SMTP XOAUTH2 (target/mailservers/env has no MAIL_GOOGLE_AUTHORITY: an older "
+              "mailservers.sh start; run it again)")
+        return
+    alice, bob = f"alice@{DOMAIN}", f"bob@{DOMAIN}"
+    google = google_tokens(alice)
+    entra = entra_tokens(alice, "offline_access https://outlook.office.com/SMTP.Send")
+    entra_imap_only = entra_tokens(alice, "https://outlook.office.com/IMAP.AccessAsUser.All")
+
+    # -- accepted: both ports, both providers, with and without an initial response ---------
+    for port, token, initial, what in ((SMTP_PORTS[1], google["access_token"], True, "Google, smtps"),
+                                       (SMTP_PORTS[0], google["access_token"], False, "Google, submission"),
+                                       (SMTP_PORTS[1], entra["access_token"], False, "Entra ID, smtps"),
+                                       (SMTP_PORTS[0], entra["access_token"], True, "Entra ID, submission")):
+        s = smtp_session(port)
+        code, text = xoauth2_login(s, alice.upper() if port == SMTP_PORTS[0] else alice, token, initial)
+        check(code == 235 and text == b"2.7.0 Accepted", f"{what}: {code} {text!r}")
+        subject = f"xoauth2 {RUN} {what}"
+        s.sendmail(alice, [bob], f"From: {alice}\r\nTo: {bob}\r\nSubject: {subject}\r\n\r\nHello.\r\n".encode())
+        s.quit()
+        check(delivered("bob", subject), f"{what}: delivered to bob's Maildir")
+        check(outbox_auth(subject) == alice, f"{what}: X-Mailsync-Auth {outbox_auth(subject)!r}")
+    print("ok: SMTP AUTH XOAUTH2 with Google's and Entra ID's tokens on both ports (initial response or "
+          "after 334): 235 2.7.0 Accepted, delivered, X-Mailsync-Auth is the address")
+
+    # -- refused: 334 <Gmail's error JSON>, empty line, 535 5.7.8 ------------------------------
+    for token, user, what in ((google["access_token"], bob, "alice's token as bob"),
+                              (entra_imap_only["access_token"], alice, "Entra token without SMTP.Send"),
+                              ("ya29.not-a-token", alice, "unknown token")):
+        s = smtp_session(SMTP_PORTS[1])
+        code, text = xoauth2_login(s, user, token)
+        check(code == 535 and text.startswith(b"5.7.8 Username and Password not accepted."),
+              f"{what}: {code} {text!r}")
+        code, _ = smtp_line(s, f"MAIL FROM:<{alice}>")
+        check(code == 530, f"{what}: MAIL FROM after the refusal: {code}")
+        s.quit()
+    s = smtp_session(SMTP_PORTS[1])
+    for garbage in ("!!!not-base64", base64.b64encode(b"user=alice\x01\x01").decode()):
+        code, text = smtp_line(s, f"AUTH XOAUTH2 {garbage}")
+        check(code == 501 and text.startswith(b"5.5.2"), f"garbage {garbage!r}: {code} {text!r}")
+    code, text = smtp_line(s, "AUTH PLAIN " + base64.b64encode(f"\0alice\0{env['MAIL_PASSWORD_ALICE']}".encode()).decode())
+    check(code == 235, f"AUTH PLAIN still works after them: {code} {text!r}")
+    s.quit()
+    print("ok: SMTP XOAUTH2 refusals in Gmail's words (334 error challenge, then 535 5.7.8) for another user's, "
+          "a scope-less and an unknown token; 501 5.5.2 for garbage")
+
+    # -- expiry, refresh, revocation ---------------------------------------------------------
+    status, answer = http_json("POST", f"{AUTHORITY}/mock/expire", json.dumps({"token": google["access_token"]})
+                               .encode(), {"Content-Type": "application/json"})
+    check(status == 200 and answer.get("expired") == 1, f"/mock/expire {status} {answer}")
+    s = smtp_session(SMTP_PORTS[1])
+    code, _ = xoauth2_login(s, alice, google["access_token"])
+    check(code == 535, f"expired token: {code}")
+    s.quit()
+    status, fresh = form_post(f"{env['MAIL_GOOGLE_AUTHORITY']}/token", {
+        "client_id": env["MAIL_GOOGLE_CLIENT_ID"], "client_secret": env["MAIL_GOOGLE_CLIENT_SECRET"],
+        "refresh_token": google["refresh_token"], "grant_type": "refresh_token"})
+    check(status == 200 and fresh.get("access_token") and "refresh_token" not in fresh, f"refresh {status} {fresh}")
+    s = smtp_session(SMTP_PORTS[0])
+    code, _ = xoauth2_login(s, alice, fresh["access_token"])
+    check(code == 235, f"refreshed token: {code}")
+    s.quit()
+    status, answer = form_post(f"{env['MAIL_GOOGLE_AUTHORITY']}/revoke", {"token": google["refresh_token"]})
+    check(status == 200, f"revoke: {status} {answer}")
+    s = smtp_session(SMTP_PORTS[1])
+    code, text = xoauth2_login(s, alice, fresh["access_token"])
+    check(code == 535, f"token of a revoked refresh token: {code} {text!r}")
+    s.quit()
+    status, answer = form_post(f"{env['MAIL_GOOGLE_AUTHORITY']}/token", {
+        "client_id": env["MAIL_GOOGLE_CLIENT_ID"], "client_secret": env["MAIL_GOOGLE_CLIENT_SECRET"],
+        "refresh_token": google["refresh_token"], "grant_type": "refresh_token"})
+    check(status == 400 and answer == {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+          f"refresh after revoke: {status} {answer}")
+    print("ok: SMTP XOAUTH2 with an expired token 535, refreshed 235, after revocation 535 (and no refresh)")
+
+
 def main():
     print(f"fake EWS at https://{HOST}:{PORT}, mailboxes {A} and {B}")
     oauth()
+    smtp_xoauth2()
 
     # -- impersonation ---------------------------------------------------------------
     body = ("<m:GetFolder><m:FolderShape><t:BaseShape>Default</t:BaseShape></m:FolderShape>"

@@ -27,6 +27,9 @@ trap 'bash "$ROOT/scripts/mailservers.sh" stop' EXIT
 section "test: the fake EWS speaks EWS (scripts/smtp_ews_selftest.py)"
 python3 "$ROOT/scripts/smtp_ews_selftest.py"
 
+section "test: per-mailbox OAuth and XOAUTH2 on the test servers (scripts/xoauth2_selftest.py)"
+python3 "$ROOT/scripts/xoauth2_selftest.py"
+
 section "test: cargo test --workspace"
 cargo test --workspace
 

@@ -1,9 +1,8 @@
 import { expect, test } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { ADMIN, signIn, startOrganization, watchErrors } from './helpers';
+import { adminApi, mailEnv, signIn, startOrganization, watchErrors } from './helpers';
 
 // Issue 11 §2, end to end: an organization of its own with the engine on, synchronizing
 // contacts with the test mail servers' fake EWS (scripts/mailservers.sh; the test
@@ -13,17 +12,6 @@ import { ADMIN, signIn, startOrganization, watchErrors } from './helpers';
 test.describe.configure({ mode: 'serial', timeout: 120_000 });
 
 const API = '/api/data/v9.2';
-const ROOT = path.resolve(__dirname, '../..');
-
-function mailEnv(): Record<string, string> {
-  const text = readFileSync(path.join(ROOT, 'target/mailservers/env'), 'utf8');
-  return Object.fromEntries(
-    text
-      .split('\n')
-      .filter((l) => l.includes('=') && !l.startsWith('#'))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
-  );
-}
 
 const mail = mailEnv();
 const address = `act-e2e-${randomUUID().slice(0, 8)}@${mail.MAIL_DOMAIN}`;
@@ -77,15 +65,7 @@ test.afterAll(() => stop());
 
 test('a duplicates alert answered on the wall is carried out by the engine and replaced', async ({ page, request }) => {
   const errors = watchErrors(page);
-  const login = await request.post(`${base}/api/auth/login`, { data: { username: ADMIN.user, password: ADMIN.password } });
-  const headers = { Authorization: `Bearer ${(await login.json()).access_token}`, 'Content-Type': 'application/json' };
-  const me = (await (await request.get(`${base}${API}/WhoAmI`, { headers })).json()).UserId;
-  const created = async (set: string, data: object) => {
-    const r = await request.post(`${base}${API}/${set}`, { headers, data });
-    expect(r.status(), await r.text()).toBe(204);
-    const id = r.headers()['odata-entityid'];
-    return id.slice(id.lastIndexOf('(') + 1, -1);
-  };
+  const { headers, me, created } = await adminApi(request, base);
   const profile = await created('emailserverprofiles', {
     name: 'Exchange (fake EWS)', servertype: 0, useautodiscover: false,
     incomingserverlocation: mail.MAIL_EWS_URL, outgoingserverlocation: mail.MAIL_EWS_URL,

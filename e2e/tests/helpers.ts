@@ -1,6 +1,6 @@
 import { expect, type Page } from '@playwright/test';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -82,4 +82,31 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** The test mail servers' settings (target/mailservers/env, written by
+ * `bash scripts/mailservers.sh start`; the test command starts them). */
+export function mailEnv(): Record<string, string> {
+  const text = readFileSync(path.resolve(__dirname, '../../target/mailservers/env'), 'utf8');
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('=') && !l.startsWith('#'))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1).trim()]),
+  );
+}
+
+/** An API client signed in as the administrator of the organization at `base`, with
+ * `created(set, data)`: a new record's id. */
+export async function adminApi(request: import('@playwright/test').APIRequestContext, base: string) {
+  const login = await request.post(`${base}/api/auth/login`, { data: { username: ADMIN.user, password: ADMIN.password } });
+  const headers = { Authorization: `Bearer ${(await login.json()).access_token}`, 'Content-Type': 'application/json' };
+  const me: string = (await (await request.get(`${base}/api/data/v9.2/WhoAmI`, { headers })).json()).UserId;
+  const created = async (set: string, data: object): Promise<string> => {
+    const r = await request.post(`${base}/api/data/v9.2/${set}`, { headers, data });
+    expect(r.status(), await r.text()).toBe(204);
+    const id = r.headers()['odata-entityid'];
+    return id.slice(id.lastIndexOf('(') + 1, -1);
+  };
+  return { headers, me, created };
 }

@@ -1,17 +1,7 @@
 //! Query values in URLs: the console's own (bookmarkable state) and the Web API's.
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay): core's.
+pub use mailsync_core::url::encode;
 
 /// Percent-decodes (invalid escapes are kept as they are).
 pub fn decode(s: &str) -> String {

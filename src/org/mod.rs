@@ -41,8 +41,10 @@
 pub mod current;
 mod environment;
 pub mod flow;
-mod oauth;
-mod url;
+// The OAuth 2.0 client and URL helpers are core's: the server signs mailboxes in
+// with the same code.
+use mailsync_core::oauth::client as oauth;
+use mailsync_core::url;
 
 // Unused until the pages import them (see the allow at the top).
 #[allow(unused_imports)]

@@ -23,6 +23,7 @@ pub mod fleet;
 pub mod kb;
 pub mod metadata;
 pub mod model;
+pub mod oauth;
 pub mod odata;
 pub mod options;
 pub mod parse;
@@ -31,6 +32,7 @@ pub mod rng;
 pub mod rules;
 pub mod synth;
 pub mod time;
+pub mod url;
 pub mod words;
 pub mod writer;
 

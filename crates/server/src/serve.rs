@@ -36,6 +36,7 @@ use crate::store::secrets;
 use crate::store::seed::{self, Outcome, SeedKind};
 use crate::store::{self as db, Store};
 use crate::throttle::{Limits, Throttle};
+use crate::webapi::signin::{self, SignIn};
 
 /// Environment variable naming the default console directory.
 pub const DIST_ENV: &str = "MAILSYNC_DIST";
@@ -225,6 +226,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
         )));
         eprintln!("mailsync serve: accepting bearer tokens of {issuer}");
     }
+    let sign_in = match sign_in(&store, &args.engine) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mailsync serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let site = Site {
         dist,
         store,
@@ -232,6 +240,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         boundary,
         security,
         request_timeout: net.request_timeout,
+        sign_in,
     };
     let addr = SocketAddr::new(args.bind, args.port);
     match runtime.block_on(serve(addr, site, net, tls, args.engine)) {
@@ -241,6 +250,21 @@ pub fn run(args: ServeArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// What a mailbox's sign-in to its mail provider needs (`webapi::signin`): the
+/// providers and the trust and time limits the engine reaches them with.
+fn sign_in(store: &Store, engine: &EngineArgs) -> Result<SignIn, String> {
+    let t = std::time::Duration::from_secs(engine.mail_timeout);
+    Ok(SignIn {
+        store: store.clone(),
+        providers: Arc::new(crate::mail::delegated::Providers::new(
+            &engine.google_authority,
+            &engine.entra_authority,
+        )),
+        tls: crate::mail::Tls::new(&engine.trust_ca)?,
+        timeouts: crate::mail::Timeouts { connect: t, io: t },
+    })
 }
 
 /// `--dist` wins, then `$MAILSYNC_DIST`, then `./dist`.
@@ -348,6 +372,7 @@ pub struct Site {
     pub boundary: Boundary,
     pub security: Security,
     pub request_timeout: std::time::Duration,
+    pub sign_in: SignIn,
 }
 
 async fn serve(
@@ -455,6 +480,10 @@ pub fn app(site: Site) -> Router {
     .layer(tower_http::compression::CompressionLayer::new());
     Router::new()
         .nest("/api", api)
+        .route(
+            mailsync_core::oauth::REDIRECT_PATH,
+            get(signin::redirect).with_state(site.sign_in),
+        )
         .fallback_service(files)
         .layer(middleware::from_fn_with_state(
             site.request_timeout,

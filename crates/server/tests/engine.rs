@@ -6,62 +6,12 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{request, Resp, Server, TempDir};
-use serde_json::{json, Value};
+use common::{mail_env, Admin, Server, TempDir};
+use serde_json::json;
 
 const PASSWORD: &str = "engine test password";
-const API: &str = "/api/data/v9.2";
-
-fn mail_env() -> HashMap<String, String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/mailservers/env");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}. Run `bash scripts/mailservers.sh start` first (scripts/test.sh does).",
-            path.display()
-        )
-    });
-    text.lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect()
-}
-
-struct Admin {
-    port: u16,
-    bearer: String,
-}
-
-impl Admin {
-    fn call(&self, method: &str, path: &str, body: &str) -> Resp {
-        let path = format!("{API}/{}", path.replace(' ', "%20"));
-        request(
-            self.port,
-            method,
-            &path,
-            &[
-                ("Authorization", &self.bearer),
-                ("Content-Type", "application/json"),
-                ("Prefer", "return=representation"),
-            ],
-            body,
-        )
-    }
-
-    fn json(&self, method: &str, path: &str, body: Value) -> Value {
-        let r = self.call(method, path, &body.to_string());
-        assert!(
-            (200..300).contains(&r.status),
-            "{method} {path}: {} {}",
-            r.status,
-            r.body
-        );
-        r.json()
-    }
-}
 
 #[test]
 fn test_and_enable_in_the_running_server_then_the_log_tells_the_same() {
@@ -80,18 +30,7 @@ fn test_and_enable_in_the_running_server_then_the_log_tells_the_same() {
             "5",
         ],
     );
-    let login = request(
-        server.port,
-        "POST",
-        "/api/auth/login",
-        &[("Content-Type", "application/json")],
-        &json!({"username": "admin", "password": PASSWORD}).to_string(),
-    );
-    assert_eq!(login.status, 200, "{}", login.body);
-    let admin = Admin {
-        port: server.port,
-        bearer: format!("Bearer {}", login.json()["access_token"].as_str().unwrap()),
-    };
+    let admin = Admin::sign_in(server.port, "admin", PASSWORD);
     let me = admin.call("GET", "WhoAmI", "").json()["UserId"]
         .as_str()
         .unwrap()

@@ -232,7 +232,32 @@ fn queries_paging_and_reading() {
     let profiles_body = admin.call("GET", "emailserverprofiles", &[], "").body;
     assert!(!profiles_body.contains("password"), "{profiles_body}");
     assert!(!profiles_body.contains("demo-only"), "{profiles_body}");
-    assert!(!profiles_body.contains("oauthclientsecret"));
+    assert!(!profiles_body.contains("\"oauthclientsecret\""));
+    // Only whether there is one (`isoauthclientsecretset`, as Dataverse has it).
+    assert!(profiles_body.contains("\"isoauthclientsecretset\""));
+    let mailboxes_body = admin.call("GET", "mailboxes?$top=5", &[], "").body;
+    for secret in [
+        "\"password\"",
+        "\"oauthrefreshtoken\"",
+        "\"oauthaccesstoken\"",
+    ] {
+        assert!(
+            !mailboxes_body.contains(secret),
+            "{secret}: {mailboxes_body}"
+        );
+    }
+    let with_password = admin
+        .call(
+            "GET",
+            "mailboxes?$select=name,ispasswordset&$filter=ispasswordset eq true&$top=1",
+            &[],
+            "",
+        )
+        .json();
+    assert_eq!(
+        with_password["value"][0]["ispasswordset"], true,
+        "{with_password}"
+    );
     for bad in [
         "emailserverprofiles?$select=incomingpassword",
         "emailserverprofiles?$filter=incomingpassword eq 'x'",

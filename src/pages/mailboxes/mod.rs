@@ -19,6 +19,7 @@ mod grid;
 mod query;
 mod record;
 pub mod results;
+mod signin;
 mod toolbar;
 pub mod tools;
 

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use super::bulk::{self, BulkAction, Run};
 use super::query::{approval_label, status_label};
 use super::results::RunView;
+use super::signin::OAuthSignIn;
 use super::tools::{DownloadDetails, TestEnableDialog};
 use crate::api;
 use crate::components::error::load_message;
@@ -284,6 +285,12 @@ fn MailboxForm() -> impl IntoView {
                             <CheckField form=form prop="allowemailconnectortousecredentials" label="Allow to Use Credentials for Email Processing" hint="Used when the email server profile takes credentials from the user or queue." />
                             <TextField form=form prop="username" label="User Name" />
                             <SecretField form=form prop="password" label="Password" hint="Write-only: the password is never shown or sent back." />
+                            <OAuthSignIn
+                                id=id
+                                profile=Signal::derive(move || form.saved_value("_emailserverprofile_value").as_str().map(str::to_string))
+                                signed_in=Signal::derive(move || form.saved_value("isoauthrefreshtokenset") == Value::Bool(true))
+                                renewed_until=form.saved_date("oauthtokenexpireson")
+                            />
                         </div>
                     </section>
                     <section class="card record-section" aria-label="Synchronization Method">

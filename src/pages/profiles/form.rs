@@ -260,6 +260,27 @@ fn ProfileForm() -> impl IntoView {
     };
     let exchange = move || offers_exchange_settings(form.int("servertype").map(|v| v as i32));
     let same = move || form.flag("usesamesettingsforoutgoingconnections") == Some(true);
+    let oauth_of = move || {
+        let outgoing = if same() { None } else { cr("outgoing") };
+        [cr("incoming"), outgoing]
+    };
+    let per_mailbox_oauth = move || {
+        oauth_of()
+            .iter()
+            .any(|c| mailsync_core::oauth::is_per_mailbox(*c))
+    };
+    let entra_oauth = move || oauth_of().contains(&Some(mailsync_core::oauth::ENTRA_OAUTH));
+    // The environment's address: the redirect URI is on it (`webapi/signin.rs`; in
+    // Dataverse, Microsoft's `dlg_gmailoauth.aspx` on the environment).
+    let redirect_uri = move || {
+        let origin = match crate::org::current::current() {
+            crate::org::current::Org::Dataverse(e) => e.url.trim_end_matches('/').to_string(),
+            crate::org::current::Org::Local => web_sys::window()
+                .and_then(|w| w.location().origin().ok())
+                .unwrap_or_default(),
+        };
+        format!("{origin}{}", mailsync_core::oauth::REDIRECT_PATH)
+    };
 
     let direction = move |outgoing: bool, title: &'static str| {
         let dir = if outgoing { "outgoing" } else { "incoming" };
@@ -380,7 +401,19 @@ fn ProfileForm() -> impl IntoView {
                             <Show when=exchange>
                                 <CheckField form=form prop="useautodiscover" label="Auto Discover Server Location" />
                                 <ChoiceField form=form prop="exchangeversion" label="Exchange Version" options=exchange_versions() />
+                            </Show>
+                            <Show when=move || exchange() || entra_oauth()>
                                 <TextField form=form prop="exchangeonlinetenantid" label="Exchange Online Tenant Id" />
+                            </Show>
+                            <Show when=entra_oauth>
+                                <TextField form=form prop="aadresourceid" label="Microsoft Entra resource ID"
+                                    hint="The resource of the mailboxes' IMAP, POP and SMTP permissions; empty: https://outlook.office.com." />
+                            </Show>
+                            <Show when=per_mailbox_oauth>
+                                <p class="small muted" data-testid="oauth-redirect-uri">
+                                    "Each mailbox's user signs in from the mailbox (Sign in). Register this redirect URI with the app: "
+                                    <code>{redirect_uri}</code>
+                                </p>
                             </Show>
                             <CheckField form=form prop="usesamesettingsforoutgoingconnections" label="Use same settings for Outgoing"
                                 hint="The outgoing connection authenticates like the incoming one." />

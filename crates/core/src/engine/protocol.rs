@@ -2,8 +2,10 @@
 //! the server (or EWS URL, or autodiscover), TLS, and whose credentials.
 
 use super::{Connection, ConnectionFailure, FailureKind, Mailbox, Profile};
+use crate::oauth::{self, Provider};
 use crate::report::Direction;
 use crate::rules::default_port;
+use crate::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -58,6 +60,38 @@ pub struct Plan {
     /// Exchange Online with server-to-server authentication: EWS with an OAuth 2.0
     /// access token the app gets by the client credentials flow, never a password.
     pub app: Option<App>,
+    /// "Gmail OAuth" and "Azure AD OAuth": IMAP, POP3 and SMTP with SASL XOAUTH2 and
+    /// the access token the mailbox's refresh token gets.
+    pub oauth: Option<MailboxOAuth>,
+}
+
+/// A mailbox signed in to its mail provider: how its access token is got and renewed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailboxOAuth {
+    pub provider: Provider,
+    pub client_id: String,
+    pub client_secret: String,
+    /// The scopes asked at sign-in, asked again at each renewal ([`oauth::scopes`]).
+    pub scope: String,
+    pub mailbox_id: String,
+    /// XOAUTH2's `user=`: the mailbox's address, which signed in.
+    pub user: String,
+    pub refresh_token: String,
+    /// The access token kept from the last renewal and until when it is good.
+    pub access_token: Option<(String, Timestamp)>,
+}
+
+// Never print a token or a secret.
+impl std::fmt::Debug for MailboxOAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailboxOAuth")
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("mailbox_id", &self.mailbox_id)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The app whose token Exchange Online is called with.
@@ -205,6 +239,10 @@ fn credentials(
             FailureKind::NoCredentials,
             "Windows Integrated Authentication is not available to the local organization's server.",
         )),
+        6 => Err(fail(
+            FailureKind::NoCredentials,
+            "Exchange Hybrid Modern Auth is not available to the local organization's server.",
+        )),
         // Anonymous; server-to-server and OAuth use tokens, not a password.
         _ => Ok(None),
     }
@@ -285,6 +323,88 @@ pub fn plan(
         credentials: credentials(mailbox, profile, dir)?,
         impersonate,
         app,
+        oauth: mailbox_oauth(mailbox, profile, dir, protocol)?,
+    }))
+}
+
+/// How `dir` signs in with the mailbox's own OAuth tokens, when its profile's credential
+/// retrieval is "Gmail OAuth" or "Azure AD OAuth". Missing pieces are failures found
+/// before connecting, in words saying who supplies them.
+fn mailbox_oauth(
+    mailbox: &Mailbox,
+    profile: &Profile,
+    dir: Direction,
+    protocol: Protocol,
+) -> Result<Option<MailboxOAuth>, ConnectionFailure> {
+    let retrieval = authentication(profile, dir).credential_retrieval;
+    let Some(provider) = Provider::of(retrieval, profile.exchange_online_tenant.as_deref()) else {
+        return Ok(None);
+    };
+    let name = provider.name();
+    if protocol == Protocol::Ews {
+        return Err(fail(
+            FailureKind::NoCredentials,
+            format!(
+                "{name} OAuth signs in IMAP, POP3 and SMTP mailboxes; an Exchange profile uses \
+                 server-to-server authentication or credentials."
+            ),
+        ));
+    }
+    let text = |o: &Option<String>| {
+        o.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let (Some(client_id), Some(client_secret)) = (
+        text(&profile.oauth_client_id),
+        text(&profile.oauth_client_secret),
+    ) else {
+        return Err(fail(
+            FailureKind::NoCredentials,
+            format!(
+                "The email server profile has no OAuth client ID and client secret for {name} \
+                 (the app registered with {name} for this environment)."
+            ),
+        ));
+    };
+    let user = text(&mailbox.email_address)
+        .filter(|e| e.contains('@'))
+        .ok_or_else(|| {
+            fail(
+                FailureKind::NoCredentials,
+                "The mailbox has no email address to sign in with.",
+            )
+        })?;
+    let refresh_token = text(&mailbox.oauth_refresh_token).ok_or_else(|| {
+        fail(
+            FailureKind::NoCredentials,
+            format!(
+                "No one has signed in to {name} for this mailbox: its user opens the mailbox, \
+                 selects Sign in to {name}, then tests the mailbox."
+            ),
+        )
+    })?;
+    let access_token = match (
+        text(&mailbox.oauth_access_token),
+        mailbox.oauth_token_expires_on,
+    ) {
+        (Some(t), Some(until)) => Some((t, until)),
+        _ => None,
+    };
+    Ok(Some(MailboxOAuth {
+        scope: oauth::scopes(
+            &provider,
+            profile.server_type,
+            profile.aad_resource_id.as_deref(),
+        ),
+        provider,
+        client_id,
+        client_secret,
+        mailbox_id: mailbox.id.clone(),
+        user,
+        refresh_token,
+        access_token,
     }))
 }
 
@@ -326,6 +446,52 @@ mod tests {
             allow_credentials: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn oauth_profiles_sign_mailboxes_in_with_their_own_tokens() {
+        let mut p = imap_profile();
+        p.incoming.credential_retrieval = Some(5);
+        let m = mailbox();
+        // No app on the profile, then no sign-in on the mailbox: said before connecting.
+        let e = plan(&m, &p, Direction::Incoming).unwrap_err();
+        assert_eq!(e.kind, FailureKind::NoCredentials);
+        assert!(e.message.contains("OAuth client ID"), "{}", e.message);
+        p.oauth_client_id = Some("client".into());
+        p.oauth_client_secret = Some("secret".into());
+        let e = plan(&m, &p, Direction::Outgoing).unwrap_err();
+        assert!(e.message.contains("Sign in to Gmail"), "{}", e.message);
+        let mut m = mailbox();
+        m.oauth_refresh_token = Some("refresh".into());
+        m.oauth_access_token = Some("access".into());
+        m.oauth_token_expires_on = Some(Timestamp(1_800_000_000));
+        let plan = plan(&m, &p, Direction::Outgoing).unwrap().unwrap();
+        let o = plan.oauth.unwrap();
+        assert_eq!(o.provider, Provider::Google);
+        assert_eq!(o.user, "alice@example.test");
+        assert_eq!(o.scope, "https://mail.google.com/ openid email");
+        assert_eq!(
+            o.access_token,
+            Some(("access".into(), Timestamp(1_800_000_000)))
+        );
+        assert_eq!(plan.credentials, None, "no password alongside the token");
+        assert!(!format!("{o:?}").contains("refresh") && !format!("{o:?}").contains("secret"));
+        // Entra ID: the profile's tenant; an Exchange profile is not signed in this way.
+        p.incoming.credential_retrieval = Some(7);
+        p.exchange_online_tenant = Some("contoso.com".into());
+        let o = super::plan(&m, &p, Direction::Incoming)
+            .unwrap()
+            .unwrap()
+            .oauth
+            .unwrap();
+        assert_eq!(
+            o.provider,
+            Provider::Entra {
+                tenant: "contoso.com".into()
+            }
+        );
+        p.server_type = Some(0);
+        assert!(super::plan(&m, &p, Direction::Incoming).is_err());
     }
 
     #[test]

@@ -93,6 +93,8 @@ pub struct Profile {
     pub exchange_online_tenant: Option<String>,
     pub oauth_client_id: Option<String>,
     pub oauth_client_secret: Option<String>,
+    /// `aadresourceid`: the resource of "Azure AD OAuth" mailboxes' permissions.
+    pub aad_resource_id: Option<String>,
 }
 
 /// Whose mailbox it is: approval rules differ for users and queues.
@@ -114,6 +116,12 @@ pub struct Mailbox {
     pub approved_by_o365_admin: bool,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Per-mailbox OAuth ("Gmail OAuth", "Azure AD OAuth"): the tokens its user's
+    /// sign-in got (`oauthrefreshtoken`, `oauthaccesstoken`) and when the access token
+    /// expires (`oauthtokenexpireson`).
+    pub oauth_refresh_token: Option<String>,
+    pub oauth_access_token: Option<String>,
+    pub oauth_token_expires_on: Option<Timestamp>,
     pub allow_credentials: bool,
     pub incoming_method: Option<i32>,
     pub outgoing_method: Option<i32>,

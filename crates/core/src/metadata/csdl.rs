@@ -183,6 +183,16 @@ const COMPLEX_TYPES: &[(&str, Props)] = &[
         ],
     ),
     (
+        // The product's own: what `mailsync_BeginOAuthSignIn` answers.
+        "mailsync_BeginOAuthSignInResponse",
+        &[
+            ("AuthorizationUrl", "Edm.String", false),
+            ("RedirectUri", "Edm.String", false),
+            ("Provider", "Edm.String", false),
+            ("Account", "Edm.String", false),
+        ],
+    ),
+    (
         "RetrieveTotalRecordCountResponse",
         &[(
             "EntityRecordCountCollection",
@@ -373,8 +383,9 @@ fn write_property(x: &mut Xml, table: &Table, column: &Column) {
     x.empty("Property", &attrs);
 }
 
-/// The product's own bound actions: the answers to the alerts that ask for action
-/// (`engine::prompt::Decision`), bound to an alert, `mailsync_` as a publisher prefix.
+/// The product's own bound actions, `mailsync_` as a publisher prefix: the answers to
+/// the alerts that ask for action (`engine::prompt::Decision`), bound to an alert, and a
+/// mailbox's OAuth sign-in (the server's `webapi/signin.rs`).
 fn write_actions(x: &mut Xml) {
     if model::table("tracelog").is_none() {
         return;
@@ -396,6 +407,29 @@ fn write_actions(x: &mut Xml) {
                 ],
             );
         }
+        x.close("Action");
+    }
+    // A mailbox's sign-in to its mail provider ("Gmail OAuth", "Azure AD OAuth").
+    if model::table("mailbox").is_some() {
+        x.open(
+            "Action",
+            &[("Name", "mailsync_BeginOAuthSignIn"), ("IsBound", "true")],
+        );
+        x.empty(
+            "Parameter",
+            &[
+                ("Name", "entity"),
+                ("Type", &format!("{ALIAS}.mailbox")),
+                ("Nullable", "false"),
+            ],
+        );
+        x.empty(
+            "ReturnType",
+            &[
+                ("Type", "mscrm.mailsync_BeginOAuthSignInResponse"),
+                ("Nullable", "false"),
+            ],
+        );
         x.close("Action");
     }
 }
@@ -612,7 +646,9 @@ mod tests {
         for absent in [
             "\"password\"",
             "passwordhash",
-            "oauthclientsecret",
+            r#"Name="oauthclientsecret""#,
+            r#"Name="oauthrefreshtoken""#,
+            r#"Name="oauthaccesstoken""#,
             r#"FunctionImport Name="RetrieveUserPrivileges""#,
             r#"<Property Name="emailserverprofile""#,
             "regardingobjectid_systemuser",

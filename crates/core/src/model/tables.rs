@@ -39,6 +39,17 @@ const TO_PARTY: &[&str] = &["systemuser", "contact"];
 
 /// The columns, then the record columns every table has.
 macro_rules! cols {
+    // Columns a later schema version added: SQLite appends an added column after the
+    // record columns, and the model keeps the table's order.
+    ($($col:expr),* $(,)? ; added: $($added:expr),* $(,)?) => {
+        &[
+            $($col,)*
+            ro("versionnumber", Int),
+            ro("createdon", DateTime),
+            ro("modifiedon", DateTime),
+            $($added,)*
+        ]
+    };
     ($($col:expr),* $(,)?) => {
         &[
             $($col,)*
@@ -156,7 +167,12 @@ pub static EMAILSERVERPROFILE: Table = Table {
         ro("lasttesttotalexecutiontime", Int),
         c("ownerid", Lookup(TO_OWNER)),
         ch("statecode", STATES),
-        ch("statuscode", STATUSES),
+        ch("statuscode", STATUSES);
+        added:
+        // Schema V13. "Azure AD OAuth": the resource its mailboxes' IMAP, POP and SMTP permissions
+        // are on (Exchange Online's https://outlook.office.com when empty).
+        c("aadresourceid", Text).max(1024),
+        ro("isoauthclientsecretset", Bool),
     ],
 };
 
@@ -222,7 +238,19 @@ pub static MAILBOX: Table = Table {
         c("username", Text).max(200),
         wo("password").max(200),
         ch("statecode", STATES),
-        ch("statuscode", STATUSES),
+        ch("statuscode", STATUSES);
+        added:
+        // Schema V13. Per-mailbox OAuth ("Gmail OAuth", "Azure AD OAuth" profiles): the tokens the
+        // user's sign-in got, never readable; the server seals them. The lengths are
+        // Dataverse's for what a client writes; the server's own sign-in is not bound
+        // by them (Entra ID's refresh tokens are longer than 256).
+        wo("oauthaccesstoken").max(1024),
+        wo("oauthrefreshtoken").max(256),
+        c("oauthtokenexpireson", DateTime),
+        // Whether each secret is set, kept by the database (schema V13's triggers).
+        ro("isoauthaccesstokenset", Bool),
+        ro("isoauthrefreshtokenset", Bool),
+        ro("ispasswordset", Bool),
     ],
 };
 

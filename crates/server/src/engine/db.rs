@@ -162,7 +162,9 @@ const MAILBOX_COLUMNS: &str = "mailboxid, name, emailaddress, regardingobjecttyp
     lastsyncstartedon, lastsyncerroroccurredon, lastsyncerror, lastsyncerrorcode, lastsyncerrorcount, \
     itemsprocessedforlastsync, itemsfailedforlastsync, transientfailurecount, processedtimes, \
     averagetotalduration, lastduration, statecode, emailserverprofile, ownerid, \
-    processemailreceivedafter";
+    processemailreceivedafter, \
+    mailsync_open(oauthrefreshtoken, 'mailbox', 'oauthrefreshtoken', mailboxid), \
+    mailsync_open(oauthaccesstoken, 'mailbox', 'oauthaccesstoken', mailboxid), oauthtokenexpireson";
 
 fn mailbox_of(r: &Row<'_>) -> rusqlite::Result<(Mailbox, Option<String>, Option<String>)> {
     let regarding: Option<String> = r.get(3)?;
@@ -217,6 +219,9 @@ fn mailbox_of(r: &Row<'_>) -> rusqlite::Result<(Mailbox, Option<String>, Option<
         last_duration_ms: r.get(43)?,
         state_code: r.get(44)?,
         process_email_received_after: ts(r.get(47)?),
+        oauth_refresh_token: r.get(48)?,
+        oauth_access_token: r.get(49)?,
+        oauth_token_expires_on: ts(r.get(50)?),
     };
     Ok((m, r.get(45)?, r.get(46)?))
 }
@@ -245,7 +250,8 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
              outgoingusername, mailsync_open(outgoingpassword, 'emailserverprofile', 'outgoingpassword', emailserverprofileid), sendemailalert, \
              incominguseimpersonation, outgoinguseimpersonation, processemailsreceivedafter, \
              exchangeonlinetenantid, oauthclientid, \
-             mailsync_open(oauthclientsecret, 'emailserverprofile', 'oauthclientsecret', emailserverprofileid) \
+             mailsync_open(oauthclientsecret, 'emailserverprofile', 'oauthclientsecret', emailserverprofileid), \
+             aadresourceid \
              FROM emailserverprofile WHERE emailserverprofileid = ?1",
         )?
         .query_row([id], |r| {
@@ -272,6 +278,7 @@ pub fn profile(c: &Connection, id: &str) -> Result<Option<Profile>> {
                 exchange_online_tenant: r.get(25)?,
                 oauth_client_id: r.get(26)?,
                 oauth_client_secret: r.get(27)?,
+                aad_resource_id: r.get(28)?,
             })
         })
         .optional()?;

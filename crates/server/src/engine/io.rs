@@ -13,6 +13,7 @@ use mailsync_core::Timestamp;
 
 use crate::mail::ews::EwsAuth;
 use crate::mail::{self, Credentials, Endpoint, Timeouts, Tls};
+use crate::store::{secrets, Store};
 
 /// The mail clients' trust store and time limits.
 #[derive(Clone)]
@@ -23,6 +24,45 @@ pub struct Io {
     pub autodiscover_hosts: mail::ews::AutodiscoverHosts,
     /// Exchange Online's apps and their tokens (shared by every pass).
     pub apps: Arc<Apps>,
+    /// Mailboxes signed in with OAuth: their providers and access tokens.
+    pub mailbox_tokens: Arc<MailboxTokens>,
+}
+
+/// "Gmail OAuth" and "Azure AD OAuth" mailboxes: each one's access token, renewed with
+/// its refresh token when it is a minute from expiring. A renewal is written to the
+/// mailbox at once (the access token and `oauthtokenexpireson`, and the refresh token
+/// when the provider gives a new one, as Entra ID does), so the next pass, and the next
+/// run of the server, starts from it.
+pub struct MailboxTokens {
+    pub providers: mail::delegated::Providers,
+    store: Store,
+    /// Mailbox id → (digest of the refresh token it came from, token, good until).
+    cache: Mutex<HashMap<String, (String, String, Instant)>>,
+    /// Renewals asked of the providers so far (tests read it).
+    pub renewed: AtomicU64,
+}
+
+impl MailboxTokens {
+    pub fn new(providers: mail::delegated::Providers, store: Store) -> MailboxTokens {
+        MailboxTokens {
+            providers,
+            store,
+            cache: Mutex::new(HashMap::new()),
+            renewed: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A digest naming a refresh token in the cache (the token itself is kept once).
+fn digest(token: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Exchange Online with server-to-server authentication: Microsoft Entra ID's
@@ -111,16 +151,6 @@ fn credentials(plan: &Plan) -> Option<Credentials> {
         .map(|c| Credentials::new(c.username.clone(), c.password.clone()))
 }
 
-/// A plan that needs credentials and has none: core's planning prevents it, but a
-/// protocol that always logs in must not connect without.
-fn need_credentials(plan: &Plan) -> Result<Credentials, ConnectionFailure> {
-    credentials(plan).ok_or_else(|| ConnectionFailure {
-        kind: FailureKind::NoCredentials,
-        server: server(plan),
-        message: "No user name and password are available for this connection.".into(),
-    })
-}
-
 fn unsupported(plan: &Plan) -> ConnectionFailure {
     ConnectionFailure {
         kind: FailureKind::Protocol,
@@ -130,6 +160,147 @@ fn unsupported(plan: &Plan) -> ConnectionFailure {
 }
 
 impl Io {
+    /// Who signs in for a plan: the mailbox's address with its access token (per-mailbox
+    /// OAuth; `renew`: a new one even if the one in hand looks good), else the plan's
+    /// user name and password, else nobody.
+    /// The flag: the access token was renewed for this call.
+    async fn sign_in(
+        &self,
+        plan: &Plan,
+        renew: bool,
+    ) -> Result<(Option<Credentials>, bool), ConnectionFailure> {
+        match &plan.oauth {
+            Some(o) => {
+                let (token, fresh) = self.mailbox_token(plan, o, renew).await?;
+                Ok((Some(Credentials::bearer(o.user.clone(), token)), fresh))
+            }
+            None => Ok((credentials(plan), false)),
+        }
+    }
+
+    /// Runs one conversation with who signs in for `plan`. A mailbox whose access token
+    /// the server refuses (revoked, or its sign-in withdrawn before it expired) is
+    /// tried once more with a renewed one: the renewal then says in the provider's
+    /// words whether the user must sign in again. `required`: a protocol that always
+    /// signs in (core's planning prevents a plan without anyone, but such a plan must
+    /// not connect).
+    async fn signed_in<T, F, Fut>(
+        &self,
+        plan: &Plan,
+        required: bool,
+        talk: F,
+    ) -> Result<T, ConnectionFailure>
+    where
+        F: Fn(Option<Credentials>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, mail::Failure>>,
+    {
+        let who = |(c, fresh): (Option<Credentials>, bool)| {
+            if required && c.is_none() {
+                Err(ConnectionFailure {
+                    kind: FailureKind::NoCredentials,
+                    server: server(plan),
+                    message: "No user name and password are available for this connection.".into(),
+                })
+            } else {
+                Ok((c, fresh))
+            }
+        };
+        let (creds, fresh) = who(self.sign_in(plan, false).await?)?;
+        match talk(creds).await {
+            Err(f) if f.kind == mail::FailureKind::Auth && plan.oauth.is_some() && !fresh => {
+                let (creds, _) = who(self.sign_in(plan, true).await?)?;
+                talk(creds).await.map_err(|f| failure(plan, f))
+            }
+            other => other.map_err(|f| failure(plan, f)),
+        }
+    }
+
+    /// A mailbox's access token: the one in hand while it has a minute left, else a new
+    /// one for its refresh token, written to the mailbox.
+    async fn mailbox_token(
+        &self,
+        plan: &Plan,
+        o: &mailsync_core::engine::protocol::MailboxOAuth,
+        renew: bool,
+    ) -> Result<(String, bool), ConnectionFailure> {
+        let tokens = &self.mailbox_tokens;
+        let key = digest(&o.refresh_token);
+        let margin = Duration::from_secs(60);
+        if renew {
+            if let Ok(mut c) = tokens.cache.lock() {
+                c.remove(&o.mailbox_id);
+            }
+        } else if let Some((k, token, until)) = tokens
+            .cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&o.mailbox_id).cloned())
+        {
+            if k == key && until > Instant::now() + margin {
+                return Ok((token, false));
+            }
+        }
+        if let Some((token, until)) = o.access_token.as_ref().filter(|_| !renew) {
+            let left = until.0 - unix_now();
+            if left > margin.as_secs() as i64 {
+                let until = Instant::now() + Duration::from_secs(left as u64);
+                if let Ok(mut c) = tokens.cache.lock() {
+                    c.insert(o.mailbox_id.clone(), (key, token.clone(), until));
+                }
+                return Ok((token.clone(), false));
+            }
+        }
+        let name = o.provider.name();
+        let refused = |f: mail::Failure| {
+            let mut c = failure(plan, f);
+            if c.kind == FailureKind::Auth {
+                c.message = format!(
+                    "{name} refused the mailbox's sign-in ({}); its user signs in again with \
+                     Sign in to {name} on the mailbox.",
+                    c.message
+                );
+            }
+            c
+        };
+        let endpoints = tokens
+            .providers
+            .endpoints(&o.provider, &self.tls, &self.timeouts)
+            .await
+            .map_err(refused)?;
+        tokens.renewed.fetch_add(1, Ordering::Relaxed);
+        let got = mail::delegated::refresh(
+            &endpoints.token,
+            &o.client_id,
+            &o.client_secret,
+            &o.refresh_token,
+            &o.scope,
+            &self.tls,
+            &self.timeouts,
+        )
+        .await
+        .map_err(refused)?;
+        let expires_on = unix_now() + got.expires_in as i64;
+        let until = Instant::now() + Duration::from_secs(got.expires_in);
+        let new_key = got.refresh_token.as_deref().map_or(key.clone(), digest);
+        if let Ok(mut c) = tokens.cache.lock() {
+            c.insert(
+                o.mailbox_id.clone(),
+                (new_key, got.access_token.clone(), until),
+            );
+        }
+        let (id, old) = (o.mailbox_id.clone(), o.refresh_token.clone());
+        let (access, rotated) = (got.access_token.clone(), got.refresh_token.clone());
+        let written = tokens
+            .store
+            .call(move |c| store_renewal(c, &id, &old, &access, expires_on, rotated.as_deref()))
+            .await;
+        if let Err(e) = written {
+            // The token works; only the next pass renews once more.
+            eprintln!("mailsync engine: cannot keep a mailbox's renewed OAuth token: {e}");
+        }
+        Ok((got.access_token, true))
+    }
+
     /// The limits for one profile: its "Timeout Mailbox Connection" when set.
     pub fn with_timeout(&self, ms: Option<i64>) -> Io {
         let mut io = self.clone();
@@ -148,15 +319,16 @@ impl Io {
         limit: usize,
     ) -> Result<mail::imap::Mailbox, ConnectionFailure> {
         let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
-        let creds = need_credentials(plan)?;
         let since = since.map(|t| {
             let (year, month, day, ..) = t.civil();
             mail::Day { year, month, day }
         });
-        let t = &self.timeouts;
-        mail::imap::poll_since(&ep, &creds, &self.tls, t, after, since, limit)
-            .await
-            .map_err(|f| failure(plan, f))
+        let (ep, t) = (&ep, &self.timeouts);
+        self.signed_in(plan, true, |c| async move {
+            let c = c.unwrap_or_else(|| Credentials::new("", ""));
+            mail::imap::poll_since(ep, &c, &self.tls, t, after, since, limit).await
+        })
+        .await
     }
 
     pub async fn pop3_poll(
@@ -166,10 +338,12 @@ impl Io {
         limit: usize,
     ) -> Result<mail::pop3::Maildrop, ConnectionFailure> {
         let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
-        let creds = need_credentials(plan)?;
-        mail::pop3::poll(&ep, &creds, &self.tls, &self.timeouts, seen, limit)
-            .await
-            .map_err(|f| failure(plan, f))
+        let ep = &ep;
+        self.signed_in(plan, true, |c| async move {
+            let c = c.unwrap_or_else(|| Credentials::new("", ""));
+            mail::pop3::poll(ep, &c, &self.tls, &self.timeouts, seen, limit).await
+        })
+        .await
     }
 
     /// Sends each message through the plan's outgoing protocol (SMTP, or EWS's
@@ -182,17 +356,21 @@ impl Io {
         let results = match plan.protocol {
             Protocol::Smtp => {
                 let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
-                let creds = credentials(plan);
-                mail::smtp::send(&ep, creds.as_ref(), &self.tls, &self.timeouts, msgs).await
+                let ep = &ep;
+                self.signed_in(plan, false, |c| async move {
+                    mail::smtp::send(ep, c.as_ref(), &self.tls, &self.timeouts, msgs).await
+                })
+                .await?
             }
             Protocol::Ews => {
                 let (url, creds) = self.ews_url(plan).await?;
                 let as_user = plan.impersonate.as_deref();
-                mail::ews::send(&url, &creds, as_user, &self.tls, &self.timeouts, msgs).await
+                mail::ews::send(&url, &creds, as_user, &self.tls, &self.timeouts, msgs)
+                    .await
+                    .map_err(|f| failure(plan, f))?
             }
             Protocol::Imap | Protocol::Pop3 => return Err(unsupported(plan)),
-        }
-        .map_err(|f| failure(plan, f))?;
+        };
         Ok(results
             .into_iter()
             .map(|r| r.map_err(|f| failure(plan, f)))
@@ -367,12 +545,40 @@ impl Io {
             Protocol::Pop3 => self.pop3_poll(plan, &HashSet::new(), 0).await.map(drop),
             Protocol::Smtp => {
                 let ep = endpoint(plan).ok_or_else(|| unsupported(plan))?;
-                let creds = credentials(plan);
-                mail::smtp::check(&ep, creds.as_ref(), &self.tls, &self.timeouts)
-                    .await
-                    .map_err(|f| failure(plan, f))
+                let ep = &ep;
+                self.signed_in(plan, false, |c| async move {
+                    mail::smtp::check(ep, c.as_ref(), &self.tls, &self.timeouts).await
+                })
+                .await
             }
             Protocol::Ews => self.ews_inbox(plan).await.map(drop),
         }
     }
+}
+
+/// Writes a renewal to the mailbox, unless its user signed in again meanwhile (its
+/// refresh token is no longer the one renewed).
+fn store_renewal(
+    c: &mut rusqlite::Connection,
+    mailbox: &str,
+    old_refresh: &str,
+    access: &str,
+    expires_on: i64,
+    rotated: Option<&str>,
+) -> crate::store::Result<()> {
+    let seal = |column: &str, value: &str| secrets::seal_sql("mailbox", column, value, "mailboxid");
+    let sql = format!(
+        "UPDATE mailbox SET oauthaccesstoken = {}, oauthtokenexpireson = ?2, \
+         oauthrefreshtoken = CASE WHEN ?3 IS NULL THEN oauthrefreshtoken ELSE {} END \
+         WHERE mailboxid = ?4 AND {} = ?5",
+        seal("oauthaccesstoken", "?1"),
+        seal("oauthrefreshtoken", "?3"),
+        secrets::open_sql("mailbox", "oauthrefreshtoken"),
+    );
+    let until = mailsync_core::Timestamp(expires_on).to_rfc3339();
+    c.execute(
+        &sql,
+        rusqlite::params![access, until, rotated, mailbox, old_refresh],
+    )?;
+    Ok(())
 }

@@ -87,6 +87,14 @@ pub struct EngineArgs {
         default_value = "https://login.microsoftonline.com"
     )]
     pub entra_authority: String,
+    /// Google's OpenID Connect issuer, where "Gmail OAuth" mailboxes sign in and renew
+    /// their tokens (its endpoints come from its discovery document).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://accounts.google.com"
+    )]
+    pub google_authority: String,
     /// The organization's app for Exchange Online server-to-server authentication: its
     /// tenant (Dataverse's own trust with Exchange Online in the same tenant). Its
     /// secret is read from MAILSYNC_EXCHANGE_ONLINE_CLIENT_SECRET, never from the
@@ -175,6 +183,7 @@ impl Engine {
     ) -> Result<Arc<Engine>, String> {
         let tls = Tls::new(&args.trust_ca)?;
         let t = Duration::from_secs(args.mail_timeout);
+        let tokens_store = store.clone();
         Ok(Arc::new(Engine {
             store,
             clock,
@@ -192,6 +201,13 @@ impl Engine {
                 apps: Arc::new(io::Apps::new(
                     &args.entra_authority,
                     organization_app(args)?,
+                )),
+                mailbox_tokens: Arc::new(io::MailboxTokens::new(
+                    crate::mail::delegated::Providers::new(
+                        &args.google_authority,
+                        &args.entra_authority,
+                    ),
+                    tokens_store,
                 )),
             },
             dispatch: Mutex::new(Dispatch::default()),

@@ -95,6 +95,11 @@ impl Org {
                 .get("MAIL_OAUTH_AUTHORITY")
                 .cloned()
                 .unwrap_or_else(|| "http://127.0.0.1:9".into()),
+            google_authority: mail
+                .0
+                .get("MAIL_GOOGLE_AUTHORITY")
+                .cloned()
+                .unwrap_or_else(|| "http://127.0.0.1:9".into()),
             exchange_online_tenant: None,
             exchange_online_client_id: None,
             exchange_online_certificate: None,
@@ -910,6 +915,7 @@ fn the_demo_organization_fails_as_it_really_would() {
         mail_timeout: 5,
         autodiscover_hosts: Vec::new(),
         entra_authority: "https://login.microsoftonline.com".into(),
+        google_authority: "https://accounts.google.com".into(),
         exchange_online_tenant: None,
         exchange_online_client_id: None,
         exchange_online_certificate: None,

@@ -161,6 +161,9 @@ impl Session {
 
     async fn login(&mut self, creds: &Credentials, login_disabled: bool) -> Result<(), Failure> {
         self.conn.stage = "login";
+        if creds.bearer {
+            return self.authenticate_xoauth2(creds).await;
+        }
         if login_disabled {
             return Err(self.conn.fail(
                 FailureKind::Auth,
@@ -181,6 +184,49 @@ impl Session {
                 Err(self.conn.fail(FailureKind::Protocol, done.text))
             }
             _ => Err(self.conn.fail(FailureKind::Auth, done.text)),
+        }
+    }
+
+    /// `AUTHENTICATE XOAUTH2` with the initial response (SASL-IR, which Gmail,
+    /// Exchange Online and Dovecot take). A refused token comes back as a continuation
+    /// carrying the error, answered with an empty line, then the tagged NO.
+    async fn authenticate_xoauth2(&mut self, creds: &Credentials) -> Result<(), Failure> {
+        self.tag += 1;
+        let tag = format!("a{}", self.tag);
+        let line = format!("{tag} AUTHENTICATE XOAUTH2 {}\r\n", creds.xoauth2());
+        self.conn.write_all(line.as_bytes()).await?;
+        let mut budget = MAX_COMMAND;
+        let mut refused = None;
+        let done = loop {
+            let resp = self.read_response(&mut budget).await?;
+            if let Some(done) = self.tagged(&tag, &resp)? {
+                break done;
+            }
+            if let Some(challenge) = resp.strip_prefix(b"+") {
+                if refused.is_some() {
+                    return Err(self.conn.fail(
+                        FailureKind::Protocol,
+                        "a second XOAUTH2 challenge after the empty answer",
+                    ));
+                }
+                refused = Some(super::xoauth2_error(challenge));
+                self.conn.write_all(b"\r\n").await?;
+                continue;
+            }
+            self.untagged(&resp, &mut ignore)?;
+        };
+        match done.status {
+            Status::Ok => Ok(()),
+            _ if has_code(&done.text, &["UNAVAILABLE", "SERVERBUG", "INUSE", "LIMIT"]) => {
+                Err(self.conn.fail(FailureKind::Protocol, done.text))
+            }
+            _ => Err(self.conn.fail(
+                FailureKind::Auth,
+                match refused {
+                    Some(why) => format!("{}; {why}", done.text),
+                    None => done.text,
+                },
+            )),
         }
     }
 

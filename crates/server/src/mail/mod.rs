@@ -40,6 +40,7 @@
 //! the call in `tokio::time::timeout`. The test servers are `scripts/mailservers.sh
 //! start` (dovecot, aiosmtpd, a fake EWS).
 
+pub mod delegated;
 pub mod ews;
 pub mod ews_act;
 mod headers;
@@ -108,10 +109,14 @@ impl Endpoint {
     }
 }
 
+/// Who signs in: a user name with a password, or (`bearer`) with an OAuth 2.0 access
+/// token, sent with SASL XOAUTH2 (IMAP AUTHENTICATE, POP3 AUTH, SMTP AUTH).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     pub username: String,
+    /// The password, or the access token when `bearer`.
     pub password: String,
+    pub bearer: bool,
 }
 
 impl Credentials {
@@ -119,7 +124,50 @@ impl Credentials {
         Credentials {
             username: username.into(),
             password: password.into(),
+            bearer: false,
         }
+    }
+
+    /// An address and its access token, for XOAUTH2.
+    pub fn bearer(username: impl Into<String>, access_token: impl Into<String>) -> Credentials {
+        Credentials {
+            username: username.into(),
+            password: access_token.into(),
+            bearer: true,
+        }
+    }
+
+    /// SASL XOAUTH2's initial response, base64.
+    pub(crate) fn xoauth2(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(mailsync_core::oauth::xoauth2(
+            &self.username,
+            &self.password,
+        ))
+    }
+}
+
+/// What an XOAUTH2 server's error challenge says (`{"status":"401","schemes":"bearer",
+/// "scope":"..."}`, base64, which the client answers with an empty line): in words for
+/// the failure, or the raw text when it is not that JSON.
+pub(crate) fn xoauth2_error(challenge: &[u8]) -> String {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(challenge).unwrap_or("").trim();
+    let json = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    match json {
+        Some(v) => format!(
+            "the server refused the access token (status {}, scope {})",
+            v["status"].as_str().unwrap_or("unknown"),
+            v["scope"].as_str().unwrap_or("unknown")
+        ),
+        None if text.is_empty() => "the server refused the access token".into(),
+        None => format!(
+            "the server refused the access token: {}",
+            net::printable(text.as_bytes(), 200)
+        ),
     }
 }
 
@@ -128,6 +176,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("username", &self.username)
+            .field("bearer", &self.bearer)
             .finish_non_exhaustive()
     }
 }

@@ -175,6 +175,27 @@ fn form(value: &str) -> String {
     out
 }
 
+/// A token endpoint's refusal: an authentication failure for 400, 401 and 403, and the
+/// provider's words, `error: error_description` ("invalid_client: AADSTS7000215:
+/// Invalid client secret provided. ...", "invalid_grant: Token has been expired or
+/// revoked."), else the body's start.
+pub(crate) fn refusal(resp: &http::Response) -> (FailureKind, String) {
+    let json: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+    let error = json["error"].as_str().unwrap_or("");
+    let description = json["error_description"].as_str().unwrap_or("");
+    let words = if error.is_empty() && description.is_empty() {
+        printable(&resp.body, 200)
+    } else {
+        printable(format!("{error}: {description}").as_bytes(), 400)
+    };
+    let kind = if matches!(resp.status, 400 | 401 | 403) {
+        FailureKind::Auth
+    } else {
+        FailureKind::Http(resp.status)
+    };
+    (kind, words)
+}
+
 /// The client credentials flow for `client_id` in `tenant`.
 pub async fn client_credentials(
     authority: &str,
@@ -235,20 +256,7 @@ pub async fn client_credentials(
     let resp = http::post(&url, &headers, body, tls, timeouts).await?;
     let json: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
     if resp.status != 200 {
-        // Entra ID's words: `error` and `error_description` ("AADSTS7000215: Invalid
-        // client secret provided. ...").
-        let error = json["error"].as_str().unwrap_or("");
-        let description = json["error_description"].as_str().unwrap_or("");
-        let words = if error.is_empty() && description.is_empty() {
-            printable(&resp.body, 200)
-        } else {
-            printable(format!("{error}: {description}").as_bytes(), 400)
-        };
-        let kind = if matches!(resp.status, 400 | 401 | 403) {
-            FailureKind::Auth
-        } else {
-            FailureKind::Http(resp.status)
-        };
+        let (kind, words) = refusal(&resp);
         return Err(Failure::new(
             kind,
             STAGE,

@@ -86,6 +86,9 @@ async fn login<S: AsyncRead + AsyncWrite + Unpin>(
     creds: &Credentials,
 ) -> Result<(), Failure> {
     conn.stage = "login";
+    if creds.bearer {
+        return xoauth2(conn, creds).await;
+    }
     for (verb, value) in [("USER", &creds.username), ("PASS", &creds.password)] {
         if value.contains(['\r', '\n']) {
             return Err(conn.fail(
@@ -105,6 +108,37 @@ async fn login<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     Ok(())
+}
+
+/// `AUTH XOAUTH2` with the initial response (RFC 5034). A refused token comes back as
+/// a `+ ` continuation carrying the error, answered with an empty line, then `-ERR`.
+async fn xoauth2<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    creds: &Credentials,
+) -> Result<(), Failure> {
+    let mut line = ask(conn, format!("AUTH XOAUTH2 {}", creds.xoauth2()).as_bytes()).await?;
+    let mut refused = None;
+    if let Some(challenge) = line.strip_prefix(b"+ ").or(line.strip_prefix(b"+")) {
+        if !line.starts_with(b"+OK") {
+            refused = Some(super::xoauth2_error(challenge));
+            line = ask(conn, b"").await?;
+        }
+    }
+    match reply(conn, &line)? {
+        Reply::Ok(_) => Ok(()),
+        Reply::Err(text) => {
+            let kind = if text.starts_with("[SYS/") || text.starts_with("[IN-USE]") {
+                FailureKind::Protocol
+            } else {
+                FailureKind::Auth
+            };
+            let text = match refused {
+                Some(why) => format!("{text}; {why}"),
+                None => text,
+            };
+            Err(conn.fail(kind, text))
+        }
+    }
 }
 
 async fn list_new<S: AsyncRead + AsyncWrite + Unpin>(

@@ -178,7 +178,38 @@ async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
 ) -> Result<(), Failure> {
     conn.stage = "auth";
     let offers = |m: &str| ext.auth.iter().any(|a| a == m);
-    let reply = if offers("PLAIN") {
+    let reply = if creds.bearer {
+        if !offers("XOAUTH2") && !ext.auth.is_empty() {
+            return Err(conn.fail(
+                FailureKind::Protocol,
+                format!(
+                    "the server does not offer AUTH XOAUTH2 (only {})",
+                    ext.auth.join(" ")
+                ),
+            ));
+        }
+        // A refused token: 334 with the error (base64 JSON), answered with an empty
+        // line, then 535 (Gmail's and Exchange Online's way).
+        match command(
+            conn,
+            format!("AUTH XOAUTH2 {}", creds.xoauth2()).as_bytes(),
+            &[235, 334],
+        )
+        .await?
+        {
+            Ok(r) if r.code == 334 => {
+                let why = super::xoauth2_error(r.lines.join("").as_bytes());
+                match command(conn, b"", &[235]).await? {
+                    Ok(r) => Ok(r),
+                    Err(f) => Err(Failure {
+                        message: format!("{}; {why}", f.message),
+                        ..f
+                    }),
+                }
+            }
+            other => other,
+        }
+    } else if offers("PLAIN") {
         let token = B64.encode(format!("\0{}\0{}", creds.username, creds.password));
         command(conn, format!("AUTH PLAIN {token}").as_bytes(), &[235]).await?
     } else if offers("LOGIN") {

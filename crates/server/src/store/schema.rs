@@ -577,8 +577,54 @@ ALTER TABLE exchangesyncidmapping ADD COLUMN itemend TEXT;
 "
 );
 
+/// Version 13: per-mailbox OAuth ("Gmail OAuth", "Azure AD OAuth"): the mailbox's
+/// tokens (sealed like passwords) and when the access token expires, the profile's
+/// Entra ID resource, and Dataverse's read-only "is … set" flags, which triggers keep
+/// true to the secrets (a client never reads a secret, only whether there is one);
+/// `oauthsignin` holds the sign-ins under way (`webapi/signin.rs`), ten minutes each.
+const V13: &str = "ALTER TABLE mailbox ADD COLUMN oauthaccesstoken TEXT;
+ALTER TABLE mailbox ADD COLUMN oauthrefreshtoken TEXT;
+ALTER TABLE mailbox ADD COLUMN oauthtokenexpireson TEXT;
+ALTER TABLE mailbox ADD COLUMN isoauthaccesstokenset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailbox ADD COLUMN isoauthrefreshtokenset INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mailbox ADD COLUMN ispasswordset INTEGER NOT NULL DEFAULT 0;
+UPDATE mailbox SET ispasswordset = COALESCE(password, '') <> '';
+CREATE TRIGGER mailbox_secrets_set_on_insert AFTER INSERT ON mailbox BEGIN
+    UPDATE mailbox SET isoauthaccesstokenset = COALESCE(NEW.oauthaccesstoken, '') <> '',
+        isoauthrefreshtokenset = COALESCE(NEW.oauthrefreshtoken, '') <> '',
+        ispasswordset = COALESCE(NEW.password, '') <> ''
+    WHERE mailboxid = NEW.mailboxid;
+END;
+CREATE TRIGGER mailbox_secrets_set AFTER UPDATE OF oauthaccesstoken, oauthrefreshtoken, password ON mailbox BEGIN
+    UPDATE mailbox SET isoauthaccesstokenset = COALESCE(NEW.oauthaccesstoken, '') <> '',
+        isoauthrefreshtokenset = COALESCE(NEW.oauthrefreshtoken, '') <> '',
+        ispasswordset = COALESCE(NEW.password, '') <> ''
+    WHERE mailboxid = NEW.mailboxid;
+END;
+ALTER TABLE emailserverprofile ADD COLUMN aadresourceid TEXT;
+ALTER TABLE emailserverprofile ADD COLUMN isoauthclientsecretset INTEGER NOT NULL DEFAULT 0;
+UPDATE emailserverprofile SET isoauthclientsecretset = COALESCE(oauthclientsecret, '') <> '';
+CREATE TRIGGER profile_secret_set_on_insert AFTER INSERT ON emailserverprofile BEGIN
+    UPDATE emailserverprofile SET isoauthclientsecretset = COALESCE(NEW.oauthclientsecret, '') <> ''
+    WHERE emailserverprofileid = NEW.emailserverprofileid;
+END;
+CREATE TABLE oauthsignin (
+    statehash TEXT PRIMARY KEY NOT NULL,
+    mailboxid TEXT NOT NULL,
+    systemuserid TEXT NOT NULL,
+    verifier TEXT NOT NULL,
+    nonce TEXT NOT NULL,
+    redirecturi TEXT NOT NULL,
+    createdon INTEGER NOT NULL
+);
+CREATE INDEX oauthsignin_user ON oauthsignin(systemuserid, createdon);
+CREATE TRIGGER profile_secret_set AFTER UPDATE OF oauthclientsecret ON emailserverprofile BEGIN
+    UPDATE emailserverprofile SET isoauthclientsecretset = COALESCE(NEW.oauthclientsecret, '') <> ''
+    WHERE emailserverprofileid = NEW.emailserverprofileid;
+END;";
+
 /// `MIGRATIONS[i]` takes a file from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11, V12, V13];
 
 /// Applies the pending migrations up to `target` in one immediate transaction.
 /// Refuses a file written by a newer mailsync (its version is above ours).

@@ -157,7 +157,7 @@ async fn batch(
         .flat_map(|v| v.split(','))
         .any(|p| p.trim().eq_ignore_ascii_case("odata.continue-on-error"));
     let host = headers.get(header::HOST).cloned();
-    let base = base_url(&headers);
+    let base = base_url(&headers, state.security.tls);
     let started = Instant::now();
     let outcomes = state
         .store

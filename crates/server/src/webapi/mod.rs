@@ -28,6 +28,7 @@ mod prompts;
 mod read;
 mod rules;
 mod service;
+pub mod signin;
 mod users;
 mod write;
 
@@ -216,7 +217,7 @@ pub async fn entity(
             return e.into_response();
         }
     }
-    let base = base_url(&headers);
+    let base = base_url(&headers, state.security.tls);
     let out = state
         .store
         .call(move |conn| {
@@ -324,6 +325,11 @@ pub(crate) fn execute(
         {
             users::membership(ctx, conn, method, target.table, id, f, body)
         }
+        (&Method::POST, Some(id), Some(signin::ACTION))
+            if target.table.entity_set == "mailboxes" =>
+        {
+            signin::begin(ctx, conn, id)
+        }
         (&Method::POST, Some(id), Some(f))
             if target.table.entity_set == "tracelogs" && f.starts_with(prompts::PREFIX) =>
         {
@@ -340,14 +346,15 @@ pub(crate) fn execute(
     }
 }
 
-/// `http://host/api/data/v9.2/` as the client called it.
-pub(crate) fn base_url(headers: &HeaderMap) -> String {
+/// `http(s)://host/api/data/v9.2/` as the client called it.
+pub(crate) fn base_url(headers: &HeaderMap, tls: bool) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
         .unwrap_or("localhost");
-    format!("http://{host}/api{PREFIX}")
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{host}/api{PREFIX}")
 }
 
 /// What a handler needs of the request (an HTTP request or one operation of a batch).

@@ -83,6 +83,9 @@ pub const APPROVER_MAILBOX: &[&str] = &[
 pub const OWNER_MAILBOX: &[&str] = &[
     "username",
     "password",
+    "oauthaccesstoken",
+    "oauthrefreshtoken",
+    "oauthtokenexpireson",
     "testemailconfigurationscheduled",
     "orgmarkedasprimaryforexchangesync",
     "processemailreceivedafter",

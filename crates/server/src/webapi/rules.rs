@@ -429,6 +429,16 @@ fn mailbox(
         }
         Ok(())
     };
+    // A sign-in is for the account of the address: another address signs in again.
+    if address_changed && changed(changes, "oauthrefreshtoken").is_none() {
+        for column in [
+            "oauthrefreshtoken",
+            "oauthaccesstoken",
+            "oauthtokenexpireson",
+        ] {
+            set(table, changes, column, SqlParam::Null);
+        }
+    }
     let profile_changed = old.is_some_and(|o| {
         changed(changes, "emailserverprofile")
             .is_some_and(|new| !same_id(new, o.get("emailserverprofile")))

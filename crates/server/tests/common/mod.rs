@@ -224,3 +224,70 @@ pub fn request(port: u16, method: &str, path: &str, headers: &[(&str, &str)], bo
 pub fn http_get(port: u16, path: &str) -> Resp {
     request(port, "GET", path, &[], "")
 }
+
+/// The test mail servers' settings (`target/mailservers/env`, written by
+/// `bash scripts/mailservers.sh start`).
+pub fn mail_env() -> std::collections::HashMap<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/mailservers/env");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. Run `bash scripts/mailservers.sh start` first (scripts/test.sh does).",
+            path.display()
+        )
+    });
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// A signed-in client of the Web API (`/api/data/v9.2/`) with a bearer token.
+pub struct Admin {
+    pub port: u16,
+    pub bearer: String,
+}
+
+impl Admin {
+    /// Signs `user` in with `password` (`POST /api/auth/login`).
+    pub fn sign_in(port: u16, user: &str, password: &str) -> Admin {
+        let login = request(
+            port,
+            "POST",
+            "/api/auth/login",
+            &[("Content-Type", "application/json")],
+            &serde_json::json!({"username": user, "password": password}).to_string(),
+        );
+        assert_eq!(login.status, 200, "{}", login.body);
+        Admin {
+            port,
+            bearer: format!("Bearer {}", login.json()["access_token"].as_str().unwrap()),
+        }
+    }
+
+    pub fn call(&self, method: &str, path: &str, body: &str) -> Resp {
+        let path = format!("/api/data/v9.2/{}", path.replace(' ', "%20"));
+        request(
+            self.port,
+            method,
+            &path,
+            &[
+                ("Authorization", &self.bearer),
+                ("Content-Type", "application/json"),
+                ("Prefer", "return=representation"),
+            ],
+            body,
+        )
+    }
+
+    /// `call`, which must succeed, as JSON.
+    pub fn json(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let r = self.call(method, path, &body.to_string());
+        assert!(
+            (200..300).contains(&r.status),
+            "{method} {path}: {} {}",
+            r.status,
+            r.body
+        );
+        r.json()
+    }
+}

@@ -1,14 +1,25 @@
-//! Small URL pieces shared by `environment` and `oauth`: percent-encoding, query pairs and
+//! Small URL pieces shared by the console's environments, the OAuth client
+//! (`oauth::client`) and the server's mailbox sign-in: percent-encoding, query pairs and
 //! splitting an absolute `scheme://host[:port]rest` address. Kept here (instead of a URL
-//! crate) because the console only ever needs these few, and all of them are pure.
+//! crate) because only these few are needed, and all of them are pure.
 
 /// Percent-encodes a query or form value (RFC 3986 unreserved characters stay, a space
-/// is `%20`, which form decoders also accept): the API's own.
-pub(crate) use crate::api::encode;
+/// is `%20`, which form decoders also accept).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// Percent-decodes a query value; `+` is a space (as in HTML forms and in Entra ID's
 /// `error_description`). Invalid escapes are kept as they are; invalid UTF-8 is replaced.
-pub(crate) fn decode(s: &str) -> String {
+pub fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -47,7 +58,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// The raw `name=value` pieces of a query (a leading `?` is skipped, empty pieces dropped).
-pub(crate) fn raw_pairs(query: &str) -> impl Iterator<Item = &str> {
+pub fn raw_pairs(query: &str) -> impl Iterator<Item = &str> {
     query
         .strip_prefix('?')
         .unwrap_or(query)
@@ -56,13 +67,13 @@ pub(crate) fn raw_pairs(query: &str) -> impl Iterator<Item = &str> {
 }
 
 /// The decoded name of a raw `name=value` piece.
-pub(crate) fn pair_name(raw: &str) -> String {
+pub fn pair_name(raw: &str) -> String {
     decode(raw.split_once('=').map_or(raw, |(n, _)| n))
 }
 
 /// The decoded `(name, value)` pairs of a query, in order (a name without `=` has an empty
 /// value).
-pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
     raw_pairs(query)
         .map(|p| match p.split_once('=') {
             Some((n, v)) => (decode(n), decode(v)),
@@ -72,7 +83,7 @@ pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 /// The first value of `name` in a query.
-pub(crate) fn query_value(query: &str, name: &str) -> Option<String> {
+pub fn query_value(query: &str, name: &str) -> Option<String> {
     query_pairs(query)
         .into_iter()
         .find(|(n, _)| n == name)
@@ -80,7 +91,7 @@ pub(crate) fn query_value(query: &str, name: &str) -> Option<String> {
 }
 
 /// Joins `name=value` pairs into a query/form body, percent-encoding both.
-pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
+pub fn form(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(n, v)| format!("{}={}", encode(n), encode(v)))
@@ -90,7 +101,7 @@ pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
 
 /// An absolute address split into its parts; the host is lower-case and checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Absolute<'a> {
+pub struct Absolute<'a> {
     /// Lower-case, without `://`.
     pub scheme: String,
     /// Lower-case host name, IPv4 address or `[IPv6]` literal; a trailing dot is dropped.
@@ -134,7 +145,7 @@ fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
-pub(crate) fn is_ipv4(h: &str) -> bool {
+pub fn is_ipv4(h: &str) -> bool {
     let parts: Vec<&str> = h.split('.').collect();
     parts.len() == 4
         && parts
@@ -143,7 +154,7 @@ pub(crate) fn is_ipv4(h: &str) -> bool {
 }
 
 /// Splits `scheme://host[:port]rest`. Errors are sentences for the person who typed it.
-pub(crate) fn parse_absolute(input: &str) -> Result<Absolute<'_>, String> {
+pub fn parse_absolute(input: &str) -> Result<Absolute<'_>, String> {
     let Some((scheme, after)) = input.split_once("://") else {
         return Err(format!("“{input}” is not a web address (https://…)."));
     };

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::url::{self, form};
+use crate::url::{self, form};
 
 /// base64url that decodes with or without `=` padding (ID tokens come without).
 const URL_SAFE_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
