@@ -1008,6 +1008,97 @@ fn appointment_parties_are_written_with_it_and_read_as_activityparties() {
     // Joni, an attendee without a role, does not read Nestor's appointment, nor its parties.
     assert!(parties(&joni).is_empty());
 
+    // The same parties through $expand ("Join tables using OData"), with the
+    // expansion's own $select, $filter, $orderby and $top, the lookup back included.
+    let r = get(
+        port,
+        &nestor,
+        &format!(
+            "appointments({id})?$select=subject&$expand=appointment_activity_parties($select=participationtypemask,addressused;$filter=participationtypemask%20ne%206;$orderby=participationtypemask%20desc;$top=5)"
+        ),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = r.json();
+    assert!(a["@odata.context"].as_str().unwrap().ends_with(
+        "$metadata#appointments(subject,activityid,appointment_activity_parties(participationtypemask,addressused,activitypartyid,_activityid_value))/$entity"
+    ), "{a}");
+    let expanded = a["appointment_activity_parties"].as_array().unwrap();
+    assert_eq!(expanded.len(), 2, "{a}");
+    assert_eq!(expanded[0]["participationtypemask"], 7);
+    assert_eq!(expanded[0]["_activityid_value"], id.as_str());
+    assert!(expanded[0]["@odata.etag"].is_string());
+    assert_eq!(expanded[1]["participationtypemask"], 5);
+    // In a collection, per appointment, with $top per appointment; a lookup expands to
+    // its record (no etag) or null.
+    let r = get(
+        port,
+        &nestor,
+        &format!(
+            "appointments?$select=subject&$filter=activityid%20eq%20{id}&$expand=appointment_activity_parties($select=addressused;$top=1),ownerid($select=fullname)"
+        ),
+        &[],
+    );
+    assert_eq!(
+        r.status, 400,
+        "ownerid is a principal, not expandable here: {}",
+        r.body
+    );
+    let r = get(
+        port,
+        &nestor,
+        &format!(
+            "appointments?$select=subject&$filter=activityid%20eq%20{id}&$expand=appointment_activity_parties($select=addressused;$top=1)"
+        ),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.json()["value"][0]["appointment_activity_parties"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let r = get(
+        port,
+        &nestor,
+        "mailboxes?$select=name&$top=2&$expand=emailserverprofile($select=name),regardingobjectid($select=fullname)",
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mailboxes = r.json()["value"].as_array().unwrap().clone();
+    assert!(!mailboxes.is_empty(), "Nestor's own mailbox");
+    for m in &mailboxes {
+        assert!(
+            m["emailserverprofile"].is_null() || m["emailserverprofile"]["name"].is_string(),
+            "{m}"
+        );
+        assert!(m["emailserverprofile"].get("@odata.etag").is_none(), "{m}");
+        assert_eq!(
+            m["regardingobjectid"]["systemuserid"],
+            nestor_id.as_str(),
+            "{m}"
+        );
+        assert!(m["regardingobjectid"]["fullname"].is_string(), "{m}");
+    }
+    // Joni expands Nestor's appointment to nothing: she does not read it.
+    let r = get(
+        port,
+        &joni,
+        &format!("appointments({id})?$expand=appointment_activity_parties"),
+        &[],
+    );
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = get(
+        port,
+        &nestor,
+        "mailboxes?$expand=emailserverprofile($expand=ownerid)",
+        &[],
+    );
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body.contains("Nested $expand"), "{}", r.body);
+
     // An update naming the parties replaces them.
     let r = send(
         port,

@@ -357,6 +357,11 @@ fn write_entity_type(x: &mut Xml, table: &Table) {
         );
         x.close("NavigationProperty");
     }
+    // One-to-many relationships (`appointment_activity_parties`), which `$expand` reads.
+    for many in crate::odata::one_to_many(table) {
+        let ty = format!("Collection({ALIAS}.{})", many.target.logical);
+        x.empty("NavigationProperty", &[("Name", many.name), ("Type", &ty)]);
+    }
     x.close("EntityType");
 }
 
@@ -612,6 +617,7 @@ mod tests {
             r#"<Schema Namespace="Microsoft.Dynamics.CRM" Alias="mscrm" xmlns="http://docs.oasis-open.org/odata/ns/edm">"#,
             r#"<EntityType Name="mailbox" BaseType="mscrm.crmbaseentity">"#,
             r#"<PropertyRef Name="mailboxid" />"#,
+            r#"<NavigationProperty Name="appointment_activity_parties" Type="Collection(mscrm.activityparty)" />"#,
             r#"<Property Name="mailboxid" Type="Edm.Guid" Nullable="false" />"#,
             r#"<Property Name="name" Type="Edm.String" Unicode="false" MaxLength="200" />"#,
             r#"<Property Name="_emailserverprofile_value" Type="Edm.Guid" />"#,

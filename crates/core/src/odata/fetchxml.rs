@@ -254,6 +254,7 @@ pub fn parse_fetch(xml: &str, me: Option<Guid>) -> Result<FetchQuery, ODataError
             top,
             count: total_record_count,
             after,
+            expand: Vec::new(),
         },
         page,
         page_size,

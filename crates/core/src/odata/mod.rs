@@ -26,6 +26,7 @@
 
 mod apply;
 mod cursor;
+mod expand;
 mod fetchxml;
 mod filter;
 mod lex;
@@ -39,6 +40,7 @@ pub use apply::{
     AGGREGATE_RECORD_LIMIT_CODE, AGGREGATE_RECORD_LIMIT_MESSAGE,
 };
 pub use cursor::{decode_skiptoken, encode_skiptoken};
+pub use expand::{one_to_many, parse_expand, Expand, Navigation, OneToMany, MAX_EXPANDS};
 pub use fetchxml::{
     fetchxml_paging_cookie_annotation, paging_cookie, parse_fetch, FetchQuery, MAX_CONDITIONS,
     MAX_FETCH_DEPTH, MAX_FETCH_LEN, MAX_SIMPLE_PAGING_ROWS,

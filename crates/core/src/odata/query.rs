@@ -1,6 +1,7 @@
 //! The query options of a collection request, and the `Prefer` header.
 
 use super::cursor::decode_skiptoken;
+use super::expand::{parse_expand, Expand};
 use super::filter::{parse_filter, unknown_property, Filter};
 use super::value::Value;
 use super::ODataError;
@@ -32,6 +33,8 @@ pub struct Query {
     pub count: bool,
     /// From `$skiptoken`: the previous page's last row, one value per `order` key.
     pub after: Option<Vec<Value>>,
+    /// `$expand`: related records to return with each one.
+    pub expand: Vec<Expand>,
 }
 
 impl Query {
@@ -57,15 +60,16 @@ pub fn parse_query_pairs<K: AsRef<str>, V: AsRef<str>>(
     table: &Table,
     pairs: impl IntoIterator<Item = (K, V)>,
 ) -> Result<Query, ODataError> {
-    const OPTIONS: [&str; 6] = [
+    const OPTIONS: [&str; 7] = [
         "$filter",
         "$select",
         "$orderby",
         "$top",
         "$count",
         "$skiptoken",
+        "$expand",
     ];
-    let mut seen: [Option<String>; 6] = Default::default();
+    let mut seen: [Option<String>; 7] = Default::default();
     for (k, v) in pairs {
         let k = k.as_ref();
         if !k.starts_with('$') {
@@ -83,7 +87,7 @@ pub fn parse_query_pairs<K: AsRef<str>, V: AsRef<str>>(
         }
         seen[i] = Some(v.as_ref().to_string());
     }
-    let [filter, select, orderby, top, count, skiptoken] = seen;
+    let [filter, select, orderby, top, count, skiptoken, expand] = seen;
     let key = table.key_column();
     let mut select = match select {
         Some(s) => parse_select(table, &s)?,
@@ -111,6 +115,10 @@ pub fn parse_query_pairs<K: AsRef<str>, V: AsRef<str>>(
             .map(|t| decode_skiptoken(&t, &order))
             .transpose()?,
         order,
+        expand: match expand {
+            Some(e) => parse_expand(table, &e)?,
+            None => Vec::new(),
+        },
     })
 }
 

@@ -457,7 +457,7 @@ fn query_options() {
     assert_eq!(e("$count=yes"), "'yes' is not a valid count option.");
     assert_eq!(
         e("$expand=owner"),
-        "The query parameter '$expand' is not supported."
+        "Could not find a navigation property named 'owner' on type 'Microsoft.Dynamics.CRM.mailbox'."
     );
     assert_eq!(
         e("$skip=10"),

@@ -27,7 +27,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use mailsync_core::metadata::{formatted_value, wants_annotation, FORMATTED_VALUE};
 use mailsync_core::model::{self, Column, Kind, Table};
 use mailsync_core::odata::{
-    self, parse_query, percent_decode, Guid, Query, AGGREGATE_RECORD_LIMIT,
+    self, parse_query, percent_decode, Guid, Navigation, Query, AGGREGATE_RECORD_LIMIT,
     AGGREGATE_RECORD_LIMIT_CODE, AGGREGATE_RECORD_LIMIT_MESSAGE, MAX_PAGE_SIZE,
 };
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
@@ -67,14 +67,174 @@ fn has_option(raw: &str, name: &str) -> bool {
 /// `$metadata#mailboxes` or `$metadata#mailboxes(name,emailaddress)`.
 fn context(ctx: &Ctx, table: &Table, q: &Query, selected: bool, suffix: &str) -> String {
     let mut s = format!("{}$metadata#{}", ctx.base_url(), table.entity_set);
-    if selected {
-        let props: Vec<String> = q.select.iter().map(|c| c.property()).collect();
+    if selected || !q.expand.is_empty() {
+        // `accounts(name,primarycontactid(fullname))`, as Dataverse writes it.
+        let mut props: Vec<String> = if selected {
+            q.select.iter().map(|c| c.property()).collect()
+        } else {
+            Vec::new()
+        };
+        for e in &q.expand {
+            let cols: Vec<String> = e.select.iter().map(|c| c.property()).collect();
+            props.push(format!("{}({})", e.name, cols.join(",")));
+        }
         s.push('(');
         s.push_str(&props.join(","));
         s.push(')');
     }
     s.push_str(suffix);
     s
+}
+
+/// Related records of one `$expand` at most (a collection-valued navigation property
+/// over a whole page): more is refused rather than held in memory.
+const MAX_EXPANDED_ROWS: u32 = 50_000;
+
+/// `$expand`: for each row (by its key, in order), the navigation properties to add.
+/// Related records are read through the caller's privileges on their table: a lookup
+/// to a record the caller may not read expands to `null`, as to none.
+fn expanded(
+    ctx: &Ctx,
+    conn: &Connection,
+    table: &'static Table,
+    q: &Query,
+    keys: &[Option<String>],
+) -> Result<Vec<Map<String, Json_>>, ApiError> {
+    let mut out = vec![Map::new(); keys.len()];
+    if q.expand.is_empty() {
+        return Ok(out);
+    }
+    // Keys come from the store; only GUIDs go into the SQL text.
+    let literal = |ids: &mut dyn Iterator<Item = &String>| -> String {
+        let list: Vec<String> = ids
+            .filter_map(|k| Guid::parse(k))
+            .map(|g| format!("'{g}'"))
+            .collect();
+        if list.is_empty() {
+            "NULL".into()
+        } else {
+            list.join(",")
+        }
+    };
+    let in_keys = literal(&mut keys.iter().flatten());
+    let none = HashMap::new();
+    let wanted = Wanted { prefer: None };
+    for e in &q.expand {
+        privileges::check_read(ctx.user, e.target)?;
+        let target_from = privileges::from_clause(e.target, ctx.user);
+        let sub = Query {
+            select: e.select.clone(),
+            filter: e.filter.clone(),
+            order: e.order.clone(),
+            top: None,
+            count: false,
+            after: None,
+            expand: Vec::new(),
+        };
+        let n = sub.select.len();
+        let key_at =
+            |cols: &[&'static Column], name: &str| cols.iter().position(|c| c.name == name);
+        let text = |v: &SqlParam| match v {
+            SqlParam::Text(t) => Some(t.to_ascii_lowercase()),
+            _ => None,
+        };
+        match e.navigation {
+            Navigation::Lookup(column) => {
+                let base = privileges::from_clause(table, ctx.user);
+                let sql = format!(
+                    "SELECT {}, {} FROM {base} WHERE {} IN ({in_keys})",
+                    quote(table.key),
+                    quote(column.name),
+                    quote(table.key)
+                );
+                let links: HashMap<String, String> = conn
+                    .prepare(&sql)?
+                    .query_map([], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+                    })?
+                    .filter_map(|r| match r {
+                        Ok((k, Some(v))) => {
+                            Some(Ok((k.to_ascii_lowercase(), v.to_ascii_lowercase())))
+                        }
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut related = HashMap::new();
+                if !links.is_empty() {
+                    let from = format!(
+                        "(SELECT * FROM {target_from} WHERE {} IN ({})) AS expanded",
+                        quote(e.target.key),
+                        literal(&mut links.values())
+                    );
+                    let rows = read_rows(conn, &from, &sub, MAX_EXPANDED_ROWS, 0)?;
+                    let at = key_at(&sub.select, e.target.key).unwrap_or(0);
+                    for r in &rows.rows {
+                        let mut rec = record(&sub.select, &r[..n], &r[n], &wanted, &none, false);
+                        // A single-valued expansion has no etag of its own (Dataverse's).
+                        if let Json_::Object(m) = &mut rec {
+                            m.remove("@odata.etag");
+                        }
+                        if let Some(id) = text(&r[at]) {
+                            related.insert(id, rec);
+                        }
+                    }
+                }
+                for (i, k) in keys.iter().enumerate() {
+                    let rec = k
+                        .as_ref()
+                        .and_then(|k| links.get(&k.to_ascii_lowercase()))
+                        .and_then(|id| related.get(id))
+                        .cloned()
+                        .unwrap_or(Json_::Null);
+                    out[i].insert(e.name.clone(), rec);
+                }
+            }
+            Navigation::Collection(fk) => {
+                let from = format!(
+                    "(SELECT * FROM {target_from} WHERE {} IN ({in_keys})) AS expanded",
+                    quote(fk.name)
+                );
+                let rows = read_rows(conn, &from, &sub, MAX_EXPANDED_ROWS, 0)?;
+                if rows.more {
+                    return Err(ApiError::bad_request(format!(
+                        "The $expand of '{}' would return more than {MAX_EXPANDED_ROWS} \
+                         records; ask for fewer records per page or filter the expansion.",
+                        e.name
+                    )));
+                }
+                let at = key_at(&sub.select, fk.name).unwrap_or(0);
+                let mut groups: HashMap<String, Vec<Json_>> = HashMap::new();
+                for r in &rows.rows {
+                    let Some(parent) = text(&r[at]) else { continue };
+                    let group = groups.entry(parent).or_default();
+                    if e.top.is_some_and(|t| group.len() >= t as usize) {
+                        continue;
+                    }
+                    group.push(record(&sub.select, &r[..n], &r[n], &wanted, &none, false));
+                }
+                for (i, k) in keys.iter().enumerate() {
+                    let list = k
+                        .as_ref()
+                        .and_then(|k| groups.remove(&k.to_ascii_lowercase()))
+                        .unwrap_or_default();
+                    out[i].insert(e.name.clone(), Json_::Array(list));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The key of each row, where `q.select` holds it.
+fn row_keys(table: &Table, q: &Query, rows: &[Vec<SqlParam>]) -> Vec<Option<String>> {
+    let at = q.select.iter().position(|c| c.name == table.key);
+    rows.iter()
+        .map(|r| match at.and_then(|i| r.get(i)) {
+            Some(SqlParam::Text(t)) => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The annotations a request asked for.
@@ -405,10 +565,14 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
     }
     let selected = q.select.len();
     let n = rows.cols.len();
-    let records = rows
-        .rows
-        .iter()
-        .map(|r| record(&q.select, &r[..selected], &r[n], &wanted, &names, false));
+    let mut extra = expanded(ctx, conn, table, &q, &row_keys(table, &q, &rows.rows))?;
+    let records = rows.rows.iter().zip(extra.iter_mut()).map(|(r, more)| {
+        let mut rec = record(&q.select, &r[..selected], &r[n], &wanted, &names, false);
+        if let Json_::Object(m) = &mut rec {
+            m.append(more);
+        }
+        rec
+    });
     let mut resp = json_reply(Body { head, tail }.render(records));
     if let (Some(n), None) = (prefer.max_page_size, q.top) {
         if let Ok(v) = HeaderValue::from_str(&format!("odata.maxpagesize={n}")) {
@@ -646,7 +810,17 @@ pub fn fetch_one(
         HashMap::new()
     };
     let mut rec = record(&q.select, &row[..n], &row[n], &wanted, &names, false);
+    let mut extra = expanded(
+        ctx,
+        conn,
+        table,
+        &q,
+        &row_keys(table, &q, std::slice::from_ref(&row)),
+    )?;
     if let Json_::Object(m) = &mut rec {
+        if let Some(more) = extra.first_mut() {
+            m.append(more);
+        }
         let context = context(ctx, table, &q, has_option(&raw, "$select"), "/$entity");
         let mut out = Map::new();
         out.insert("@odata.context".into(), Json_::String(context));
