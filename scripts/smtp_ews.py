@@ -1642,6 +1642,11 @@ class Ews:
                 uid = ET.Element(T + "UID")
                 uid.text = "040000008200E00074C5B7101A82E00800000000" + os.urandom(16).hex().upper()
                 insert_prop(props, kind, uid)
+            # Exchange says what the item is: one meeting, or a recurring series' master.
+            props = [p for p in props if p.tag != T + "CalendarItemType"]
+            item_type = ET.Element(T + "CalendarItemType")
+            item_type.text = "RecurringMaster" if any(p.tag == T + "Recurrence" for p in props) else "Single"
+            insert_prop(props, kind, item_type)
             if not any(p.tag == T + "Organizer" for p in props):
                 organizer = ET.Element(T + "Organizer")
                 box = ET.SubElement(organizer, T + "Mailbox")

@@ -149,6 +149,8 @@ pub enum Form {
     Mailbox,
     /// Written when the item is created, never updated (a meeting's UID).
     OnCreate,
+    /// Read only, never written (a calendar item's `CalendarItemType`).
+    ReadOnly,
 }
 
 impl Prop {
@@ -159,7 +161,7 @@ impl Prop {
 
     /// Whether CreateItem writes it.
     pub fn created(&self) -> bool {
-        self.form != Form::Mailbox
+        !matches!(self.form, Form::Mailbox | Form::ReadOnly)
     }
 }
 
@@ -214,7 +216,38 @@ static APPOINTMENT_PROPS: &[Prop] = &[
         "calendar:OptionalAttendees",
         Form::Attendees,
     ),
+    f(
+        "CalendarItemType",
+        "calendar:CalendarItemType",
+        Form::ReadOnly,
+    ),
 ];
+
+/// The alert's trace code for a recurring series tracked in Exchange, which this
+/// organization does not synchronize.
+pub const RECURRING_TRACECODE: i64 = 71;
+
+/// Whether an Exchange calendar item belongs to a recurring series (its master, an
+/// occurrence or an exception, EWS's `CalendarItemType`). Dynamics 365 keeps those as
+/// `recurringappointmentmaster` records, which the local organization does not have:
+/// such an item is not taken as a single appointment (that would be its first
+/// occurrence only), and the user is told.
+pub fn is_recurring(item: &Item) -> bool {
+    matches!(
+        item.props.get("CalendarItemType").map(|t| t.trim()),
+        Some("RecurringMaster" | "Occurrence" | "Exception")
+    )
+}
+
+/// The words of the alert for a tracked recurring series.
+pub fn recurring_text(subject: &str) -> String {
+    format!(
+        "The recurring appointment \"{subject}\" was tracked in Exchange, but it was not \
+         synchronized with Microsoft Dynamics 365: this organization synchronizes single \
+         appointments only. Track the meetings of the series one by one, or keep the \
+         series in Exchange only."
+    )
+}
 
 /// Contact: the EWS ContactItemType's sequence (FileAs, GivenName, MiddleName,
 /// EmailAddresses, PhoneNumbers, JobTitle, Surname).
@@ -438,6 +471,9 @@ pub enum Action {
         record_id: String,
         exchange_id: String,
     },
+    /// A tracked item this organization does not synchronize (a recurring series): the
+    /// user is told, nothing is written.
+    NotSynchronized { item: Item, text: String },
 }
 
 /// What one synchronization of `kind`'s folder does for `user`, at most `limit`
@@ -502,6 +538,15 @@ pub fn plan(
                         }),
                         // The record is gone: the delete rules below decide.
                         None => {}
+                    }
+                }
+                None if kind == Kind::Appointment && is_recurring(item) => {
+                    if item.tracked() {
+                        let subject = item.props.get("Subject").map_or("", |s| s.as_str());
+                        actions.push(Action::NotSynchronized {
+                            item: item.clone(),
+                            text: recurring_text(subject),
+                        });
                     }
                 }
                 None => match item.marker.as_deref().and_then(parse_marker) {

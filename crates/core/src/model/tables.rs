@@ -241,11 +241,12 @@ pub static MAILBOX: Table = Table {
         ch("statuscode", STATUSES);
         added:
         // Schema V13. Per-mailbox OAuth ("Gmail OAuth", "Azure AD OAuth" profiles): the tokens the
-        // user's sign-in got, never readable; the server seals them. The lengths are
-        // Dataverse's for what a client writes; the server's own sign-in is not bound
-        // by them (Entra ID's refresh tokens are longer than 256).
-        wo("oauthaccesstoken").max(1024),
-        wo("oauthrefreshtoken").max(256),
+        // user's sign-in got, never readable; the server seals them. Dataverse's table
+        // reference says 1,024 and 256 characters, but Entra ID's access tokens (JWTs of
+        // 1.5 to 3 KB) and refresh tokens (over 1 KB) do not fit: a client may write
+        // the tokens it got, up to 8,192 characters.
+        wo("oauthaccesstoken").max(8192),
+        wo("oauthrefreshtoken").max(8192),
         c("oauthtokenexpireson", DateTime),
         // Whether each secret is set, kept by the database (schema V13's triggers).
         ro("isoauthaccesstokenset", Bool),

@@ -2022,6 +2022,62 @@ fn item_named(
 /// parties and their organizer as owner; changes and deletes go from the organizer
 /// only, in the future; a tracked meeting that overlaps an attendee's appointment asks
 /// the user ("scheduling conflict"), and Save Anyway saves it.
+/// A recurring series tracked in Outlook is not taken as one appointment (it would be
+/// its first occurrence only): the mailbox's wall says so, once, and nothing else moves.
+#[test]
+fn a_tracked_recurring_series_is_not_synchronized_and_the_user_is_told() {
+    use mailsync_core::engine::act::{Kind, RECURRING_TRACECODE};
+    let org = Org::new("act-recurring");
+    let (m, addr, _user) = act_mailbox(&org, "series");
+    let outlook = Outlook::new(&org, &addr);
+    org.schedule_test(&m);
+    assert!(org.run().iter().all(|o| o.test && !o.failed));
+    let answer = runtime()
+        .block_on(outlook.session().raw(
+            "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId>\
+             <t:DistinguishedFolderId Id=\"calendar\"/></m:SavedItemFolderId><m:Items><t:CalendarItem>\
+             <t:Subject>Weekly sync</t:Subject><t:Categories><t:String>Tracked to Dynamics 365</t:String>\
+             </t:Categories><t:Start>2031-06-02T09:00:00Z</t:Start><t:End>2031-06-02T09:30:00Z</t:End>\
+             <t:Recurrence><t:WeeklyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Monday</t:DaysOfWeek>\
+             </t:WeeklyRecurrence><t:NoEndRecurrence><t:StartDate>2031-06-02</t:StartDate></t:NoEndRecurrence>\
+             </t:Recurrence></t:CalendarItem></m:Items></m:CreateItem>"
+                .into(),
+        ))
+        .unwrap();
+    assert!(answer.contains("NoError"), "{answer}");
+    outlook.create(
+        Kind::Appointment,
+        &[
+            ("Subject", "One meeting"),
+            ("Start", "2031-06-03T09:00:00Z"),
+            ("End", "2031-06-03T10:00:00Z"),
+        ],
+        true,
+    );
+    for _ in 0..2 {
+        act_cycle(&org, &m);
+    }
+    let subjects: Vec<String> = org.sql(|c| {
+        let mut s = c.prepare("SELECT subject FROM appointment ORDER BY subject")?;
+        let rows = s
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>();
+        rows
+    });
+    assert_eq!(subjects, ["One meeting"], "the single meeting only");
+    let told: Vec<_> = org
+        .alerts(&m)
+        .into_iter()
+        .filter(|a| a.1 == RECURRING_TRACECODE)
+        .collect();
+    assert_eq!(told.len(), 1, "once: {told:?}");
+    assert_eq!(told[0].0, 2, "a warning");
+    assert!(
+        told[0].2.contains("\"Weekly sync\"") && told[0].2.contains("single appointments only"),
+        "{told:?}"
+    );
+}
+
 #[test]
 fn appointments_follow_participation_both_ways_and_conflicts_ask() {
     use mailsync_core::engine::act::Kind;

@@ -139,6 +139,13 @@ impl<'a> Session<'a> {
 
     /// The ID of the organization the mailbox synchronizes appointments, contacts and
     /// tasks with, `None` when none is recorded.
+    /// One operation as written (tests: what Outlook does that the engine does not,
+    /// such as a recurring series).
+    #[cfg(test)]
+    pub(crate) async fn raw(&self, operation: String) -> Result<String, Failure> {
+        self.call("test", operation).await
+    }
+
     pub async fn organization(&self) -> Result<Option<String>, Failure> {
         const STAGE: &str = "getuserconfiguration";
         let body = self
@@ -607,7 +614,9 @@ fn read_item(kind: Kind, node: roxmltree::Node) -> Item {
                     }
                     continue;
                 }
-                Form::Text | Form::OnCreate => child(node, prop.name).and_then(|n| n.text()),
+                Form::Text | Form::OnCreate | Form::ReadOnly => {
+                    child(node, prop.name).and_then(|n| n.text())
+                }
             },
         };
         if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) {

@@ -304,7 +304,7 @@ async fn folder(
         .store
         .call(move |c| {
             write_tx(c, |tx| {
-                sql::write_folder(tx, &mbox, &owner, kind, &applied, &new_state)?;
+                sql::write_folder(tx, &mbox, &owner, kind, &applied, &new_state, now)?;
                 for a in &asks {
                     prompts::ask(tx, &mbox, &name, kind, a, now)?;
                 }

@@ -2,6 +2,8 @@
 //! records read; what a cycle did written (records, links, the new sync state).
 
 use mailsync_core::engine::act::{self, Action, Kind, Link, Record, Values};
+use mailsync_core::engine::alerts::{level, Alert, On};
+use mailsync_core::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use crate::store::{new_guid, Result};
@@ -252,6 +254,7 @@ pub fn write_folder(
     kind: Kind,
     applied: &[Applied],
     state: &Option<String>,
+    now: Timestamp,
 ) -> Result<()> {
     let otc = kind.object_type_code();
     for Applied {
@@ -305,6 +308,19 @@ pub fn write_folder(
             }
             // Turned into a prompt before anything was written.
             Action::AskPreviouslyLinked { .. } => {}
+            // Said on the mailbox's wall; nothing else is written.
+            Action::NotSynchronized { text, .. } => {
+                let alert = Alert {
+                    on: On::Mailbox,
+                    level: level::WARNING,
+                    tracecode: act::RECURRING_TRACECODE,
+                    error_type: String::new(),
+                    text: text.clone(),
+                    details: String::new(),
+                };
+                let stamp = now.to_rfc3339();
+                crate::engine::db::insert_alert(tx, &alert, "", (mailbox, "mailbox"), &stamp, now)?;
+            }
             Action::LinkRecord { item, record_id } => {
                 link_marked(tx, mailbox, user, kind, item, written, record_id, false)?;
             }
