@@ -31,6 +31,11 @@ const MAILBOX_LOG: &str = "Mailbox Details log walkthrough (seed 003)";
 const ISV: &str = "UnknownIncomingEmailIntegrationError -2147220956 (seed 004, KB 4471762)";
 const TIMEOUTS: &str = "Server-side synchronization settings WaitingOperationTimeout, MailboxBackoffOnTimeout and MailboxBackoffOnTimeoutForACT (Microsoft.Xrm.Sdk.Deployment); Error logging for server-side synchronization";
 
+const GMAIL_OAUTH: &str =
+    "Connect Gmail accounts by using OAuth 2.0 (power-platform/admin/connect-gmail-oauth2.md)";
+const PRODUCT: &str =
+    "mailsync: the local organization's synchronization (ARCHITECTURE.md, engine/act.rs)";
+
 const APPROVE_STEPS: &[&str] = &[
     "Sign in as a user with the Global administrator (or Exchange administrator) role in Microsoft 365.",
     "Go to Settings > Email Configuration > Mailboxes and select Active Mailboxes.",
@@ -129,6 +134,28 @@ pub static ENTRIES: &[Entry] = &[
             "Then Test & Enable the affected mailboxes.",
         ],
         source: TROUBLESHOOTING,
+    },
+    // Before the credentials entries: an OAuth mailbox's credentials are its sign-in.
+    Entry {
+        id: "mailbox-oauth-sign-in",
+        title: "The mailbox's OAuth sign-in is missing, expired or revoked",
+        nature: Nature::Permanent,
+        scope: Scope::Mailbox,
+        direction: None,
+        phrases: &[
+            "no one has signed in to",
+            "signs in again with sign in to",
+            "invalid_grant",
+        ],
+        codes: &[],
+        http: &[],
+        cause: "The email server profile signs each mailbox in with OAuth (Gmail OAuth, or Azure AD OAuth for Microsoft Entra ID), and the mailbox has no sign-in, or the provider refused its refresh token (it expired, the user revoked the app's access, or the account's password changed).",
+        resolution: &[
+            "The mailbox's user opens the mailbox, selects Sign in to Gmail (or Sign in to Microsoft Entra ID) and signs in with the mailbox's own account.",
+            "Then Test & Enable the mailbox.",
+            "If the provider refuses the app itself (invalid_client), an administrator checks the profile's OAuth client ID and secret.",
+        ],
+        source: GMAIL_OAUTH,
     },
     Entry {
         id: "gmail-receive-credentials",
@@ -507,6 +534,22 @@ pub static ENTRIES: &[Entry] = &[
         ],
         source: TROUBLESHOOTING,
     },
+    Entry {
+        id: "act-recurring-not-synchronized",
+        title: "A tracked recurring appointment is not synchronized",
+        nature: Nature::Permanent,
+        scope: Scope::Mailbox,
+        direction: Some(Direction::Act),
+        phrases: &["synchronizes single appointments only"],
+        codes: &[],
+        http: &[],
+        cause: "A recurring series (its master, an occurrence or an exception) was tracked in Exchange. Dynamics 365 keeps a series as a recurring appointment (recurringappointmentmaster), which the local organization does not have; taken as a single appointment it would be its first occurrence only, so it is left in Exchange. Nothing is disabled; the mailbox's other items synchronize.",
+        resolution: &[
+            "Track the meetings of the series one by one, or keep the series in Exchange only.",
+            "Against a Dynamics 365 environment, the series synchronizes as a recurring appointment.",
+        ],
+        source: PRODUCT,
+    },
 ];
 
 pub fn by_id(id: &str) -> Option<&'static Entry> {
@@ -516,6 +559,29 @@ pub fn by_id(id: &str) -> Option<&'static Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engines_own_words_are_explained() {
+        let id = |text: &str| {
+            crate::classify::lookup(&crate::classify::Evidence {
+                text,
+                ..Default::default()
+            })
+            .map(|e| e.id)
+        };
+        assert_eq!(
+            id("login: No one has signed in to Gmail for this mailbox: its user opens the mailbox, selects Sign in to Gmail, then tests the mailbox."),
+            Some("mailbox-oauth-sign-in")
+        );
+        assert_eq!(
+            id("Gmail refused the mailbox's sign-in (token: the token endpoint refused the app x: HTTP 400 invalid_grant: Token has been expired or revoked.); its user signs in again with Sign in to Gmail on the mailbox."),
+            Some("mailbox-oauth-sign-in")
+        );
+        assert_eq!(
+            id(&crate::engine::act::recurring_text("Weekly sync")),
+            Some("act-recurring-not-synchronized")
+        );
+    }
 
     #[test]
     fn ids_unique_and_entries_complete() {
