@@ -1,7 +1,7 @@
 import { expect, test, type APIRequestContext, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ADMIN, signIn, watchErrors } from './helpers';
+import { ADMIN, audit, signIn, watchErrors } from './helpers';
 
 // Keyboard and screen readers (issue 12, §3): axe-core on every page and in every
 // dialog state, signed out and signed in as the administrator, with no violation
@@ -15,48 +15,9 @@ import { ADMIN, signIn, watchErrors } from './helpers';
 // run with the CSP bypassed. Nothing here tests the CSP itself.
 test.use({ bypassCSP: true, timezoneId: 'UTC', locale: 'en-US' });
 
-const AXE = require.resolve('axe-core/axe.min.js');
 const FIXTURES = path.resolve(__dirname, '../../crates/core/tests/fixtures');
 const API = '/api/data/v9.2';
 
-interface Violation {
-  id: string;
-  impact: string | null;
-  help: string;
-  helpUrl: string;
-  nodes: { target: string; summary: string }[];
-}
-
-/** Runs axe on the page as it is and fails on any violation, listing them. */
-async function audit(page: Page, state: string): Promise<void> {
-  // Let the page's reads finish and the view settle (no spinner mid-animation).
-  await page.waitForLoadState('networkidle');
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
-  const { violations, passes } = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<any> } }).axe;
-    const result = await axe.run(document, { resultTypes: ['violations'] });
-    const violations: Violation[] = result.violations.map((v: any) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      helpUrl: v.helpUrl,
-      nodes: v.nodes.map((n: any) => ({ target: n.target.join(' '), summary: n.failureSummary ?? '' })),
-    }));
-    return { violations, passes: result.passes.length as number };
-  });
-  // axe did run: some rules were checked and passed.
-  expect(passes, `axe ran on ${state}`).toBeGreaterThan(10);
-  const report = violations
-    .map(
-      (v) =>
-        `${v.id} (${v.impact}): ${v.help} <${v.helpUrl}>\n` +
-        v.nodes.map((n) => `    ${n.target}\n      ${n.summary.replace(/\n/g, '\n      ')}`).join('\n'),
-    )
-    .join('\n');
-  expect(report, `axe violations on ${state}`).toBe('');
-}
-
-/** The element that has focus: its tag, text, role and whether it is inside `selector`. */
 async function focused(page: Page, selector?: string) {
   return page.evaluate((selector) => {
     const a = document.activeElement as HTMLElement | null;

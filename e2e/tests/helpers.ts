@@ -110,3 +110,45 @@ export async function adminApi(request: import('@playwright/test').APIRequestCon
   };
   return { headers, me, created };
 }
+
+const AXE = require.resolve('axe-core/axe.min.js');
+
+interface Violation {
+  id: string;
+  impact: string | null;
+  help: string;
+  helpUrl: string;
+  nodes: { target: string; summary: string }[];
+}
+
+/** Runs axe on the page as it is and fails on any violation, listing them. The page's
+ * context needs `bypassCSP` (axe is injected as an inline script). */
+export async function audit(page: Page, state: string): Promise<void> {
+  // Let the page's reads finish and the view settle (no spinner mid-animation).
+  await page.waitForLoadState('networkidle');
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ path: AXE });
+  const { violations, passes } = await page.evaluate(async () => {
+    const axe = (window as unknown as { axe: { run: (ctx: unknown, opts: unknown) => Promise<any> } }).axe;
+    const result = await axe.run(document, { resultTypes: ['violations'] });
+    const violations: Violation[] = result.violations.map((v: any) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      helpUrl: v.helpUrl,
+      nodes: v.nodes.map((n: any) => ({ target: n.target.join(' '), summary: n.failureSummary ?? '' })),
+    }));
+    return { violations, passes: result.passes.length as number };
+  });
+  // axe did run: some rules were checked and passed.
+  expect(passes, `axe ran on ${state}`).toBeGreaterThan(10);
+  const report = violations
+    .map(
+      (v) =>
+        `${v.id} (${v.impact}): ${v.help} <${v.helpUrl}>\n` +
+        v.nodes.map((n) => `    ${n.target}\n      ${n.summary.replace(/\n/g, '\n      ')}`).join('\n'),
+    )
+    .join('\n');
+  expect(report, `axe violations on ${state}`).toBe('');
+}
+
+/** The element that has focus: its tag, text, role and whether it is inside `selector`. */

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { adminApi, mailEnv, signIn, startOrganization, watchErrors } from './helpers';
+import { adminApi, audit, mailEnv, signIn, startOrganization, watchErrors } from './helpers';
 
 // Issue 11 §4, in the browser: a mailbox on a "Gmail OAuth" profile is signed in from its
 // form. The button asks the organization for the sign-in address, the browser goes on
@@ -7,6 +7,8 @@ import { adminApi, mailEnv, signIn, startOrganization, watchErrors } from './hel
 // address in at once) and comes back to the form, which says it is signed in; Test &
 // Enable then reaches the test mail servers with XOAUTH2.
 test.describe.configure({ mode: 'serial', timeout: 120_000 });
+// axe is injected as an inline script, which the console's CSP forbids (a11y.spec.ts).
+test.use({ bypassCSP: true });
 
 const API = '/api/data/v9.2';
 
@@ -47,6 +49,7 @@ test('Sign in to Gmail on the mailbox form, then Test & Enable with XOAUTH2', as
   await signIn(page);
   // The profile says which redirect URI its app registers.
   await expect(page.getByTestId('oauth-redirect-uri')).toContainText(`${base}/_grid/cmds/dlg_gmailoauth.aspx`);
+  await audit(page, 'a Gmail OAuth profile');
 
   await page.goto(`${base}/mailboxes/${mailbox}`);
   const box = page.getByTestId('oauth-sign-in');
@@ -56,6 +59,7 @@ test('Sign in to Gmail on the mailbox form, then Test & Enable with XOAUTH2', as
   await page.waitForURL(`${base}/mailboxes/${mailbox}?oauth=signed-in`);
   await expect(box.getByTestId('oauth-outcome')).toHaveText('Signed in to Gmail. Test & Enable the mailbox to start synchronizing.');
   await expect(box).toContainText('Signed in to Gmail; the current access token is good until');
+  await audit(page, 'a mailbox signed in to Gmail');
 
   await page.getByRole('button', { name: 'Test & Enable Mailbox' }).click();
   await page.getByRole('dialog', { name: 'Test & Enable Mailboxes' }).getByRole('button', { name: 'Test & Enable', exact: true }).click();
