@@ -92,7 +92,18 @@ impl Boundary {
 fn bare_host(host: &str) -> &str {
     let host = host.trim();
     if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or("");
+        // `[v6]` or `[v6]:port`, nothing else after the bracket.
+        return match rest.split_once(']') {
+            Some((v6, "")) => v6,
+            Some((v6, port))
+                if port.len() > 1
+                    && port.starts_with(':')
+                    && port[1..].bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                v6
+            }
+            _ => "",
+        };
     }
     match host.rsplit_once(':') {
         Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
@@ -345,6 +356,11 @@ mod tests {
             "127.0.0.2:8080",
             "[::2]",
             "example.com",
+            // Nothing but a port after an IPv6 literal (the name would go into a
+            // redirect URI otherwise).
+            "[::1]@evil.example",
+            "[::1]:80/x",
+            "[::1]:",
         ] {
             assert!(!b.serves(bad), "{bad}");
         }

@@ -226,7 +226,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         )));
         eprintln!("mailsync serve: accepting bearer tokens of {issuer}");
     }
-    let sign_in = match sign_in(&store, &args.engine) {
+    let sign_in = match sign_in(&store, &args.engine, tls.is_some()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mailsync serve: {e}");
@@ -254,7 +254,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
 
 /// What a mailbox's sign-in to its mail provider needs (`webapi::signin`): the
 /// providers and the trust and time limits the engine reaches them with.
-fn sign_in(store: &Store, engine: &EngineArgs) -> Result<SignIn, String> {
+fn sign_in(store: &Store, engine: &EngineArgs, https: bool) -> Result<SignIn, String> {
     let t = std::time::Duration::from_secs(engine.mail_timeout);
     Ok(SignIn {
         store: store.clone(),
@@ -264,6 +264,7 @@ fn sign_in(store: &Store, engine: &EngineArgs) -> Result<SignIn, String> {
         )),
         tls: crate::mail::Tls::new(&engine.trust_ca)?,
         timeouts: crate::mail::Timeouts { connect: t, io: t },
+        https,
     })
 }
 

@@ -234,6 +234,43 @@ fn gmail_oauth_signs_the_mailbox_in_and_imap_and_smtp_use_xoauth2() {
     let again = sign_in_replay(&admin, &id);
     assert_eq!(again, 400);
 
+    // Begun in a browser session (the console's cookie), only that session goes on.
+    let login = request(
+        admin.port,
+        "POST",
+        "/api/auth/login",
+        &[("Content-Type", "application/json")],
+        &json!({"username": "admin", "password": PASSWORD}).to_string(),
+    );
+    let cookie = login
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let origin = format!("http://127.0.0.1:{}", admin.port);
+    let begun = request(
+        admin.port,
+        "POST",
+        &format!("{API}/mailboxes({id})/Microsoft.Dynamics.CRM.mailsync_BeginOAuthSignIn"),
+        &[
+            ("Cookie", &cookie),
+            ("Origin", &origin),
+            ("Content-Type", "application/json"),
+        ],
+        "{}",
+    );
+    assert_eq!(begun.status, 200, "{}", begun.body);
+    let (port, path) = split(begun.json()["AuthorizationUrl"].as_str().unwrap());
+    let elsewhere = request(port, "GET", &path, &[], "");
+    assert_eq!(elsewhere.status, 400, "{}", elsewhere.body);
+    assert!(
+        elsewhere.body.contains("another browser session"),
+        "{}",
+        elsewhere.body
+    );
+    let here = request(port, "GET", &path, &[("Cookie", &cookie)], "");
+    assert_eq!(here.status, 303, "{}", here.body);
+
     // Test & Enable, then a cycle: mail comes in over IMAP, an email goes out over SMTP.
     let subject = format!("OAuth outgoing {}", std::process::id());
     admin.json(

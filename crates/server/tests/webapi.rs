@@ -277,7 +277,7 @@ fn queries_paging_and_reading() {
         ("mailboxes?$top=0", "$top"),
         ("mailboxes?$count=maybe", "maybe"),
         ("mailboxes?$skiptoken=garbage", "$skiptoken"),
-        ("mailboxes?$expand=x", "$expand"),
+        ("mailboxes?$expand=x", "navigation property named 'x'"),
         (
             "mailboxes?$filter=emailrouteraccessapproval eq 'Approved'",
             "Edm.Int32",

@@ -337,9 +337,17 @@ fn mailbox_oauth(
     protocol: Protocol,
 ) -> Result<Option<MailboxOAuth>, ConnectionFailure> {
     let retrieval = authentication(profile, dir).credential_retrieval;
-    let Some(provider) = Provider::of(retrieval, profile.exchange_online_tenant.as_deref()) else {
+    if !oauth::is_per_mailbox(retrieval) {
         return Ok(None);
-    };
+    }
+    let provider = oauth::profile_provider(
+        profile.incoming.credential_retrieval,
+        profile.outgoing.credential_retrieval,
+        profile.use_same_settings_for_outgoing,
+        profile.exchange_online_tenant.as_deref(),
+    )
+    .map_err(|m| fail(FailureKind::NoCredentials, m))?
+    .unwrap_or(Provider::Google);
     let name = provider.name();
     if protocol == Protocol::Ews {
         return Err(fail(
@@ -347,6 +355,16 @@ fn mailbox_oauth(
             format!(
                 "{name} OAuth signs in IMAP, POP3 and SMTP mailboxes; an Exchange profile uses \
                  server-to-server authentication or credentials."
+            ),
+        ));
+    }
+    // An access token reads the whole mailbox: never over a connection in clear text.
+    if !server(profile, dir).use_ssl {
+        return Err(fail(
+            FailureKind::Tls,
+            format!(
+                "{name} OAuth sends the mailbox's access token only over an encrypted \
+                 connection: turn on Use SSL in the email server profile."
             ),
         ));
     }
@@ -490,6 +508,14 @@ mod tests {
                 tenant: "contoso.com".into()
             }
         );
+        // Never a token in clear text; nor two providers for one sign-in.
+        p.incoming.use_ssl = false;
+        let e = super::plan(&m, &p, Direction::Incoming).unwrap_err();
+        assert_eq!(e.kind, FailureKind::Tls, "{}", e.message);
+        p.incoming.use_ssl = true;
+        p.use_same_settings_for_outgoing = false;
+        p.outgoing.credential_retrieval = Some(5);
+        assert!(super::plan(&m, &p, Direction::Incoming).is_err());
         p.server_type = Some(0);
         assert!(super::plan(&m, &p, Direction::Incoming).is_err());
     }

@@ -250,6 +250,8 @@ impl std::fmt::Debug for Tokens {
 
 /// When the answer has no usable `expires_in` (Entra ID always sends one).
 const DEFAULT_EXPIRES_IN: u64 = 3600;
+/// The longest an access token is kept, whatever the answer says.
+const MAX_EXPIRES_IN: u64 = 86_400;
 
 /// Reads a token endpoint's answer. Errors are explained by [`explain`] without the
 /// redirect URI; [`parse_token_response_for`] names it in the hints.
@@ -329,7 +331,9 @@ pub fn parse_token_response_for(
             serde_json::Value::String(s) => s.trim().parse().ok(),
             _ => None,
         })
-        .unwrap_or(DEFAULT_EXPIRES_IN);
+        .unwrap_or(DEFAULT_EXPIRES_IN)
+        // A day at most: no answer makes a token live for ever, or overflows a clock.
+        .min(MAX_EXPIRES_IN);
     Ok(Tokens {
         access_token,
         expires_in,

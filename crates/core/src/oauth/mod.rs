@@ -73,6 +73,29 @@ impl Provider {
     }
 }
 
+/// The provider a profile signs its mailboxes in with: incoming's, else (when outgoing
+/// has settings of its own) outgoing's. One sign-in serves both directions, so a profile
+/// whose two directions name different per-mailbox providers is refused.
+pub fn profile_provider(
+    incoming: Option<i32>,
+    outgoing: Option<i32>,
+    same_settings: bool,
+    tenant: Option<&str>,
+) -> Result<Option<Provider>, String> {
+    let outgoing = if same_settings { None } else { outgoing };
+    match (is_per_mailbox(incoming), is_per_mailbox(outgoing)) {
+        (true, true) if incoming != outgoing => Err(
+            "The email server profile signs incoming and outgoing email in with different \
+             OAuth providers; one sign-in per mailbox serves both: use the same \
+             authentication for both directions."
+                .to_string(),
+        ),
+        (true, _) => Ok(Provider::of(incoming, tenant)),
+        (false, true) => Ok(Provider::of(outgoing, tenant)),
+        (false, false) => Ok(None),
+    }
+}
+
 /// Whether a credential retrieval value signs each mailbox in with OAuth.
 pub fn is_per_mailbox(credential_retrieval: Option<i32>) -> bool {
     matches!(credential_retrieval, Some(GMAIL_OAUTH | ENTRA_OAUTH))
@@ -97,7 +120,9 @@ pub fn scopes(provider: &Provider, server_type: Option<i32>, resource: Option<&s
             } else {
                 "IMAP.AccessAsUser.All"
             };
-            format!("{r}/{incoming} {r}/SMTP.Send offline_access openid email")
+            // `profile` for `preferred_username`: the ID token names the account even
+            // when the user has no mail attribute (`email` absent).
+            format!("{r}/{incoming} {r}/SMTP.Send offline_access openid email profile")
         }
     }
 }
@@ -116,6 +141,27 @@ pub fn signed_in_address(id_token: &str) -> Option<String> {
         .find_map(|c| client::id_token_claim(id_token, c))
         .map(|a| a.trim().to_string())
         .filter(|a| a.contains('@'))
+}
+
+/// The account a sign-in's ID token names, checked as this sign-in's: issued to the
+/// app (`aud`), with the nonce sent, naming an address, which Google says it verified
+/// (`email_verified`). Any of these missing is a refusal: the tokens are not kept.
+pub fn signed_in_account(
+    id_token: Option<&str>,
+    nonce: &str,
+    client_id: &str,
+) -> Result<String, String> {
+    let id_token = id_token.ok_or(
+        "The provider gave no ID token, so the account that signed in is unknown; the \
+         app must be allowed to sign users in (openid).",
+    )?;
+    client::check_id_token(id_token, nonce, client_id).map_err(|e| e.message)?;
+    if client::id_token_claim(id_token, "email_verified").as_deref() == Some("false") {
+        return Err("The provider has not verified the account's address.".into());
+    }
+    signed_in_address(id_token).ok_or_else(|| {
+        "The ID token names no address, so the account that signed in is unknown.".into()
+    })
 }
 
 /// Whether the account signed in may hold the mailbox: the same address, without
@@ -151,12 +197,26 @@ mod tests {
         };
         assert_eq!(
             scopes(&entra, Some(4), None),
-            "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access openid email"
+            "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access openid email profile"
         );
         assert_eq!(
             scopes(&entra, Some(1), Some("https://outlook.office365.com/")),
-            "https://outlook.office365.com/POP.AccessAsUser.All https://outlook.office365.com/SMTP.Send offline_access openid email"
+            "https://outlook.office365.com/POP.AccessAsUser.All https://outlook.office365.com/SMTP.Send offline_access openid email profile"
         );
+    }
+
+    #[test]
+    fn one_provider_per_profile() {
+        assert_eq!(
+            profile_provider(Some(5), Some(7), true, None),
+            Ok(Some(Provider::Google))
+        );
+        assert!(profile_provider(Some(5), Some(7), false, None).is_err());
+        assert_eq!(
+            profile_provider(Some(0), Some(7), false, Some("t")),
+            Ok(Some(Provider::Entra { tenant: "t".into() }))
+        );
+        assert_eq!(profile_provider(Some(1), Some(2), false, None), Ok(None));
     }
 
     #[test]

@@ -128,7 +128,7 @@ pub async fn redeem(
         client::token_request_body(client_id, redirect_uri, code, verifier, scope),
         form(&[("client_secret", secret)])
     );
-    call(token_url, client_id, body, tls, timeouts).await
+    call(token_url, body, tls, timeouts).await
 }
 
 /// A new access token (and, from Entra ID, a new refresh token) for a refresh token.
@@ -146,12 +146,11 @@ pub async fn refresh(
         client::refresh_request_body(client_id, refresh_token, scope),
         form(&[("client_secret", secret)])
     );
-    call(token_url, client_id, body, tls, timeouts).await
+    call(token_url, body, tls, timeouts).await
 }
 
 async fn call(
     token_url: &str,
-    client_id: &str,
     body: String,
     tls: &Tls,
     timeouts: &Timeouts,
@@ -171,10 +170,7 @@ async fn call(
         return Err(Failure::new(
             kind,
             STAGE,
-            format!(
-                "the token endpoint refused the app {client_id}: HTTP {} {words}",
-                resp.status
-            ),
+            format!("the token endpoint refused: HTTP {} {words}", resp.status),
         ));
     }
     client::parse_token_response(resp.status, &String::from_utf8_lossy(&resp.body))

@@ -179,12 +179,17 @@ async fn auth<S: AsyncRead + AsyncWrite + Unpin>(
     conn.stage = "auth";
     let offers = |m: &str| ext.auth.iter().any(|a| a == m);
     let reply = if creds.bearer {
-        if !offers("XOAUTH2") && !ext.auth.is_empty() {
+        // The token goes only where XOAUTH2 is offered.
+        if !offers("XOAUTH2") {
             return Err(conn.fail(
                 FailureKind::Protocol,
                 format!(
-                    "the server does not offer AUTH XOAUTH2 (only {})",
-                    ext.auth.join(" ")
+                    "the server does not offer AUTH XOAUTH2 here (it offers: {})",
+                    if ext.auth.is_empty() {
+                        "none".to_string()
+                    } else {
+                        ext.auth.join(" ")
+                    }
                 ),
             ));
         }

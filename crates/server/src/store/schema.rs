@@ -615,7 +615,8 @@ CREATE TABLE oauthsignin (
     verifier TEXT NOT NULL,
     nonce TEXT NOT NULL,
     redirecturi TEXT NOT NULL,
-    createdon INTEGER NOT NULL
+    createdon INTEGER NOT NULL,
+    sessionhash TEXT
 );
 CREATE INDEX oauthsignin_user ON oauthsignin(systemuserid, createdon);
 CREATE TRIGGER profile_secret_set AFTER UPDATE OF oauthclientsecret ON emailserverprofile BEGIN

@@ -87,8 +87,9 @@ fn context(ctx: &Ctx, table: &Table, q: &Query, selected: bool, suffix: &str) ->
 }
 
 /// Related records of one `$expand` at most (a collection-valued navigation property
-/// over a whole page): more is refused rather than held in memory.
-const MAX_EXPANDED_ROWS: u32 = 50_000;
+/// over a whole page), as many as a page of records: more is refused rather than held
+/// in memory (ask for fewer records per page, or `$filter` the expansion).
+const MAX_EXPANDED_ROWS: u32 = 5_000;
 
 /// `$expand`: for each row (by its key, in order), the navigation properties to add.
 /// Related records are read through the caller's privileges on their table: a lookup
@@ -167,7 +168,7 @@ fn expanded(
                         quote(e.target.key),
                         literal(&mut links.values())
                     );
-                    let rows = read_rows(conn, &from, &sub, MAX_EXPANDED_ROWS, 0)?;
+                    let rows = read_rows(conn, &from, &sub, MAX_EXPANDED_ROWS, 0, false)?;
                     let at = key_at(&sub.select, e.target.key).unwrap_or(0);
                     for r in &rows.rows {
                         let mut rec = record(&sub.select, &r[..n], &r[n], &wanted, &none, false);
@@ -195,7 +196,7 @@ fn expanded(
                     "(SELECT * FROM {target_from} WHERE {} IN ({in_keys})) AS expanded",
                     quote(fk.name)
                 );
-                let rows = read_rows(conn, &from, &sub, MAX_EXPANDED_ROWS, 0)?;
+                let rows = read_rows(conn, &from, &sub, MAX_EXPANDED_ROWS, 0, false)?;
                 if rows.more {
                     return Err(ApiError::bad_request(format!(
                         "The $expand of '{}' would return more than {MAX_EXPANDED_ROWS} \
@@ -367,12 +368,15 @@ struct Rows {
     more: bool,
 }
 
+/// `cached`: keep the statement in the connection's cache (not for an expansion's,
+/// whose SQL names the page's keys and is never the same twice).
 fn read_rows(
     conn: &Connection,
     from: &str,
     q: &Query,
     page_size: u32,
     skip: u32,
+    cached: bool,
 ) -> Result<Rows, ApiError> {
     let page = odata_sql::page(q, page_size);
     let cols = odata_sql::fetch_columns(q);
@@ -385,7 +389,14 @@ fn read_rows(
         sql.push_str(&format!(" OFFSET {skip}"));
     }
     let n = cols.len();
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let (mut kept, mut once);
+    let stmt: &mut rusqlite::Statement = if cached {
+        kept = conn.prepare_cached(&sql)?;
+        &mut kept
+    } else {
+        once = conn.prepare(&sql)?;
+        &mut once
+    };
     let mut rows = stmt
         .query_map(params_from_iter(page.params.iter()), |r| {
             (0..=n)
@@ -515,7 +526,7 @@ pub fn collection(ctx: &Ctx, conn: &Connection, table: &'static Table) -> Result
     let page_size = prefer.max_page_size.unwrap_or(MAX_PAGE_SIZE);
     let from = privileges::from_clause(table, ctx.user);
     let db_started = Instant::now();
-    let rows = read_rows(conn, &from, &q, page_size, 0)?;
+    let rows = read_rows(conn, &from, &q, page_size, 0, true)?;
     let count = if q.count {
         Some(count_capped(conn, &from, &q)?)
     } else {
@@ -610,7 +621,7 @@ fn fetch(
     let q = &f.query;
     let from = privileges::from_clause(table, ctx.user);
     let page_size = f.page_size.unwrap_or(MAX_PAGE_SIZE).min(MAX_PAGE_SIZE);
-    let rows = read_rows(conn, &from, q, page_size, f.skip)?;
+    let rows = read_rows(conn, &from, q, page_size, f.skip, true)?;
     let count = if q.count || f.total_record_count {
         Some(count_capped(conn, &from, q)?)
     } else {

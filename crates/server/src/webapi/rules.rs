@@ -429,8 +429,13 @@ fn mailbox(
         }
         Ok(())
     };
-    // A sign-in is for the account of the address: another address signs in again.
-    if address_changed && changed(changes, "oauthrefreshtoken").is_none() {
+    let profile_changed = old.is_some_and(|o| {
+        changed(changes, "emailserverprofile")
+            .is_some_and(|new| !same_id(new, o.get("emailserverprofile")))
+    });
+    // A sign-in is for the account of the address, with the provider and app of the
+    // profile: another address or profile signs in again.
+    if (address_changed || profile_changed) && changed(changes, "oauthrefreshtoken").is_none() {
         for column in [
             "oauthrefreshtoken",
             "oauthaccesstoken",
@@ -439,10 +444,6 @@ fn mailbox(
             set(table, changes, column, SqlParam::Null);
         }
     }
-    let profile_changed = old.is_some_and(|o| {
-        changed(changes, "emailserverprofile")
-            .is_some_and(|new| !same_id(new, o.get("emailserverprofile")))
-    });
     let approval_requested = requested.is_some();
     match requested {
         Some(v) => {

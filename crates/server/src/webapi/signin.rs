@@ -28,7 +28,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mailsync_core::model::MAILBOX;
 use mailsync_core::oauth::{self, client, Provider};
@@ -60,6 +60,8 @@ pub struct SignIn {
     pub providers: Arc<Providers>,
     pub tls: Tls,
     pub timeouts: Timeouts,
+    /// Served over TLS: the session cookie's name (`auth::cookie_name`).
+    pub https: bool,
 }
 
 /// The profile's side of a mailbox's sign-in.
@@ -118,17 +120,11 @@ fn setup(c: &Connection, mailbox: &str) -> Result<Setup, String> {
         .map_err(|e| e.to_string())?
         .ok_or("The mailbox no longer exists.")?;
     let (address, server_type, same, incoming, outgoing, tenant, client_id, secret, resource) = row;
-    let retrieval = if oauth::is_per_mailbox(incoming) {
-        incoming
-    } else if same != Some(true) {
-        outgoing
-    } else {
-        None
-    };
-    let provider = Provider::of(retrieval, tenant.as_deref()).ok_or(
-        "The mailbox's email server profile does not sign mailboxes in with Gmail OAuth or \
-         Azure AD OAuth: there is nothing to sign in to.",
-    )?;
+    let provider =
+        oauth::profile_provider(incoming, outgoing, same == Some(true), tenant.as_deref())?.ok_or(
+            "The mailbox's email server profile does not sign mailboxes in with Gmail OAuth or \
+             Azure AD OAuth: there is nothing to sign in to.",
+        )?;
     let name = provider.name();
     let text = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let (Some(client_id), Some(secret)) = (text(client_id), text(secret)) else {
@@ -201,10 +197,15 @@ pub fn begin(ctx: &Ctx, tx: &Connection, id: Guid) -> Result<Reply, ApiError> {
         params![user.systemuserid, PENDING_PER_USER - 1],
     )?;
     let key = hash(&state);
+    // Begun from a browser session (the console): only that session may go on to the
+    // provider, so a forwarded address does not sign someone else in.
+    let session = crate::auth::session_cookie_value(ctx.headers, ctx.base.starts_with("https:"))
+        .filter(|_| crate::auth::bearer(ctx.headers).is_none())
+        .map(|c| hash(&c));
     tx.execute(
         &format!(
             "INSERT INTO oauthsignin (statehash, mailboxid, systemuserid, verifier, nonce, \
-             redirecturi, createdon) VALUES (?1, ?2, ?3, {}, ?5, ?6, ?7)",
+             redirecturi, createdon, sessionhash) VALUES (?1, ?2, ?3, {}, ?5, ?6, ?7, ?8)",
             secrets::seal_sql("oauthsignin", "verifier", "?4", "?1")
         ),
         params![
@@ -214,7 +215,8 @@ pub fn begin(ctx: &Ctx, tx: &Connection, id: Guid) -> Result<Reply, ApiError> {
             verifier,
             nonce,
             redirect_uri,
-            now
+            now,
+            session
         ],
     )?;
     Ok(Reply::json(
@@ -235,6 +237,8 @@ struct Pending {
     verifier: String,
     nonce: String,
     redirect_uri: String,
+    /// The SHA-256 of the browser session that began it, if one did.
+    session: Option<String>,
 }
 
 /// Reads (and, when `take`, deletes) the sign-in a state names, if it is still live.
@@ -244,7 +248,7 @@ fn pending(c: &mut Connection, state: &str, take: bool) -> Result<Option<Pending
     let p = tx
         .query_row(
             &format!(
-                "SELECT mailboxid, {}, nonce, redirecturi FROM oauthsignin \
+                "SELECT mailboxid, {}, nonce, redirecturi, sessionhash FROM oauthsignin \
                  WHERE statehash = ?1 AND createdon >= ?2",
                 "mailsync_open(verifier, 'oauthsignin', 'verifier', statehash)"
             ),
@@ -255,6 +259,7 @@ fn pending(c: &mut Connection, state: &str, take: bool) -> Result<Option<Pending
                     verifier: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                     nonce: r.get(2)?,
                     redirect_uri: r.get(3)?,
+                    session: r.get(4)?,
                 })
             },
         )
@@ -278,12 +283,17 @@ pub struct Params {
 }
 
 /// Steps 2 and 3: `GET /_grid/cmds/dlg_gmailoauth.aspx`.
-pub async fn redirect(State(s): State<SignIn>, Query(q): Query<Params>) -> Response {
+pub async fn redirect(
+    State(s): State<SignIn>,
+    headers: HeaderMap,
+    Query(q): Query<Params>,
+) -> Response {
     fn bounded(v: &Option<String>) -> Option<&str> {
         v.as_deref().filter(|v| v.len() <= 4096)
     }
     if let Some(state) = bounded(&q.mailsync_signin) {
-        return match to_provider(&s, state).await {
+        let session = crate::auth::session_cookie_value(&headers, s.https).map(|c| hash(&c));
+        return match to_provider(&s, state, session).await {
             Ok(url) => see_other(&url),
             Err(why) => page(StatusCode::BAD_REQUEST, &why),
         };
@@ -308,7 +318,13 @@ pub async fn redirect(State(s): State<SignIn>, Query(q): Query<Params>) -> Respo
                  minutes. Start it again from the mailbox.",
             )
         }
-        Err(e) => return page(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(e) => {
+            eprintln!("mailsync serve: a mailbox sign-in could not be read: {e}");
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The sign-in could not be read; start it again from the mailbox.",
+            );
+        }
     };
     let outcome = match (&q.error, bounded(&q.code)) {
         (Some(error), _) => Err(format!(
@@ -333,17 +349,27 @@ pub async fn redirect(State(s): State<SignIn>, Query(q): Query<Params>) -> Respo
     see_other(&back)
 }
 
-async fn to_provider(s: &SignIn, state: &str) -> Result<String, String> {
+async fn to_provider(s: &SignIn, state: &str, session: Option<String>) -> Result<String, String> {
     let st = state.to_string();
     let p = s
         .store
         .call(move |c| pending(c, &st, false).map_err(crate::store::StoreError::Other))
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| {
+            eprintln!("mailsync serve: a mailbox sign-in could not be read: {e}");
+            "The sign-in could not be read; start it again from the mailbox.".to_string()
+        })?
         .ok_or(
             "This sign-in is unknown, was already finished, or took longer than ten minutes. \
              Start it again from the mailbox.",
         )?;
+    if p.session.is_some() && p.session != session {
+        return Err(
+            "This sign-in was started in another browser session: the mailbox's user starts \
+             it from the mailbox in their own browser."
+                .into(),
+        );
+    }
     let mailbox = p.mailbox.clone();
     let setup = s
         .store
@@ -406,21 +432,14 @@ async fn finish(s: &SignIn, p: &Pending, code: &str) -> Result<(), String> {
              hour. Sign in again and accept offline access."
         ));
     };
-    if let Some(id_token) = &tokens.id_token {
-        if client::id_token_nonce(id_token).as_deref() != Some(p.nonce.as_str())
-            && client::id_token_nonce(id_token).is_some()
-        {
-            return Err("The sign-in's ID token is not this sign-in's (its nonce differs).".into());
-        }
-        if let Some(account) = oauth::signed_in_address(id_token) {
-            if !oauth::same_account(&setup.address, &account) {
-                return Err(format!(
-                    "{account} signed in, but the mailbox is {}: sign in as {} to give the \
-                     mailbox its own account.",
-                    setup.address, setup.address
-                ));
-            }
-        }
+    let account = oauth::signed_in_account(tokens.id_token.as_deref(), &p.nonce, &setup.client_id)
+        .map_err(|why| format!("{name} signed an account in, but it cannot be taken: {why}"))?;
+    if !oauth::same_account(&setup.address, &account) {
+        return Err(format!(
+            "{account} signed in, but the mailbox is {}: sign in as {} to give the mailbox \
+             its own account.",
+            setup.address, setup.address
+        ));
     }
     let expires_on = mailsync_core::Timestamp(unix_now() + tokens.expires_in as i64).to_rfc3339();
     let (id, access) = (p.mailbox.clone(), tokens.access_token.clone());
