@@ -20,7 +20,6 @@ use mailsync_core::oauth::Provider;
 use mailsync_core::url::form;
 
 use super::http::{self, Url};
-use super::net::printable;
 use super::{Failure, FailureKind, Timeouts, Tls};
 
 /// How long Google's discovery document is kept.
@@ -53,21 +52,7 @@ impl Providers {
     ) -> Result<Endpoints, Failure> {
         match provider {
             Provider::Entra { tenant } => {
-                // The tenant goes into the path: only a tenant id or domain name may.
-                if tenant.is_empty()
-                    || !tenant
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-                {
-                    return Err(Failure::new(
-                        FailureKind::Auth,
-                        "token",
-                        format!(
-                            "not a tenant id or domain: {}",
-                            printable(tenant.as_bytes(), 80)
-                        ),
-                    ));
-                }
+                super::oauth::check_tenant(tenant)?;
                 let base = format!("{}/{tenant}/oauth2/v2.0", self.entra_authority);
                 Ok(Endpoints {
                     authorization: format!("{base}/authorize"),

@@ -196,6 +196,25 @@ pub(crate) fn refusal(resp: &http::Response) -> (FailureKind, String) {
     (kind, words)
 }
 
+/// A tenant goes into a token endpoint's path: only a tenant id or domain name may.
+pub(crate) fn check_tenant(tenant: &str) -> Result<(), Failure> {
+    if tenant.is_empty()
+        || !tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err(Failure::new(
+            FailureKind::Auth,
+            "token",
+            format!(
+                "not a tenant id or domain: {}",
+                printable(tenant.as_bytes(), 80)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The client credentials flow for `client_id` in `tenant`.
 pub async fn client_credentials(
     authority: &str,
@@ -206,21 +225,7 @@ pub async fn client_credentials(
     timeouts: &Timeouts,
 ) -> Result<Token, Failure> {
     const STAGE: &str = "token";
-    // The tenant goes into the path: only a tenant id or domain name may.
-    if tenant.is_empty()
-        || !tenant
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-    {
-        return Err(Failure::new(
-            FailureKind::Auth,
-            STAGE,
-            format!(
-                "not a tenant id or domain: {}",
-                printable(tenant.as_bytes(), 80)
-            ),
-        ));
-    }
+    check_tenant(tenant)?;
     let url = format!(
         "{}/{tenant}/oauth2/v2.0/token",
         authority.trim_end_matches('/')

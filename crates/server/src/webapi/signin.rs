@@ -31,7 +31,8 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use mailsync_core::model::MAILBOX;
-use mailsync_core::oauth::{self, client, Provider};
+use mailsync_core::oauth::client::{self, Endpoints};
+use mailsync_core::oauth::{self, Provider};
 use mailsync_core::odata::Guid;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Deserialize;
@@ -349,6 +350,26 @@ pub async fn redirect(
     see_other(&back)
 }
 
+/// The mailbox's profile side of a sign-in and its provider's endpoints (Google's
+/// found then), or why not, in words for the page.
+async fn setup_and_endpoints(s: &SignIn, mailbox: &str) -> Result<(Setup, Endpoints), String> {
+    let mailbox = mailbox.to_string();
+    let setup = s
+        .store
+        .call(move |c| Ok(setup(c, &mailbox)))
+        .await
+        .map_err(|e| {
+            eprintln!("mailsync serve: a mailbox sign-in could not be read: {e}");
+            "The sign-in could not be read; start it again from the mailbox.".to_string()
+        })??;
+    let endpoints = s
+        .providers
+        .endpoints(&setup.provider, &s.tls, &s.timeouts)
+        .await
+        .map_err(|f| format!("{} cannot be reached: {f}", setup.provider.name()))?;
+    Ok((setup, endpoints))
+}
+
 async fn to_provider(s: &SignIn, state: &str, session: Option<String>) -> Result<String, String> {
     let st = state.to_string();
     let p = s
@@ -370,17 +391,7 @@ async fn to_provider(s: &SignIn, state: &str, session: Option<String>) -> Result
                 .into(),
         );
     }
-    let mailbox = p.mailbox.clone();
-    let setup = s
-        .store
-        .call(move |c| Ok(setup(c, &mailbox)))
-        .await
-        .map_err(|e| e.to_string())??;
-    let endpoints = s
-        .providers
-        .endpoints(&setup.provider, &s.tls, &s.timeouts)
-        .await
-        .map_err(|f| format!("{} cannot be reached: {f}", setup.provider.name()))?;
+    let (setup, endpoints) = setup_and_endpoints(s, &p.mailbox).await?;
     let mut url = client::authorize_url(
         &endpoints,
         &setup.client_id,
@@ -401,18 +412,8 @@ async fn to_provider(s: &SignIn, state: &str, session: Option<String>) -> Result
 }
 
 async fn finish(s: &SignIn, p: &Pending, code: &str) -> Result<(), String> {
-    let mailbox = p.mailbox.clone();
-    let setup = s
-        .store
-        .call(move |c| Ok(setup(c, &mailbox)))
-        .await
-        .map_err(|e| e.to_string())??;
+    let (setup, endpoints) = setup_and_endpoints(s, &p.mailbox).await?;
     let name = setup.provider.name();
-    let endpoints = s
-        .providers
-        .endpoints(&setup.provider, &s.tls, &s.timeouts)
-        .await
-        .map_err(|f| format!("{name} cannot be reached: {f}"))?;
     let tokens = delegated::redeem(
         &endpoints.token,
         &setup.client_id,
