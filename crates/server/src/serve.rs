@@ -265,6 +265,7 @@ fn sign_in(store: &Store, engine: &EngineArgs, https: bool) -> Result<SignIn, St
         tls: crate::mail::Tls::new(&engine.trust_ca)?,
         timeouts: crate::mail::Timeouts { connect: t, io: t },
         https,
+        security: None,
     })
 }
 
@@ -466,10 +467,15 @@ pub fn app(site: Site) -> Router {
         .route("/index.html", page)
         .fallback_service(files)
         .layer(middleware::from_fn(assets::static_headers));
+    let security = Arc::new(site.security);
+    let sign_in = SignIn {
+        security: Some(security.clone()),
+        ..site.sign_in
+    };
     let api = api::router(AppState {
         store: site.store,
         throttle: Throttle::new(site.limits),
-        security: Arc::new(site.security),
+        security,
     })
     .layer(middleware::from_fn_with_state(
         boundary.clone(),
@@ -483,7 +489,7 @@ pub fn app(site: Site) -> Router {
         .nest("/api", api)
         .route(
             mailsync_core::oauth::REDIRECT_PATH,
-            get(signin::redirect).with_state(site.sign_in),
+            get(signin::redirect).with_state(sign_in),
         )
         .fallback_service(files)
         .layer(middleware::from_fn_with_state(

@@ -456,4 +456,20 @@ fn entra_oauth_mailboxes_renew_their_tokens_and_only_their_users_sign_them_in() 
     assert!(meta
         .body
         .contains(r#"<Action Name="mailsync_BeginOAuthSignIn" IsBound="true">"#));
+
+    // Guessing at sign-ins: an address that keeps naming unknown ones waits.
+    let statuses: Vec<u16> = (0..22)
+        .map(|i| {
+            request(
+                server.port,
+                "GET",
+                &format!("/_grid/cmds/dlg_gmailoauth.aspx?mailsync_signin=guess{i}"),
+                &[],
+                "",
+            )
+            .status
+        })
+        .collect();
+    assert_eq!(statuses[0], 400);
+    assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
 }

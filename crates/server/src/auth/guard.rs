@@ -77,9 +77,24 @@ fn delay(failures: u32, free: u32) -> Option<Duration> {
 impl LoginGuard {
     /// Whether a sign-in of `name` from `addr` may be tried at `now`.
     pub fn check(&self, name: &str, addr: Option<IpAddr>, now: Instant) -> Result<(), Locked> {
+        self.check_keys(keys(name, addr), now)
+    }
+
+    /// Whether `addr` may try again what has no account: a mailbox sign-in's state
+    /// (`webapi::signin`).
+    pub fn check_address(&self, addr: IpAddr, now: Instant) -> Result<(), Locked> {
+        self.check_keys(std::iter::once(Key::Address(addr)), now)
+    }
+
+    /// Records a failure of `addr` alone (an unknown or finished sign-in state).
+    pub fn failed_address(&self, addr: IpAddr, now: Instant) {
+        self.fail_keys(std::iter::once(Key::Address(addr)), now);
+    }
+
+    fn check_keys(&self, keys: impl Iterator<Item = Key>, now: Instant) -> Result<(), Locked> {
         let records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         let mut wait = Duration::ZERO;
-        for key in keys(name, addr) {
+        for key in keys {
             if let Some(until) = records.get(&key).and_then(|r| r.locked_until) {
                 wait = wait.max(until.saturating_duration_since(now));
             }
@@ -95,11 +110,15 @@ impl LoginGuard {
 
     /// Records a failed sign-in.
     pub fn failed(&self, name: &str, addr: Option<IpAddr>, now: Instant) {
+        self.fail_keys(keys(name, addr), now);
+    }
+
+    fn fail_keys(&self, keys: impl Iterator<Item = Key>, now: Instant) {
         let mut records = self.records.lock().unwrap_or_else(|p| p.into_inner());
         if records.len() >= MAX_TRACKED {
             prune(&mut records, now);
         }
-        for key in keys(name, addr) {
+        for key in keys {
             let free = match key {
                 Key::Account(_) => FREE_PER_ACCOUNT,
                 Key::Address(_) => FREE_PER_ADDRESS,

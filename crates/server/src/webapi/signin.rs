@@ -27,9 +27,12 @@
 
 use std::sync::Arc;
 
+use std::time::Instant;
+
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use mailsync_core::model::MAILBOX;
 use mailsync_core::oauth::client::{self, Endpoints};
 use mailsync_core::oauth::{self, Provider};
@@ -41,6 +44,7 @@ use serde_json::json;
 use super::privileges::{self, Tier};
 use super::{Ctx, Reply};
 use crate::error::ApiError;
+use crate::listen::ClientAddr;
 use crate::mail::delegated::{self, Providers};
 use crate::mail::{Timeouts, Tls};
 use crate::store::{secrets, Store};
@@ -63,6 +67,9 @@ pub struct SignIn {
     pub timeouts: Timeouts,
     /// Served over TLS: the session cookie's name (`auth::cookie_name`).
     pub https: bool,
+    /// The server's sign-in guard (`auth::guard`): an address that keeps naming
+    /// unknown sign-ins waits, as one that keeps failing to sign in does.
+    pub security: Option<Arc<crate::state::Security>>,
 }
 
 /// The profile's side of a mailbox's sign-in.
@@ -286,9 +293,29 @@ pub struct Params {
 /// Steps 2 and 3: `GET /_grid/cmds/dlg_gmailoauth.aspx`.
 pub async fn redirect(
     State(s): State<SignIn>,
+    client: Option<Extension<ClientAddr>>,
     headers: HeaderMap,
     Query(q): Query<Params>,
 ) -> Response {
+    let addr = client.map(|Extension(ClientAddr(a))| a.ip());
+    let guard = s.security.as_ref().map(|sec| &sec.logins);
+    if let (Some(g), Some(a)) = (guard, addr) {
+        if let Err(l) = g.check_address(a, Instant::now()) {
+            let mut r = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many unknown sign-ins from this address; try again later.",
+            );
+            if let Ok(v) = HeaderValue::from_str(&l.retry_after.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return r;
+        }
+    }
+    let unknown = || {
+        if let (Some(g), Some(a)) = (guard, addr) {
+            g.failed_address(a, Instant::now());
+        }
+    };
     fn bounded(v: &Option<String>) -> Option<&str> {
         v.as_deref().filter(|v| v.len() <= 4096)
     }
@@ -296,7 +323,10 @@ pub async fn redirect(
         let session = crate::auth::session_cookie_value(&headers, s.https).map(|c| hash(&c));
         return match to_provider(&s, state, session).await {
             Ok(url) => see_other(&url),
-            Err(why) => page(StatusCode::BAD_REQUEST, &why),
+            Err(why) => {
+                unknown();
+                page(StatusCode::BAD_REQUEST, &why)
+            }
         };
     }
     let Some(state) = bounded(&q.state) else {
@@ -313,11 +343,12 @@ pub async fn redirect(
     let p = match taken {
         Ok(Some(p)) => p,
         Ok(None) => {
+            unknown();
             return page(
                 StatusCode::BAD_REQUEST,
                 "This sign-in is unknown, was already finished, or took longer than ten \
                  minutes. Start it again from the mailbox.",
-            )
+            );
         }
         Err(e) => {
             eprintln!("mailsync serve: a mailbox sign-in could not be read: {e}");
