@@ -65,31 +65,47 @@ pub struct Plan {
     pub oauth: Option<MailboxOAuth>,
 }
 
-/// A mailbox signed in to its mail provider: how its access token is got and renewed.
+/// The app a mailbox signs in to its mail provider with, and as whom ("Gmail OAuth",
+/// "Azure AD OAuth"): [`mailbox_app`].
 #[derive(Clone, PartialEq, Eq)]
-pub struct MailboxOAuth {
+pub struct MailboxApp {
     pub provider: Provider,
     pub client_id: String,
     pub client_secret: String,
     /// The scopes asked at sign-in, asked again at each renewal ([`oauth::scopes`]).
     pub scope: String,
-    pub mailbox_id: String,
-    /// XOAUTH2's `user=`: the mailbox's address, which signed in.
+    /// XOAUTH2's `user=`: the mailbox's address, which signs in.
     pub user: String,
+}
+
+// Never print a secret.
+impl std::fmt::Debug for MailboxApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailboxApp")
+            .field("provider", &self.provider)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A mailbox signed in to its mail provider: how its access token is got and renewed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailboxOAuth {
+    pub app: MailboxApp,
+    pub mailbox_id: String,
     pub refresh_token: String,
     /// The access token kept from the last renewal and until when it is good.
     pub access_token: Option<(String, Timestamp)>,
 }
 
-// Never print a token or a secret.
+// Never print a token.
 impl std::fmt::Debug for MailboxOAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MailboxOAuth")
-            .field("provider", &self.provider)
-            .field("client_id", &self.client_id)
-            .field("scope", &self.scope)
+            .field("app", &self.app)
             .field("mailbox_id", &self.mailbox_id)
-            .field("user", &self.user)
             .finish_non_exhaustive()
     }
 }
@@ -323,33 +339,30 @@ pub fn plan(
         credentials: credentials(mailbox, profile, dir)?,
         impersonate,
         app,
-        oauth: mailbox_oauth(mailbox, profile, dir, protocol)?,
+        oauth: mailbox_oauth(mailbox, profile, dir)?,
     }))
 }
 
-/// How `dir` signs in with the mailbox's own OAuth tokens, when its profile's credential
-/// retrieval is "Gmail OAuth" or "Azure AD OAuth". Missing pieces are failures found
-/// before connecting, in words saying who supplies them.
-fn mailbox_oauth(
+/// The app `mailbox` signs in to its mail provider with, when its profile signs each
+/// mailbox in ("Gmail OAuth", "Azure AD OAuth"; `Ok(None)` otherwise), and as whom. The
+/// engine's plans and the mailbox's sign-in (the server's `webapi/signin.rs`) both take
+/// it from here. Missing pieces are failures, in words saying who supplies them.
+pub fn mailbox_app(
     mailbox: &Mailbox,
     profile: &Profile,
-    dir: Direction,
-    protocol: Protocol,
-) -> Result<Option<MailboxOAuth>, ConnectionFailure> {
-    let retrieval = authentication(profile, dir).credential_retrieval;
-    if !oauth::is_per_mailbox(retrieval) {
-        return Ok(None);
-    }
+) -> Result<Option<MailboxApp>, ConnectionFailure> {
     let provider = oauth::profile_provider(
         profile.incoming.credential_retrieval,
         profile.outgoing.credential_retrieval,
         profile.use_same_settings_for_outgoing,
         profile.exchange_online_tenant.as_deref(),
     )
-    .map_err(|m| fail(FailureKind::NoCredentials, m))?
-    .unwrap_or(Provider::Google);
+    .map_err(|m| fail(FailureKind::NoCredentials, m))?;
+    let Some(provider) = provider else {
+        return Ok(None);
+    };
     let name = provider.name();
-    if protocol == Protocol::Ews {
+    if protocol_of(profile.server_type, Direction::Incoming) == Some(Protocol::Ews) {
         return Err(fail(
             FailureKind::NoCredentials,
             format!(
@@ -358,22 +371,6 @@ fn mailbox_oauth(
             ),
         ));
     }
-    // An access token reads the whole mailbox: never over a connection in clear text.
-    if !server(profile, dir).use_ssl {
-        return Err(fail(
-            FailureKind::Tls,
-            format!(
-                "{name} OAuth sends the mailbox's access token only over an encrypted \
-                 connection: turn on Use SSL in the email server profile."
-            ),
-        ));
-    }
-    let text = |o: &Option<String>| {
-        o.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-    };
     let (Some(client_id), Some(client_secret)) = (
         text(&profile.oauth_client_id),
         text(&profile.oauth_client_secret),
@@ -394,6 +391,52 @@ fn mailbox_oauth(
                 "The mailbox has no email address to sign in with.",
             )
         })?;
+    Ok(Some(MailboxApp {
+        scope: oauth::scopes(
+            &provider,
+            profile.server_type,
+            profile.aad_resource_id.as_deref(),
+        ),
+        provider,
+        client_id,
+        client_secret,
+        user,
+    }))
+}
+
+/// A value that is there: trimmed, not empty.
+fn text(o: &Option<String>) -> Option<String> {
+    o.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// How `dir` signs in with the mailbox's own OAuth tokens, when its profile's credential
+/// retrieval is "Gmail OAuth" or "Azure AD OAuth": its app ([`mailbox_app`]) and the
+/// tokens of its sign-in, never over a connection without SSL.
+fn mailbox_oauth(
+    mailbox: &Mailbox,
+    profile: &Profile,
+    dir: Direction,
+) -> Result<Option<MailboxOAuth>, ConnectionFailure> {
+    if !oauth::is_per_mailbox(authentication(profile, dir).credential_retrieval) {
+        return Ok(None);
+    }
+    let Some(app) = mailbox_app(mailbox, profile)? else {
+        return Ok(None);
+    };
+    let name = app.provider.name();
+    // An access token reads the whole mailbox: never over a connection in clear text.
+    if !server(profile, dir).use_ssl {
+        return Err(fail(
+            FailureKind::Tls,
+            format!(
+                "{name} OAuth sends the mailbox's access token only over an encrypted \
+                 connection: turn on Use SSL in the email server profile."
+            ),
+        ));
+    }
     let refresh_token = text(&mailbox.oauth_refresh_token).ok_or_else(|| {
         fail(
             FailureKind::NoCredentials,
@@ -411,16 +454,8 @@ fn mailbox_oauth(
         _ => None,
     };
     Ok(Some(MailboxOAuth {
-        scope: oauth::scopes(
-            &provider,
-            profile.server_type,
-            profile.aad_resource_id.as_deref(),
-        ),
-        provider,
-        client_id,
-        client_secret,
+        app,
         mailbox_id: mailbox.id.clone(),
-        user,
         refresh_token,
         access_token,
     }))
@@ -485,9 +520,9 @@ mod tests {
         m.oauth_token_expires_on = Some(Timestamp(1_800_000_000));
         let plan = plan(&m, &p, Direction::Outgoing).unwrap().unwrap();
         let o = plan.oauth.unwrap();
-        assert_eq!(o.provider, Provider::Google);
-        assert_eq!(o.user, "alice@example.test");
-        assert_eq!(o.scope, "https://mail.google.com/ openid email");
+        assert_eq!(o.app.provider, Provider::Google);
+        assert_eq!(o.app.user, "alice@example.test");
+        assert_eq!(o.app.scope, "https://mail.google.com/ openid email");
         assert_eq!(
             o.access_token,
             Some(("access".into(), Timestamp(1_800_000_000)))
@@ -503,7 +538,7 @@ mod tests {
             .oauth
             .unwrap();
         assert_eq!(
-            o.provider,
+            o.app.provider,
             Provider::Entra {
                 tenant: "contoso.com".into()
             }

@@ -13,7 +13,7 @@ use mailsync_core::Timestamp;
 
 use crate::mail::ews::EwsAuth;
 use crate::mail::{self, Credentials, Endpoint, Timeouts, Tls};
-use crate::store::{secrets, Store};
+use crate::store::{self, secrets, Store};
 
 /// The mail clients' trust store and time limits.
 #[derive(Clone)]
@@ -51,18 +51,6 @@ impl MailboxTokens {
             renewed: AtomicU64::new(0),
         }
     }
-}
-
-/// A digest naming a refresh token in the cache (the token itself is kept once).
-fn digest(token: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Exchange Online with server-to-server authentication: Microsoft Entra ID's
@@ -172,7 +160,7 @@ impl Io {
         match &plan.oauth {
             Some(o) => {
                 let (token, fresh) = self.mailbox_token(plan, o, renew).await?;
-                Ok((Some(Credentials::bearer(o.user.clone(), token)), fresh))
+                Ok((Some(Credentials::bearer(o.app.user.clone(), token)), fresh))
             }
             None => Ok((credentials(plan), false)),
         }
@@ -224,7 +212,8 @@ impl Io {
         renew: bool,
     ) -> Result<(String, bool), ConnectionFailure> {
         let tokens = &self.mailbox_tokens;
-        let key = digest(&o.refresh_token);
+        // The refresh token names its cache entry by digest (the token is kept once).
+        let key = store::digest(&o.refresh_token);
         let margin = Duration::from_secs(60);
         if renew {
             if let Ok(mut c) = tokens.cache.lock() {
@@ -241,7 +230,7 @@ impl Io {
             }
         }
         if let Some((token, until)) = o.access_token.as_ref().filter(|_| !renew) {
-            let left = until.0 - unix_now();
+            let left = until.0 - store::now().0;
             if left > margin.as_secs() as i64 {
                 let until = Instant::now() + Duration::from_secs(left as u64);
                 if let Ok(mut c) = tokens.cache.lock() {
@@ -250,7 +239,7 @@ impl Io {
                 return Ok((token.clone(), false));
             }
         }
-        let name = o.provider.name();
+        let name = o.app.provider.name();
         let refused = |f: mail::Failure| {
             let mut c = failure(plan, f);
             if c.kind == FailureKind::Auth {
@@ -264,24 +253,27 @@ impl Io {
         };
         let endpoints = tokens
             .providers
-            .endpoints(&o.provider, &self.tls, &self.timeouts)
+            .endpoints(&o.app.provider, &self.tls, &self.timeouts)
             .await
             .map_err(refused)?;
         tokens.renewed.fetch_add(1, Ordering::Relaxed);
         let got = mail::delegated::refresh(
             &endpoints.token,
-            &o.client_id,
-            &o.client_secret,
+            &o.app.client_id,
+            &o.app.client_secret,
             &o.refresh_token,
-            &o.scope,
+            &o.app.scope,
             &self.tls,
             &self.timeouts,
         )
         .await
         .map_err(refused)?;
-        let expires_on = unix_now() + got.expires_in as i64;
+        let expires_on = store::now().0 + got.expires_in as i64;
         let until = Instant::now() + Duration::from_secs(got.expires_in);
-        let new_key = got.refresh_token.as_deref().map_or(key.clone(), digest);
+        let new_key = got
+            .refresh_token
+            .as_deref()
+            .map_or(key.clone(), store::digest);
         if let Ok(mut c) = tokens.cache.lock() {
             c.insert(
                 o.mailbox_id.clone(),

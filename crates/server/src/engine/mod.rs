@@ -20,7 +20,7 @@
 
 mod act;
 mod clock;
-mod db;
+pub(crate) mod db;
 mod io;
 mod notice;
 mod pass;

@@ -108,12 +108,8 @@ pub async fn redeem(
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<Tokens, Failure> {
-    let body = format!(
-        "{}&{}",
-        client::token_request_body(client_id, redirect_uri, code, verifier, scope),
-        form(&[("client_secret", secret)])
-    );
-    call(token_url, body, tls, timeouts).await
+    let body = client::token_request_body(client_id, redirect_uri, code, verifier, scope);
+    call(token_url, body, secret, tls, timeouts).await
 }
 
 /// A new access token (and, from Entra ID, a new refresh token) for a refresh token.
@@ -126,20 +122,20 @@ pub async fn refresh(
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<Tokens, Failure> {
-    let body = format!(
-        "{}&{}",
-        client::refresh_request_body(client_id, refresh_token, scope),
-        form(&[("client_secret", secret)])
-    );
-    call(token_url, body, tls, timeouts).await
+    let body = client::refresh_request_body(client_id, refresh_token, scope);
+    call(token_url, body, secret, tls, timeouts).await
 }
 
+/// Posts core's request `body` to the token endpoint as the confidential client it is
+/// (the profile's client secret added), and reads the answer.
 async fn call(
     token_url: &str,
     body: String,
+    secret: &str,
     tls: &Tls,
     timeouts: &Timeouts,
 ) -> Result<Tokens, Failure> {
+    let body = format!("{body}&{}", form(&[("client_secret", secret)]));
     const STAGE: &str = "token";
     let url = Url::parse(token_url).map_err(|m| Failure::new(FailureKind::Protocol, STAGE, m))?;
     let headers = [

@@ -44,12 +44,8 @@ impl Credential {
     /// A digest of the credential, for a token cache's key (the secret itself is not
     /// kept twice): a token got with one credential is not used for another.
     pub fn digest(&self) -> String {
-        use blake2::{Blake2s256, Digest};
         match self {
-            Credential::Secret(s) => Blake2s256::digest(s.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            Credential::Secret(s) => crate::store::digest(s),
             Credential::Certificate(c) => format!("cert:{}", c.x5t),
         }
     }

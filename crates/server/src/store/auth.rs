@@ -5,12 +5,11 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use blake2::{Blake2s256, Digest};
 use mailsync_core::time::Timestamp;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use super::{hex, iso, random_bytes, Result, StoreError};
+use super::{digest, hex, iso, random_bytes, Result, StoreError};
 
 /// How long a sign-in lasts.
 pub const SESSION_SECS: i64 = 8 * 3600;
@@ -186,10 +185,6 @@ pub fn set_password(conn: &Connection, systemuserid: &str, password: Option<&str
     Ok(())
 }
 
-fn token_hash(token: &str) -> String {
-    hex(&Blake2s256::digest(token.as_bytes()))
-}
-
 /// Starts a session for the user; returns the token (shown once, only its hash is kept).
 /// Expired sessions are swept on the way.
 pub fn create_session(conn: &Connection, systemuserid: &str, now: Timestamp) -> Result<String> {
@@ -199,7 +194,7 @@ pub fn create_session(conn: &Connection, systemuserid: &str, now: Timestamp) -> 
         "INSERT INTO session (tokenhash, systemuserid, createdon, expireson, lastusedon)
          VALUES (?1, ?2, ?3, ?4, ?3)",
         params![
-            token_hash(&token),
+            digest(&token),
             systemuserid,
             iso(now),
             iso(Timestamp(now.0 + SESSION_SECS))
@@ -226,7 +221,7 @@ pub fn session_user(
     if token.is_empty() || token.len() > 256 {
         return Ok(None);
     }
-    let hash = token_hash(token);
+    let hash = digest(token);
     let found = conn
         .query_row(
             &format!(
@@ -331,10 +326,7 @@ pub fn user_of_identity(
 
 /// Ends the session of `token` (no error when there is none).
 pub fn delete_session(conn: &Connection, token: &str) -> Result<()> {
-    conn.execute(
-        "DELETE FROM session WHERE tokenhash = ?1",
-        [token_hash(token)],
-    )?;
+    conn.execute("DELETE FROM session WHERE tokenhash = ?1", [digest(token)])?;
     Ok(())
 }
 

@@ -301,6 +301,13 @@ pub fn guid_from(mut b: [u8; 16]) -> String {
     )
 }
 
+/// A secret's Blake2s-256 as hex: how a secret is named without being kept (session
+/// tokens, a mailbox sign-in's state and session, the token caches' keys).
+pub fn digest(secret: &str) -> String {
+    use blake2::{Blake2s256, Digest};
+    hex(&Blake2s256::digest(secret.as_bytes()))
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

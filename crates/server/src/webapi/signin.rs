@@ -4,7 +4,7 @@
 //!
 //! 1. `POST /mailboxes(<id>)/Microsoft.Dynamics.CRM.mailsync_BeginOAuthSignIn`: a
 //!    caller who may change the mailbox's credentials (its user, or an administrator)
-//!    starts a sign-in. A random `state` is recorded for ten minutes (its SHA-256 only,
+//!    starts a sign-in. A random `state` is recorded for ten minutes (its digest only,
 //!    with the mailbox, the caller and the sealed PKCE verifier) and the answer names
 //!    the address to send the browser to, `AuthorizationUrl`, and the redirect URI to
 //!    register with the provider, `RedirectUri`.
@@ -33,6 +33,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use mailsync_core::engine::protocol::{self, MailboxApp};
 use mailsync_core::model::MAILBOX;
 use mailsync_core::oauth::client::{self, Endpoints};
 use mailsync_core::oauth::{self, Provider};
@@ -47,7 +48,7 @@ use crate::error::ApiError;
 use crate::listen::ClientAddr;
 use crate::mail::delegated::{self, Providers};
 use crate::mail::{Timeouts, Tls};
-use crate::store::{secrets, Store};
+use crate::store::{self, secrets, Store};
 
 /// The bound action, as a request path names it.
 pub const ACTION: &str = "Microsoft.Dynamics.CRM.mailsync_BeginOAuthSignIn";
@@ -72,85 +73,26 @@ pub struct SignIn {
     pub security: Option<Arc<crate::state::Security>>,
 }
 
-/// The profile's side of a mailbox's sign-in.
-struct Setup {
-    provider: Provider,
-    client_id: String,
-    secret: String,
-    scope: String,
-    address: String,
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
-fn hash(state: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, state.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+/// The mailbox's app and address ([`protocol::mailbox_app`], as the engine takes them),
+/// or why it cannot sign in.
+fn setup(c: &Connection, mailbox: &str) -> Result<MailboxApp, String> {
+    let loaded = crate::engine::db::load(c, mailbox)
+        .map_err(|e| e.to_string())?
+        .ok_or("The mailbox no longer exists.")?;
+    let none = || {
+        "The mailbox's email server profile does not sign mailboxes in with Gmail OAuth or \
+         Azure AD OAuth: there is nothing to sign in to."
+            .to_string()
+    };
+    let profile = loaded.profile.ok_or_else(none)?;
+    protocol::mailbox_app(&loaded.mailbox, &profile)
+        .map_err(|f| f.message)?
+        .ok_or_else(none)
 }
 
 fn random<const N: usize>() -> Result<[u8; N], ApiError> {
-    let mut b = [0u8; N];
-    getrandom::getrandom(&mut b)
-        .map_err(|e| ApiError::internal(format!("no random numbers for a sign-in: {e}")))?;
-    Ok(b)
-}
-
-/// The mailbox's provider, app and address, or why it cannot sign in.
-fn setup(c: &Connection, mailbox: &str) -> Result<Setup, String> {
-    let row = c
-        .query_row(
-                "SELECT m.emailaddress, p.servertype, p.usesamesettingsforoutgoingconnections, \
-                 p.incomingcredentialretrieval, p.outgoingcredentialretrieval, \
-                 p.exchangeonlinetenantid, p.oauthclientid, mailsync_open(p.oauthclientsecret, \
-                 'emailserverprofile', 'oauthclientsecret', p.emailserverprofileid), p.aadresourceid \
-                 FROM mailbox m LEFT JOIN emailserverprofile p \
-                 ON p.emailserverprofileid = m.emailserverprofile WHERE m.mailboxid = ?1",
-            [mailbox],
-            |r| {
-                Ok((
-                    r.get::<_, Option<String>>(0)?,
-                    r.get::<_, Option<i32>>(1)?,
-                    r.get::<_, Option<bool>>(2)?,
-                    r.get::<_, Option<i32>>(3)?,
-                    r.get::<_, Option<i32>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                    r.get::<_, Option<String>>(8)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(|e| e.to_string())?
-        .ok_or("The mailbox no longer exists.")?;
-    let (address, server_type, same, incoming, outgoing, tenant, client_id, secret, resource) = row;
-    let provider =
-        oauth::profile_provider(incoming, outgoing, same == Some(true), tenant.as_deref())?.ok_or(
-            "The mailbox's email server profile does not sign mailboxes in with Gmail OAuth or \
-             Azure AD OAuth: there is nothing to sign in to.",
-        )?;
-    let name = provider.name();
-    let text = |s: Option<String>| s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let (Some(client_id), Some(secret)) = (text(client_id), text(secret)) else {
-        return Err(format!(
-            "The email server profile has no OAuth client ID and client secret for {name}: an \
-             administrator enters those of the app registered with {name} first."
-        ));
-    };
-    let address = text(address)
-        .filter(|a| a.contains('@'))
-        .ok_or("The mailbox has no email address to sign in with.")?;
-    Ok(Setup {
-        scope: oauth::scopes(&provider, server_type, resource.as_deref()),
-        provider,
-        client_id,
-        secret,
-        address,
-    })
+    store::random_bytes::<N>()
+        .map_err(|e| ApiError::internal(format!("no random numbers for a sign-in: {e}")))
 }
 
 /// `https://host` of the environment, from the Web API's base address.
@@ -193,7 +135,7 @@ pub fn begin(ctx: &Ctx, tx: &Connection, id: Guid) -> Result<Reply, ApiError> {
     let verifier = client::pkce_verifier(&random::<32>()?);
     let origin = origin(ctx);
     let redirect_uri = format!("{origin}{}", oauth::REDIRECT_PATH);
-    let now = unix_now();
+    let now = store::now().0;
     tx.execute(
         "DELETE FROM oauthsignin WHERE createdon < ?1",
         [now - PENDING_SECS],
@@ -204,12 +146,12 @@ pub fn begin(ctx: &Ctx, tx: &Connection, id: Guid) -> Result<Reply, ApiError> {
           ORDER BY createdon DESC LIMIT ?2)",
         params![user.systemuserid, PENDING_PER_USER - 1],
     )?;
-    let key = hash(&state);
+    let key = store::digest(&state);
     // Begun from a browser session (the console): only that session may go on to the
     // provider, so a forwarded address does not sign someone else in.
     let session = crate::auth::session_cookie_value(ctx.headers, ctx.base.starts_with("https:"))
         .filter(|_| crate::auth::bearer(ctx.headers).is_none())
-        .map(|c| hash(&c));
+        .map(|c| store::digest(&c));
     tx.execute(
         &format!(
             "INSERT INTO oauthsignin (statehash, mailboxid, systemuserid, verifier, nonce, \
@@ -234,7 +176,7 @@ pub fn begin(ctx: &Ctx, tx: &Connection, id: Guid) -> Result<Reply, ApiError> {
             "AuthorizationUrl": format!("{redirect_uri}?{BEGIN_PARAM}={state}"),
             "RedirectUri": redirect_uri,
             "Provider": s.provider.name(),
-            "Account": s.address,
+            "Account": s.user,
         }),
     ))
 }
@@ -245,13 +187,13 @@ struct Pending {
     verifier: String,
     nonce: String,
     redirect_uri: String,
-    /// The SHA-256 of the browser session that began it, if one did.
+    /// The digest of the browser session that began it, if one did.
     session: Option<String>,
 }
 
 /// Reads (and, when `take`, deletes) the sign-in a state names, if it is still live.
 fn pending(c: &mut Connection, state: &str, take: bool) -> Result<Option<Pending>, String> {
-    let key = hash(state);
+    let key = store::digest(state);
     let tx = c.transaction().map_err(|e| e.to_string())?;
     let p = tx
         .query_row(
@@ -260,7 +202,7 @@ fn pending(c: &mut Connection, state: &str, take: bool) -> Result<Option<Pending
                  WHERE statehash = ?1 AND createdon >= ?2",
                 "mailsync_open(verifier, 'oauthsignin', 'verifier', statehash)"
             ),
-            params![key, unix_now() - PENDING_SECS],
+            params![key, store::now().0 - PENDING_SECS],
             |r| {
                 Ok(Pending {
                     mailbox: r.get(0)?,
@@ -320,7 +262,8 @@ pub async fn redirect(
         v.as_deref().filter(|v| v.len() <= 4096)
     }
     if let Some(state) = bounded(&q.mailsync_signin) {
-        let session = crate::auth::session_cookie_value(&headers, s.https).map(|c| hash(&c));
+        let session =
+            crate::auth::session_cookie_value(&headers, s.https).map(|c| store::digest(&c));
         return match to_provider(&s, state, session).await {
             Ok(url) => see_other(&url),
             Err(why) => {
@@ -383,7 +326,7 @@ pub async fn redirect(
 
 /// The mailbox's profile side of a sign-in and its provider's endpoints (Google's
 /// found then), or why not, in words for the page.
-async fn setup_and_endpoints(s: &SignIn, mailbox: &str) -> Result<(Setup, Endpoints), String> {
+async fn setup_and_endpoints(s: &SignIn, mailbox: &str) -> Result<(MailboxApp, Endpoints), String> {
     let mailbox = mailbox.to_string();
     let setup = s
         .store
@@ -431,7 +374,7 @@ async fn to_provider(s: &SignIn, state: &str, session: Option<String>) -> Result
         state,
         &p.nonce,
         &client::pkce_challenge(&p.verifier),
-        Some(&setup.address),
+        Some(&setup.user),
         None,
     );
     if setup.provider == Provider::Google {
@@ -448,7 +391,7 @@ async fn finish(s: &SignIn, p: &Pending, code: &str) -> Result<(), String> {
     let tokens = delegated::redeem(
         &endpoints.token,
         &setup.client_id,
-        &setup.secret,
+        &setup.client_secret,
         &p.redirect_uri,
         code,
         &p.verifier,
@@ -466,14 +409,15 @@ async fn finish(s: &SignIn, p: &Pending, code: &str) -> Result<(), String> {
     };
     let account = oauth::signed_in_account(tokens.id_token.as_deref(), &p.nonce, &setup.client_id)
         .map_err(|why| format!("{name} signed an account in, but it cannot be taken: {why}"))?;
-    if !oauth::same_account(&setup.address, &account) {
+    if !oauth::same_account(&setup.user, &account) {
         return Err(format!(
             "{account} signed in, but the mailbox is {}: sign in as {} to give the mailbox \
              its own account.",
-            setup.address, setup.address
+            setup.user, setup.user
         ));
     }
-    let expires_on = mailsync_core::Timestamp(unix_now() + tokens.expires_in as i64).to_rfc3339();
+    let expires_on =
+        mailsync_core::Timestamp(store::now().0 + tokens.expires_in as i64).to_rfc3339();
     let (id, access) = (p.mailbox.clone(), tokens.access_token.clone());
     s.store
         .call(move |c| {
